@@ -1,0 +1,75 @@
+"""Shared fixtures: a real uvicorn server on a free loopback port, stopped by the test."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    port: int
+    database: Path
+    process: subprocess.Popen
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_server(tmp: Path, env: dict[str, str] | None = None, port: int | None = None,
+                 database: Path | None = None) -> LiveServer:
+    """Start `blockprop serve` in a subprocess and wait until /api/health answers."""
+    port = port or free_port()
+    database = database or tmp / "blockprop.sqlite"
+    full_env = dict(os.environ, BLOCKPROP_DATABASE=str(database), PYTHONUNBUFFERED="1")
+    full_env.update(env or {})
+    log = open(tmp / f"server-{port}.log", "ab")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "blockprop.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}: {(tmp / log.name).read_text()}")
+        try:
+            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                return LiveServer(url, port, database, proc)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"server did not answer on {url} within 30 s")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory) -> Iterator[LiveServer]:
+    """One real server for the session (tests that restart servers start their own)."""
+    server = start_server(tmp_path_factory.mktemp("server"))
+    yield server
+    server.stop()
