@@ -1,0 +1,27 @@
+import react from "@vitejs/plugin-react";
+import { defineConfig } from "vitest/config";
+
+// The API server (uvicorn) runs on :8000 during `make dev`; the Vite dev server proxies to it,
+// WebSockets included, so the browser sees one origin as it does in production.
+const api = process.env.BLOCKPROP_API ?? "http://127.0.0.1:8000";
+
+export default defineConfig({
+  // Absolute asset URLs: FastAPI serves index.html for every SPA route (e.g. /g/abc).
+  base: "/",
+  plugins: [react()],
+  server: {
+    proxy: {
+      "/api": { target: api, changeOrigin: true, ws: true },
+    },
+  },
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    chunkSizeWarningLimit: 2000,
+  },
+  test: {
+    environment: "jsdom",
+    include: ["src/**/*.test.{ts,tsx}"],
+    setupFiles: ["src/test/setup.ts"],
+  },
+});
