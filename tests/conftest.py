@@ -40,23 +40,32 @@ class LiveServer:
                 self.process.wait()
 
 
-def start_server(tmp: Path, env: dict[str, str] | None = None, port: int | None = None,
-                 database: Path | None = None) -> LiveServer:
+def start_server(
+    tmp: Path,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+    database: Path | None = None,
+) -> LiveServer:
     """Start `blockprop serve` in a subprocess and wait until /api/health answers."""
     port = port or free_port()
     database = database or tmp / "blockprop.sqlite"
     full_env = dict(os.environ, BLOCKPROP_DATABASE=str(database), PYTHONUNBUFFERED="1")
     full_env.update(env or {})
-    log = open(tmp / f"server-{port}.log", "ab")  # noqa: SIM115 - closed with the process
+    log_path = tmp / f"server-{port}.log"
+    log = open(log_path, "ab")  # noqa: SIM115 - lives as long as the process
+    cmd = [sys.executable, "-m", "blockprop.cli", "serve", "--host", "127.0.0.1"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "blockprop.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp,
+        [*cmd, "--port", str(port)],
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}: {(tmp / log.name).read_text()}")
+            raise RuntimeError(f"server exited ({proc.returncode}): {log_path.read_text()}")
         try:
             if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
                 return LiveServer(url, port, database, proc)

@@ -15,6 +15,11 @@ def test_unknown_api_path_is_404_not_the_spa(live_server):
 
 
 def test_static_files_cannot_escape_the_dist_folder(live_server):
-    for path in ("/..%2f..%2fpyproject.toml", "/%2e%2e/%2e%2e/pyproject.toml", "/../../pyproject.toml"):
+    escapes = (
+        "/..%2f..%2fpyproject.toml",
+        "/%2e%2e/%2e%2e/pyproject.toml",
+        "/../../pyproject.toml",
+    )
+    for path in escapes:
         r = httpx.get(f"{live_server.url}{path}")
         assert "[build-system]" not in r.text
