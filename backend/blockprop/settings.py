@@ -1,4 +1,4 @@
-"""One place for every setting; each can be overridden by an environment variable BLOCKPROP_<NAME>."""
+"""One place for every setting, each overridable by an environment variable BLOCKPROP_<NAME>."""
 
 from __future__ import annotations
 
