@@ -1,0 +1,146 @@
+"""Optimisers on plain NumPy arrays, updated in place without per-step allocation.
+
+Each optimiser holds parallel lists of parameter arrays and gradient arrays (the live
+buffers of a compiled plan: the gradients are read after each backward pass) and one
+scratch buffer per parameter. `step(lr)` applies one update:
+
+- SGD:      p ← p − lr·g
+- momentum: v ← μ·v + g;  p ← p − lr·v                (PyTorch's convention; v starts at 0)
+            Nesterov: p ← p − lr·(g + μ·v)  with the updated v
+- Adam:     m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²;  k ← k + 1
+            p ← p − lr/(1−β1^k) · m / (√v/√(1−β2^k) + ε)   (as torch.optim.Adam)
+
+The state (`state_dict()`) is a flat dict of arrays so it can go into an .npz checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+
+
+class Optimizer:
+    name = "sgd"
+    slots: tuple[str, ...] = ()
+
+    def __init__(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
+        if len(params) != len(grads):
+            raise ValueError("params and grads must pair up")
+        for p, g in zip(params, grads, strict=True):
+            if p.shape != g.shape:
+                raise ValueError(f"parameter of shape {p.shape} has a gradient of shape {g.shape}")
+        self.params = list(params)
+        self.grads = list(grads)
+        self.scratch = [np.empty_like(p) for p in self.params]
+        self.state: dict[str, list[np.ndarray]] = {
+            s: [np.zeros_like(p) for p in self.params] for s in self.slots
+        }
+        self.t = 0  # updates applied
+
+    def step(self, lr: float) -> None:
+        for p, g, s in zip(self.params, self.grads, self.scratch, strict=True):
+            np.multiply(g, lr, out=s)
+            p -= s
+        self.t += 1
+
+    # ---- checkpoints ---------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        out = {f"{slot}/{i}": a for slot, arrs in self.state.items() for i, a in enumerate(arrs)}
+        out["t"] = np.array(self.t, dtype=np.int64)
+        return out
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        for slot, arrs in self.state.items():
+            for i, a in enumerate(arrs):
+                src = state[f"{slot}/{i}"]
+                if src.shape != a.shape:
+                    raise ValueError(f"optimiser slot {slot}/{i}: shape {src.shape} ≠ {a.shape}")
+                a[...] = src
+        self.t = int(state["t"])
+
+
+class SGD(Optimizer):
+    name = "sgd"
+
+
+class Momentum(Optimizer):
+    name = "momentum"
+    slots = ("v",)
+
+    def __init__(self, params, grads, *, momentum: float = 0.9, nesterov: bool = False) -> None:
+        super().__init__(params, grads)
+        self.momentum = momentum
+        self.nesterov = nesterov
+
+    def step(self, lr: float) -> None:
+        mu = self.momentum
+        for p, g, s, v in zip(self.params, self.grads, self.scratch, self.state["v"], strict=True):
+            v *= mu
+            v += g
+            if self.nesterov:
+                np.multiply(v, mu, out=s)
+                s += g
+                s *= lr
+            else:
+                np.multiply(v, lr, out=s)
+            p -= s
+        self.t += 1
+
+
+class Adam(Optimizer):
+    name = "adam"
+    slots = ("m", "v")
+
+    def __init__(
+        self, params, grads, *, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
+    ) -> None:
+        super().__init__(params, grads)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+
+    def step(self, lr: float) -> None:
+        b1, b2 = self.beta1, self.beta2
+        self.t += 1
+        bc1 = 1.0 - b1**self.t
+        rbc2 = 1.0 / math.sqrt(1.0 - b2**self.t)
+        step = lr / bc1
+        for p, g, s, m, v in zip(
+            self.params, self.grads, self.scratch, self.state["m"], self.state["v"], strict=True
+        ):
+            m *= b1
+            np.multiply(g, 1.0 - b1, out=s)
+            m += s
+            v *= b2
+            np.multiply(g, g, out=s)
+            s *= 1.0 - b2
+            v += s
+            np.sqrt(v, out=s)
+            s *= rbc2
+            s += self.eps
+            np.divide(m, s, out=s)
+            s *= step
+            p -= s
+
+
+def make_optimizer(
+    name: str,
+    params: Sequence[np.ndarray],
+    grads: Sequence[np.ndarray],
+    *,
+    momentum: float = 0.9,
+    nesterov: bool = False,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+) -> Optimizer:
+    if name == "sgd":
+        return SGD(params, grads)
+    if name == "momentum":
+        return Momentum(params, grads, momentum=momentum, nesterov=nesterov)
+    if name == "adam":
+        return Adam(params, grads, beta1=beta1, beta2=beta2, eps=eps)
+    raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {name!r}")
