@@ -1,0 +1,207 @@
+"""Activation functions (elementwise and softmax over the last axis) and dropout."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..registry import OpDef, Param, Sample, expect
+
+SAMPLES = [Sample({"x": (3,)}), Sample({"x": (2, 3)}), Sample({"x": ()})]
+VECTOR_SAMPLES = [Sample({"x": (4,)}), Sample({"x": (2, 3)}), Sample({"x": (1,)})]
+
+
+def _same(x):
+    return x
+
+
+def _vector(x):
+    expect(len(x) >= 1, "x", "a vector (softmax runs over the last axis)", "a scalar")
+    return x
+
+
+def _relu_vjp(g, ans, out):
+    return np.multiply(g, ans > 0, out=out)
+
+
+def _leaky_forward(x, slope, out):
+    return np.maximum(x, x * slope, out=out)  # slope <= 1
+
+
+def _leaky_vjp(g, x, slope, out):
+    return np.multiply(g, np.where(x > 0, 1.0, slope), out=out)
+
+
+def _tanh_vjp(g, ans, out):
+    r = np.multiply(ans, ans, out=out)
+    np.subtract(1.0, r, out=r)
+    return np.multiply(r, g, out=r)
+
+
+def sigmoid(x, out=None):
+    # sigma(x) = (1 + tanh(x / 2)) / 2: never overflows, unlike 1 / (1 + exp(-x))
+    r = np.multiply(x, 0.5, out=out)
+    np.tanh(r, out=r)
+    r *= 0.5
+    r += 0.5
+    return r
+
+
+def _sigmoid_vjp(g, ans, out):
+    r = np.subtract(1.0, ans, out=out)
+    r *= ans
+    return np.multiply(r, g, out=r)
+
+
+def log_softmax(x, out=None):
+    """Stable log-softmax over the last axis: x - max - log(sum(exp(x - max)))."""
+    r = np.subtract(x, x.max(axis=-1, keepdims=True), out=out)
+    r -= np.log(np.exp(r).sum(axis=-1, keepdims=True))
+    return r
+
+
+def _softmax_forward(x, out):
+    r = np.subtract(x, x.max(axis=-1, keepdims=True), out=out)
+    np.exp(r, out=r)
+    r /= r.sum(axis=-1, keepdims=True)
+    return r
+
+
+def _softmax_vjp(g, ans, out):
+    # J^T g = y * (g - <g, y>)
+    r = np.multiply(g, ans, out=out)
+    s = r.sum(axis=-1, keepdims=True)
+    np.subtract(g, s, out=r)
+    r *= ans
+    return r
+
+
+def _log_softmax_vjp(g, ans, out):
+    # g - softmax * sum(g)
+    r = np.exp(ans, out=out)
+    r *= g.sum(axis=-1, keepdims=True)
+    return np.subtract(g, r, out=r)
+
+
+def _dropout_forward(x, mask, p, training, rng, out):
+    if training and p > 0:
+        rng = rng if rng is not None else np.random.default_rng()
+        rng.random(dtype=mask.dtype, out=mask)
+        np.greater_equal(mask, p, out=mask)  # keep with probability 1 - p
+        mask *= 1.0 / (1.0 - p)  # inverted dropout: the expectation is unchanged
+    else:
+        mask.fill(1.0)
+    return np.multiply(x, mask, out=out)
+
+
+OPS = [
+    OpDef(
+        name="relu",
+        label="ReLU",
+        category="function",
+        doc="Rectified linear unit: y = max(0, x).",
+        inputs=[("x", "input")],
+        shape=_same,
+        forward=lambda x, out: np.maximum(x, 0, out=out),
+        vjp={"x": _relu_vjp},
+        formula={
+            "forward": r"y = \max(0, x)",
+            "backward": r"\frac{\partial C}{\partial x} = g \odot [x > 0]",
+        },
+        samples=SAMPLES,
+    ),
+    OpDef(
+        name="leaky_relu",
+        label="Leaky ReLU",
+        category="function",
+        doc="Leaky ReLU: y = x for x > 0, slope · x otherwise.",
+        inputs=[("x", "input")],
+        params=[Param("slope", "float", 0.01, min=0.0, max=1.0, doc="slope for x < 0")],
+        shape=_same,
+        forward=_leaky_forward,
+        vjp={"x": _leaky_vjp},
+        formula={
+            "forward": r"y = \begin{cases} x & x > 0 \\ \alpha x & x \le 0 \end{cases}",
+            "backward": r"\frac{\partial C}{\partial x} = g \odot "
+            r"\begin{cases} 1 & x > 0 \\ \alpha & x \le 0 \end{cases}",
+        },
+        samples=[*SAMPLES, Sample({"x": (4,)}, {"slope": 0.2})],
+    ),
+    OpDef(
+        name="tanh",
+        label="Tanh",
+        category="function",
+        doc="Hyperbolic tangent, a squashing function onto (−1, 1).",
+        inputs=[("x", "input")],
+        shape=_same,
+        forward=lambda x, out: np.tanh(x, out=out),
+        vjp={"x": _tanh_vjp},
+        formula={
+            "forward": r"y = \tanh x",
+            "backward": r"\frac{\partial C}{\partial x} = g \odot (1 - y^2)",
+        },
+        samples=SAMPLES,
+    ),
+    OpDef(
+        name="sigmoid",
+        label="Sigmoid",
+        category="function",
+        doc="Logistic sigmoid, a squashing function onto (0, 1).",
+        inputs=[("x", "input")],
+        shape=_same,
+        forward=sigmoid,
+        vjp={"x": _sigmoid_vjp},
+        formula={
+            "forward": r"y = \sigma(x) = \frac{1}{1 + e^{-x}}",
+            "backward": r"\frac{\partial C}{\partial x} = g \odot y (1 - y)",
+        },
+        samples=SAMPLES,
+    ),
+    OpDef(
+        name="softmax",
+        label="Softmax",
+        category="function",
+        doc="Softmax over the last axis: positive outputs that sum to 1.",
+        inputs=[("x", "scores")],
+        shape=_vector,
+        forward=_softmax_forward,
+        vjp={"x": _softmax_vjp},
+        formula={
+            "forward": r"y_i = \frac{e^{x_i}}{\sum_j e^{x_j}}",
+            "backward": r"\frac{\partial C}{\partial x} = y \odot (g - \langle g, y \rangle)",
+        },
+        samples=VECTOR_SAMPLES,
+    ),
+    OpDef(
+        name="log_softmax",
+        label="Log-softmax",
+        category="function",
+        doc="Logarithm of the softmax over the last axis, computed stably.",
+        inputs=[("x", "scores")],
+        shape=_vector,
+        forward=lambda x, out: log_softmax(x, out),
+        vjp={"x": _log_softmax_vjp},
+        formula={
+            "forward": r"y_i = x_i - \log \sum_j e^{x_j}",
+            "backward": r"\frac{\partial C}{\partial x} = g - \mathrm{softmax}(x) \sum_i g_i",
+        },
+        samples=VECTOR_SAMPLES,
+    ),
+    OpDef(
+        name="dropout",
+        label="Dropout",
+        category="function",
+        doc="While training, zeroes each value with probability p and scales the rest by "
+        "1/(1−p); the identity otherwise.",
+        inputs=[("x", "input")],
+        params=[Param("p", "float", 0.5, min=0.0, max=0.95, doc="probability of dropping")],
+        scratch={"mask": lambda x: x},
+        shape=_same,
+        forward=_dropout_forward,
+        vjp={"x": lambda g, mask, out: np.multiply(g, mask, out=out)},
+        formula={
+            "forward": r"y = \frac{m \odot x}{1 - p},\ m_i \sim \mathrm{Bernoulli}(1 - p)",
+            "backward": r"\frac{\partial C}{\partial x} = \frac{m \odot g}{1 - p}",
+        },
+        samples=[Sample({"x": (4,)}, {"p": 0.3}), Sample({"x": (2, 2)})],
+    ),
+]

@@ -1,0 +1,173 @@
+"""Elementwise arithmetic, the Duplicate block, and simple elementwise functions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..registry import OpDef, Sample, expect, fmt_shape, positive
+
+# Binary ops broadcast their per-sample shapes like NumPy. The executor lines up the ranks
+# and sums each VJP (returned in the output's shape) down to the input's shape.
+
+BROADCAST_SAMPLES = [
+    Sample({"a": (3,), "b": (3,)}),
+    Sample({"a": (2, 3), "b": (3,)}),
+    Sample({"a": (), "b": (2, 2)}),
+    Sample({"a": (2, 1), "b": (1, 3)}),
+]
+
+
+def _broadcast_shape(a, b):
+    try:
+        return np.broadcast_shapes(a, b)
+    except ValueError:
+        expect(False, "b", f"a shape that broadcasts with a's {fmt_shape(a)}", b)
+
+
+def _same_shape(x):
+    return x
+
+
+def _duplicate(x, out):
+    if out is None:
+        return x.copy(), x.copy()
+    np.copyto(out[0], x)
+    np.copyto(out[1], x)
+    return out
+
+
+def _square_vjp(g, x, out):
+    r = np.multiply(x, g, out=out)
+    r *= 2
+    return r
+
+
+def _binary(name, label, doc, forward, vjp, formula):
+    return OpDef(
+        name=name,
+        label=label,
+        category="function",
+        doc=doc + " Shapes broadcast like NumPy, per sample.",
+        inputs=[("a", "first operand"), ("b", "second operand")],
+        broadcast=True,
+        shape=_broadcast_shape,
+        forward=forward,
+        vjp=vjp,
+        formula=formula,
+        samples=BROADCAST_SAMPLES,
+    )
+
+
+def _unary(name, label, doc, forward, vjp, formula, samples=None):
+    return OpDef(
+        name=name,
+        label=label,
+        category="function",
+        doc=doc,
+        inputs=[("x", "input")],
+        shape=_same_shape,
+        forward=forward,
+        vjp={"x": vjp},
+        formula=formula,
+        samples=samples or [Sample({"x": (3,)}), Sample({"x": (2, 2)}), Sample({"x": ()})],
+    )
+
+
+OPS = [
+    _binary(
+        "add",
+        "Add",
+        "Sum of two inputs: y = a + b.",
+        lambda a, b, out: np.add(a, b, out=out),
+        {"a": lambda g: g, "b": lambda g: g},
+        {
+            "forward": r"y = a + b",
+            "backward": r"\frac{\partial C}{\partial a} = g,\quad "
+            r"\frac{\partial C}{\partial b} = g",
+        },
+    ),
+    _binary(
+        "subtract",
+        "Subtract",
+        "Difference of two inputs: y = a − b.",
+        lambda a, b, out: np.subtract(a, b, out=out),
+        {"a": lambda g: g, "b": lambda g, out: np.negative(g, out=out)},
+        {
+            "forward": r"y = a - b",
+            "backward": r"\frac{\partial C}{\partial a} = g,\quad "
+            r"\frac{\partial C}{\partial b} = -g",
+        },
+    ),
+    _binary(
+        "multiply",
+        "Multiply",
+        "Elementwise product: y = a ⊙ b.",
+        lambda a, b, out: np.multiply(a, b, out=out),
+        {
+            "a": lambda g, b, out: np.multiply(g, b, out=out),
+            "b": lambda g, a, out: np.multiply(g, a, out=out),
+        },
+        {
+            "forward": r"y = a \odot b",
+            "backward": r"\frac{\partial C}{\partial a} = g \odot b,\quad "
+            r"\frac{\partial C}{\partial b} = g \odot a",
+        },
+    ),
+    _binary(
+        "max",
+        "Max",
+        "Elementwise maximum of two inputs; the gradient goes to the larger one (to a on a tie).",
+        lambda a, b, out: np.maximum(a, b, out=out),
+        {
+            "a": lambda g, a, b, out: np.multiply(g, a >= b, out=out),
+            "b": lambda g, a, b, out: np.multiply(g, a < b, out=out),
+        },
+        {
+            "forward": r"y = \max(a, b)",
+            "backward": r"\frac{\partial C}{\partial a} = g \odot [a \ge b],\quad "
+            r"\frac{\partial C}{\partial b} = g \odot [a < b]",
+        },
+    ),
+    OpDef(
+        name="duplicate",
+        label="Duplicate",
+        category="function",
+        doc="Copies its input to two outputs. The teaching block for fan-out: the "
+        "gradients arriving at the two copies are summed.",
+        inputs=[("x", "input")],
+        outputs=("y1", "y2"),
+        shape=lambda x: [x, x],
+        forward=_duplicate,
+        vjp={"x": lambda g, out: np.add(g[0], g[1], out=out)},
+        formula={
+            "forward": r"y_1 = x,\quad y_2 = x",
+            "backward": r"\frac{\partial C}{\partial x} = g_1 + g_2",
+        },
+        samples=[Sample({"x": (3,)}), Sample({"x": ()})],
+    ),
+    _unary(
+        "square",
+        "Square",
+        "Elementwise square: y = x².",
+        lambda x, out: np.square(x, out=out),
+        _square_vjp,
+        {"forward": r"y = x^2", "backward": r"\frac{\partial C}{\partial x} = 2\, x\, g"},
+    ),
+    _unary(
+        "exp",
+        "Exp",
+        "Elementwise exponential: y = eˣ.",
+        lambda x, out: np.exp(x, out=out),
+        lambda g, ans, out: np.multiply(g, ans, out=out),
+        {"forward": r"y = e^{x}", "backward": r"\frac{\partial C}{\partial x} = g\, e^{x}"},
+    ),
+    _unary(
+        "log",
+        "Log",
+        "Elementwise natural logarithm: y = ln x (x > 0).",
+        lambda x, out: np.log(x, out=out),
+        lambda g, x, out: np.divide(g, x, out=out),
+        {"forward": r"y = \ln x", "backward": r"\frac{\partial C}{\partial x} = g / x"},
+        samples=[Sample({"x": positive(3)}), Sample({"x": positive(2, 2)})],
+    ),
+]

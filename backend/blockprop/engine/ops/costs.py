@@ -1,0 +1,294 @@
+"""Costs: a scalar per sample. The loss of a batch is the mean over samples of their sum.
+
+Each cost's gradient ``g`` arrives with shape ``(B,)`` (1/B per sample when nothing
+consumes the cost); :func:`~blockprop.engine.kernels.per_sample` spreads it over a sample.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import kernels as K
+from ..registry import OpDef, Sample, expect, fmt_shape, labels, onehot, probs, signs
+from .activations import log_softmax, sigmoid
+
+_scalar = ()
+
+
+def _same_as_y(y, target):
+    expect(target == y, "target", f"the same shape as y {fmt_shape(y)}", target)
+    return _scalar
+
+
+def _n(a):
+    return math.prod(a.shape[1:])
+
+
+# -- squared error and its mean
+
+
+def _se_forward(y, target, diff, out, scale=1.0):
+    d = np.subtract(y, target, out=diff)
+    return K.sum_sample(np.square(d), out, scale)
+
+
+def _se_grad(g, diff, out, scale):
+    r = np.multiply(diff, K.per_sample(g, diff.ndim), out=out)
+    r *= scale
+    return r
+
+
+# -- cross-entropy from logits, with integer labels or a distribution over classes
+
+
+def _ce_shape(logits, target, dtypes):
+    expect(len(logits) == 1, "logits", "a vector of class scores", logits or "a scalar")
+    if dtypes["target"] == "int":
+        expect(target == (), "target", "one integer class label per sample (shape [])", target)
+    else:
+        expect(
+            target == logits,
+            "target",
+            f"a one-hot or probability vector shaped like the "
+            f"logits {fmt_shape(logits)} (or integer labels)",
+            target,
+        )
+    return _scalar
+
+
+def _ce_forward(logits, target, logp, out):
+    log_softmax(logits, logp)
+    if target.dtype.kind == "f":
+        return K.sum_sample(np.multiply(target, logp), out, -1.0)
+    return np.negative(logp[K.rows(len(logp)), target], out=out)
+
+
+def _ce_dlogits(g, target, logp, out):
+    r = np.exp(logp, out=out)  # softmax
+    if target.dtype.kind == "f":  # softmax * sum(t) - t
+        r *= K.sum_sample(target)[:, None]
+        r -= target
+    else:  # softmax - onehot(label)
+        r[K.rows(len(r)), target] -= 1.0
+    r *= g[:, None]
+    return r
+
+
+def _neg_times(a, g, out):
+    r = np.multiply(a, K.per_sample(g, a.ndim), out=out)
+    return np.negative(r, out=r)
+
+
+# -- negative log-likelihood of log-probabilities
+
+
+def _nll_shape(logp, target):
+    expect(len(logp) == 1, "logp", "a vector of log-probabilities", logp or "a scalar")
+    expect(target == (), "target", "one integer class label per sample (shape [])", target)
+    return _scalar
+
+
+def _nll_dlogp(g, logp, target, out):
+    r = np.zeros_like(logp) if out is None else out
+    r.fill(0.0)
+    r[K.rows(len(r)), target] = -g
+    return r
+
+
+# -- binary cross-entropy from logits, elementwise, summed over the sample
+
+
+def _bce_forward(logits, target, out):
+    z = logits
+    # max(z, 0) - z t + log(1 + exp(-|z|)): never overflows
+    loss = np.maximum(z, 0.0) - z * target + np.log1p(np.exp(-np.abs(z)))
+    return K.sum_sample(loss, out)
+
+
+def _bce_dlogits(g, logits, target, out):
+    r = sigmoid(logits, out)
+    r -= target
+    r *= K.per_sample(g, r.ndim)
+    return r
+
+
+# -- hinge (targets in {-1, +1}) and L1
+
+
+def _hinge_forward(y, target, out):
+    return K.sum_sample(np.maximum(0.0, 1.0 - y * target), out)
+
+
+def _hinge_grad(g, y, target, out, wrt_y):
+    active = (y * target) < 1.0
+    r = np.multiply(target if wrt_y else y, active, out=out)
+    r *= K.per_sample(g, r.ndim)
+    return np.negative(r, out=r)
+
+
+def _l1_grad(g, y, target, out, sign):
+    r = np.sign(np.subtract(y, target, out=out), out=out)
+    r *= K.per_sample(g, r.ndim)
+    if sign < 0:
+        np.negative(r, out=r)
+    return r
+
+
+def _pair(name):
+    return [(name, "prediction"), ("target", "desired output")]
+
+
+SAME_SAMPLES = [
+    Sample({"y": (3,), "target": (3,)}),
+    Sample({"y": (), "target": ()}),
+    Sample({"y": (2, 2), "target": (2, 2)}),
+]
+
+OPS = [
+    OpDef(
+        name="squared_error",
+        label="Squared error",
+        category="cost",
+        doc="Squared Euclidean distance between prediction and target: C = ‖y − ȳ‖².",
+        inputs=_pair("y"),
+        scratch={"diff": lambda y: y},
+        shape=_same_as_y,
+        forward=_se_forward,
+        vjp={
+            "y": lambda g, diff, out: _se_grad(g, diff, out, 2.0),
+            "target": lambda g, diff, out: _se_grad(g, diff, out, -2.0),
+        },
+        formula={
+            "forward": r"C = \lVert y - \bar y \rVert^2",
+            "backward": r"\frac{\partial C}{\partial y} = 2 (y - \bar y)\, g,\quad "
+            r"\frac{\partial C}{\partial \bar y} = -2 (y - \bar y)\, g",
+        },
+        samples=SAME_SAMPLES,
+    ),
+    OpDef(
+        name="mse",
+        label="Mean squared error",
+        category="cost",
+        doc="Mean over the sample's elements of the squared difference: C = ‖y − ȳ‖² / n.",
+        inputs=_pair("y"),
+        scratch={"diff": lambda y: y},
+        shape=_same_as_y,
+        forward=lambda y, target, diff, out: _se_forward(y, target, diff, out, 1.0 / _n(y)),
+        vjp={
+            "y": lambda g, diff, out: _se_grad(g, diff, out, 2.0 / _n(diff)),
+            "target": lambda g, diff, out: _se_grad(g, diff, out, -2.0 / _n(diff)),
+        },
+        formula={
+            "forward": r"C = \frac{1}{n} \lVert y - \bar y \rVert^2",
+            "backward": r"\frac{\partial C}{\partial y} = \frac{2}{n} (y - \bar y)\, g,\quad "
+            r"\frac{\partial C}{\partial \bar y} = -\frac{2}{n} (y - \bar y)\, g",
+        },
+        samples=SAME_SAMPLES,
+    ),
+    OpDef(
+        name="cross_entropy",
+        label="Cross-entropy",
+        category="cost",
+        doc="Softmax cross-entropy from logits, with an integer class label or a "
+        "one-hot / probability vector as target. Computed stably (log-sum-exp).",
+        inputs=[("logits", "class scores"), ("target", "class label or distribution", "any")],
+        scratch={"logp": lambda logits: logits},
+        shape=_ce_shape,
+        forward=_ce_forward,
+        vjp={
+            "logits": _ce_dlogits,
+            "target": lambda g, logp, out: _neg_times(logp, g, out),
+        },
+        formula={
+            "forward": r"C = -\sum_k \bar y_k \log \mathrm{softmax}(z)_k "
+            r"= -z_{\bar y} + \log \sum_k e^{z_k}",
+            "backward": r"\frac{\partial C}{\partial z} = (\mathrm{softmax}(z) - \bar y)\, g",
+        },
+        samples=[
+            Sample({"logits": (4,), "target": labels(4)}),
+            Sample({"logits": (3,), "target": onehot(3)}),
+            Sample({"logits": (3,), "target": probs(3)}),
+            Sample({"logits": (1,), "target": labels(1)}),
+        ],
+    ),
+    OpDef(
+        name="nll",
+        label="Negative log-likelihood",
+        category="cost",
+        doc="Negative log-probability of the true class, from log-probabilities "
+        "(e.g. a log-softmax) and an integer label.",
+        inputs=[("logp", "log-probabilities"), ("target", "class label", "int")],
+        shape=_nll_shape,
+        forward=lambda logp, target, out: np.negative(logp[K.rows(len(logp)), target], out=out),
+        vjp={"logp": _nll_dlogp},
+        formula={
+            "forward": r"C = -\log p_{\bar y}",
+            "backward": r"\frac{\partial C}{\partial \log p_k} = -[k = \bar y]\, g",
+        },
+        samples=[Sample({"logp": (4,), "target": labels(4)})],
+    ),
+    OpDef(
+        name="binary_cross_entropy",
+        label="Binary cross-entropy",
+        category="cost",
+        doc="Binary cross-entropy from logits, summed over the sample's elements; targets "
+        "in [0, 1]. Computed stably.",
+        inputs=[("logits", "scores (before a sigmoid)"), ("target", "desired probability")],
+        shape=lambda logits, target: _same_as_y(logits, target),
+        forward=_bce_forward,
+        vjp={
+            "logits": _bce_dlogits,
+            "target": lambda g, logits, out: _neg_times(logits, g, out),
+        },
+        formula={
+            "forward": r"C = \sum_i \max(z_i, 0) - z_i \bar y_i + \log(1 + e^{-|z_i|})",
+            "backward": r"\frac{\partial C}{\partial z} = (\sigma(z) - \bar y)\, g,\quad "
+            r"\frac{\partial C}{\partial \bar y} = -z\, g",
+        },
+        samples=[
+            Sample({"logits": (3,), "target": probs(3)}),
+            Sample({"logits": (), "target": probs()}),
+        ],
+    ),
+    OpDef(
+        name="hinge",
+        label="Hinge",
+        category="cost",
+        doc="Hinge loss for targets in {−1, +1}: C = Σ max(0, 1 − ȳ y).",
+        inputs=_pair("y"),
+        shape=_same_as_y,
+        forward=_hinge_forward,
+        vjp={
+            "y": lambda g, y, target, out: _hinge_grad(g, y, target, out, True),
+            "target": lambda g, y, target, out: _hinge_grad(g, y, target, out, False),
+        },
+        formula={
+            "forward": r"C = \sum_i \max(0, 1 - \bar y_i y_i)",
+            "backward": r"\frac{\partial C}{\partial y} = -\bar y\, [\bar y y < 1]\, g",
+        },
+        samples=[
+            Sample({"y": (3,), "target": signs(3)}),
+            Sample({"y": (), "target": signs()}),
+        ],
+    ),
+    OpDef(
+        name="l1",
+        label="L1",
+        category="cost",
+        doc="Sum of absolute differences: C = ‖y − ȳ‖₁.",
+        inputs=_pair("y"),
+        shape=_same_as_y,
+        forward=lambda y, target, out: K.sum_sample(np.abs(y - target), out),
+        vjp={
+            "y": lambda g, y, target, out: _l1_grad(g, y, target, out, 1),
+            "target": lambda g, y, target, out: _l1_grad(g, y, target, out, -1),
+        },
+        formula={
+            "forward": r"C = \sum_i |y_i - \bar y_i|",
+            "backward": r"\frac{\partial C}{\partial y} = \operatorname{sign}(y - \bar y)\, g",
+        },
+        samples=SAME_SAMPLES,
+    ),
+]

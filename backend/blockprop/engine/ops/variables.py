@@ -1,0 +1,114 @@
+"""Variables: observed data (inputs and targets), explicit parameters and constants."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import kernels as K
+from ..registry import INIT_CHOICES, OpDef, Param, Sample, Trainable, expect
+
+SHAPE_DOC = "per-sample shape (no batch axis); [] for a scalar"
+
+
+def _static_shape(shape):
+    return tuple(shape)
+
+
+def _parameter_forward(value, batch):
+    # a live read-only view: every sample sees the same array, updated in place by training
+    return np.broadcast_to(value, (batch, *value.shape))
+
+
+def _constant_forward(value, batch, float_dtype):
+    arr = np.asarray(value, dtype=float_dtype)
+    return np.broadcast_to(arr, (batch, *arr.shape))
+
+
+def _constant_shape(value):
+    shape = np.shape(value)
+    expect(len(shape) <= 8, None, "at most 8 dimensions", shape)
+    return shape
+
+
+OPS = [
+    OpDef(
+        name="input",
+        label="Input",
+        category="variable",
+        doc="An observed input x: one array per sample, fed from the data set.",
+        source="input",
+        forward=None,
+        params=[
+            Param("shape", "shape", [1], doc=SHAPE_DOC),
+            Param("dtype", "str", "float", choices=("float",), doc="inputs are real numbers"),
+        ],
+        shape=_static_shape,
+        dtype=lambda dtype: dtype,
+        formula={
+            "forward": r"x = x^{(p)} \quad \text{(sample } p \text{ of the data)}",
+            "backward": r"\frac{\partial C}{\partial x} = \sum_{\text{uses}} g",
+        },
+        samples=[Sample({}, {"shape": [3]}), Sample({}, {"shape": [2, 2]})],
+    ),
+    OpDef(
+        name="target",
+        label="Target",
+        category="variable",
+        doc="An observed desired output ȳ: real values, or integer class labels "
+        "(dtype int, shape []).",
+        source="target",
+        forward=None,
+        params=[
+            Param("shape", "shape", [1], doc=SHAPE_DOC),
+            Param(
+                "dtype",
+                "str",
+                "float",
+                choices=("float", "int"),
+                doc="float values, or int class labels",
+            ),
+        ],
+        shape=_static_shape,
+        dtype=lambda dtype: dtype,
+        formula={
+            "forward": r"\bar y = \bar y^{(p)} \quad \text{(sample } p \text{ of the data)}",
+            "backward": r"\frac{\partial C}{\partial \bar y} = \sum_{\text{uses}} g",
+        },
+        samples=[Sample({}, {"shape": [2]})],
+    ),
+    OpDef(
+        name="parameter",
+        label="Parameter",
+        category="variable",
+        doc="An explicit trainable tensor w. It differs from an input only in being "
+        "shared by every sample: its gradient sums the contributions of the batch.",
+        source="static",
+        params=[
+            Param("shape", "shape", [1], doc=SHAPE_DOC),
+            Param("init", "str", "uniform", choices=INIT_CHOICES, doc="initialiser"),
+        ],
+        trainables=[
+            Trainable("value", lambda shape: tuple(shape), "shape", init=lambda init: init)
+        ],
+        forward=_parameter_forward,
+        vjp={"value": lambda g, out: K.sum_batch(g, out)},
+        shape=_static_shape,
+        formula={
+            "forward": r"w^{(p)} = w \quad \text{for every sample } p",
+            "backward": r"\frac{\partial L}{\partial w} = \sum_p g^{(p)}",
+        },
+        samples=[Sample({}, {"shape": [3]}), Sample({}, {"shape": [2, 3], "init": "he"})],
+    ),
+    OpDef(
+        name="constant",
+        label="Constant",
+        category="variable",
+        doc="A fixed value, the same for every sample and never trained.",
+        source="static",
+        params=[Param("value", "tensor", 1.0, doc="a number or nested list of numbers")],
+        forward=_constant_forward,
+        shape=_constant_shape,
+        formula={"forward": r"y = c", "backward": r"\text{(not trained)}"},
+        samples=[Sample({}, {"value": [1.0, -2.0]}), Sample({}, {"value": 0.5})],
+    ),
+]

@@ -1,0 +1,516 @@
+"""The op registry: every block of the notation is declared once, as an :class:`OpDef`.
+
+An op declaration carries everything the rest of the system needs to know about a block:
+its forward rule, one vector-Jacobian product (VJP) rule per input and per trainable
+parameter, a shape rule (run before any array exists), its parameter spec, its trainable
+parameters with their initialisers, UI metadata, LaTeX formulas and sample inputs for the
+tests. The executor, the API, the exporters and the frontend all read this registry; no
+other module lists op names.
+
+Rules are small pure functions whose arguments are **bound by name** when a graph is
+compiled (like pytest fixtures). A rule simply names what it needs:
+
+- input ports (``x``, ``logits``...): the input arrays, batch axis first;
+- trainable parameters (``W``, ``b``): the live arrays, no batch axis;
+- op params (``out_features``, ``slope``...): plain Python values;
+- scratch buffers declared by the op (``diff``, ``mask``...): residuals kept from forward;
+- ``out``: a preallocated buffer to write into (``None`` when called eagerly; a rule then
+  allocates), ``g`` (dC/d output) and ``ans`` (the forward output) for VJP rules,
+  ``training`` and ``rng`` for stochastic forwards, ``batch`` and ``float_dtype``.
+
+A rule returns its result; it may write it into ``out`` and return ``out``. A VJP rule
+returns ``None`` for a zero gradient. VJP rules for broadcasting ops return the gradient
+in the *output's* shape: the executor sums it down to the input's shape (one helper,
+not every rule).
+
+>>> from blockprop.engine import registry
+>>> registry.get("relu")
+<op relu (function): ReLU>
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+CATEGORIES = ("variable", "function", "cost")
+PARAM_TYPES = ("int", "float", "bool", "str", "shape", "tensor")
+DTYPES = ("float", "int", "any")
+
+#: names a rule may ask for besides the op's own ports, params, trainables and scratch
+RESERVED = ("g", "ans", "out", "training", "rng", "batch", "float_dtype", "dtypes")
+
+Shape = tuple[int, ...]
+
+
+class ShapeError(Exception):
+    """Raised by a shape rule: ``port`` received a shape (or dtype) it cannot take.
+
+    ``expected`` says what the port wants, in words a student understands
+    ("a vector", "the same shape as y"); ``got`` is what arrived.
+    """
+
+    def __init__(self, port: str | None, expected: str, got: str | None = None):
+        self.port, self.expected, self.got = port, expected, got
+        super().__init__(f"{port}: expected {expected}" + (f", got {got}" if got else ""))
+
+
+def fmt_shape(shape: Iterable[int]) -> str:
+    return "[" + ", ".join(str(int(d)) for d in shape) + "]"
+
+
+def expect(condition: bool, port: str | None, expected: str, got: Shape | str | None = None):
+    """Shape-rule helper: raise :class:`ShapeError` unless ``condition`` holds."""
+    if not condition:
+        if got is not None and not isinstance(got, str):
+            got = fmt_shape(got)
+        raise ShapeError(port, expected, got)
+
+
+# --------------------------------------------------------------------------- declarations
+
+
+@dataclass(frozen=True)
+class Port:
+    """An input port. ``dtype`` is what it accepts: ``float`` values, ``int`` labels or ``any``."""
+
+    name: str
+    doc: str = ""
+    dtype: str = "float"
+
+
+_REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Param:
+    """A user-set parameter of an op (not trained): type, default, bounds, choices, doc.
+
+    ``required=True`` params have no default. ``nullable`` params accept ``null``
+    (their default may then be ``None``).
+    """
+
+    name: str
+    type: str
+    default: Any = None
+    min: float | None = None
+    max: float | None = None
+    choices: tuple | None = None
+    doc: str = ""
+    required: bool = False
+    nullable: bool = False
+
+    def spec(self) -> dict:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "default": self.default,
+            "min": self.min,
+            "max": self.max,
+            "choices": list(self.choices) if self.choices is not None else None,
+            "doc": self.doc,
+            "required": self.required,
+        }
+
+
+@dataclass(frozen=True)
+class Trainable:
+    """A trainable parameter owned by an op (``W`` and ``b`` of ``linear``).
+
+    ``shape`` is a rule bound by name (input shapes and params) returning the shape;
+    ``shape_rule`` says the same in words for the op spec. ``init`` is an initialiser
+    name (see :data:`INITIALISERS`) or a rule returning one (e.g. ``lambda init: init``).
+    ``when`` (bound to params) says whether the parameter exists (``lambda bias: bias``).
+    """
+
+    name: str
+    shape: Callable[..., Shape]
+    shape_rule: str
+    init: str | Callable[..., str] = "zeros"
+    when: Callable[..., bool] | None = None
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class SampleData:
+    """How to draw sample values for a port in the registry-walking tests."""
+
+    kind: str  # normal | positive | labels | probs | signs | onehot
+    shape: Shape = ()
+    classes: int = 0
+
+
+def positive(*shape: int) -> SampleData:
+    """Values in (0.5, 2): for ``log`` and friends."""
+    return SampleData("positive", tuple(shape))
+
+
+def labels(classes: int) -> SampleData:
+    """Integer class labels in ``[0, classes)`` (per-sample shape ``[]``)."""
+    return SampleData("labels", (), classes)
+
+
+def probs(*shape: int) -> SampleData:
+    """Values in (0, 1): binary targets."""
+    return SampleData("probs", tuple(shape))
+
+
+def signs(*shape: int) -> SampleData:
+    """Values in {-1, +1}: hinge targets."""
+    return SampleData("signs", tuple(shape))
+
+
+def onehot(classes: int) -> SampleData:
+    """One-hot float rows of length ``classes``."""
+    return SampleData("onehot", (classes,), classes)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Sample inputs (port -> per-sample shape or :class:`SampleData`) and params for tests."""
+
+    inputs: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+
+
+def sample_array(spec, batch: int, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
+    """Draw a batch of sample values for a port from a :class:`Sample` entry."""
+    if not isinstance(spec, SampleData):
+        spec = SampleData("normal", tuple(spec))
+    shape = (batch, *spec.shape)
+    if spec.kind == "normal":
+        return rng.standard_normal(shape).astype(dtype)
+    if spec.kind == "positive":
+        return rng.uniform(0.5, 2.0, shape).astype(dtype)
+    if spec.kind == "probs":
+        return rng.uniform(0.05, 0.95, shape).astype(dtype)
+    if spec.kind == "signs":
+        return np.where(rng.random(shape) < 0.5, -1.0, 1.0).astype(dtype)
+    if spec.kind == "labels":
+        return rng.integers(0, spec.classes, shape).astype(np.int64)
+    if spec.kind == "onehot":
+        return np.eye(spec.classes, dtype=dtype)[rng.integers(0, spec.classes, batch)]
+    raise ValueError(f"unknown sample kind {spec.kind!r}")
+
+
+# --------------------------------------------------------------------------- binding by name
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule function with the argument names it binds (resolved once, at registration)."""
+
+    fn: Callable
+    names: tuple[str, ...]
+    defaults: dict
+
+    @classmethod
+    def of(cls, fn: Callable, what: str) -> Rule:
+        names, defaults = [], {}
+        for p in inspect.signature(fn).parameters.values():
+            if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+                raise TypeError(f"{what}: rule arguments are bound by name; use plain parameters")
+            names.append(p.name)
+            if p.default is not p.empty:
+                defaults[p.name] = p.default
+        return cls(fn, tuple(names), defaults)
+
+    def args(self, env: dict) -> list:
+        """The positional arguments for this rule, looked up by name in ``env``."""
+        out = []
+        for n in self.names:
+            if n in env:
+                out.append(env[n])
+            elif n in self.defaults:
+                out.append(self.defaults[n])
+            else:
+                raise KeyError(n)
+        return out
+
+    def __call__(self, env: dict):
+        return self.fn(*self.args(env))
+
+
+# --------------------------------------------------------------------------- initialisers
+
+
+def _fans(shape: Shape) -> tuple[int, int]:
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    return math.prod(shape[1:]), shape[0]  # (out, in...) layout: fan_in, fan_out
+
+
+def _zeros(rng, shape):
+    return np.zeros(shape)
+
+
+def _uniform(rng, shape):
+    fan_in, _ = _fans(shape)
+    a = 1.0 / math.sqrt(fan_in)
+    return rng.uniform(-a, a, shape)
+
+
+def _xavier(rng, shape):
+    fan_in, fan_out = _fans(shape)
+    a = math.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-a, a, shape)
+
+
+def _he(rng, shape):
+    fan_in, _ = _fans(shape)
+    return rng.standard_normal(shape) * math.sqrt(2.0 / fan_in)
+
+
+#: initialiser name -> fn(rng, shape) -> float64 array. Shapes are (out, in...) like torch.
+INITIALISERS: dict[str, Callable[[np.random.Generator, Shape], np.ndarray]] = {
+    "zeros": _zeros,
+    "uniform": _uniform,  # U(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's Linear default
+    "xavier": _xavier,  # Glorot uniform: U(-a, a), a = sqrt(6 / (fan_in + fan_out))
+    "he": _he,  # Kaiming normal: N(0, 2 / fan_in)
+}
+
+INIT_CHOICES = tuple(INITIALISERS)
+
+
+def initialise(init: str, shape: Shape, *, seed: int, node: str, name: str) -> np.ndarray:
+    """Initial float64 values for one trainable parameter.
+
+    Seeded by ``(seed, node id, parameter name)``: adding or removing another node does
+    not change this one's initial values.
+    """
+    key = [seed & 0xFFFFFFFF, zlib.crc32(node.encode()), zlib.crc32(name.encode())]
+    return np.asarray(INITIALISERS[init](np.random.default_rng(key), tuple(shape)), np.float64)
+
+
+# --------------------------------------------------------------------------- the op
+
+
+def _as_rule(fn, what):
+    return None if fn is None else Rule.of(fn, what)
+
+
+@dataclass(frozen=True, eq=False)
+class OpDef:
+    """One block of the notation. See the module docstring for how rules are bound.
+
+    Fields: ``name`` (stable id used in graph documents), ``label`` and ``doc`` for people,
+    ``category`` (variable | function | cost), ``inputs`` (ports), ``outputs`` (names),
+    ``params`` (:class:`Param`), ``trainables`` (:class:`Trainable`), ``differentiable``,
+    ``forward``, ``vjp`` (port or trainable name -> rule, ``None`` = no gradient),
+    ``shape`` (rule returning the per-sample output shape, or a list for several outputs),
+    ``dtype`` ("float" | "int" or a rule over params), ``scratch`` (name -> shape rule:
+    per-sample buffers the forward fills for the VJPs), ``formula`` (LaTeX forward and
+    backward), ``samples`` (for the tests), ``source`` (``"input"`` / ``"target"``: values
+    are fed; ``"static"``: forward runs once at compile time and returns a live view) and
+    ``broadcast`` (inputs broadcast against each other, per sample).
+    """
+
+    name: str
+    label: str
+    category: str
+    doc: str
+    forward: Callable | None
+    shape: Callable
+    inputs: tuple = ()
+    outputs: tuple = ("y",)
+    params: tuple = ()
+    trainables: tuple = ()
+    differentiable: bool = True
+    vjp: dict = field(default_factory=dict)
+    dtype: str | Callable = "float"
+    scratch: dict = field(default_factory=dict)
+    formula: dict = field(default_factory=dict)
+    samples: tuple = ()
+    source: str | None = None
+    broadcast: bool = False
+    # filled in by __post_init__: the bound rules
+    rules: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        w = f"op {self.name!r}"
+        set_ = object.__setattr__
+        set_(self, "inputs", tuple(p if isinstance(p, Port) else Port(*p) for p in self.inputs))
+        set_(self, "outputs", tuple(self.outputs))
+        set_(self, "params", tuple(self.params))
+        set_(self, "trainables", tuple(self.trainables))
+        set_(self, "samples", tuple(self.samples))
+        if self.category not in CATEGORIES:
+            raise ValueError(f"{w}: category must be one of {CATEGORIES}")
+        if not self.outputs:
+            raise ValueError(f"{w}: needs at least one output")
+        if self.category == "cost" and len(self.outputs) != 1:
+            raise ValueError(f"{w}: a cost has one (scalar) output")
+        if self.source not in (None, "input", "target", "static"):
+            raise ValueError(f"{w}: source must be None, 'input', 'target' or 'static'")
+        if set(self.formula) != {"forward", "backward"}:
+            raise ValueError(f"{w}: formula needs LaTeX for 'forward' and 'backward'")
+        ports = [p.name for p in self.inputs]
+        pnames = [p.name for p in self.params]
+        tnames = [t.name for t in self.trainables]
+        snames = list(self.scratch)
+        names = ports + pnames + tnames + snames
+        if len(set(names)) != len(names) or set(names) & set(RESERVED):
+            raise ValueError(f"{w}: port, param, trainable and scratch names must be distinct")
+        for p in self.params:
+            if p.type not in PARAM_TYPES:
+                raise ValueError(f"{w}: param {p.name!r} has unknown type {p.type!r}")
+        for p in self.inputs:
+            if p.dtype not in DTYPES:
+                raise ValueError(f"{w}: port {p.name!r} has unknown dtype {p.dtype!r}")
+        shape_env = set(ports) | set(pnames)
+        fwd_env = shape_env | set(tnames) | set(snames) | {"out", "training", "rng", "batch"}
+        fwd_env |= {"float_dtype"}
+        rules: dict[str, Any] = {}
+
+        def bind(key, fn, allowed, optional=False):
+            if fn is None:
+                if not optional:
+                    raise ValueError(f"{w}: missing {key} rule")
+                return None
+            if isinstance(fn, str):
+                return fn
+            r = Rule.of(fn, f"{w} {key}")
+            unknown = [n for n in r.names if n not in allowed and n not in r.defaults]
+            if unknown:
+                raise ValueError(f"{w}: {key} rule asks for unknown name(s) {unknown}")
+            rules[key] = r
+            return r
+
+        bind("shape", self.shape, shape_env | {"dtypes"})
+        bind("dtype", self.dtype, set(pnames), optional=True)
+        bind("forward", self.forward, fwd_env, optional=self.source in ("input", "target"))
+        for name, fn in self.scratch.items():
+            bind(f"scratch:{name}", fn, shape_env)
+        for t in self.trainables:
+            bind(f"trainable:{t.name}", t.shape, shape_env)
+            bind(f"init:{t.name}", t.init, set(pnames))
+            bind(f"when:{t.name}", t.when, set(pnames), optional=True)
+        extra = set(self.vjp) - set(ports) - set(tnames)
+        if extra:
+            raise ValueError(f"{w}: vjp for unknown input(s) {sorted(extra)}")
+        for key, fn in self.vjp.items():
+            bind(f"vjp:{key}", fn, fwd_env | {"g", "ans"}, optional=True)
+        if self.differentiable:
+            for p in self.inputs:
+                if p.dtype != "int" and p.name not in self.vjp:
+                    raise ValueError(f"{w}: differentiable op needs a vjp for input {p.name!r}")
+            for t in self.trainables:
+                if self.vjp.get(t.name) is None:
+                    raise ValueError(f"{w}: needs a vjp for trainable {t.name!r}")
+        set_(self, "rules", rules)
+
+    # -- small conveniences used by graph/executor
+
+    def vjp_rule(self, name: str) -> Rule | None:
+        """The bound VJP rule for a port or trainable, or ``None`` (no gradient flows)."""
+        return self.rules.get(f"vjp:{name}") if self.differentiable else None
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    @property
+    def multi_output(self) -> bool:
+        return len(self.outputs) > 1
+
+    def __repr__(self) -> str:
+        return f"<op {self.name} ({self.category}): {self.label}>"
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+class Registry:
+    """A name -> :class:`OpDef` table. Registering a name twice raises ``ValueError``."""
+
+    def __init__(self):
+        self._ops: dict[str, OpDef] = {}
+
+    def register(self, op: OpDef) -> OpDef:
+        if not isinstance(op, OpDef):
+            raise TypeError(f"expected an OpDef, got {type(op).__name__}")
+        if op.name in self._ops:
+            raise ValueError(f"op {op.name!r} is already registered")
+        self._ops[op.name] = op
+        return op
+
+    def get(self, name: str) -> OpDef:
+        try:
+            return self._ops[name]
+        except (KeyError, TypeError):
+            from .graph import GraphError, Issue
+
+            raise GraphError(
+                [Issue("unknown_op", f"there is no op called {name!r}", [], None)]
+            ) from None
+
+    def __contains__(self, name) -> bool:
+        return name in self._ops
+
+    def __len__(self) -> int:
+        return len(self._ops)
+
+    def all_ops(self) -> list[OpDef]:
+        order = {c: i for i, c in enumerate(CATEGORIES)}
+        return sorted(self._ops.values(), key=lambda o: (order[o.category], o.name))
+
+
+def op_spec(op: OpDef) -> dict:
+    """The JSON-able description of an op served by ``GET /api/ops`` (DESIGN.md "Op spec").
+
+    Each param entry also says whether it is ``required`` (then ``default`` is null).
+    """
+    return {
+        "name": op.name,
+        "label": op.label,
+        "category": op.category,
+        "doc": op.doc,
+        "inputs": [{"name": p.name, "doc": p.doc} for p in op.inputs],
+        "outputs": [{"name": n} for n in op.outputs],
+        "params": [p.spec() for p in op.params],
+        "parameters": [{"name": t.name, "shape_rule": t.shape_rule} for t in op.trainables],
+        "differentiable": op.differentiable,
+        "formula": {"forward": op.formula["forward"], "backward": op.formula["backward"]},
+    }
+
+
+REGISTRY = Registry()
+_loaded = False
+
+
+def _ensure_loaded() -> Registry:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        from . import ops  # noqa: F401  (registers every family module)
+    return REGISTRY
+
+
+def register(op: OpDef) -> OpDef:
+    """Add an op to the default registry (raises ``ValueError`` if the name is taken)."""
+    _ensure_loaded()
+    return REGISTRY.register(op)
+
+
+def get(name: str) -> OpDef:
+    """The op called ``name``; raises :class:`~blockprop.engine.graph.GraphError` (unknown_op)."""
+    return _ensure_loaded().get(name)
+
+
+def all_ops() -> list[OpDef]:
+    """Every registered op, sorted by category (variable, function, cost) then name."""
+    return _ensure_loaded().all_ops()
+
+
+def names() -> list[str]:
+    return [o.name for o in all_ops()]
