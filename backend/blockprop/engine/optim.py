@@ -41,8 +41,11 @@ class Optimizer:
         }
         self.t = 0  # updates applied
 
-    def step(self, lr: float) -> None:
-        for p, g, s in zip(self.params, self.grads, self.scratch, strict=True):
+    def step(self, lr: float, grads: Sequence[np.ndarray] | None = None) -> None:
+        """One update with learning rate `lr`, reading `grads` (default: the gradient
+        buffers given at construction; a trainer passes another plan's buffers for a
+        smaller last batch)."""
+        for p, g, s in zip(self.params, grads or self.grads, self.scratch, strict=True):
             np.multiply(g, lr, out=s)
             p -= s
         self.t += 1
@@ -77,9 +80,10 @@ class Momentum(Optimizer):
         self.momentum = momentum
         self.nesterov = nesterov
 
-    def step(self, lr: float) -> None:
+    def step(self, lr: float, grads: Sequence[np.ndarray] | None = None) -> None:
         mu = self.momentum
-        for p, g, s, v in zip(self.params, self.grads, self.scratch, self.state["v"], strict=True):
+        gs = grads or self.grads
+        for p, g, s, v in zip(self.params, gs, self.scratch, self.state["v"], strict=True):
             v *= mu
             v += g
             if self.nesterov:
@@ -102,14 +106,19 @@ class Adam(Optimizer):
         super().__init__(params, grads)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
-    def step(self, lr: float) -> None:
+    def step(self, lr: float, grads: Sequence[np.ndarray] | None = None) -> None:
         b1, b2 = self.beta1, self.beta2
         self.t += 1
         bc1 = 1.0 - b1**self.t
         rbc2 = 1.0 / math.sqrt(1.0 - b2**self.t)
         step = lr / bc1
         for p, g, s, m, v in zip(
-            self.params, self.grads, self.scratch, self.state["m"], self.state["v"], strict=True
+            self.params,
+            grads or self.grads,
+            self.scratch,
+            self.state["m"],
+            self.state["v"],
+            strict=True,
         ):
             m *= b1
             np.multiply(g, 1.0 - b1, out=s)
