@@ -1,19 +1,55 @@
 import { ReactFlowProvider } from "@xyflow/react";
+import { useEffect } from "react";
 import { Canvas } from "./flow/Canvas";
+import { useShortcuts } from "./flow/shortcuts";
+import { Dialogs } from "./panels/Dialogs";
+import { Inspector } from "./panels/Inspector";
+import { Notice } from "./panels/Notice";
+import { Palette } from "./panels/Palette";
+import { forgetPointer, trackPointer } from "./panels/pointer";
+import { TopBar } from "./panels/TopBar";
+import { boot, startDocumentWiring } from "./store/documents";
+import { startSync } from "./store/sync";
 
-export function App() {
+export function App({ autoBoot = true }: { autoBoot?: boolean }) {
+  useEffect(() => {
+    const stopSync = startSync();
+    const stopWiring = startDocumentWiring();
+    if (autoBoot) void boot();
+    return () => {
+      stopSync();
+      stopWiring();
+    };
+  }, [autoBoot]);
+
   return (
     <ReactFlowProvider>
-      <div className="app">
-        <header className="topbar" data-testid="topbar">
-          <span className="brand">Blockprop</span>
-        </header>
-        <aside className="palette" data-testid="palette" />
-        <main className="canvas" data-testid="canvas">
-          <Canvas />
-        </main>
-        <aside className="inspector" data-testid="inspector" />
-      </div>
+      <Editor />
     </ReactFlowProvider>
+  );
+}
+
+function Editor() {
+  useShortcuts();
+  return (
+    <div className="app">
+      <TopBar />
+      <aside className="palette" data-testid="palette">
+        <Palette />
+      </aside>
+      <main
+        className="canvas"
+        data-testid="canvas"
+        onMouseMove={trackPointer}
+        onMouseLeave={forgetPointer}
+      >
+        <Canvas />
+      </main>
+      <aside className="inspector" data-testid="inspector">
+        <Inspector />
+      </aside>
+      <Dialogs />
+      <Notice />
+    </div>
   );
 }

@@ -1,11 +1,143 @@
-import { Background, Controls, MiniMap, ReactFlow } from "@xyflow/react";
+import {
+  Background,
+  type Connection,
+  Controls,
+  type FinalConnectionState,
+  MarkerType,
+  MiniMap,
+  ReactFlow,
+  useReactFlow,
+} from "@xyflow/react";
+import { type DragEvent, useCallback, useEffect, useRef } from "react";
+import type { FlowEdge, OpNode } from "../lib/doc";
+import { notationOf } from "../lib/notation";
+import { useEditor } from "../store/editor";
+import { useUi } from "../store/ui";
+import { OpNodeView } from "./OpNodeView";
+import { OP_MIME, useAddOp } from "./placement";
+import { ShapeEdge } from "./ShapeEdge";
+
+// Module scope: React Flow re-mounts every node when these objects change identity.
+const nodeTypes = { op: OpNodeView };
+const edgeTypes = { shape: ShapeEdge };
+const defaultEdgeOptions = {
+  type: "shape",
+  markerEnd: { type: MarkerType.ArrowClosed, width: 16, height: 16 },
+};
+const deleteKeys = ["Backspace", "Delete"];
+const multiSelectKeys = ["Meta", "Control"];
+
+const MINIMAP_COLORS: Record<string, string> = {
+  observed: "#9fb3c8",
+  parameter: "#c7a6e8",
+  function: "#8ec5ff",
+  cost: "#f5a97f",
+};
 
 export function Canvas() {
+  const nodes = useEditor((s) => s.nodes);
+  const edges = useEditor((s) => s.edges);
+  const onNodesChange = useEditor((s) => s.onNodesChange);
+  const onEdgesChange = useEditor((s) => s.onEdgesChange);
+  const checkpoint = useEditor((s) => s.checkpoint);
+  const loadSeq = useEditor((s) => s.loadSeq);
+  const rf = useReactFlow<OpNode, FlowEdge>();
+  const addOp = useAddOp();
+  const reconnected = useRef(false);
+
+  const notify = useUi((s) => s.notify);
+
+  const onConnect = useCallback(
+    (c: Connection) => {
+      const refusal = useEditor.getState().connect(c);
+      if (refusal) notify("error", refusal);
+    },
+    [notify],
+  );
+
+  const onReconnectStart = useCallback(() => {
+    reconnected.current = false;
+  }, []);
+  const onReconnect = useCallback(
+    (old: FlowEdge, c: Connection) => {
+      reconnected.current = true;
+      const refusal = useEditor.getState().reconnect(old, c);
+      if (refusal) notify("error", refusal);
+    },
+    [notify],
+  );
+  // Dragging an edge's end into empty space deletes it, as in most node editors.
+  const onReconnectEnd = useCallback(
+    (_: MouseEvent | TouchEvent, edge: FlowEdge, __: unknown, state: FinalConnectionState) => {
+      if (!reconnected.current && !state.isValid) useEditor.getState().removeEdge(edge.id);
+      reconnected.current = false;
+    },
+    [],
+  );
+
+  const onBeforeDelete = useCallback(async () => {
+    checkpoint();
+    return true;
+  }, [checkpoint]);
+  const onDragStart = useCallback(() => checkpoint(), [checkpoint]);
+
+  const onDragOver = useCallback((e: DragEvent) => {
+    if (e.dataTransfer.types.includes(OP_MIME)) {
+      e.preventDefault();
+      e.dataTransfer.dropEffect = "copy";
+    }
+  }, []);
+  const onDrop = useCallback(
+    (e: DragEvent) => {
+      const op = e.dataTransfer.getData(OP_MIME);
+      if (!op) return;
+      e.preventDefault();
+      addOp(op, { x: e.clientX, y: e.clientY });
+    },
+    [addOp],
+  );
+
+  // A freshly loaded graph is framed once its nodes have been measured.
+  useEffect(() => {
+    // Never on an empty graph: React Flow would keep the request and jump to the first node added.
+    if (!loadSeq || useEditor.getState().nodes.length === 0) return;
+    const t = setTimeout(() => void rf.fitView({ padding: 0.2, maxZoom: 1.25, duration: 0 }), 60);
+    return () => clearTimeout(t);
+  }, [loadSeq, rf]);
+
+  const nodeColor = useCallback((n: OpNode) => {
+    const spec = useEditor.getState().ops[n.data.op];
+    return MINIMAP_COLORS[notationOf(spec)] ?? "#ccc";
+  }, []);
+
   return (
-    <ReactFlow nodes={[]} edges={[]} fitView proOptions={{ hideAttribution: false }}>
-      <Background />
-      <Controls />
-      <MiniMap />
+    <ReactFlow<OpNode, FlowEdge>
+      nodes={nodes}
+      edges={edges}
+      nodeTypes={nodeTypes}
+      edgeTypes={edgeTypes}
+      defaultEdgeOptions={defaultEdgeOptions}
+      onNodesChange={onNodesChange}
+      onEdgesChange={onEdgesChange}
+      onConnect={onConnect}
+      onReconnectStart={onReconnectStart}
+      onReconnect={onReconnect}
+      onReconnectEnd={onReconnectEnd}
+      onBeforeDelete={onBeforeDelete}
+      onNodeDragStart={onDragStart}
+      onSelectionDragStart={onDragStart}
+      onDragOver={onDragOver}
+      onDrop={onDrop}
+      deleteKeyCode={deleteKeys}
+      multiSelectionKeyCode={multiSelectKeys}
+      minZoom={0.1}
+      maxZoom={2.5}
+      snapToGrid
+      snapGrid={[10, 10]}
+    >
+      <Background gap={20} size={1} />
+      <Controls showInteractive={false} />
+      <MiniMap<OpNode> nodeColor={nodeColor} pannable zoomable />
     </ReactFlow>
   );
 }

@@ -1,0 +1,170 @@
+import { Handle, type NodeProps, Position } from "@xyflow/react";
+import { memo } from "react";
+import type { ApiErrorBody, OpSpec, ParamValue } from "../api/types";
+import type { OpNode } from "../lib/doc";
+import { type Notation, notationOf } from "../lib/notation";
+import { useEditor } from "../store/editor";
+import { useUi } from "../store/ui";
+
+/**
+ * The one node component. Everything it draws comes from the op spec: its shape from the
+ * notation (category), its ports from inputs/outputs, its parameter chips from `parameters`.
+ */
+function OpNodeViewImpl({ id, data, selected }: NodeProps<OpNode>) {
+  const spec = useEditor((s) => s.ops[data.op]);
+  const errors = useEditor((s) => s.validation.byNode[id]);
+  const order = useEditor((s) => s.validation.order[id]);
+  const showOrder = useUi((s) => s.showOrder);
+  const notation = notationOf(spec);
+  const inputs = spec?.inputs ?? [];
+  const outputs = spec?.outputs ?? [];
+  const compact = notation === "observed" || notation === "parameter";
+  const portError = (port: string) => errors?.find((e) => e.port === port);
+
+  const classes = ["bp-node", `bp-${notation}`];
+  if (selected) classes.push("is-selected");
+  if (errors?.length) classes.push("has-error");
+  if (!spec) classes.push("is-unknown");
+
+  const rows = Math.max(inputs.length, outputs.length, 1);
+  const style = compact ? undefined : { minHeight: Math.max(52, rows * 22 + 18) };
+
+  return (
+    <div className={classes.join(" ")} style={style} data-testid={`node-${id}`} data-op={data.op}>
+      {showOrder && order !== undefined && (
+        <span
+          className="bp-order"
+          data-testid={`order-${id}`}
+          title="Position in the topological order"
+        >
+          {order}
+        </span>
+      )}
+      {inputs.map((p, i) => (
+        <Port
+          key={`in-${p.name}`}
+          node={id}
+          name={p.name}
+          kind="in"
+          index={i}
+          count={inputs.length}
+          error={portError(p.name)}
+          labelled={!compact || inputs.length > 1}
+          doc={p.doc}
+        />
+      ))}
+      {outputs.map((p, i) => (
+        <Port
+          key={`out-${p.name}`}
+          node={id}
+          name={p.name}
+          kind="out"
+          index={i}
+          count={outputs.length}
+          error={portError(p.name)}
+          labelled={!compact || outputs.length > 1}
+          doc={p.doc}
+        />
+      ))}
+      <Body id={id} notation={notation} spec={spec} op={data.op} params={data.params} />
+      {spec && spec.parameters.length > 0 && notation === "function" && (
+        <div className="bp-params" title="Trainable parameters owned by this block">
+          {spec.parameters.map((p) => (
+            <span key={p.name} className="bp-param-chip" title={p.shape_rule ?? p.name}>
+              {p.name}
+            </span>
+          ))}
+        </div>
+      )}
+      {errors?.length ? (
+        <div
+          className="bp-error nodrag"
+          data-testid={`node-error-${id}`}
+          title={errors.map((e) => e.message).join("\n")}
+        >
+          {errors[0].message}
+          {errors.length > 1 && ` (+${errors.length - 1} more)`}
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+function Body(props: {
+  id: string;
+  notation: Notation;
+  spec: OpSpec | undefined;
+  op: string;
+  params: Record<string, ParamValue>;
+}) {
+  const { id, notation, spec, op, params } = props;
+  const label = spec?.label ?? op;
+  if (notation === "observed" || notation === "parameter") {
+    return (
+      <>
+        <div className="bp-glyph">
+          <span className={id.length > 4 ? "bp-glyph-text is-long" : "bp-glyph-text"}>{id}</span>
+        </div>
+        <div className="bp-caption">{label}</div>
+      </>
+    );
+  }
+  const summary = paramSummary(spec, params);
+  return (
+    <div className="bp-body">
+      <div className="bp-title">{label}</div>
+      <div className="bp-id">{id}</div>
+      {summary && <div className="bp-summary">{summary}</div>}
+    </div>
+  );
+}
+
+function Port(props: {
+  node: string;
+  name: string;
+  kind: "in" | "out";
+  index: number;
+  count: number;
+  labelled: boolean;
+  error?: ApiErrorBody;
+  doc?: string;
+}) {
+  const { node, name, kind, index, count, labelled, error, doc } = props;
+  const top = `${((index + 0.5) / count) * 100}%`;
+  return (
+    <>
+      <Handle
+        type={kind === "in" ? "target" : "source"}
+        position={kind === "in" ? Position.Left : Position.Right}
+        id={name}
+        style={{ top }}
+        className={error ? "bp-port port-error" : "bp-port"}
+        data-testid={`port-${node}-${kind}-${name}`}
+        title={error?.message ?? doc ?? name}
+      />
+      {labelled && (
+        <span
+          className={`bp-port-label bp-port-${kind}${error ? " port-error" : ""}`}
+          style={{ top }}
+        >
+          {name}
+        </span>
+      )}
+    </>
+  );
+}
+
+/** A one-line reminder of the settings that matter: values that differ from the default. */
+function paramSummary(spec: OpSpec | undefined, params: Record<string, ParamValue>): string {
+  if (!spec) return "";
+  const parts: string[] = [];
+  for (const p of spec.params) {
+    const v = params[p.name];
+    if (v === undefined || JSON.stringify(v) === JSON.stringify(p.default)) continue;
+    parts.push(`${p.name}=${Array.isArray(v) ? `[${v.join(",")}]` : String(v)}`);
+  }
+  const text = parts.join(" ");
+  return text.length > 28 ? `${text.slice(0, 27)}…` : text;
+}
+
+export const OpNodeView = memo(OpNodeViewImpl);

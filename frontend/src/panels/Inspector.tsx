@@ -1,0 +1,225 @@
+import { useEffect, useState } from "react";
+import type { OpSpec } from "../api/types";
+import { formatRef } from "../lib/doc";
+import { formatShape, notationOf } from "../lib/notation";
+import { selectSelectedIds, useEditor } from "../store/editor";
+import { Formula } from "./Formula";
+import { Glyph } from "./Glyph";
+import { ParamField } from "./ParamField";
+
+export function Inspector() {
+  const selected = useEditor(selectSelectedIds);
+  const ids = selected ? selected.split(",") : [];
+  if (ids.length === 1) return <NodeInspector key={ids[0]} id={ids[0]} />;
+  if (ids.length > 1) {
+    return (
+      <div className="inspector-inner" data-testid="inspector-multi">
+        <h2>{ids.length} nodes selected</h2>
+        <p className="muted">
+          Drag to move them together; Ctrl/⌘+C, Ctrl/⌘+D or Delete act on all.
+        </p>
+      </div>
+    );
+  }
+  return <GraphInspector />;
+}
+
+function NodeInspector({ id }: { id: string }) {
+  const node = useEditor((s) => s.nodes.find((n) => n.id === id));
+  const spec = useEditor((s) => (node ? s.ops[node.data.op] : undefined));
+  const errors = useEditor((s) => s.validation.byNode[id]);
+  const deleteSelected = useEditor((s) => s.deleteSelected);
+  if (!node) return null;
+  if (!spec) {
+    return (
+      <div className="inspector-inner" data-testid="inspector-node">
+        <h2>{node.data.op}</h2>
+        <p className="error-text">Unknown op “{node.data.op}”: the server does not offer it.</p>
+      </div>
+    );
+  }
+  return (
+    <div className="inspector-inner" data-testid="inspector-node">
+      <header className="inspector-head">
+        <Glyph notation={notationOf(spec)} />
+        <div>
+          <h2>{spec.label}</h2>
+          <div className="muted">
+            {spec.name} · {spec.category}
+            {!spec.differentiable && " · not differentiable"}
+          </div>
+        </div>
+      </header>
+      <IdField id={id} />
+      {errors?.length ? (
+        <ul className="error-list" data-testid="inspector-errors">
+          {errors.map((e) => (
+            <li key={`${e.code}-${e.port ?? ""}-${e.message}`}>
+              <code>{e.code}</code> {e.message}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      {spec.doc && <p className="doc">{spec.doc}</p>}
+      {spec.params.length > 0 && (
+        <section>
+          <h3>Parameters</h3>
+          {spec.params.map((p) => (
+            <ParamField key={p.name} nodeId={id} spec={p} value={node.data.params[p.name]} />
+          ))}
+        </section>
+      )}
+      <Ports id={id} spec={spec} />
+      {spec.parameters.length > 0 && (
+        <section>
+          <h3>Trainable</h3>
+          <ul className="plain">
+            {spec.parameters.map((p) => (
+              <li key={p.name}>
+                <b>{p.name}</b> <span className="muted">{p.shape_rule}</span>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      {(spec.formula.forward || spec.formula.backward) && (
+        <section>
+          <h3>Forward</h3>
+          {spec.formula.forward && <Formula tex={spec.formula.forward} testid="formula-forward" />}
+          {spec.formula.backward && (
+            <>
+              <h3>Derivative</h3>
+              <Formula tex={spec.formula.backward} testid="formula-backward" />
+            </>
+          )}
+        </section>
+      )}
+      <button
+        type="button"
+        className="btn danger"
+        data-testid="inspector-delete"
+        onClick={deleteSelected}
+      >
+        Delete node
+      </button>
+    </div>
+  );
+}
+
+function IdField({ id }: { id: string }) {
+  const renameNode = useEditor((s) => s.renameNode);
+  const selectOnly = useEditor((s) => s.selectOnly);
+  const [text, setText] = useState(id);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => setText(id), [id]);
+  const apply = () => {
+    const err = renameNode(id, text.trim());
+    setError(err);
+    if (!err) selectOnly([text.trim()]);
+  };
+  return (
+    <div className="field">
+      <label htmlFor="inspector-id">id</label>
+      <input
+        id="inspector-id"
+        className={error ? "nodrag is-invalid" : "nodrag"}
+        data-testid="inspector-id"
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+        onBlur={apply}
+        onKeyDown={(e) => e.key === "Enter" && apply()}
+      />
+      {error && <div className="field-hint">{error}</div>}
+    </div>
+  );
+}
+
+function Ports({ id, spec }: { id: string; spec: OpSpec }) {
+  const edges = useEditor((s) => s.edges);
+  const shapes = useEditor((s) => s.validation.shapes);
+  const incoming = new Map(edges.filter((e) => e.target === id).map((e) => [e.targetHandle, e]));
+  const sourceRef = (node: string, port: string | null | undefined) => {
+    const s = useEditor.getState();
+    const op = s.nodes.find((n) => n.id === node)?.data.op;
+    return formatRef(node, port, op ? s.ops[op] : undefined);
+  };
+  const shapeOf = (node: string, port: string | null | undefined) =>
+    shapes[`${node}:${port}`] ?? shapes[node];
+  return (
+    <section>
+      <h3>Ports</h3>
+      <table className="ports">
+        <tbody>
+          {spec.inputs.map((p) => {
+            const e = incoming.get(p.name);
+            return (
+              <tr key={`in-${p.name}`} title={p.doc}>
+                <td>in</td>
+                <td>
+                  <b>{p.name}</b>
+                </td>
+                <td>
+                  {e ? (
+                    `← ${sourceRef(e.source, e.sourceHandle)}`
+                  ) : (
+                    <span className="error-text">unconnected</span>
+                  )}
+                </td>
+                <td className="muted">{e ? formatShape(shapeOf(e.source, e.sourceHandle)) : ""}</td>
+              </tr>
+            );
+          })}
+          {spec.outputs.map((p) => (
+            <tr key={`out-${p.name}`} title={p.doc}>
+              <td>out</td>
+              <td>
+                <b>{p.name}</b>
+              </td>
+              <td />
+              <td className="muted" data-testid={`inspector-shape-${p.name}`}>
+                {formatShape(shapeOf(id, p.name))}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+function GraphInspector() {
+  const count = useEditor((s) => s.nodes.length);
+  const edgeCount = useEditor((s) => s.edges.length);
+  const errors = useEditor((s) => s.validation.errors);
+  const selectOnly = useEditor((s) => s.selectOnly);
+  return (
+    <div className="inspector-inner" data-testid="inspector-graph">
+      <h2>Graph</h2>
+      <p className="muted">
+        {count} nodes · {edgeCount} edges
+      </p>
+      {errors.length > 0 && (
+        <section>
+          <h3>Problems</h3>
+          <ul className="error-list" data-testid="graph-errors">
+            {errors.map((e) => (
+              <li key={`${e.code}-${(e.nodes ?? []).join()}-${e.port ?? ""}-${e.message}`}>
+                <button
+                  type="button"
+                  className="linklike"
+                  onClick={() => selectOnly(e.nodes ?? [])}
+                >
+                  <code>{e.code}</code> {e.message}
+                </button>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      <p className="muted">
+        Select a node to see its parameters, documentation and formulas. Press <kbd>?</kbd> for
+        shortcuts.
+      </p>
+    </div>
+  );
+}

@@ -1,0 +1,150 @@
+import { useRef } from "react";
+import { useCanvasCommands } from "../flow/commands";
+import { confirmDiscard, exportFile, importFile, newGraph, saveGraph } from "../store/documents";
+import { selectCanRedo, selectCanUndo, selectDirty, useEditor } from "../store/editor";
+import { useUi } from "../store/ui";
+import { Status } from "./Status";
+
+export function TopBar() {
+  const name = useEditor((s) => s.name);
+  const setName = useEditor((s) => s.setName);
+  const dirty = useEditor(selectDirty);
+  const graphId = useEditor((s) => s.graphId);
+  const canUndo = useEditor(selectCanUndo);
+  const canRedo = useEditor(selectCanRedo);
+  const undo = useEditor((s) => s.undo);
+  const redo = useEditor((s) => s.redo);
+  const ready = useEditor((s) => s.opsStatus === "ready");
+  const showOrder = useUi((s) => s.showOrder);
+  const toggleOrder = useUi((s) => s.toggleOrder);
+  const openDialog = useUi((s) => s.openDialog);
+  const commands = useCanvasCommands();
+  const fileInput = useRef<HTMLInputElement>(null);
+
+  return (
+    <header className="topbar" data-testid="topbar">
+      <span className="brand">Blockprop</span>
+      <input
+        className="graph-name"
+        data-testid="graph-name"
+        aria-label="Graph name"
+        value={name}
+        onChange={(e) => setName(e.target.value)}
+      />
+      <span
+        className={dirty ? "save-state is-dirty" : "save-state"}
+        data-testid="save-state"
+        data-dirty={dirty}
+        title={graphId ? `Stored as ${graphId}` : "Not stored on the server yet"}
+      >
+        {dirty ? "unsaved" : graphId ? "saved" : ""}
+      </span>
+      <nav className="toolbar">
+        <div className="group">
+          <Btn id="new" title="New graph (N)" onClick={() => confirmDiscard() && newGraph()}>
+            New
+          </Btn>
+          <Btn id="open" title="Open a stored graph" onClick={() => openDialog("open")}>
+            Open
+          </Btn>
+          <Btn
+            id="save"
+            title="Save to the server (Ctrl+S)"
+            onClick={() => void saveGraph()}
+            disabled={!ready}
+            primary
+          >
+            Save
+          </Btn>
+          <Btn id="examples" title="Worked examples" onClick={() => openDialog("examples")}>
+            Examples
+          </Btn>
+        </div>
+        <div className="group">
+          <Btn
+            id="import"
+            title="Import a graph JSON file"
+            onClick={() => fileInput.current?.click()}
+            disabled={!ready}
+          >
+            Import
+          </Btn>
+          <input
+            ref={fileInput}
+            type="file"
+            accept="application/json,.json"
+            hidden
+            data-testid="import-file"
+            onChange={(e) => {
+              const file = e.target.files?.[0];
+              e.target.value = "";
+              if (file && confirmDiscard()) void importFile(file);
+            }}
+          />
+          <Btn
+            id="export"
+            title="Download the graph as JSON"
+            onClick={exportFile}
+            disabled={!ready}
+          >
+            Export
+          </Btn>
+        </div>
+        <div className="group">
+          <Btn id="undo" title="Undo (Ctrl+Z)" onClick={undo} disabled={!canUndo}>
+            ↶ Undo
+          </Btn>
+          <Btn id="redo" title="Redo (Ctrl+Shift+Z)" onClick={redo} disabled={!canRedo}>
+            ↷ Redo
+          </Btn>
+        </div>
+        <div className="group">
+          <Btn
+            id="layout"
+            title="Auto-layout left to right (L)"
+            onClick={() => void commands.layout()}
+          >
+            Layout
+          </Btn>
+          <Btn
+            id="order"
+            title="Show the topological order (O)"
+            onClick={toggleOrder}
+            pressed={showOrder}
+          >
+            Order
+          </Btn>
+          <Btn id="help" title="Keyboard shortcuts (?)" onClick={() => openDialog("help")}>
+            ?
+          </Btn>
+        </div>
+      </nav>
+      <Status />
+    </header>
+  );
+}
+
+function Btn(props: {
+  id: string;
+  title: string;
+  onClick: () => void;
+  disabled?: boolean;
+  primary?: boolean;
+  pressed?: boolean;
+  children: React.ReactNode;
+}) {
+  const { id, title, onClick, disabled, primary, pressed, children } = props;
+  return (
+    <button
+      type="button"
+      className={`btn${primary ? " primary" : ""}${pressed ? " is-pressed" : ""}`}
+      data-testid={`btn-${id}`}
+      title={title}
+      aria-pressed={pressed}
+      onClick={onClick}
+      disabled={disabled}
+    >
+      {children}
+    </button>
+  );
+}

@@ -1,0 +1,65 @@
+import type { ParamSpec, ParamValue } from "../api/types";
+
+/** Text form of a param for an input field, and back. List types are typed as "2, 3". */
+export function formatParam(value: ParamValue): string {
+  if (value === undefined || value === null) return "";
+  if (Array.isArray(value)) return value.join(", ");
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+export type Parsed = { ok: true; value: ParamValue | undefined } | { ok: false; message: string };
+
+/**
+ * Parses what was typed. Out-of-range numbers are kept (the server names the error on the node);
+ * only text that is not a value of the type at all is refused here.
+ */
+export function parseParam(spec: ParamSpec, text: string): Parsed {
+  const t = text.trim();
+  if (t === "") {
+    return spec.type === "shape" || spec.type === "ints" || spec.type === "floats"
+      ? { ok: true, value: [] }
+      : { ok: true, value: undefined };
+  }
+  switch (spec.type) {
+    case "int":
+    case "float": {
+      const n = Number(t);
+      return Number.isFinite(n) ? { ok: true, value: n } : { ok: false, message: "Not a number." };
+    }
+    case "shape":
+    case "ints":
+    case "floats": {
+      const parts = t
+        .replace(/^[[(]|[\])]$/g, "")
+        .split(/[\s,×x]+/)
+        .filter(Boolean);
+      const nums = parts.map(Number);
+      if (nums.some((n) => !Number.isFinite(n)))
+        return { ok: false, message: "Use numbers separated by commas, e.g. 2, 3." };
+      if (spec.type !== "floats" && nums.some((n) => !Number.isInteger(n)))
+        return { ok: false, message: "Use whole numbers." };
+      return { ok: true, value: nums };
+    }
+    case "str":
+    case "bool":
+      return { ok: true, value: t };
+    default:
+      try {
+        return { ok: true, value: JSON.parse(t) };
+      } catch {
+        return { ok: true, value: t };
+      }
+  }
+}
+
+/** A client-side hint next to the field; the server's validation stays the authority. */
+export function rangeHint(spec: ParamSpec, value: ParamValue): string | null {
+  if (typeof value !== "number") return null;
+  if (spec.type === "int" && !Number.isInteger(value)) return "Expected a whole number.";
+  if (spec.min !== undefined && spec.min !== null && value < spec.min)
+    return `Minimum is ${spec.min}.`;
+  if (spec.max !== undefined && spec.max !== null && value > spec.max)
+    return `Maximum is ${spec.max}.`;
+  return null;
+}

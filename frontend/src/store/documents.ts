@@ -1,0 +1,183 @@
+import { ApiError, api, editTokens } from "../api/client";
+import type { GraphDoc } from "../api/types";
+import { useEditor } from "./editor";
+import { readDraft, writeDraft } from "./sync";
+import { useUi } from "./ui";
+
+/** Loading and keeping graphs: the server, the URL, files and the local draft. The store holds
+ * the document; these functions move it in and out. */
+
+const GRAPH_PATH = /^\/g\/([A-Za-z0-9_-]+)\/?$/;
+
+export const graphIdFromPath = (path: string) => GRAPH_PATH.exec(path)?.[1] ?? null;
+
+function setPath(path: string, replace = false) {
+  if (window.location.pathname === path) return;
+  if (replace) window.history.replaceState(null, "", path);
+  else window.history.pushState(null, "", path);
+}
+
+const notify = (kind: "error" | "info", text: string) => useUi.getState().notify(kind, text);
+
+const describe = (err: unknown) =>
+  err instanceof ApiError ? err.message : err instanceof Error ? err.message : String(err);
+
+function load(doc: GraphDoc, opts: { graphId?: string | null; dirty?: boolean }) {
+  const dangling = useEditor.getState().loadDoc(doc, opts);
+  if (dangling.length) notify("error", `Dropped links to missing nodes: ${dangling.join(", ")}`);
+}
+
+/** Asks before throwing away edits the server has not seen (the draft is about to be replaced). */
+export function confirmDiscard(): boolean {
+  const s = useEditor.getState();
+  if (s.revision === s.savedRevision || s.nodes.length === 0) return true;
+  return window.confirm("This graph has unsaved changes. Discard them?");
+}
+
+/** First load: the op catalogue, then the graph named by the URL, else the local draft. */
+export async function boot() {
+  const ed = useEditor.getState();
+  try {
+    ed.setOps(await api.ops());
+  } catch (err) {
+    ed.setOpsFailed();
+    notify("error", `Could not load the op catalogue: ${describe(err)}`);
+    return;
+  }
+  await openFromLocation();
+}
+
+export async function openFromLocation() {
+  const id = graphIdFromPath(window.location.pathname);
+  const draft = readDraft();
+  if (id) {
+    if (draft && draft.graphId === id && draft.dirty) {
+      load(draft.doc, { graphId: id, dirty: true });
+      return;
+    }
+    await openGraph(id, { push: false });
+    return;
+  }
+  if (draft) {
+    load(draft.doc, { graphId: draft.graphId, dirty: draft.dirty });
+    if (draft.graphId) setPath(`/g/${draft.graphId}`, true);
+  } else {
+    useEditor.getState().newGraph();
+  }
+}
+
+export async function openGraph(id: string, { push = true } = {}) {
+  try {
+    const stored = await api.graph(id);
+    load(stored.graph, { graphId: stored.id ?? id });
+    if (push) setPath(`/g/${stored.id ?? id}`);
+  } catch (err) {
+    notify("error", `Could not open graph ${id}: ${describe(err)}`);
+    if (!push) {
+      setPath("/", true);
+      useEditor.getState().newGraph();
+    }
+  }
+}
+
+export async function openExample(id: string) {
+  try {
+    const ex = await api.example(id);
+    load({ ...ex.graph, name: ex.graph.name || ex.title }, { graphId: null, dirty: true });
+    setPath("/");
+    notify("info", `Loaded example “${ex.title}”.`);
+  } catch (err) {
+    notify("error", `Could not load example ${id}: ${describe(err)}`);
+  }
+}
+
+export function newGraph() {
+  useEditor.getState().newGraph();
+  setPath("/");
+}
+
+export async function saveGraph() {
+  const s = useEditor.getState();
+  const doc = s.toDoc();
+  const token = s.graphId ? editTokens.get(s.graphId) : null;
+  try {
+    if (s.graphId && token) {
+      try {
+        await api.updateGraph(s.graphId, doc, token);
+        useEditor.getState().markSaved(s.graphId);
+        notify("info", "Saved.");
+        return;
+      } catch (err) {
+        // Not ours any more (or deleted): fall through and save a copy instead of losing work.
+        if (!(err instanceof ApiError) || ![401, 403, 404].includes(err.status)) throw err;
+      }
+    }
+    const created = await api.createGraph(doc);
+    if (created.edit_token) editTokens.set(created.id, created.edit_token);
+    useEditor.getState().markSaved(created.id);
+    setPath(`/g/${created.id}`);
+    notify("info", s.graphId ? "Saved as a new copy (you cannot edit the original)." : "Saved.");
+  } catch (err) {
+    notify("error", `Save failed: ${describe(err)}`);
+  }
+}
+
+/** Parses a graph document from a file's text; throws with a readable message. */
+export function parseDoc(text: string): GraphDoc {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw new Error("the file is not JSON");
+  }
+  // Accept a bare document or a stored-graph/example envelope that wraps one.
+  const doc = (data as { graph?: unknown })?.graph ?? data;
+  const d = doc as Partial<GraphDoc>;
+  if (!d || typeof d !== "object" || d.version !== 1 || !Array.isArray(d.nodes)) {
+    throw new Error("not a Blockprop graph document (version 1 with a nodes list)");
+  }
+  return { ...d, name: d.name ?? "imported" } as GraphDoc;
+}
+
+export async function importFile(file: File) {
+  try {
+    const doc = parseDoc(await file.text());
+    load(doc, { graphId: null, dirty: true });
+    setPath("/");
+    notify("info", `Imported ${file.name}.`);
+  } catch (err) {
+    notify("error", `Import failed: ${describe(err)}`);
+  }
+}
+
+export function exportFile() {
+  const doc = useEditor.getState().toDoc();
+  const blob = new Blob([`${JSON.stringify(doc, null, 2)}\n`], { type: "application/json" });
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = `${doc.name.replace(/[^A-Za-z0-9_-]+/g, "_") || "graph"}.json`;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/** Browser-level wiring: back/forward between graphs, the unsaved-changes guard. */
+export function startDocumentWiring(): () => void {
+  const onPop = () => void openFromLocation();
+  const onBeforeUnload = (e: BeforeUnloadEvent) => {
+    writeDraft(); // flush the debounced draft: a reload must lose nothing
+    const s = useEditor.getState();
+    if (s.revision !== s.savedRevision && s.nodes.length > 0) {
+      e.preventDefault();
+      e.returnValue = "";
+    }
+  };
+  window.addEventListener("popstate", onPop);
+  window.addEventListener("beforeunload", onBeforeUnload);
+  return () => {
+    window.removeEventListener("popstate", onPop);
+    window.removeEventListener("beforeunload", onBeforeUnload);
+  };
+}

@@ -1,0 +1,470 @@
+import {
+  applyEdgeChanges,
+  applyNodeChanges,
+  type Connection,
+  type EdgeChange,
+  type NodeChange,
+} from "@xyflow/react";
+import { create } from "zustand";
+import type { ApiErrorBody, GraphDoc, OpSpec, ParamValue, ValidateResult } from "../api/types";
+import { cycleClosedBy, cycleMessage } from "../lib/cycle";
+import {
+  docToFlow,
+  edgeId,
+  type FlowEdge,
+  flowToDoc,
+  makeEdge,
+  type OpIndex,
+  type OpNode,
+} from "../lib/doc";
+import { freshId, ID_PATTERN } from "../lib/ids";
+
+/** What undo/redo restores: the document as drawn. Node objects are immutable, so a snapshot
+ * shares them with the live state and costs one array per step. */
+export interface Snapshot {
+  name: string;
+  nodes: OpNode[];
+  edges: FlowEdge[];
+}
+
+export type ValidationStatus = "empty" | "pending" | "valid" | "invalid" | "offline";
+
+export interface Validation {
+  status: ValidationStatus;
+  /** node id → 1-based position in the topological order */
+  order: Record<string, number>;
+  shapes: Record<string, number[]>;
+  errors: ApiErrorBody[];
+  /** errors indexed by node, so a node component selects its own list by reference */
+  byNode: Record<string, ApiErrorBody[]>;
+  message?: string;
+}
+
+const HISTORY_LIMIT = 200;
+const PASTE_OFFSET = 40;
+
+const emptyValidation = (status: ValidationStatus = "empty"): Validation => ({
+  status,
+  order: {},
+  shapes: {},
+  errors: [],
+  byNode: {},
+});
+
+export interface EditorState {
+  ops: OpIndex;
+  opList: OpSpec[];
+  opsStatus: "loading" | "ready" | "error";
+
+  name: string;
+  nodes: OpNode[];
+  edges: FlowEdge[];
+  /** trained parameters carried through from a loaded document, untouched by the editor */
+  state: GraphDoc["state"];
+  graphId: string | null;
+  /** bumps when a whole document is loaded, so the canvas can frame it */
+  loadSeq: number;
+
+  /** bumps on every change to the document; equal to savedRevision when nothing is unsaved */
+  revision: number;
+  savedRevision: number;
+
+  past: Snapshot[];
+  future: Snapshot[];
+  /** consecutive edits with the same key (typing in one field) make one undo step */
+  coalesceKey: string | null;
+
+  clipboard: { nodes: OpNode[]; edges: FlowEdge[] } | null;
+  validation: Validation;
+
+  setOps: (ops: OpSpec[]) => void;
+  setOpsFailed: () => void;
+  onNodesChange: (changes: NodeChange<OpNode>[]) => void;
+  onEdgesChange: (changes: EdgeChange<FlowEdge>[]) => void;
+  /** Records an undo step; called before React Flow deletes or drags elements. */
+  checkpoint: (key?: string) => void;
+  /** Adds an edge unless it would close a cycle; returns the refusal message, or null. */
+  connect: (c: Connection) => string | null;
+  reconnect: (old: FlowEdge, c: Connection) => string | null;
+  removeEdge: (id: string) => void;
+  addNode: (op: string, position: { x: number; y: number }) => string | null;
+  setParam: (id: string, name: string, value: ParamValue | undefined) => void;
+  renameNode: (id: string, next: string) => string | null;
+  setName: (name: string) => void;
+  deleteSelected: () => void;
+  selectOnly: (ids: string[]) => void;
+  selectAll: () => void;
+  copy: () => number;
+  paste: () => number;
+  duplicate: () => number;
+  undo: () => void;
+  redo: () => void;
+  applyPositions: (positions: Record<string, { x: number; y: number }>) => void;
+  loadDoc: (doc: GraphDoc, opts?: { graphId?: string | null; dirty?: boolean }) => string[];
+  newGraph: () => void;
+  markSaved: (graphId: string) => void;
+  setValidation: (v: ValidateResult | "pending" | "offline" | "empty", message?: string) => void;
+  toDoc: () => GraphDoc;
+}
+
+export const useEditor = create<EditorState>()((set, get) => {
+  /** Applies a document change: optionally records an undo step first, bumps the revision. */
+  const commit = (patch: Partial<EditorState>, key: string | null = null) => {
+    const s = get();
+    const record = key === null || key !== s.coalesceKey;
+    set({
+      ...(record
+        ? {
+            past: [...s.past, snap(s)].slice(-HISTORY_LIMIT),
+            future: [],
+          }
+        : {}),
+      coalesceKey: key,
+      ...patch,
+      revision: s.revision + 1,
+    });
+  };
+
+  const pasteNodes = (nodes: OpNode[], edges: FlowEdge[], offset: number): number => {
+    const s = get();
+    const taken = new Set(s.nodes.map((n) => n.id));
+    const rename = new Map<string, string>();
+    for (const n of nodes) {
+      const id = freshId(n.data.op, taken);
+      taken.add(id);
+      rename.set(n.id, id);
+    }
+    const added = nodes.map<OpNode>((n) => ({
+      id: rename.get(n.id) as string,
+      type: "op",
+      position: { x: n.position.x + offset, y: n.position.y + offset },
+      data: { op: n.data.op, params: structuredClone(n.data.params) },
+      selected: true,
+    }));
+    const addedEdges = edges.map((e) =>
+      makeEdge(
+        rename.get(e.source) as string,
+        e.sourceHandle ?? null,
+        rename.get(e.target) as string,
+        e.targetHandle as string,
+      ),
+    );
+    commit({
+      nodes: [...s.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), ...added],
+      edges: [...s.edges.map((e) => (e.selected ? { ...e, selected: false } : e)), ...addedEdges],
+    });
+    return added.length;
+  };
+
+  const selection = () => {
+    const s = get();
+    const nodes = s.nodes.filter((n) => n.selected);
+    const ids = new Set(nodes.map((n) => n.id));
+    // Only edges inside the selection travel with it; outside links would dangle.
+    const edges = s.edges.filter((e) => ids.has(e.source) && ids.has(e.target));
+    return { nodes, edges };
+  };
+
+  return {
+    ops: {},
+    opList: [],
+    opsStatus: "loading",
+    name: "untitled",
+    nodes: [],
+    edges: [],
+    state: undefined,
+    graphId: null,
+    loadSeq: 0,
+    revision: 0,
+    savedRevision: 0,
+    past: [],
+    future: [],
+    coalesceKey: null,
+    clipboard: null,
+    validation: emptyValidation(),
+
+    setOps: (list) =>
+      set({
+        opList: list,
+        ops: Object.fromEntries(list.map((o) => [o.name, o])),
+        opsStatus: "ready",
+      }),
+    setOpsFailed: () => set({ opsStatus: "error" }),
+
+    onNodesChange: (changes) => {
+      const s = get();
+      const nodes = applyNodeChanges(changes, s.nodes);
+      // Selection and measurement are view state; moves count once the drag ends.
+      const changesDoc = changes.some(
+        (c) =>
+          c.type === "remove" ||
+          c.type === "add" ||
+          c.type === "replace" ||
+          (c.type === "position" && !c.dragging),
+      );
+      set(changesDoc ? { nodes, revision: s.revision + 1, coalesceKey: null } : { nodes });
+    },
+
+    onEdgesChange: (changes) => {
+      const s = get();
+      const edges = applyEdgeChanges(changes, s.edges);
+      const changesDoc = changes.some((c) => c.type !== "select");
+      set(changesDoc ? { edges, revision: s.revision + 1, coalesceKey: null } : { edges });
+    },
+
+    checkpoint: (key) => {
+      const s = get();
+      if (key && key === s.coalesceKey) return;
+      set({
+        past: [...s.past, snap(s)].slice(-HISTORY_LIMIT),
+        future: [],
+        coalesceKey: key ?? null,
+      });
+    },
+
+    connect: (c) => {
+      const s = get();
+      if (!c.source || !c.target || !c.targetHandle)
+        return "Connect an output port to an input port.";
+      const cycle = cycleClosedBy(s.edges, c.source, c.target);
+      if (cycle) return cycleMessage(cycle);
+      const edge = makeEdge(c.source, c.sourceHandle ?? null, c.target, c.targetHandle);
+      // A port takes at most one source: the new link replaces the old one.
+      commit({ edges: [...s.edges.filter((e) => e.id !== edge.id), edge] });
+      return null;
+    },
+
+    reconnect: (old, c) => {
+      const s = get();
+      if (!c.source || !c.target || !c.targetHandle)
+        return "Connect an output port to an input port.";
+      const rest = s.edges.filter((e) => e.id !== old.id);
+      const cycle = cycleClosedBy(rest, c.source, c.target);
+      if (cycle) return cycleMessage(cycle);
+      const edge = makeEdge(c.source, c.sourceHandle ?? null, c.target, c.targetHandle);
+      commit({ edges: [...rest.filter((e) => e.id !== edge.id), edge] });
+      return null;
+    },
+
+    removeEdge: (id) => {
+      const s = get();
+      if (!s.edges.some((e) => e.id === id)) return;
+      commit({ edges: s.edges.filter((e) => e.id !== id) });
+    },
+
+    addNode: (op, position) => {
+      const s = get();
+      const spec = s.ops[op];
+      if (!spec) return null;
+      const id = freshId(op, new Set(s.nodes.map((n) => n.id)));
+      const params: Record<string, ParamValue> = {};
+      // Defaults are written out so the exported document says what the node does.
+      for (const p of spec.params) {
+        if (p.default !== undefined && p.default !== null)
+          params[p.name] = structuredClone(p.default);
+      }
+      const node: OpNode = { id, type: "op", position, data: { op, params }, selected: true };
+      commit({
+        nodes: [...s.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), node],
+        edges: s.edges.map((e) => (e.selected ? { ...e, selected: false } : e)),
+      });
+      return id;
+    },
+
+    setParam: (id, name, value) => {
+      const s = get();
+      const nodes = s.nodes.map((n) => {
+        if (n.id !== id) return n;
+        const params = { ...n.data.params };
+        if (value === undefined) delete params[name];
+        else params[name] = value;
+        return { ...n, data: { ...n.data, params } };
+      });
+      commit({ nodes }, `param:${id}:${name}`);
+    },
+
+    renameNode: (id, next) => {
+      const s = get();
+      if (next === id) return null;
+      if (!ID_PATTERN.test(next)) return "Ids use letters, digits, '_' and '-' (at most 64).";
+      if (s.nodes.some((n) => n.id === next)) return `There is already a node called ${next}.`;
+      const nodes = s.nodes.map((n) => (n.id === id ? { ...n, id: next } : n));
+      const edges = s.edges.map((e) => {
+        if (e.source !== id && e.target !== id) return e;
+        const source = e.source === id ? next : e.source;
+        const target = e.target === id ? next : e.target;
+        return {
+          ...makeEdge(source, e.sourceHandle ?? null, target, e.targetHandle as string),
+          selected: e.selected,
+        };
+      });
+      const state = s.state?.[id] ? renameKey(s.state, id, next) : s.state;
+      commit({ nodes, edges, state });
+      return null;
+    },
+
+    setName: (name) => commit({ name }, "name"),
+
+    deleteSelected: () => {
+      const s = get();
+      const gone = new Set(s.nodes.filter((n) => n.selected).map((n) => n.id));
+      const edges = s.edges.filter(
+        (e) => !e.selected && !gone.has(e.source) && !gone.has(e.target),
+      );
+      if (gone.size === 0 && edges.length === s.edges.length) return;
+      commit({ nodes: s.nodes.filter((n) => !gone.has(n.id)), edges });
+    },
+
+    selectOnly: (ids) => {
+      const want = new Set(ids);
+      set((s) => ({
+        nodes: s.nodes.map((n) =>
+          !!n.selected === want.has(n.id) ? n : { ...n, selected: want.has(n.id) },
+        ),
+        edges: s.edges.map((e) => (e.selected ? { ...e, selected: false } : e)),
+      }));
+    },
+
+    selectAll: () =>
+      set((s) => ({ nodes: s.nodes.map((n) => (n.selected ? n : { ...n, selected: true })) })),
+
+    copy: () => {
+      const sel = selection();
+      if (sel.nodes.length > 0) set({ clipboard: sel });
+      return sel.nodes.length;
+    },
+
+    paste: () => {
+      const clip = get().clipboard;
+      if (!clip) return 0;
+      const n = pasteNodes(clip.nodes, clip.edges, PASTE_OFFSET);
+      // Shift the clipboard too, so pasting again does not stack copies on one spot.
+      set({
+        clipboard: {
+          nodes: clip.nodes.map((c) => ({
+            ...c,
+            position: { x: c.position.x + PASTE_OFFSET, y: c.position.y + PASTE_OFFSET },
+          })),
+          edges: clip.edges,
+        },
+      });
+      return n;
+    },
+
+    duplicate: () => {
+      const sel = selection();
+      return sel.nodes.length ? pasteNodes(sel.nodes, sel.edges, PASTE_OFFSET) : 0;
+    },
+
+    undo: () => {
+      const s = get();
+      const prev = s.past.at(-1);
+      if (!prev) return;
+      set({
+        ...prev,
+        past: s.past.slice(0, -1),
+        future: [...s.future, snap(s)],
+        coalesceKey: null,
+        revision: s.revision + 1,
+      });
+    },
+
+    redo: () => {
+      const s = get();
+      const next = s.future.at(-1);
+      if (!next) return;
+      set({
+        ...next,
+        future: s.future.slice(0, -1),
+        past: [...s.past, snap(s)],
+        coalesceKey: null,
+        revision: s.revision + 1,
+      });
+    },
+
+    applyPositions: (positions) => {
+      const s = get();
+      commit({
+        nodes: s.nodes.map((n) => (positions[n.id] ? { ...n, position: positions[n.id] } : n)),
+      });
+    },
+
+    loadDoc: (doc, opts = {}) => {
+      const s = get();
+      const { nodes, edges, dangling } = docToFlow(doc, s.ops);
+      const revision = s.revision + 1;
+      set({
+        name: doc.name || "untitled",
+        nodes,
+        edges,
+        state: doc.state,
+        graphId: opts.graphId ?? null,
+        loadSeq: s.loadSeq + 1,
+        revision,
+        // A restored draft may hold changes the server has not seen.
+        savedRevision: opts.dirty ? -1 : revision,
+        past: [],
+        future: [],
+        coalesceKey: null,
+        validation: emptyValidation(nodes.length ? "pending" : "empty"),
+      });
+      return dangling;
+    },
+
+    newGraph: () => {
+      get().loadDoc({ version: 1, name: "untitled", nodes: [] });
+    },
+
+    markSaved: (graphId) => set((s) => ({ graphId, savedRevision: s.revision })),
+
+    setValidation: (v, message) => {
+      if (typeof v === "string") {
+        set((s) => ({
+          validation:
+            v === "pending"
+              ? { ...s.validation, status: "pending" }
+              : { ...emptyValidation(v), message },
+        }));
+        return;
+      }
+      const byNode: Record<string, ApiErrorBody[]> = {};
+      for (const err of v.errors) {
+        for (const id of err.nodes ?? []) byNode[id] = [...(byNode[id] ?? []), err];
+      }
+      set({
+        validation: {
+          status: v.ok ? "valid" : "invalid",
+          order: Object.fromEntries(v.order.map((id, i) => [id, i + 1])),
+          shapes: v.shapes ?? {},
+          errors: v.errors,
+          byNode,
+        },
+      });
+    },
+
+    toDoc: () => {
+      const s = get();
+      return flowToDoc(s.name, s.nodes, s.edges, s.ops, s.state);
+    },
+  };
+});
+
+function snap(s: EditorState): Snapshot {
+  return { name: s.name, nodes: s.nodes, edges: s.edges };
+}
+
+function renameKey<T>(rec: Record<string, T>, from: string, to: string): Record<string, T> {
+  return Object.fromEntries(Object.entries(rec).map(([k, v]) => [k === from ? to : k, v]));
+}
+
+// Narrow selectors: components subscribe to the smallest slice they draw.
+export const selectDirty = (s: EditorState) => s.revision !== s.savedRevision;
+export const selectCanUndo = (s: EditorState) => s.past.length > 0;
+export const selectCanRedo = (s: EditorState) => s.future.length > 0;
+export const selectSelectedIds = (s: EditorState) =>
+  s.nodes
+    .filter((n) => n.selected)
+    .map((n) => n.id)
+    .join(",");
+
+export { edgeId };
