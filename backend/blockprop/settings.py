@@ -1,4 +1,7 @@
-"""One place for every setting, each overridable by an environment variable BLOCKPROP_<NAME>."""
+"""One place for every setting, each overridable by an environment variable BLOCKPROP_<NAME>.
+
+Lists are given as JSON, e.g. ``BLOCKPROP_ALLOWED_ORIGINS='["http://localhost:5173"]'``.
+"""
 
 from __future__ import annotations
 
@@ -19,18 +22,41 @@ class Settings(BaseSettings):
     database: Path = Path("blockprop.sqlite")
     static_dir: Path = DEFAULT_STATIC_DIR
     # An access token every request must carry; required to listen beyond loopback.
+    # Given as `Authorization: Bearer <token>`, `?token=<token>` (which also sets a cookie so
+    # the browser app keeps working) or that cookie. `/api/health` stays open for probes.
     token: str | None = None
-    # Extra origins allowed to change state or open WebSockets (the served origin always is).
+    # Extra origins allowed to change state or open WebSockets (the served origin always is),
+    # e.g. the Vite dev server when it proxies with changeOrigin.
     allowed_origins: list[str] = []
 
-    # Limits
+    # Limits on requests
     max_body_bytes: int = 2_000_000
     max_json_depth: int = 64
     max_nodes: int = 2_000
     max_tensor_bytes: int = 512 * 1024 * 1024
+    max_upload_rows: int = 100_000
+    max_sample: int = 5_000
+    max_gradcheck_elements: int = 20_000
+    max_ws_message_bytes: int = 65_536
+
+    # Limits on runs
     max_runs: int = 2
     max_steps: int = 1_000_000
     max_run_seconds: float = 3600.0
+
+    # Run plumbing
+    checkpoint_seconds: float = 10.0  # periodic checkpoints of a running run
+    metrics_flush_seconds: float = 0.04  # a worker batches metric points this long at most
+    stop_grace_seconds: float = 0.8  # a worker that has not stopped by then is terminated
+    worker_start_seconds: float = 60.0  # a worker that has not said hello by then has failed
+
+    # Stream
+    snapshot_rate: float = 10.0  # default snapshots per second per client
+    max_snapshot_rate: float = 30.0
+    boundary_rate: float = 4.0  # decision-boundary grids per second at most
+    boundary_grid: int = 48
+    ws_send_timeout: float = 5.0  # a client whose socket accepts nothing this long is dropped
+    ws_ring_batches: int = 4096  # recent metric batches kept in memory for catching up
 
 
 def get_settings() -> Settings:

@@ -1,23 +1,67 @@
-"""The FastAPI application factory."""
+"""The FastAPI application factory.
+
+`create_app(settings)` wires the routes, the one error shape, the safety guard (access token,
+Host and Origin checks, body caps) and, while serving, the store and the run manager (opened
+at start-up, closed at shutdown). Tests override the dependencies in `api/deps.py`.
+"""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from blockprop import __version__
-from blockprop.api.routes import health
+from blockprop.api.errors import install_error_handlers
+from blockprop.api.routes import analysis, datasets, examples, graphs, health, ops, runs, stream
+from blockprop.api.security import Guard
 from blockprop.api.spa import mount_spa
 from blockprop.settings import Settings, get_settings
+
+DESCRIPTION = """
+Draw computation graphs as block diagrams and train them with backpropagation.
+
+- Errors share one shape, `{"error": {"code", "message", "nodes", "port"}}`, with a stable
+  `code` and the HTTP status that fits (403, 404, 409, 413, 422, 429).
+- Graphs and runs return an **edit token** when created; changing or controlling them needs
+  it in the `X-Edit-Token` header. Reading needs only the (unguessable) id.
+- When the server has an access token (`BLOCKPROP_TOKEN`), every request needs it:
+  `Authorization: Bearer <token>` or `?token=<token>`.
+- The live stream of a run is the WebSocket `/api/runs/{id}/stream` (see DESIGN.md "Stream").
+"""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from blockprop.service.runs import RunManager
+        from blockprop.service.store import Store
+
+        store = Store(settings.database)
+        manager = RunManager(store, settings)
+        await manager.start()
+        app.state.store = store
+        app.state.runs = manager
+        try:
+            yield
+        finally:
+            await manager.shutdown()
+            store.close()
+
     app = FastAPI(
         title="Blockprop",
         version=__version__,
         summary="Draw computation graphs as block diagrams and train them with backpropagation.",
+        description=DESCRIPTION,
+        lifespan=lifespan,
     )
     app.state.settings = settings
-    app.include_router(health.router, prefix="/api")
+    install_error_handlers(app)
+    for module in (health, ops, analysis, datasets, examples, graphs, runs, stream):
+        app.include_router(module.router, prefix="/api")
     mount_spa(app, settings.static_dir)
+    app.add_middleware(Guard, settings=settings)
     return app

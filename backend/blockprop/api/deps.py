@@ -1,0 +1,60 @@
+"""Annotated dependencies (settings, store, run manager) that tests can override.
+
+app.dependency_overrides[get_store] = lambda: my_store
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+
+from blockprop.api.errors import ApiError
+from blockprop.api.security import EDIT_HEADER
+from blockprop.service.runs import RunManager
+from blockprop.service.store import Store
+from blockprop.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def get_runs(request: Request) -> RunManager:
+    return request.app.state.runs
+
+
+def edit_token(
+    x_edit_token: Annotated[
+        str | None,
+        Header(
+            alias=EDIT_HEADER,
+            description="the edit token returned when the graph or run was created",
+        ),
+    ] = None,
+) -> str | None:
+    return x_edit_token
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[Store, Depends(get_store)]
+RunsDep = Annotated[RunManager, Depends(get_runs)]
+EditToken = Annotated[str | None, Depends(edit_token)]
+
+
+def graph_doc(graph: Any, settings: Settings) -> dict[str, Any]:
+    """A plain graph document from the wire model, refusing more nodes than allowed (413)."""
+    if len(graph.nodes) > settings.max_nodes:
+        raise ApiError(
+            413,
+            "too_large",
+            f"the graph has {len(graph.nodes)} nodes; the limit is {settings.max_nodes}",
+        )
+    doc = graph.model_dump(exclude_none=True)
+    if not doc.get("description"):
+        doc.pop("description", None)
+    return doc

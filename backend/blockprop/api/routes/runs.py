@@ -1,0 +1,192 @@
+"""Training runs: create, read, control (pause, resume, step, stop, live settings), metrics,
+trained state. Control needs the run's edit token (X-Edit-Token); reading needs only its id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from blockprop.api.deps import EditToken, RunsDep, SettingsDep, StoreDep, graph_doc
+from blockprop.api.errors import ApiError, not_found
+from blockprop.api.schemas import (
+    RunCreate,
+    RunCreated,
+    RunMetrics,
+    RunRead,
+    RunState,
+    RunStep,
+    RunUpdate,
+    errors,
+)
+from blockprop.api.security import check_edit_token
+from blockprop.service.store import RunRow, Store
+
+router = APIRouter(tags=["runs"])
+
+
+def run_read(row: RunRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "graph_id": row.graph_id,
+        "name": row.name,
+        "status": row.status,
+        "reason": row.reason,
+        "error": row.error,
+        "step": row.step,
+        "epoch": row.epoch,
+        "last_seq": row.last_seq,
+        "diverged_node": row.diverged_node,
+        "checkpoint_step": row.checkpoint_step,
+        "dataset": row.dataset,
+        "config": row.config,
+        "created_at": row.created_at,
+        "started_at": row.started_at,
+        "finished_at": row.finished_at,
+        "updated_at": row.updated_at,
+    }
+
+
+async def load_run(store: Store, run_id: str) -> RunRow:
+    row = await asyncio.to_thread(store.get_run, run_id)
+    if row is None:
+        raise not_found("run", run_id)
+    return row
+
+
+async def _controlled(store: Store, run_id: str, token: str | None) -> RunRow:
+    row = await load_run(store, run_id)
+    check_edit_token(token, row.edit_hash, "run")
+    return row
+
+
+@router.post(
+    "/runs",
+    status_code=201,
+    response_model=RunCreated,
+    responses=errors(404, 413, 422, 429),
+)
+async def create_run(
+    body: RunCreate, store: StoreDep, runs: RunsDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Start training a stored graph (`graph_id`) or an inline `graph` on a dataset with a
+    training config. Answers once the worker is running (or paused, with `paused: true`)
+    with the run's `edit_token`. 429 when the server already runs its maximum of runs."""
+    if (body.graph is None) == (body.graph_id is None):
+        raise ApiError(422, "invalid_request", "give exactly one of `graph` and `graph_id`")
+    if body.graph is not None:
+        doc = graph_doc(body.graph, settings)
+    else:
+        graph = await asyncio.to_thread(store.get_graph, body.graph_id)
+        if graph is None:
+            raise not_found("graph", body.graph_id or "")
+        doc = graph.doc
+    row, token = await runs.create(
+        doc=doc,
+        graph_id=body.graph_id,
+        dataset=body.dataset.model_dump(),
+        train=body.train,
+        name=body.name,
+        paused=body.paused,
+    )
+    return {**run_read(row), "edit_token": token}
+
+
+@router.get("/runs/{run_id}", response_model=RunRead, responses=errors(404))
+async def read_run(run_id: str, store: StoreDep) -> dict[str, Any]:
+    """A run's status, progress, dataset and config."""
+    return run_read(await load_run(store, run_id))
+
+
+async def _reread(store: Store, run_id: str) -> dict[str, Any]:
+    return run_read(await load_run(store, run_id))
+
+
+@router.post("/runs/{run_id}/pause", response_model=RunRead, responses=errors(403, 404, 409))
+async def pause_run(run_id: str, store: StoreDep, runs: RunsDep, token: EditToken):
+    """Pause between steps (a snapshot and a checkpoint are taken)."""
+    await _controlled(store, run_id, token)
+    await runs.pause(run_id)
+    return await _reread(store, run_id)
+
+
+@router.post("/runs/{run_id}/resume", response_model=RunRead, responses=errors(403, 404, 409, 429))
+async def resume_run(run_id: str, store: StoreDep, runs: RunsDep, token: EditToken):
+    """Resume a paused run, or restart an `interrupted` one from its last checkpoint."""
+    row = await _controlled(store, run_id, token)
+    await runs.resume(row)
+    return await _reread(store, run_id)
+
+
+@router.post("/runs/{run_id}/step", response_model=RunRead, responses=errors(403, 404, 409, 422))
+async def step_run(
+    run_id: str, store: StoreDep, runs: RunsDep, token: EditToken, body: RunStep | None = None
+):
+    """Run `n` steps (default 1), then pause: single-stepping for teaching."""
+    await _controlled(store, run_id, token)
+    await runs.step(run_id, body.n if body else 1)
+    return await _reread(store, run_id)
+
+
+@router.post("/runs/{run_id}/stop", response_model=RunRead, responses=errors(403, 404, 409))
+async def stop_run(run_id: str, store: StoreDep, runs: RunsDep, token: EditToken):
+    """Stop the run (within a second); its trained state stays readable."""
+    row = await _controlled(store, run_id, token)
+    await runs.stop_run(row)
+    return await _reread(store, run_id)
+
+
+@router.patch("/runs/{run_id}", response_model=RunRead, responses=errors(403, 404, 409, 422))
+async def update_run(
+    run_id: str, body: RunUpdate, store: StoreDep, runs: RunsDep, token: EditToken
+):
+    """Change settings while the run trains: `lr`, `momentum`, `l1`, `l2` (from the next
+    step on). The stored config records the new values."""
+    row = await _controlled(store, run_id, token)
+    values = body.model_dump(exclude_none=True)
+    if not values:
+        raise ApiError(422, "invalid_request", "nothing to change: give lr, momentum, l1 or l2")
+    await runs.set(run_id, values)
+    await asyncio.to_thread(store.update_run, run_id, config={**row.config, **values})
+    return await _reread(store, run_id)
+
+
+@router.get("/runs/{run_id}/metrics", response_model=RunMetrics, responses=errors(404))
+async def run_metrics(
+    run_id: str,
+    store: StoreDep,
+    since: int = Query(0, ge=0, description="only batches after this seq"),
+    limit: int = Query(100_000, ge=1, le=1_000_000, description="batches at most"),
+) -> Response:
+    """The loss curve: every metric point after batch `since` (all by default), in order,
+    and `last_seq`, the seq of the last batch included (continue from it with `since`)."""
+    row = await load_run(store, run_id)
+    batches = await asyncio.to_thread(store.metric_batches, run_id, since, None, limit)
+    last = batches[-1][0] if batches else min(since, row.last_seq)
+    points = b",".join(p[1:-1] for _, p in batches if len(p) > 2)
+    body = b'{"run_id":%s,"last_seq":%d,"points":[%s]}' % (orjson.dumps(run_id), last, points)
+    return Response(body, media_type="application/json")
+
+
+@router.get("/runs/{run_id}/state", response_model=RunState, responses=errors(404))
+async def run_state(run_id: str, store: StoreDep, runs: RunsDep) -> Response:
+    """The trained parameters, by node and name (nested lists), as a graph's `state`:
+    live from the worker, else from the last checkpoint."""
+    await load_run(store, run_id)
+    live = await runs.live_state(run_id)
+    if live is not None:
+        state, step = live["state"], live["step"]
+        body = orjson.dumps(
+            {"run_id": run_id, "step": step, "state": state}, option=orjson.OPT_SERIALIZE_NUMPY
+        )
+        return Response(body, media_type="application/json")
+    cp = await asyncio.to_thread(store.get_checkpoint, run_id)
+    if cp is None:
+        raise ApiError(404, "no_state", "the run has no trained state yet")
+    step, _npz, state_json = cp
+    body = b'{"run_id":%s,"step":%d,"state":%s}' % (orjson.dumps(run_id), step, state_json)
+    return Response(body, media_type="application/json")

@@ -1,0 +1,452 @@
+"""Wire types: the request and response bodies of the REST API, as pydantic models.
+
+Request models forbid unknown fields and never carry server-owned fields (ids, edit tokens,
+status, timestamps); Create / Update / Read models are kept apart. The frontend's TypeScript
+types are generated from the OpenAPI document these produce (`python -m blockprop.api.openapi`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# --------------------------------------------------------------------------- shared
+
+
+class Request(BaseModel):
+    """Base of every request body: unknown fields are an error (422 invalid_request)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Reply(BaseModel):
+    """Base of every response body."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="a stable word: cycle, unknown_op, shape_mismatch, too_large…")
+    message: str = Field(description="what went wrong, naming the node and port")
+    nodes: list[str] = Field(default_factory=list, description="the nodes involved, if any")
+    port: str | None = Field(default=None, description="the input port involved, if any")
+
+
+class ErrorBody(BaseModel):
+    """The one error shape every endpoint answers with."""
+
+    error: ErrorDetail
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": {
+                        "code": "cycle",
+                        "message": "the graph has a cycle: a → b → a",
+                        "nodes": ["a", "b"],
+                        "port": None,
+                    }
+                }
+            ]
+        }
+    )
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries documenting the error shape for these statuses."""
+    words = {
+        401: "access token missing or wrong",
+        403: "edit token missing or wrong, or a refused Origin",
+        404: "no such resource",
+        409: "conflict with the resource's current state",
+        413: "request too large (body size, JSON depth, node count)",
+        422: "invalid request (unknown or bad fields, invalid graph)",
+        429: "too many live runs",
+    }
+    return {s: {"model": ErrorBody, "description": words.get(s, "error")} for s in statuses}
+
+
+# --------------------------------------------------------------------------- graphs
+
+# The id pattern is checked by the engine, which names the node in its error (bad_id).
+NodeId = Annotated[
+    str,
+    Field(max_length=200, description="unique, [A-Za-z0-9_-]{1,64}", examples=["l1"]),
+]
+
+SPIRAL_GRAPH: dict[str, Any] = {
+    "version": 1,
+    "name": "spiral classifier",
+    "nodes": [
+        {"id": "x", "op": "input", "params": {"shape": [2]}, "ui": {"x": 40, "y": 120}},
+        {"id": "y", "op": "target", "params": {"shape": [], "dtype": "int"}},
+        {"id": "l1", "op": "linear", "params": {"out_features": 16}, "inputs": {"x": "x"}},
+        {"id": "h1", "op": "relu", "inputs": {"x": "l1"}},
+        {"id": "l2", "op": "linear", "params": {"out_features": 2}, "inputs": {"x": "h1"}},
+        {"id": "c", "op": "cross_entropy", "inputs": {"logits": "l2", "target": "y"}},
+    ],
+}
+
+
+class Node(Request):
+    """One block: an op, its params, where its inputs come from, and free layout data."""
+
+    id: NodeId
+    op: str = Field(max_length=64, description="an op name from GET /api/ops")
+    params: dict[str, Any] = Field(default_factory=dict)
+    inputs: dict[str, str] = Field(
+        default_factory=dict, description='input port → "node" or "node:port"'
+    )
+    ui: dict[str, Any] = Field(default_factory=dict, description="layout; the engine ignores it")
+
+
+class Graph(Request):
+    """A graph document (version 1). See DESIGN.md "Graph document"."""
+
+    version: Literal[1] = 1
+    name: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=10_000)
+    nodes: list[Node]
+    state: dict[str, dict[str, Any]] | None = Field(
+        default=None, description="trained parameters by node and name (nested lists)"
+    )
+
+    model_config = ConfigDict(json_schema_extra={"examples": [SPIRAL_GRAPH]})
+
+
+class GraphCreate(Request):
+    graph: Graph
+    public: bool = Field(
+        default=False, description="listed by GET /api/graphs (anyone can read it anyway by id)"
+    )
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"graph": SPIRAL_GRAPH}]})
+
+
+class GraphUpdate(Request):
+    graph: Graph
+    public: bool | None = None
+    revision: int | None = Field(
+        default=None,
+        description="the revision this edit is based on; a newer stored revision gives 409",
+    )
+
+
+class GraphFork(Request):
+    name: str | None = Field(default=None, max_length=200)
+
+
+class GraphSummary(Reply):
+    id: str
+    name: str
+    public: bool
+    revision: int
+    forked_from: str | None
+    created_at: float
+    updated_at: float
+    node_count: int
+
+
+class GraphRead(Reply):
+    id: str
+    name: str
+    public: bool
+    revision: int
+    forked_from: str | None
+    created_at: float = Field(description="Unix time, seconds")
+    updated_at: float
+    graph: dict[str, Any]
+
+
+class GraphCreated(GraphRead):
+    edit_token: str = Field(
+        description="send it as X-Edit-Token to change or delete the graph; shown only once"
+    )
+
+
+# --------------------------------------------------------------------------- validate, evaluate
+
+
+class ValidationIssue(Reply):
+    code: str
+    message: str
+    nodes: list[str] = Field(default_factory=list)
+    port: str | None = None
+
+
+class ValidationResult(Reply):
+    ok: bool
+    order: list[str] = Field(description="the nodes in topological order")
+    shapes: dict[str, Any] = Field(description="per-sample output shape of each node")
+    errors: list[ValidationIssue]
+
+
+class EvaluateRequest(Request):
+    graph: Graph
+    inputs: dict[str, Any] = Field(
+        description="fed values by node id (input and target nodes), batch axis first"
+    )
+    seed: int = Field(default=0, ge=0, description="seed for parameter initialisation")
+    backward: bool = Field(default=True, description="also compute gradients")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "graph": SPIRAL_GRAPH,
+                    "inputs": {"x": [[0.5, -1.0], [1.0, 0.25]], "y": [0, 1]},
+                    "seed": 0,
+                    "backward": True,
+                }
+            ]
+        }
+    )
+
+
+class EvaluateResult(Reply):
+    loss: float | None
+    values: dict[str, Any] = Field(description="every node's value, batch axis first")
+    grads: dict[str, Any] = Field(description="dL/d(node value) for every node")
+    param_grads: dict[str, dict[str, Any]] = Field(description="dL/dparameter by node and name")
+    state: dict[str, dict[str, Any]] = Field(description="the parameters used, by node and name")
+
+
+class GradcheckRequest(EvaluateRequest):
+    keys: list[str] | None = Field(
+        default=None,
+        description='check only these items ("node", "node:port" or "node.param")',
+    )
+    tolerance: float = Field(default=1e-4, gt=0, description="the largest error that is ok")
+
+
+class GradcheckResult(Reply):
+    errors: dict[str, float] = Field(
+        description="max relative error between backprop and central differences, per item"
+    )
+    max_error: float
+    ok: bool = Field(description="every error below tolerance")
+    tolerance: float
+
+
+# --------------------------------------------------------------------------- ops, datasets
+
+
+class OpInput(Reply):
+    name: str
+    doc: str = ""
+
+
+class OpOutput(Reply):
+    name: str
+
+
+class OpParam(Reply):
+    name: str
+    type: str
+    default: Any = None
+    min: float | None = None
+    max: float | None = None
+    choices: list[Any] | None = None
+    doc: str = ""
+    required: bool = False
+
+
+class OpTrainable(Reply):
+    name: str
+    shape_rule: str
+
+
+class OpFormula(Reply):
+    forward: str
+    backward: str
+
+
+class OpSpec(Reply):
+    name: str
+    label: str
+    category: Literal["variable", "function", "cost"]
+    doc: str
+    inputs: list[OpInput]
+    outputs: list[OpOutput]
+    params: list[OpParam]
+    parameters: list[OpTrainable]
+    differentiable: bool
+    formula: OpFormula
+
+
+class DatasetInfo(Reply):
+    name: str
+    title: str
+    task: Literal["classification", "regression"]
+    features: int
+    classes: int | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    description: str = ""
+
+
+class DatasetSample(Reply):
+    name: str
+    task: str
+    features: int
+    classes: int | None = None
+    x: list[list[float]]
+    y: list[Any]
+    split: list[Literal["train", "test"]]
+
+
+class DatasetUpload(Request):
+    name: str = Field(default="upload", max_length=200)
+    csv: str = Field(description="the CSV text; the first line may be a header")
+    target: str | int | None = Field(
+        default=None, description="target column name or index (default: the last column)"
+    )
+    task: Literal["classification", "regression"] | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"name": "my data", "csv": "a,b,label\n0.1,0.2,0\n0.5,0.1,1\n"}]
+        }
+    )
+
+
+class DatasetCreated(Reply):
+    id: str = Field(description="use it as a dataset name in runs and GET /api/datasets/{name}")
+    name: str
+    task: str
+    features: int
+    classes: int | None = None
+    rows: int
+
+
+# --------------------------------------------------------------------------- examples
+
+
+class ExampleSummary(Reply):
+    id: str
+    title: str
+    description: str
+
+
+class Example(ExampleSummary):
+    graph: dict[str, Any]
+    dataset: dict[str, Any] | None = None
+    train: dict[str, Any] | None = None
+
+
+# --------------------------------------------------------------------------- runs
+
+RunStatus = Literal[
+    "starting", "running", "paused", "done", "stopped", "diverged", "failed", "interrupted"
+]
+
+
+class DatasetSpec(BaseModel):
+    """Which data to train on: a built-in dataset or an upload id, with its parameters.
+
+    Besides the fields below, the dataset's own parameters (listed by GET /api/datasets,
+    e.g. `turns` for spiral, `classes` for blobs) may be given as numbers; the dataset
+    refuses ones it does not have. This is the `dataset` object of the examples as is.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={"examples": [{"name": "spiral", "n": 400, "noise": 0.05}]},
+    )
+
+    name: str = Field(max_length=100, examples=["spiral"])
+    n: int | None = Field(default=None, ge=2)
+    noise: float | None = Field(default=None, ge=0)
+    seed: int = Field(default=0, ge=0)
+    test_fraction: float = Field(default=0.2, ge=0, lt=1)
+    normalize: bool = True
+
+    @model_validator(mode="after")
+    def _numeric_extras(self) -> DatasetSpec:
+        for key, value in (self.model_extra or {}).items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"dataset parameter {key!r} must be a number")
+        return self
+
+
+class RunCreate(Request):
+    graph_id: str | None = Field(default=None, description="a stored graph (or give `graph`)")
+    graph: Graph | None = Field(default=None, description="an inline graph (or give `graph_id`)")
+    dataset: DatasetSpec
+    train: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the training config (TrainConfig): epochs, batch_size, optimizer, lr, …",
+    )
+    name: str = Field(default="", max_length=200)
+    paused: bool = Field(default=False, description="start paused (then step or resume)")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "graph": SPIRAL_GRAPH,
+                    "dataset": {"name": "spiral", "n": 400, "noise": 0.05, "seed": 1},
+                    "train": {"epochs": 200, "batch_size": 32, "optimizer": "adam", "lr": 0.01},
+                }
+            ]
+        }
+    )
+
+
+class RunUpdate(Request):
+    """Settings that can change while a run trains."""
+
+    lr: float | None = Field(default=None, gt=0, le=1e6)
+    momentum: float | None = Field(default=None, ge=0, lt=1)
+    l1: float | None = Field(default=None, ge=0)
+    l2: float | None = Field(default=None, ge=0)
+
+
+class RunStep(Request):
+    n: int = Field(default=1, ge=1, le=1_000_000, description="steps to run, then pause")
+
+
+class RunRead(Reply):
+    id: str
+    graph_id: str | None
+    name: str
+    status: RunStatus
+    reason: str | None = None
+    error: dict[str, Any] | None = None
+    step: int
+    epoch: int
+    last_seq: int = Field(description="seq of the last metrics batch")
+    diverged_node: str | None = None
+    checkpoint_step: int | None = Field(description="step of the last checkpoint, if any")
+    dataset: dict[str, Any]
+    config: dict[str, Any]
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    updated_at: float
+
+
+class RunCreated(RunRead):
+    edit_token: str = Field(description="send it as X-Edit-Token to control the run")
+
+
+class MetricPoint(Reply):
+    step: int
+    epoch: int | float | None = None
+    loss: float | None = None
+    test_loss: float | None = None
+    accuracy: float | None = None
+    lr: float | None = None
+
+
+class RunMetrics(Reply):
+    run_id: str
+    last_seq: int
+    points: list[dict[str, Any]] = Field(description="MetricPoint objects, in step order")
+
+
+class RunState(Reply):
+    run_id: str
+    step: int
+    state: dict[str, dict[str, Any]] = Field(description="parameters by node and name")

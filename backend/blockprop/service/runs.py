@@ -1,0 +1,656 @@
+"""The run manager: starts training runs in worker processes, controls them, records them.
+
+- Each run trains in its own process (`multiprocessing` spawn context, see worker.py), never on
+  the event loop. At most `Settings.max_runs` are live (running or paused) at once; one more is
+  refused with `too_many_runs` (429).
+- A reader thread per worker receives its messages (bytes only, no pickle), writes metric
+  batches, statuses and checkpoints to the store (off the event loop) and hands them to the
+  event loop, where the stream hub fans them out.
+- Control (pause, resume, step, stop, set) goes down a control pipe. Stop is prompt: a worker
+  that has not stopped after `stop_grace_seconds` is terminated (its last checkpoint stays).
+- On shutdown live runs are stopped and marked `interrupted`; so are runs found live at start-up
+  (the server died). An interrupted run resumes from its last checkpoint on `resume`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import multiprocessing
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from blockprop.service.errors import ServiceError, from_data_error, from_issues
+from blockprop.service.store import FINAL_STATUSES, RunRow, Store
+from blockprop.service.stream import Hub, Subscription, metrics_frame
+from blockprop.service.tokens import hash_token, new_edit_token, new_id
+from blockprop.service.worker import build_dataset as worker_build_dataset
+from blockprop.settings import Settings
+
+log = logging.getLogger("blockprop.runs")
+
+UPLOAD_PREFIX = "upload-"
+
+
+@dataclass
+class LiveRun:
+    id: str
+    process: Any
+    ctrl: Any
+    out: Any
+    status: str = "starting"
+    reason: str | None = None
+    step: int = 0
+    epoch: int = 0
+    last_seq: int = 0
+    last_step: int = -1
+    ready: asyncio.Future | None = None
+    exited: asyncio.Future | None = None
+    waiters: list[tuple[Callable[[str], bool], asyncio.Future]] = field(default_factory=list)
+    replies: dict[int, asyncio.Future] = field(default_factory=dict)
+    final: dict[str, Any] | None = None
+    stop_requested: bool = False
+    last_snapshot: bytes | None = None
+    last_boundary: bytes | None = None
+    ctrl_lock: threading.Lock = field(default_factory=threading.Lock)
+    thread: threading.Thread | None = None
+
+
+def status_frame(status: str, reason: str | None, **extra: Any) -> str:
+    return orjson.dumps({"type": "status", "status": status, "reason": reason, **extra}).decode()
+
+
+class RunManager:
+    def __init__(self, store: Store, settings: Settings):
+        self.store = store
+        self.settings = settings
+        self.live: dict[str, LiveRun] = {}
+        self.hub = Hub(self._fetch_batches, settings.ws_ring_batches, self._on_subscription)
+        self._ctx = multiprocessing.get_context("spawn")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots = asyncio.Lock()
+        self._req = 0
+        self.shutting_down = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        ids = await asyncio.to_thread(self.store.interrupt_live_runs)
+        if ids:
+            log.info("%d run(s) were live when the server last stopped: interrupted", len(ids))
+
+    async def shutdown(self) -> None:
+        self.shutting_down = True
+        runs = list(self.live.values())
+        for live in runs:
+            live.stop_requested = True
+            self._send(live, {"type": "stop"})
+        for live in runs:
+            if live.exited is not None:
+                with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(live.exited), 3.0)
+            if live.process.is_alive():
+                live.process.kill()
+        for live in runs:
+            if live.thread is not None:
+                await asyncio.to_thread(live.thread.join, 5.0)
+        await self.hub.close_all()
+
+    # ------------------------------------------------------------------ creating
+
+    def prepare(
+        self, doc: dict[str, Any], dataset: dict[str, Any], train: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any] | None, bytes | None]:
+        """Check a run's config, data and graph before any worker starts (blocking: call it in
+        a thread). Returns (config dict, upload info, CSV bytes) or raises ServiceError (422)."""
+        from blockprop.engine.data import DataError
+        from blockprop.engine.graph import validate
+        from blockprop.engine.trainer import TrainConfig
+
+        s = self.settings
+        try:
+            config = TrainConfig.from_dict(train)
+        except (ValueError, TypeError) as e:
+            raise ServiceError(422, "bad_config", f"training config: {e}") from None
+        if config.max_steps is not None and config.max_steps > s.max_steps:
+            raise ServiceError(
+                422,
+                "too_large",
+                f"max_steps {config.max_steps} is above this server's limit of {s.max_steps} "
+                "steps per run (BLOCKPROP_MAX_STEPS)",
+            )
+        if config.max_steps is None:
+            config = config.replace(max_steps=s.max_steps)
+        upload, csv = self.upload_for(dataset)
+        try:
+            ds = worker_build_dataset(dataset, upload, csv, s.max_upload_rows)
+        except DataError as e:
+            raise from_data_error(e) from None
+        batch = config.batch_size or ds.n_train
+        rows = min(batch, ds.n_train) + min(1024, max(ds.n_train, ds.n_test, s.boundary_grid**2))
+        result = validate(doc, max_bytes=s.max_tensor_bytes, batch_size=rows)
+        if not result.ok:
+            raise from_issues(result.errors)
+        return config.to_dict(), upload, csv
+
+    def upload_for(self, dataset: dict[str, Any]) -> tuple[dict[str, Any] | None, bytes | None]:
+        """The stored upload a dataset spec names, if it names one (blocking)."""
+        name = dataset.get("name", "")
+        if not name.startswith(UPLOAD_PREFIX):
+            return None, None
+        row = self.store.get_dataset(name)
+        if row is None:
+            raise ServiceError(
+                422, "unknown_dataset", f"no uploaded dataset {name!r} (upload it first)"
+            )
+        upload = {"name": row.name, "target": row.info.get("target"), "task": row.info.get("task")}
+        return upload, row.csv
+
+    async def create(
+        self,
+        *,
+        doc: dict[str, Any],
+        graph_id: str | None,
+        dataset: dict[str, Any],
+        train: dict[str, Any],
+        name: str,
+        paused: bool,
+    ) -> tuple[RunRow, str]:
+        """Check, record and start a run. Returns its row and its edit token."""
+        self._check_slot()  # refuse early; checked again when the slot is taken
+        config, upload, csv = await asyncio.to_thread(self.prepare, doc, dataset, train)
+        token = new_edit_token()
+        run_id = new_id()
+        row = await asyncio.to_thread(
+            self.store.create_run,
+            run_id,
+            graph_id,
+            name or doc.get("name") or "run",
+            doc,
+            dataset,
+            config,
+            "starting",
+            hash_token(token),
+        )
+        try:
+            await self.start_worker(row, paused=paused, upload=upload, csv=csv, resume=False)
+        except BaseException:
+            await asyncio.to_thread(self.store.delete_run, run_id)
+            raise
+        row = await asyncio.to_thread(self.store.get_run, run_id)
+        assert row is not None
+        return row, token
+
+    async def resume(self, run: RunRow) -> None:
+        """Resume a paused run, or restart an interrupted one from its last checkpoint."""
+        live = self.live.get(run.id)
+        if live is not None and live.final is None:
+            await self.resume_live(live)
+            return
+        if run.status != "interrupted":
+            raise ServiceError(
+                409,
+                "not_resumable",
+                f"the run is {run.status}; only paused or interrupted runs can be resumed",
+            )
+        upload, csv = await asyncio.to_thread(self.upload_for, run.dataset)
+        await self.start_worker(run, paused=False, upload=upload, csv=csv, resume=True)
+
+    async def stop_run(self, run: RunRow) -> None:
+        if await self.stop(run.id):
+            return
+        if run.status == "interrupted":
+            await asyncio.to_thread(
+                self.store.update_run,
+                run.id,
+                status="stopped",
+                reason="stopped while interrupted",
+                finished_at=time.time(),
+            )
+            return
+        if run.status != "stopped":
+            raise ServiceError(409, "not_live", f"the run is already {run.status}")
+
+    def live_count(self) -> int:
+        return len(self.live)
+
+    def _check_slot(self) -> None:
+        if len(self.live) >= self.settings.max_runs:
+            raise ServiceError(
+                429,
+                "too_many_runs",
+                f"{len(self.live)} run(s) are live (running or paused) and the limit is "
+                f"{self.settings.max_runs} (BLOCKPROP_MAX_RUNS): stop one, or wait for one to "
+                "finish",
+            )
+
+    async def start_worker(
+        self,
+        run: RunRow,
+        *,
+        paused: bool,
+        upload: dict[str, Any] | None,
+        csv: bytes | None,
+        resume: bool,
+    ) -> LiveRun:
+        """Spawn the worker of `run`, wait until it is ready, and return it (or raise)."""
+        async with self._slots:
+            self._check_slot()
+            checkpoint = None
+            if resume:
+                cp = await asyncio.to_thread(self.store.get_checkpoint, run.id)
+                checkpoint = cp[1] if cp else None
+            ctrl_parent, ctrl_child = self._ctx.Pipe(duplex=False)  # (recv, send)
+            out_parent, out_child = self._ctx.Pipe(duplex=False)
+            from blockprop.service import worker
+
+            process = self._ctx.Process(
+                target=worker.main,
+                args=(run.id, ctrl_parent, out_child),
+                name=f"blockprop-run-{run.id[:8]}",
+                daemon=True,
+            )
+            live = LiveRun(run.id, process, ctrl_child, out_parent)
+            live.last_seq = run.last_seq
+            live.last_step = self._last_stored_step(run) if resume else -1
+            loop = asyncio.get_running_loop()
+            live.ready = loop.create_future()
+            live.exited = loop.create_future()
+            self.live[run.id] = live
+            channel = self.hub.pin(run.id, run.last_seq)
+            try:
+                await asyncio.to_thread(process.start)
+            except Exception:
+                self.live.pop(run.id, None)
+                self.hub.unpin(run.id)
+                raise
+            ctrl_parent.close()
+            out_child.close()
+        s = self.settings
+        init = {
+            "type": "init",
+            "run_id": run.id,
+            "doc": run.doc,
+            "dataset": run.dataset,
+            "upload": upload,
+            "config": run.config,
+            "paused": paused,
+            "flush_seconds": s.metrics_flush_seconds,
+            "checkpoint_seconds": s.checkpoint_seconds,
+            "max_seconds": s.max_run_seconds,
+            "boundary_rate": s.boundary_rate,
+            "boundary_grid": s.boundary_grid,
+            "max_rows": s.max_upload_rows,
+            "has_csv": csv is not None,
+            "has_checkpoint": checkpoint is not None,
+        }
+        self._send(live, init)
+        if csv is not None:
+            self._send_raw(live, csv)
+        if checkpoint is not None:
+            self._send_raw(live, checkpoint)
+        live.thread = threading.Thread(
+            target=self._reader, args=(live,), name=f"run-{run.id[:8]}", daemon=True
+        )
+        live.thread.start()
+        try:
+            await asyncio.wait_for(asyncio.shield(live.ready), s.worker_start_seconds)
+        except TimeoutError:
+            process.kill()
+            raise ServiceError(
+                500, "internal", "the training worker did not start in time"
+            ) from None
+        result = live.ready.result()
+        if "error" in result:
+            if live.exited is not None:
+                with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(live.exited), 5.0)
+            e = result["error"]
+            status = 500 if e["code"] == "internal" else 422
+            raise ServiceError(status, e["code"], e["message"], e.get("nodes"), e.get("port"))
+        if channel.subscription.rate > 0:
+            self._on_subscription(run.id, channel.subscription)
+        return live
+
+    def _last_stored_step(self, run: RunRow) -> int:
+        rows = self.store.metric_batches(run.id, max(0, run.last_seq - 1), run.last_seq)
+        if not rows:
+            return -1
+        points = orjson.loads(rows[-1][1])
+        return max((int(p.get("step", -1)) for p in points), default=-1)
+
+    # ------------------------------------------------------------------ control
+
+    def _send(self, live: LiveRun, msg: dict[str, Any]) -> None:
+        self._send_raw(live, orjson.dumps(msg, option=orjson.OPT_SERIALIZE_NUMPY))
+
+    def _send_raw(self, live: LiveRun, data: bytes) -> None:
+        # If the worker is gone, its reader thread records how it ended.
+        with live.ctrl_lock, contextlib.suppress(OSError, EOFError, BrokenPipeError):
+            live.ctrl.send_bytes(data)
+
+    async def _wait_status(
+        self, live: LiveRun, pred: Callable[[str], bool], timeout: float
+    ) -> bool:
+        if pred(live.status) or live.final is not None:
+            return True
+        fut = asyncio.get_running_loop().create_future()
+        live.waiters.append((pred, fut))
+        try:
+            await asyncio.wait_for(fut, timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            with contextlib.suppress(ValueError):
+                live.waiters.remove((pred, fut))
+
+    async def _request(self, live: LiveRun, msg: dict[str, Any], timeout: float) -> dict:
+        self._req += 1
+        req = self._req
+        fut = asyncio.get_running_loop().create_future()
+        live.replies[req] = fut
+        self._send(live, {**msg, "req": req})
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            live.replies.pop(req, None)
+
+    def get_live(self, run_id: str) -> LiveRun | None:
+        return self.live.get(run_id)
+
+    async def pause(self, run_id: str) -> None:
+        live = self._require_live(run_id, "pause")
+        self._send(live, {"type": "pause"})
+        await self._wait_status(live, lambda s: s != "running", 2.0)
+
+    async def resume_live(self, live: LiveRun) -> None:
+        self._send(live, {"type": "resume"})
+        await self._wait_status(live, lambda s: s != "paused", 2.0)
+
+    async def step(self, run_id: str, n: int) -> None:
+        live = self._require_live(run_id, "step")
+        self._send(live, {"type": "step", "n": n})
+
+    async def stop(self, run_id: str) -> bool:
+        """Stop a live run promptly; False if it was not live."""
+        live = self.live.get(run_id)
+        if live is None:
+            return False
+        live.stop_requested = True
+        self._send(live, {"type": "stop"})
+        grace = self.settings.stop_grace_seconds
+        assert live.exited is not None
+        try:
+            await asyncio.wait_for(asyncio.shield(live.exited), grace)
+        except TimeoutError:
+            log.warning("run %s did not stop within %.1f s: terminating it", run_id, grace)
+            live.process.kill()
+            with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(live.exited), 5.0)
+        return True
+
+    async def set(self, run_id: str, values: dict[str, Any]) -> None:
+        live = self._require_live(run_id, "change")
+        try:
+            reply = await self._request(live, {"type": "set", "values": values}, 3.0)
+        except TimeoutError:
+            raise ServiceError(409, "not_live", "the run did not answer in time") from None
+        if "error" in reply:
+            e = reply["error"]
+            raise ServiceError(422, e["code"], e["message"])
+
+    async def live_state(self, run_id: str) -> dict[str, Any] | None:
+        live = self.live.get(run_id)
+        if live is None or live.status == "starting":
+            return None
+        try:
+            reply = await self._request(live, {"type": "state"}, 3.0)
+        except TimeoutError:
+            return None
+        return None if "error" in reply else reply
+
+    def _require_live(self, run_id: str, verb: str) -> LiveRun:
+        live = self.live.get(run_id)
+        if live is None or live.final is not None:
+            raise ServiceError(
+                409, "not_live", f"cannot {verb} the run: it is not running or paused"
+            )
+        return live
+
+    # ------------------------------------------------------------------ subscriptions
+
+    def _on_subscription(self, run_id: str, sub: Subscription) -> None:
+        live = self.live.get(run_id)
+        if live is not None and live.status != "starting":
+            rate = min(sub.rate, self.settings.max_snapshot_rate)
+            self._send(live, {"type": "subscribe", **sub.to_dict(), "rate": rate})
+
+    async def _fetch_batches(self, run_id: str, after: int, until: int) -> list[tuple[int, bytes]]:
+        return await asyncio.to_thread(self.store.metric_batches, run_id, after, until, 500)
+
+    # ------------------------------------------------------------------ the reader thread
+
+    def _post(self, fn: Callable[..., Any], *args: Any) -> None:
+        assert self._loop is not None
+        with contextlib.suppress(RuntimeError):  # the loop is closed: we are shutting down
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    def _reader(self, live: LiveRun) -> None:
+        conn = live.out
+        while True:
+            try:
+                data = conn.recv_bytes()
+            except (EOFError, OSError):
+                break
+            try:
+                self._handle(live, data)
+            except Exception:
+                log.exception("run %s: bad message from the worker", live.id)
+        live.process.join(timeout=5)
+        if live.process.is_alive():
+            live.process.kill()
+            live.process.join(timeout=5)
+        try:
+            self._finish(live)
+        except Exception:
+            log.exception("run %s: could not record how it ended", live.id)
+
+    def _handle(self, live: LiveRun, data: bytes) -> None:
+        kind, body = data[:1], data[1:]
+        if kind == b"P":
+            self._on_points(live, body)
+        elif kind == b"S":
+            live.last_snapshot = body
+            self._post(self._publish, live.id, "snapshot", body.decode())
+        elif kind == b"B":
+            live.last_boundary = body
+            self._post(self._publish, live.id, "boundary", body.decode())
+        elif kind == b"K":
+            step, n = struct.unpack("<qq", body[:16])
+            self.store.save_checkpoint(live.id, step, body[16 : 16 + n], body[16 + n :])
+        elif kind == b"J":
+            msg = orjson.loads(body)
+            getattr(self, f"_msg_{msg['type']}", self._msg_unknown)(live, msg)
+
+    def _on_points(self, live: LiveRun, body: bytes) -> None:
+        points = orjson.loads(body)
+        # Resumed from an older checkpoint: the steps up to the last stored one are replays
+        # (training is deterministic), already recorded and streamed.
+        if live.last_step >= 0:
+            points = [p for p in points if int(p.get("step", 0)) > live.last_step]
+            if not points:
+                return
+            body = orjson.dumps(points)
+            live.last_step = -1
+        seq = live.last_seq + 1
+        first = int(points[0].get("step", 0))
+        last = int(points[-1].get("step", 0))
+        epoch = points[-1].get("epoch", live.epoch)
+        epoch = int(epoch) if isinstance(epoch, int | float) and math.isfinite(epoch) else 0
+        self.store.add_metrics(live.id, seq, first, last, body, step=last, epoch=epoch)
+        live.last_seq = seq
+        live.step, live.epoch = last, epoch
+        self._post(self._publish, live.id, "metrics", metrics_frame(seq, body), seq)
+
+    def _msg_ready(self, live: LiveRun, msg: dict[str, Any]) -> None:
+        status = msg.get("status", "running")
+        status = "running" if status == "idle" else status
+        now = time.time()
+        self.store.update_run(
+            live.id,
+            status=status,
+            reason=None,
+            error=None,
+            started_at=now,
+            finished_at=None,
+            step=msg.get("step", 0),
+        )
+        self._post(self._became_ready, live, status, msg)
+
+    def _msg_failed(self, live: LiveRun, msg: dict[str, Any]) -> None:
+        live.final = {"status": "failed", "reason": msg["error"]["message"], **msg}
+        self._post(self._resolve_ready, live, {"error": msg["error"]})
+
+    def _msg_status(self, live: LiveRun, msg: dict[str, Any]) -> None:
+        status = msg["status"]
+        if msg.get("final") or status in FINAL_STATUSES:
+            live.final = msg
+            return  # recorded by _finish once the process has exited
+        self.store.update_run(
+            live.id, status=status, reason=msg.get("reason"), step=msg.get("step", live.step)
+        )
+        self._post(self._status_changed, live, status, msg)
+
+    def _msg_reply(self, live: LiveRun, msg: dict[str, Any]) -> None:
+        self._post(self._resolve_reply, live, msg)
+
+    def _msg_exit(self, live: LiveRun, msg: dict[str, Any]) -> None:
+        pass
+
+    def _msg_unknown(self, live: LiveRun, msg: dict[str, Any]) -> None:
+        log.warning("run %s: unknown message %r", live.id, msg.get("type"))
+
+    def _finish(self, live: LiveRun) -> None:
+        final = live.final or {}
+        code = live.process.exitcode
+        if self.shutting_down:
+            status, reason = (
+                "interrupted",
+                ("the server stopped while the run was live; resume it to continue"),
+            )
+        elif final.get("status"):
+            status, reason = final["status"], final.get("reason")
+        elif live.stop_requested:
+            status, reason = "stopped", "stopped on request (the worker was terminated)"
+        else:
+            status, reason = "failed", f"the training worker exited unexpectedly (code {code})"
+        error = final.get("error")
+        if status == "failed" and error is None:
+            error = {"code": "internal", "message": reason, "nodes": [], "port": None}
+        fields: dict[str, Any] = {
+            "status": status,
+            "reason": reason,
+            "error": error,
+            "diverged_node": final.get("diverged_node"),
+        }
+        if "step" in final:
+            fields["step"] = final["step"]
+            fields["epoch"] = final.get("epoch", live.epoch)
+        if status != "interrupted":
+            fields["finished_at"] = time.time()
+        if live.last_snapshot is not None:
+            fields["last_snapshot"] = live.last_snapshot
+        if live.last_boundary is not None:
+            fields["last_boundary"] = live.last_boundary
+        self.store.update_run(live.id, **fields)
+        self._post(self._exited, live, status, reason, {**final, "error": error})
+
+    # ------------------------------------------------------------------ on the event loop
+
+    def _publish(self, run_id: str, kind: str, frame: str, seq: int = 0) -> None:
+        ch = self.hub.get(run_id)
+        if ch is None:
+            return
+        if kind == "metrics":
+            ch.publish_metrics(seq, frame)
+        elif kind == "snapshot":
+            ch.publish_snapshot(frame)
+        elif kind == "boundary":
+            ch.publish_boundary(frame)
+
+    def _resolve_ready(self, live: LiveRun, result: dict[str, Any]) -> None:
+        if live.ready is not None and not live.ready.done():
+            live.ready.set_result(result)
+
+    def _became_ready(self, live: LiveRun, status: str, msg: dict[str, Any]) -> None:
+        live.status = status
+        live.step = msg.get("step", live.step)
+        self._resolve_ready(live, {"status": status})
+        self._status_changed(live, status, {"reason": None, "step": live.step})
+        ch = self.hub.get(live.id)
+        if ch is not None and ch.subscription.rate > 0:
+            self._on_subscription(live.id, ch.subscription)
+
+    def _status_changed(self, live: LiveRun, status: str, msg: dict[str, Any]) -> None:
+        live.status = status
+        live.reason = msg.get("reason")
+        ch = self.hub.get(live.id)
+        if ch is not None:
+            ch.publish_status(
+                status_frame(
+                    status,
+                    live.reason,
+                    step=msg.get("step", live.step),
+                    epoch=msg.get("epoch", live.epoch),
+                )
+            )
+        for pred, fut in list(live.waiters):
+            if pred(status) and not fut.done():
+                fut.set_result(status)
+
+    def _resolve_reply(self, live: LiveRun, msg: dict[str, Any]) -> None:
+        fut = live.replies.get(msg.get("req", -1))
+        if fut is not None and not fut.done():
+            fut.set_result(msg)
+
+    def _exited(self, live: LiveRun, status: str, reason: str | None, final: dict) -> None:
+        live.status = status
+        if self.live.get(live.id) is live:
+            del self.live[live.id]
+        if final.get("error"):
+            self._resolve_ready(live, {"error": final["error"]})
+        else:
+            message = f"the training worker exited before it was ready ({status})"
+            error = {"code": "internal", "message": message, "nodes": [], "port": None}
+            self._resolve_ready(live, {"error": error})
+        ch = self.hub.get(live.id)
+        if ch is not None:
+            ch.publish_status(
+                status_frame(
+                    status,
+                    reason,
+                    step=final.get("step", live.step),
+                    epoch=final.get("epoch", live.epoch),
+                    diverged_node=final.get("diverged_node"),
+                    error=final.get("error"),
+                )
+            )
+        self.hub.unpin(live.id)
+        for _pred, fut in list(live.waiters):
+            if not fut.done():
+                fut.set_result(status)
+        for fut in live.replies.values():
+            if not fut.done():
+                fut.set_exception(TimeoutError())
+        if live.exited is not None and not live.exited.done():
+            live.exited.set_result(status)

@@ -1,0 +1,473 @@
+"""The SQLite store: graphs, runs, metric batches, checkpoints and uploaded datasets.
+
+One file, WAL journal, foreign keys on, created on first start. The schema is versioned
+(`schema_version`) and upgraded by the ordered `MIGRATIONS`; a database from a newer Blockprop
+is refused rather than touched. Every write is one transaction, so a crash leaves either the
+old or the new state, never a torn one.
+
+The store is synchronous and thread-safe (one connection behind a lock; each call is short).
+Async code calls it through a thread (`asyncio.to_thread`), never on the event loop.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+# Run statuses. `interrupted`: the server stopped while the run was live; it can be resumed.
+LIVE_STATUSES = ("starting", "running", "paused")
+FINAL_STATUSES = ("done", "stopped", "diverged", "failed")
+RESUMABLE_STATUSES = ("interrupted",)
+
+MIGRATIONS: list[list[str]] = [
+    # 1: the first schema
+    [
+        """CREATE TABLE graphs (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            doc BLOB NOT NULL,
+            public INTEGER NOT NULL DEFAULT 0,
+            revision INTEGER NOT NULL DEFAULT 1,
+            forked_from TEXT,
+            edit_hash TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+        "CREATE INDEX graphs_public ON graphs(public, updated_at)",
+        """CREATE TABLE datasets (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            csv BLOB NOT NULL,
+            target TEXT,
+            info BLOB NOT NULL,
+            created_at REAL NOT NULL
+        )""",
+        """CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            graph_id TEXT REFERENCES graphs(id) ON DELETE SET NULL,
+            name TEXT NOT NULL,
+            doc BLOB NOT NULL,
+            dataset BLOB NOT NULL,
+            config BLOB NOT NULL,
+            status TEXT NOT NULL,
+            reason TEXT,
+            error BLOB,
+            step INTEGER NOT NULL DEFAULT 0,
+            epoch INTEGER NOT NULL DEFAULT 0,
+            last_seq INTEGER NOT NULL DEFAULT 0,
+            diverged_node TEXT,
+            edit_hash TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            started_at REAL,
+            finished_at REAL,
+            updated_at REAL NOT NULL,
+            last_snapshot BLOB,
+            last_boundary BLOB
+        )""",
+        "CREATE INDEX runs_status ON runs(status)",
+        """CREATE TABLE metrics (
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            first_step INTEGER NOT NULL,
+            last_step INTEGER NOT NULL,
+            points BLOB NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE checkpoints (
+            run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+            step INTEGER NOT NULL,
+            created_at REAL NOT NULL,
+            data BLOB NOT NULL,
+            state BLOB NOT NULL
+        )""",
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(Exception):
+    pass
+
+
+@dataclass
+class GraphRow:
+    id: str
+    name: str
+    doc: dict[str, Any]
+    public: bool
+    revision: int
+    forked_from: str | None
+    edit_hash: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass
+class RunRow:
+    id: str
+    graph_id: str | None
+    name: str
+    doc: dict[str, Any]
+    dataset: dict[str, Any]
+    config: dict[str, Any]
+    status: str
+    reason: str | None
+    error: dict[str, Any] | None
+    step: int
+    epoch: int
+    last_seq: int
+    diverged_node: str | None
+    edit_hash: str
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    updated_at: float
+    checkpoint_step: int | None = None
+
+
+@dataclass
+class DatasetRow:
+    id: str
+    name: str
+    csv: bytes
+    target: str | None
+    info: dict[str, Any]
+    created_at: float
+
+
+_RUN_COLUMNS = (
+    "id, graph_id, name, doc, dataset, config, status, reason, error, step, epoch, last_seq, "
+    "diverged_node, edit_hash, created_at, started_at, finished_at, updated_at"
+)
+
+
+def _loads(b: bytes | None) -> Any:
+    return None if b is None else orjson.loads(b)
+
+
+class Store:
+    def __init__(self, path: Path | str):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
+
+    # -- plumbing --
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def _migrate(self) -> None:
+        with self._tx() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = db.execute("SELECT version FROM schema_version").fetchone()
+            if row is None:
+                db.execute("INSERT INTO schema_version VALUES (0)")
+                version = 0
+            else:
+                version = row[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this Blockprop "
+                f"understands ({SCHEMA_VERSION}); upgrade Blockprop or use another database"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self._tx() as db:
+                for statement in MIGRATIONS[target - 1]:
+                    db.execute(statement)
+                db.execute("UPDATE schema_version SET version = ?", (target,))
+
+    def schema_version(self) -> int:
+        return self._query("SELECT version FROM schema_version")[0][0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- graphs --
+
+    def create_graph(
+        self,
+        id: str,
+        name: str,
+        doc: dict[str, Any],
+        edit_hash: str,
+        public: bool = False,
+        forked_from: str | None = None,
+    ) -> GraphRow:
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO graphs (id, name, doc, public, revision, forked_from, edit_hash, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)",
+                (id, name, orjson.dumps(doc), int(public), forked_from, edit_hash, now, now),
+            )
+        return GraphRow(id, name, doc, public, 1, forked_from, edit_hash, now, now)
+
+    def get_graph(self, id: str) -> GraphRow | None:
+        rows = self._query(
+            "SELECT id, name, doc, public, revision, forked_from, edit_hash, created_at, "
+            "updated_at FROM graphs WHERE id = ?",
+            (id,),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return GraphRow(r[0], r[1], orjson.loads(r[2]), bool(r[3]), *r[4:])
+
+    def list_graphs(self, ids: list[str] | None, limit: int = 100) -> list[dict[str, Any]]:
+        """Summaries of the given graphs, or of the public ones when no ids are given."""
+        cols = "id, name, public, revision, forked_from, created_at, updated_at, doc"
+        if ids:
+            marks = ",".join("?" * len(ids))
+            rows = self._query(
+                f"SELECT {cols} FROM graphs WHERE id IN ({marks}) ORDER BY updated_at DESC",
+                tuple(ids),
+            )
+        else:
+            rows = self._query(
+                f"SELECT {cols} FROM graphs WHERE public = 1 ORDER BY updated_at DESC LIMIT ?",
+                (limit,),
+            )
+        out = []
+        for r in rows:
+            doc = orjson.loads(r[7])
+            out.append(
+                {
+                    "id": r[0],
+                    "name": r[1],
+                    "public": bool(r[2]),
+                    "revision": r[3],
+                    "forked_from": r[4],
+                    "created_at": r[5],
+                    "updated_at": r[6],
+                    "node_count": len(doc.get("nodes", [])),
+                }
+            )
+        return out
+
+    def update_graph(
+        self,
+        id: str,
+        name: str,
+        doc: dict[str, Any],
+        public: bool | None,
+        expected_revision: int | None,
+    ) -> GraphRow | None | int:
+        """The updated row; None if missing; the current revision (int) on a revision clash."""
+        now = time.time()
+        with self._tx() as db:
+            row = db.execute("SELECT revision, public FROM graphs WHERE id = ?", (id,)).fetchone()
+            if row is None:
+                return None
+            revision, old_public = row
+            if expected_revision is not None and expected_revision != revision:
+                return int(revision)
+            pub = bool(old_public) if public is None else public
+            db.execute(
+                "UPDATE graphs SET name = ?, doc = ?, public = ?, revision = revision + 1, "
+                "updated_at = ? WHERE id = ?",
+                (name, orjson.dumps(doc), int(pub), now, id),
+            )
+        return self.get_graph(id)
+
+    def delete_graph(self, id: str) -> bool:
+        with self._tx() as db:
+            return db.execute("DELETE FROM graphs WHERE id = ?", (id,)).rowcount > 0
+
+    # -- datasets --
+
+    def create_dataset(
+        self, id: str, name: str, csv: bytes, target: str | None, info: dict[str, Any]
+    ) -> DatasetRow:
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO datasets (id, name, csv, target, info, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (id, name, csv, target, orjson.dumps(info), now),
+            )
+        return DatasetRow(id, name, csv, target, info, now)
+
+    def get_dataset(self, id: str) -> DatasetRow | None:
+        rows = self._query(
+            "SELECT id, name, csv, target, info, created_at FROM datasets WHERE id = ?", (id,)
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return DatasetRow(r[0], r[1], r[2], r[3], orjson.loads(r[4]), r[5])
+
+    # -- runs --
+
+    def create_run(
+        self,
+        id: str,
+        graph_id: str | None,
+        name: str,
+        doc: dict[str, Any],
+        dataset: dict[str, Any],
+        config: dict[str, Any],
+        status: str,
+        edit_hash: str,
+    ) -> RunRow:
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, NULL, NULL, 0, 0, 0, NULL, ?, ?, ?, NULL, ?)",
+                (
+                    id,
+                    graph_id,
+                    name,
+                    orjson.dumps(doc),
+                    orjson.dumps(dataset),
+                    orjson.dumps(config),
+                    status,
+                    edit_hash,
+                    now,
+                    now,
+                    now,
+                ),
+            )
+        return self.get_run(id)  # type: ignore[return-value]
+
+    def get_run(self, id: str) -> RunRow | None:
+        rows = self._query(
+            f"SELECT {_RUN_COLUMNS}, (SELECT step FROM checkpoints c WHERE c.run_id = runs.id) "
+            "FROM runs WHERE id = ?",
+            (id,),
+        )
+        if not rows:
+            return None
+        r = list(rows[0])
+        for i in (3, 4, 5, 8):
+            r[i] = _loads(r[i])
+        return RunRow(*r)
+
+    def delete_run(self, id: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM runs WHERE id = ?", (id,))
+
+    def update_run(self, id: str, **fields: Any) -> None:
+        if not fields:
+            return
+        fields["updated_at"] = time.time()
+        for key in ("config", "error", "dataset", "last_snapshot", "last_boundary"):
+            if key in fields and fields[key] is not None and not isinstance(fields[key], bytes):
+                fields[key] = orjson.dumps(fields[key])
+        assigns = ", ".join(f"{k} = ?" for k in fields)
+        with self._tx() as db:
+            db.execute(f"UPDATE runs SET {assigns} WHERE id = ?", (*fields.values(), id))
+
+    def interrupt_live_runs(self) -> list[str]:
+        """Mark runs left live by a previous server process as `interrupted` (at start-up)."""
+        now = time.time()
+        marks = ",".join("?" * len(LIVE_STATUSES))
+        with self._tx() as db:
+            ids = [
+                r[0]
+                for r in db.execute(
+                    f"SELECT id FROM runs WHERE status IN ({marks})", LIVE_STATUSES
+                ).fetchall()
+            ]
+            db.execute(
+                f"UPDATE runs SET status = 'interrupted', reason = ?, updated_at = ? "
+                f"WHERE status IN ({marks})",
+                ("the server stopped while the run was live; resume it to continue", now)
+                + LIVE_STATUSES,
+            )
+        return ids
+
+    def last_snapshot(self, id: str) -> tuple[bytes | None, bytes | None]:
+        rows = self._query("SELECT last_snapshot, last_boundary FROM runs WHERE id = ?", (id,))
+        return rows[0] if rows else (None, None)
+
+    # -- metrics --
+
+    def add_metrics(
+        self, run_id: str, seq: int, first_step: int, last_step: int, points: bytes, **run: Any
+    ) -> None:
+        """One batch of points under `seq`, with the run's progress, in one transaction."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO metrics (run_id, seq, first_step, last_step, points) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (run_id, seq, first_step, last_step, points),
+            )
+            assigns = ", ".join(f"{k} = ?" for k in ("last_seq", *run))
+            db.execute(
+                f"UPDATE runs SET {assigns}, updated_at = ? WHERE id = ?",
+                (seq, *run.values(), time.time(), run_id),
+            )
+
+    def metric_batches(
+        self, run_id: str, after: int, until: int | None = None, limit: int = 10_000
+    ) -> list[tuple[int, bytes]]:
+        """(seq, points JSON) for after < seq <= until, in order."""
+        until = 2**62 if until is None else until
+        return self._query(
+            "SELECT seq, points FROM metrics WHERE run_id = ? AND seq > ? AND seq <= ? "
+            "ORDER BY seq LIMIT ?",
+            (run_id, after, until, limit),
+        )
+
+    def truncate_metrics(self, run_id: str, after_step: int) -> int:
+        """Drop the points past `after_step` (before resuming from an older checkpoint)."""
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT seq, points FROM metrics WHERE run_id = ? AND last_step > ? ORDER BY seq",
+                (run_id, after_step),
+            ).fetchall()
+            for seq, points in rows:
+                kept = [p for p in orjson.loads(points) if p.get("step", 0) <= after_step]
+                if kept:
+                    db.execute(
+                        "UPDATE metrics SET points = ?, last_step = ? WHERE run_id = ? AND seq = ?",
+                        (orjson.dumps(kept), kept[-1].get("step", 0), run_id, seq),
+                    )
+                else:
+                    db.execute("DELETE FROM metrics WHERE run_id = ? AND seq = ?", (run_id, seq))
+            return len(rows)
+
+    # -- checkpoints --
+
+    def save_checkpoint(self, run_id: str, step: int, data: bytes, state: bytes) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO checkpoints (run_id, step, created_at, data, state) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET step = excluded.step, "
+                "created_at = excluded.created_at, data = excluded.data, state = excluded.state",
+                (run_id, step, time.time(), data, state),
+            )
+
+    def get_checkpoint(self, run_id: str) -> tuple[int, bytes, bytes] | None:
+        rows = self._query("SELECT step, data, state FROM checkpoints WHERE run_id = ?", (run_id,))
+        return tuple(rows[0]) if rows else None  # type: ignore[return-value]
