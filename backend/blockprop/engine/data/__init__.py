@@ -209,7 +209,7 @@ _BUILTINS: dict[str, Builtin] = {
             "Synthetic 3×10×20 colour images in 10 classes (the input of the notes' network, "
             "flattened to 600 features): each class is a fixed smooth pattern, scaled by "
             "1 ± 0.2 and buried in per-pixel Gaussian noise.",
-            (_n(600, 20_000), _noise(1.0, "per-pixel noise standard deviation")),
+            (_n(600, 20_000), _noise(3.0, "per-pixel noise standard deviation")),
             synthetic.images,
             input_shape=synthetic.IMAGE_SHAPE,
         ),
