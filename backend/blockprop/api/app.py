@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -64,4 +65,51 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router, prefix="/api")
     mount_spa(app, settings.static_dir)
     app.add_middleware(Guard, settings=settings)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with our error shape for 422 and the stream frames' schemas."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+    from pydantic.json_schema import models_json_schema
+
+    from blockprop.api.schemas import STREAM_MODELS, DatasetUpload, ErrorBody, Request
+
+    doc = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        description=app.description,
+        routes=app.routes,
+    )
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for path in doc.get("paths", {}).values():
+        for op in path.values():
+            invalid = op.get("responses", {}).get("422")
+            if invalid and "HTTPValidationError" in str(invalid):
+                invalid["description"] = "invalid request (unknown or bad fields, invalid graph)"
+                invalid["content"] = {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
+                }
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    models = [ErrorBody, DatasetUpload, *STREAM_MODELS]
+    _, extra = models_json_schema(
+        [(m, "validation" if issubclass(m, Request) else "serialization") for m in models],
+        ref_template="#/components/schemas/{model}",
+    )
+    for name, schema in extra.get("$defs", {}).items():
+        schemas.setdefault(name, schema)
+    for union, members in (
+        ("StreamServerFrame", [m for m in STREAM_MODELS if m.__name__.startswith("Stream")]),
+        ("StreamClientMessage", [m for m in STREAM_MODELS if m.__name__.startswith("Client")]),
+    ):
+        schemas[union] = {
+            "description": f"any frame of WS /api/runs/{{id}}/stream ({union[6:]})",
+            "oneOf": [{"$ref": f"#/components/schemas/{m.__name__}"} for m in members],
+        }
+    app.openapi_schema = doc
+    return doc

@@ -432,21 +432,183 @@ class RunCreated(RunRead):
 
 
 class MetricPoint(Reply):
-    step: int
-    epoch: int | float | None = None
-    loss: float | None = None
+    """One training step. The last step of an epoch also has `train_loss` and, on evaluation
+    epochs, `test_loss` and (classification) `accuracy`."""
+
+    step: int = Field(description="steps counted from 1")
+    epoch: int = Field(description="the 1-based epoch the step belongs to")
+    loss: float | None = Field(description="the batch loss (null if not finite)")
+    lr: float
+    grad_norm: float | None = None
+    train_loss: float | None = None
     test_loss: float | None = None
     accuracy: float | None = None
-    lr: float | None = None
+    t: float | None = Field(default=None, description="Unix time the worker recorded it")
 
 
 class RunMetrics(Reply):
     run_id: str
     last_seq: int
-    points: list[dict[str, Any]] = Field(description="MetricPoint objects, in step order")
+    points: list[MetricPoint] = Field(description="in step order")
 
 
 class RunState(Reply):
     run_id: str
     step: int
     state: dict[str, dict[str, Any]] = Field(description="parameters by node and name")
+
+
+# --------------------------------------------------------------------------- stream frames
+# Not request or response bodies: the JSON frames of WS /api/runs/{id}/stream, documented
+# here so the OpenAPI document (and the frontend's generated types) include them.
+
+
+class Histogram(Reply):
+    edges: list[float | None]
+    counts: list[int]
+
+
+class TensorSummary(Reply):
+    """A tensor summarised for the screen (engine/summary.py)."""
+
+    shape: list[int] = Field(description="per-sample shape (batched values) or full shape")
+    batch: int | None = None
+    nonfinite: int = 0
+    mean: float | None = None
+    std: float | None = None
+    min: float | None = None
+    max: float | None = None
+    norm: float | None = None
+    hist: Histogram
+    data: Any = Field(default=None, description="the values (first sample) when small")
+    matrix: list[list[float | None]] | None = Field(
+        default=None, description="a small 2-D parameter in full, for heatmaps"
+    )
+
+
+class NodeSummary(Reply):
+    value: TensorSummary
+    grad: TensorSummary | None = None
+
+
+class StreamHello(Reply):
+    type: Literal["hello"]
+    run_id: str
+    run: RunRead
+    status: RunStatus
+    reason: str | None = None
+    step: int
+    seq: int = Field(description="seq of the last metrics batch that exists")
+    since: int = Field(description="this connection sends metrics batches after this seq")
+    can_control: bool
+    subscription: dict[str, Any]
+
+
+class StreamMetrics(Reply):
+    type: Literal["metrics"]
+    seq: int = Field(description="1, 2, 3, … per run, no gaps; resync with hello {since}")
+    points: list[MetricPoint]
+
+
+class StreamSnapshot(Reply):
+    type: Literal["snapshot"]
+    step: int
+    epoch: int
+    nodes: dict[str, NodeSummary] = Field(description='by value key ("node" or "node:port")')
+    params: dict[str, dict[str, TensorSummary]]
+    param_grads: dict[str, dict[str, TensorSummary]] = Field(default_factory=dict)
+
+
+class BoundaryPoints(Reply):
+    train: list[list[float]] = Field(description="[x0, x1, y] per sample")
+    test: list[list[float]]
+
+
+class StreamBoundary(Reply):
+    type: Literal["boundary"]
+    step: int
+    x0: list[float]
+    x1: list[float]
+    z: list[list[float]] = Field(description="z[i][j]: prediction at (x0[j], x1[i])")
+    kind: Literal["class", "value"]
+    points: BoundaryPoints
+
+
+class StreamStatus(Reply):
+    type: Literal["status"]
+    status: RunStatus
+    reason: str | None = None
+    step: int | None = None
+    epoch: int | None = None
+    diverged_node: str | None = None
+    error: ErrorDetail | None = None
+
+
+class StreamError(Reply):
+    type: Literal["error"]
+    of: str | None = Field(default=None, description="the client message type it answers")
+    error: ErrorDetail
+
+
+class StreamAck(Reply):
+    type: Literal["ack", "auth"]
+    of: str | None = None
+
+
+ServerFrame = Annotated[
+    StreamHello
+    | StreamMetrics
+    | StreamSnapshot
+    | StreamBoundary
+    | StreamStatus
+    | StreamError
+    | StreamAck,
+    Field(discriminator="type"),
+]
+
+
+class ClientHello(Request):
+    type: Literal["hello"]
+    since: int | None = Field(default=None, ge=0, description="resend batches after this seq")
+
+
+class ClientSubscribe(Request):
+    type: Literal["subscribe"]
+    nodes: list[str] | None = Field(default=None, description="null: every node")
+    rate: float | None = Field(default=None, ge=0, description="snapshots per second")
+    boundary: bool = True
+
+
+class ClientAuth(Request):
+    type: Literal["auth"]
+    edit_token: str
+
+
+class ClientControl(Request):
+    type: Literal["pause", "resume", "stop"]
+
+
+class ClientStep(Request):
+    type: Literal["step"]
+    n: int = Field(default=1, ge=1, le=1_000_000)
+
+
+class ClientSet(RunUpdate):
+    type: Literal["set"]
+
+
+STREAM_MODELS: list[type[BaseModel]] = [
+    StreamHello,
+    StreamMetrics,
+    StreamSnapshot,
+    StreamBoundary,
+    StreamStatus,
+    StreamError,
+    StreamAck,
+    ClientHello,
+    ClientSubscribe,
+    ClientAuth,
+    ClientControl,
+    ClientStep,
+    ClientSet,
+]
