@@ -295,6 +295,7 @@ class Trainer:
             self.doc, self.batch_size, dtype=self.dtype, seed=cfg.seed, state=state
         )
         self._plans: dict[int, Plan] = {self.batch_size: self.plan}
+        self._eval_plans: dict[int, Plan] = {}
         self._map_nodes()
         self._prepare_data()
 
@@ -561,6 +562,26 @@ class Trainer:
             plan = self._plans[b] = self.plan.for_batch(b)
         return plan
 
+    def _eval_plan(self, b: int) -> Plan:
+        """A plan for evaluation sharing the parameters but none of the training plans'
+        buffers, so evaluating never overwrites the values and gradients of the latest
+        training step (which snapshots show)."""
+        plan = self._eval_plans.get(b)
+        if plan is None:
+            base = self.plan
+            # Plan.for_batch would hand back the training plan of the same batch size
+            plan = Plan(
+                base._an,
+                b,
+                base.dtype,
+                seed=base.seed,
+                params=base.params,
+                param_grads=base.param_grads,
+                grads="params",
+                family=self._eval_plans,
+            )
+        return plan
+
     # ---- one step -------------------------------------------------------------------------
 
     @property
@@ -584,15 +605,20 @@ class Trainer:
 
     def step(self) -> list[dict[str, Any]]:
         """One optimisation step; returns the metric points it produced ([] when training is
-        over or has diverged)."""
+        over or has diverged). Floating-point warnings are silenced: overflow is detected
+        and reported as divergence instead."""
+        with np.errstate(all="ignore"):
+            return self._guarded_step()
+
+    def _guarded_step(self) -> list[dict[str, Any]]:
         with self._lock:
             if self.status in TERMINAL:
                 return []
-            if self.done:
-                self._finish(Status.DONE, self._done_reason())
-                return []
             if not self.plan.cost_ids:
                 self._finish(Status.DONE, "nothing to train: the graph has no cost node")
+                return []
+            if self.done:
+                self._finish(Status.DONE, self._done_reason())
                 return []
             if self._pending:
                 self._apply_pending()
@@ -728,7 +754,7 @@ class Trainer:
         outs = [] if collect and self.output_key is not None else None
         for start in range(0, n, EVAL_BATCH):
             stop = min(n, start + EVAL_BATCH)
-            plan = self._plan_for(stop - start)
+            plan = self._eval_plan(stop - start)
             feed = {self.input_id: x[start:stop]}
             if self.target_id is not None:
                 feed[self.target_id] = (
@@ -857,41 +883,45 @@ class Trainer:
         """
         self._on_status = on_status
         try:
-            if self.status in TERMINAL:
-                return self.status
-            while True:
-                with self._cond:
-                    while True:
-                        if self._stop:
-                            self._finish(Status.STOPPED, "stopped")
-                            return self.status
-                        if not self._paused:
-                            if self.status != Status.RUNNING:
-                                self._set_status(Status.RUNNING)
-                            break
-                        if self._steps_left > 0:
-                            self._steps_left -= 1
-                            break
-                        if self.status != Status.PAUSED:
-                            self._set_status(Status.PAUSED)
-                        self._cond.wait(0.25)
-                        if should_continue is not None and not should_continue():
-                            self._stop = True
-                if should_continue is not None and not should_continue():
-                    with self._cond:
-                        self._stop = True
-                    continue
-                points = self.step()
-                if points and on_points is not None:
-                    on_points(points)
-                if self.status in TERMINAL:
-                    return self.status
+            with np.errstate(all="ignore"):
+                return self._run(on_points, should_continue)
         except Exception as e:  # a failing step (or callback) ends the run, visibly
             self.error = e
             self._finish(Status.FAILED, f"{type(e).__name__}: {e}")
             return self.status
         finally:
             self._on_status = None
+
+    def _run(self, on_points, should_continue) -> Status:
+        if self.status in TERMINAL:
+            return self.status
+        while True:
+            with self._cond:
+                while True:
+                    if self._stop:
+                        self._finish(Status.STOPPED, "stopped")
+                        return self.status
+                    if not self._paused:
+                        if self.status != Status.RUNNING:
+                            self._set_status(Status.RUNNING)
+                        break
+                    if self._steps_left > 0:
+                        self._steps_left -= 1
+                        break
+                    if self.status != Status.PAUSED:
+                        self._set_status(Status.PAUSED)
+                    self._cond.wait(0.25)
+                    if should_continue is not None and not should_continue():
+                        self._stop = True
+            if should_continue is not None and not should_continue():
+                with self._cond:
+                    self._stop = True
+                continue
+            points = self._guarded_step()
+            if points and on_points is not None:
+                on_points(points)
+            if self.status in TERMINAL:
+                return self.status
 
     # ---- observation ----------------------------------------------------------------------
 
