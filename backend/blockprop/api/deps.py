@@ -54,7 +54,6 @@ def graph_doc(graph: Any, settings: Settings) -> dict[str, Any]:
             "too_large",
             f"the graph has {len(graph.nodes)} nodes; the limit is {settings.max_nodes}",
         )
-    doc = graph.model_dump(exclude_none=True)
-    if not doc.get("description"):
-        doc.pop("description", None)
+    doc = graph.model_dump(exclude_unset=True)  # what the client sent, checked
+    doc.setdefault("version", 1)
     return doc
