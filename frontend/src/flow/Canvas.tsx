@@ -7,6 +7,7 @@ import {
   MiniMap,
   ReactFlow,
   useReactFlow,
+  useStore,
 } from "@xyflow/react";
 import { type DragEvent, useCallback, useEffect, useRef } from "react";
 import type { FlowEdge, OpNode } from "../lib/doc";
@@ -27,6 +28,9 @@ const defaultEdgeOptions = {
 const deleteKeys = ["Backspace", "Delete"];
 const multiSelectKeys = ["Meta", "Control"];
 
+// Below this zoom, text is too small to read: hide it (CSS) so a big graph pans smoothly.
+const DETAIL_ZOOM = 0.5;
+
 const MINIMAP_COLORS: Record<string, string> = {
   observed: "#9fb3c8",
   parameter: "#c7a6e8",
@@ -41,6 +45,8 @@ export function Canvas() {
   const onEdgesChange = useEditor((s) => s.onEdgesChange);
   const checkpoint = useEditor((s) => s.checkpoint);
   const loadSeq = useEditor((s) => s.loadSeq);
+  // A boolean selector: nodes do not re-render on every zoom step, only across the threshold.
+  const zoomedOut = useStore((s) => s.transform[2] < DETAIL_ZOOM);
   const rf = useReactFlow<OpNode, FlowEdge>();
   const addOp = useAddOp();
   const reconnected = useRef(false);
@@ -112,6 +118,7 @@ export function Canvas() {
 
   return (
     <ReactFlow<OpNode, FlowEdge>
+      className={zoomedOut ? "is-zoomed-out" : undefined}
       nodes={nodes}
       edges={edges}
       nodeTypes={nodeTypes}

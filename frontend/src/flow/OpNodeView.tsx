@@ -27,7 +27,11 @@ function OpNodeViewImpl({ id, data, selected }: NodeProps<OpNode>) {
   if (!spec) classes.push("is-unknown");
 
   const rows = Math.max(inputs.length, outputs.length, 1);
-  const style = compact ? undefined : { minHeight: Math.max(52, rows * 22 + 18) };
+  // Leave room for the port labels on each side so they never run under the title.
+  const side = (ports: { name: string }[]) => 14 + Math.max(0, ...ports.map((p) => p.name.length)) * 6;
+  const style = compact
+    ? undefined
+    : { minHeight: Math.max(52, rows * 22 + 18), paddingLeft: side(inputs), paddingRight: side(outputs) };
 
   return (
     <div className={classes.join(" ")} style={style} data-testid={`node-${id}`} data-op={data.op}>

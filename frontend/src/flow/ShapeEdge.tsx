@@ -1,15 +1,26 @@
-import { BaseEdge, EdgeLabelRenderer, type EdgeProps, getBezierPath } from "@xyflow/react";
+import { BaseEdge, type EdgeProps, getBezierPath } from "@xyflow/react";
 import { memo } from "react";
 import { formatShape } from "../lib/notation";
 import { useEditor } from "../store/editor";
 
-/** An edge labelled with the shape of the value it carries, from the last validation. */
+// Monospace 10px: one character is 6px wide, so the label box is sized without measuring.
+const CHAR_W = 6;
+const PAD_X = 5;
+const H = 15;
+
+/**
+ * An edge labelled with the shape of the value it carries, from the last validation.
+ * The label is SVG inside the edge rather than an EdgeLabelRenderer portal: each portal
+ * subscribes to React Flow's store, which made panning a 300-node graph stutter.
+ */
 function ShapeEdgeImpl(props: EdgeProps) {
   const { id, source, sourceHandleId, markerEnd, selected } = props;
   const [path, labelX, labelY] = getBezierPath(props);
   const shape = useEditor(
     (s) => s.validation.shapes[`${source}:${sourceHandleId}`] ?? s.validation.shapes[source],
   );
+  const text = shape ? formatShape(shape) : "";
+  const w = text.length * CHAR_W + 2 * PAD_X;
   return (
     <>
       <BaseEdge
@@ -18,16 +29,17 @@ function ShapeEdgeImpl(props: EdgeProps) {
         markerEnd={markerEnd}
         className={selected ? "bp-edge is-selected" : "bp-edge"}
       />
-      {shape && (
-        <EdgeLabelRenderer>
-          <div
-            className="bp-edge-label nodrag nopan"
-            data-testid={`edge-label-${id}`}
-            style={{ transform: `translate(-50%, -50%) translate(${labelX}px, ${labelY}px)` }}
-          >
-            {formatShape(shape)}
-          </div>
-        </EdgeLabelRenderer>
+      {text && (
+        <g
+          className="bp-edge-label"
+          transform={`translate(${labelX - w / 2} ${labelY - H / 2})`}
+          data-testid={`edge-label-${id}`}
+        >
+          <rect width={w} height={H} rx={4} />
+          <text x={w / 2} y={H / 2} textAnchor="middle" dominantBaseline="central">
+            {text}
+          </text>
+        </g>
       )}
     </>
   );

@@ -12,7 +12,8 @@ export function Modal(props: {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     // Focus the first field so keyboard users can type at once.
-    box.current?.querySelector<HTMLElement>("input, button")?.focus();
+    const first = box.current?.querySelector<HTMLElement>(".modal-body input, .modal-body button");
+    (first ?? box.current?.querySelector<HTMLElement>("button"))?.focus();
   }, []);
   return (
     // biome-ignore lint/a11y/noStaticElementInteractions: Esc closes it for keyboard users; a backdrop click is the mouse equivalent
