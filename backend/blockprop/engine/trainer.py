@@ -660,7 +660,12 @@ class Trainer:
             sq += float(np.dot(gf, gf))
         grad_norm = math.sqrt(sq)
         if not math.isfinite(grad_norm):
-            return self._diverge(plan, "the gradient became non-finite")
+            # the float32 sum of squares may overflow while every gradient is finite
+            grad_norm = math.sqrt(
+                sum(float(np.linalg.norm(g.astype(np.float64))) ** 2 for g in grads)
+            )
+            if not math.isfinite(grad_norm):
+                return self._diverge(plan, "the gradient became non-finite")
         # keep this finite state, then regularise and update
         for keep, p in zip(self._backup, self._params, strict=True):
             np.copyto(keep, p)
@@ -719,6 +724,9 @@ class Trainer:
 
     def _diverge(self, plan: Plan, what: str) -> list[dict[str, Any]]:
         node = plan.first_nonfinite()
+        if node is None and plan.cost_ids:  # every value finite: the sum of costs overflowed
+            node = plan.cost_ids[0]
+            what += " (the sum over the batch overflowed)"
         self.diverged_node = node
         self.diverged_step = self.step_count + 1
         for p, keep in zip(self._params, self._backup, strict=True):
