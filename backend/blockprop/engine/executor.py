@@ -119,6 +119,8 @@ class Plan:
         self._family = family if family is not None else {}
         self._family.setdefault(B, self)
         self._rng = np.random.default_rng(seed)
+        self._ones = np.ones(B, dtype)
+        self._ones.flags.writeable = False
         self._ctx = _Context(self._rng)
         self.input_ids = [n.id for n in an.nodes if n.op.source == "input"]
         self.target_ids = [n.id for n in an.nodes if n.op.source == "target"]
@@ -143,6 +145,11 @@ class Plan:
                 values[k] = np.zeros((B, *s), dtype=np.int64 if d == "int" else dt)
             self._scratch[node.id] = {n: np.zeros((B, *s), dt) for n, s in node.scratch.items()}
         self.values = values
+        self._feed_slots = [
+            (n.id, values[n.id], n.dtypes[0] == "float")
+            for n in self._nodes
+            if n.op.source in ("input", "target")
+        ]
         self._feeds = [
             (n.id, n.op.source, values[n.id], n.dtypes[0] == "int")
             for n in self._nodes
@@ -157,7 +164,7 @@ class Plan:
         for t in node.op.trainables:  # absent optional trainables bind as None
             env.setdefault(t.name, None)
         env.update(self._scratch.get(node.id, {}))
-        env["batch"], env["float_dtype"] = self.batch_size, self.dtype
+        env["batch"], env["float_dtype"], env["ones"] = self.batch_size, self.dtype, self._ones
         env["training"], env["rng"] = False, None  # stochastic steps read the run context
         for port, key in node.sources.items():
             env[port] = self._aligned(self.values[key], node, key) if align else self.values[key]
@@ -315,54 +322,68 @@ class Plan:
     # ------------------------------------------------------------------ run
 
     def _feed(self, feeds: Mapping[str, Any]) -> None:
-        if not isinstance(feeds, Mapping):
-            raise _bad_feed("feeds must map input and target ids to arrays")
-        for nid, role, buf, is_int in self._feeds:
-            a = feeds.get(nid)
-            if a is None:
-                raise _bad_feed(f"no value fed for {role} '{nid}'", nid)
-            if a.__class__ is not np.ndarray:
-                try:
-                    a = np.asarray(a)
-                except (TypeError, ValueError) as e:
-                    raise _bad_feed(f"{role} '{nid}': cannot read the array ({e})", nid) from None
-            if a.shape != buf.shape:
-                if a.ndim == 0 or a.shape[0] != buf.shape[0]:
-                    lead = "nothing" if a.ndim == 0 else str(a.shape[0])
-                    raise _bad_feed(
-                        f"{role} '{nid}' was fed an array of shape {_shape(a.shape)}"
-                        f"; its leading (batch) axis must be {self.batch_size}, "
-                        f"got {lead}",
-                        nid,
-                    )
-                raise _bad_feed(
-                    f"{role} '{nid}' expects shape {_shape(buf.shape)} (batch "
-                    f"{self.batch_size} × per-sample {_shape(buf.shape[1:])}); got "
-                    f"{_shape(a.shape)}",
-                    nid,
-                )
-            if is_int:
-                integral = a.dtype.kind in "iub" or (
-                    a.dtype.kind == "f" and np.array_equal(a, np.round(a))
-                )
-                if not integral:
-                    raise _bad_feed(f"{role} '{nid}' holds class labels; got {a.dtype}", nid)
-                if a.size and a.min() < 0:
-                    raise _bad_feed(f"{role} '{nid}': class labels must be ≥ 0", nid)
-                np.copyto(buf, a, casting="unsafe")
-            else:
-                if a.dtype.kind not in "fiub":
-                    raise _bad_feed(f"{role} '{nid}' expects numbers; got {a.dtype}", nid)
-                np.copyto(buf, a, casting="unsafe")
-        if len(feeds) > len(self._feeds):
+        """Copy the fed arrays into the input buffers, checking them on the way."""
+        try:
+            for nid, buf, is_float in self._feed_slots:
+                a = feeds[nid]
+                # fast path: a float array of the right shape (the usual training step)
+                if (
+                    is_float
+                    and a.__class__ is np.ndarray
+                    and a.shape == buf.shape
+                    and a.dtype.kind == "f"
+                ):
+                    np.copyto(buf, a)
+                else:
+                    self._feed_one(nid, a)
+        except (KeyError, TypeError):  # not a mapping, or an entry is missing
+            if not isinstance(feeds, Mapping):
+                raise _bad_feed("feeds must map input and target ids to arrays") from None
+            for nid, role, _, _ in self._feeds:
+                if nid not in feeds:
+                    raise _bad_feed(f"no value fed for {role} '{nid}'", nid) from None
+            raise
+        if len(feeds) != len(self._feeds):
             known = {f[0] for f in self._feeds}
             extra = sorted(str(k) for k in feeds if k not in known)
+            which = "is not an input or target" if len(extra) == 1 else "are not inputs or targets"
             raise _bad_feed(
-                f"fed {', '.join(map(repr, extra))}, which "
-                f"{'is not an input or target' if len(extra) == 1 else 'are not inputs or targets'}"
-                f" of this graph",
-                extra[0],
+                f"fed {', '.join(map(repr, extra))}, which {which} of this graph", extra[0]
             )
+
+    def _feed_one(self, nid: str, a: Any) -> None:
+        _, role, buf, is_int = next(f for f in self._feeds if f[0] == nid)
+        if a.__class__ is not np.ndarray:
+            try:
+                a = np.asarray(a)
+            except (TypeError, ValueError) as e:
+                raise _bad_feed(f"{role} '{nid}': cannot read the array ({e})", nid) from None
+        if a.shape != buf.shape:
+            if a.ndim == 0 or a.shape[0] != buf.shape[0]:
+                lead = "nothing" if a.ndim == 0 else str(a.shape[0])
+                raise _bad_feed(
+                    f"{role} '{nid}' was fed an array of shape {_shape(a.shape)}; "
+                    f"its leading (batch) axis must be {self.batch_size}, got "
+                    f"{lead}",
+                    nid,
+                )
+            raise _bad_feed(
+                f"{role} '{nid}' expects shape {_shape(buf.shape)} (batch "
+                f"{self.batch_size} × per-sample {_shape(buf.shape[1:])}); got "
+                f"{_shape(a.shape)}",
+                nid,
+            )
+        if is_int:
+            integral = a.dtype.kind in "iub" or (
+                a.dtype.kind == "f" and np.array_equal(a, np.round(a))
+            )
+            if not integral:
+                raise _bad_feed(f"{role} '{nid}' holds class labels; got {a.dtype}", nid)
+            if a.size and a.min() < 0:
+                raise _bad_feed(f"{role} '{nid}': class labels must be ≥ 0", nid)
+        elif a.dtype.kind not in "fiub":
+            raise _bad_feed(f"{role} '{nid}' expects numbers; got {a.dtype}", nid)
+        np.copyto(buf, a, casting="unsafe")
 
     def forward(
         self,
@@ -388,9 +409,10 @@ class Plan:
         return self._loss()
 
     def _loss(self) -> float:
+        ones = self._ones
         total = 0.0
         for c in self._cost_bufs:
-            total += float(np.add.reduce(c))
+            total += float(np.dot(c, ones))
         return total / self.batch_size
 
     def _forward_from(self, start: int) -> float:
@@ -565,6 +587,7 @@ def eager(
     *,
     training: bool = False,
     rng=None,
+    batch: int | None = None,
 ):
     """Run one op's forward rule directly on batched arrays (``out=None``: it allocates).
 
@@ -576,14 +599,18 @@ def eager(
     p = {q.name: q.default for q in op.params}
     p.update(params or {})
     shapes = {k: tuple(np.shape(v)[1:]) for k, v in inputs.items()}
-    batch = next(iter(inputs.values())).shape[0] if inputs else 1
+    if batch is None:
+        batch = next(iter(inputs.values())).shape[0] if inputs else 1
     env: dict[str, Any] = {**p, **shapes}
-    dt = (
-        np.result_type(*[v for v in inputs.values() if np.asarray(v).dtype.kind == "f"])
-        if inputs
-        else np.float64
-    )
+    floats = [v for v in inputs.values() if np.asarray(v).dtype.kind == "f"]
+    dt = np.result_type(*floats) if floats else np.dtype(np.float64)
     scratch = {n: np.zeros((batch, *op.rules[f"scratch:{n}"](env)), dt) for n in op.scratch}
+    if op.broadcast:  # line up per-sample ranks after the batch axis, as plans do
+        rank = max(np.ndim(v) for v in inputs.values())
+        inputs = {
+            k: np.asarray(v)[(slice(None),) + (None,) * (rank - np.ndim(v))]
+            for k, v in inputs.items()
+        }
     env = {
         **p,
         **(trainables or {}),
@@ -594,6 +621,7 @@ def eager(
         "rng": rng,
         "batch": batch,
         "float_dtype": dt,
+        "ones": np.ones(batch, dt),
     }
     for t in op.trainables:
         env.setdefault(t.name, None)

@@ -16,7 +16,9 @@ compiled (like pytest fixtures). A rule simply names what it needs:
 - scratch buffers declared by the op (``diff``, ``mask``...): residuals kept from forward;
 - ``out``: a preallocated buffer to write into (``None`` when called eagerly; a rule then
   allocates), ``g`` (dC/d output) and ``ans`` (the forward output) for VJP rules,
-  ``training`` and ``rng`` for stochastic forwards, ``batch`` and ``float_dtype``.
+  ``training`` and ``rng`` for stochastic forwards, ``batch``, ``ones`` (a read-only
+  vector of ``batch`` ones: ``np.dot(ones, g)`` is the fastest batch sum) and
+  ``float_dtype``.
 
 A rule returns its result; it may write it into ``out`` and return ``out``. A VJP rule
 returns ``None`` for a zero gradient. VJP rules for broadcasting ops return the gradient
@@ -44,7 +46,7 @@ PARAM_TYPES = ("int", "float", "bool", "str", "shape", "tensor")
 DTYPES = ("float", "int", "any")
 
 #: names a rule may ask for besides the op's own ports, params, trainables and scratch
-RESERVED = ("g", "ans", "out", "training", "rng", "batch", "float_dtype", "dtypes")
+RESERVED = ("g", "ans", "out", "training", "rng", "batch", "ones", "float_dtype", "dtypes")
 
 Shape = tuple[int, ...]
 
@@ -366,8 +368,8 @@ class OpDef:
             if p.dtype not in DTYPES:
                 raise ValueError(f"{w}: port {p.name!r} has unknown dtype {p.dtype!r}")
         shape_env = set(ports) | set(pnames)
-        fwd_env = shape_env | set(tnames) | set(snames) | {"out", "training", "rng", "batch"}
-        fwd_env |= {"float_dtype"}
+        fwd_env = shape_env | set(tnames) | set(snames)
+        fwd_env |= {"out", "training", "rng", "batch", "ones", "float_dtype"}
         rules: dict[str, Any] = {}
 
         def bind(key, fn, allowed, optional=False):
@@ -465,11 +467,13 @@ class Registry:
         return sorted(self._ops.values(), key=lambda o: (order[o.category], o.name))
 
 
-def op_spec(op: OpDef) -> dict:
+def op_spec(op: OpDef | str) -> dict:
     """The JSON-able description of an op served by ``GET /api/ops`` (DESIGN.md "Op spec").
 
     Each param entry also says whether it is ``required`` (then ``default`` is null).
     """
+    if isinstance(op, str):
+        op = get(op)
     return {
         "name": op.name,
         "label": op.label,

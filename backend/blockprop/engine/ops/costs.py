@@ -31,11 +31,19 @@ def _n(a):
 
 def _se_forward(y, target, diff, out, scale=1.0):
     d = np.subtract(y, target, out=diff)
-    return K.sum_sample(np.square(d), out, scale)
+    if d.size == len(d):  # one element per sample
+        r = np.square(d.reshape(-1), out=out)
+        if scale != 1.0:
+            r *= scale
+        return r
+    sq = np.square(d)
+    if sq.ndim != 2:
+        sq = sq.reshape(len(sq), -1)
+    return np.dot(sq, K.filled(sq.shape[1], sq.dtype, scale), out=out)  # scaled row sums
 
 
 def _se_grad(g, diff, out, scale):
-    r = np.multiply(diff, K.per_sample(g, diff.ndim), out=out)
+    r = np.multiply(diff, g[:, None] if diff.ndim == 2 else K.per_sample(g, diff.ndim), out=out)
     r *= scale
     return r
 
@@ -51,28 +59,37 @@ def _ce_shape(logits, target, dtypes):
         expect(
             target == logits,
             "target",
-            f"a one-hot or probability vector shaped like the "
-            f"logits {fmt_shape(logits)} (or integer labels)",
+            f"a one-hot or probability vector shaped like the logits {fmt_shape(logits)} "
+            "(or integer labels)",
             target,
         )
     return _scalar
 
 
-def _ce_forward(logits, target, logp, out):
-    log_softmax(logits, logp)
+def _ce_forward(logits, target, probs, out):
+    # C = log sum_k exp(s_k) - s_label with s = z - max(z); keeps softmax(z) for backward
+    s = np.subtract(logits, logits.max(axis=1, keepdims=True), out=probs)
     if target.dtype.kind == "f":
-        return K.sum_sample(np.multiply(target, logp), out, -1.0)
-    return np.negative(logp[K.rows(len(logp)), target], out=out)
+        t_s, t_sum = K.sum_sample(target * s), K.sum_sample(target)
+    else:
+        picked = s[K.rows(len(s)), target]
+    e = np.exp(s, out=probs)
+    se = e.sum(axis=1)
+    e /= se[:, None]
+    lse = np.log(se)
+    if target.dtype.kind == "f":  # -sum_k t_k (s_k - lse)
+        return np.subtract(lse * t_sum, t_s, out=out)
+    return np.subtract(lse, picked, out=out)
 
 
-def _ce_dlogits(g, target, logp, out):
-    r = np.exp(logp, out=out)  # softmax
-    if target.dtype.kind == "f":  # softmax * sum(t) - t
-        r *= K.sum_sample(target)[:, None]
+def _ce_dlogits(g, target, probs, out):
+    if target.dtype.kind == "f":  # (softmax * sum(t) - t) g
+        r = np.multiply(probs, K.sum_sample(target)[:, None], out=out)
         r -= target
-    else:  # softmax - onehot(label)
-        r[K.rows(len(r)), target] -= 1.0
-    r *= g[:, None]
+        r *= g[:, None]
+        return r
+    r = np.multiply(probs, g[:, None], out=out)  # (softmax - onehot(label)) g
+    r[K.rows(len(r)), target] -= g
     return r
 
 
@@ -194,12 +211,12 @@ OPS = [
         doc="Softmax cross-entropy from logits, with an integer class label or a "
         "one-hot / probability vector as target. Computed stably (log-sum-exp).",
         inputs=[("logits", "class scores"), ("target", "class label or distribution", "any")],
-        scratch={"logp": lambda logits: logits},
+        scratch={"probs": lambda logits: logits},
         shape=_ce_shape,
         forward=_ce_forward,
         vjp={
             "logits": _ce_dlogits,
-            "target": lambda g, logp, out: _neg_times(logp, g, out),
+            "target": lambda g, logits, out: _neg_times(log_softmax(logits), g, out),
         },
         formula={
             "forward": r"C = -\sum_k \bar y_k \log \mathrm{softmax}(z)_k "

@@ -15,17 +15,28 @@ def _linear_shape(x, out_features):
     return (*x[:-1], out_features)
 
 
+# np.dot has less overhead than np.matmul for plain (batch, features) matrices
+
+
 def _linear_forward(x, W, out, b=None):
-    y = K.matmul(x, W.T, out)
+    y = np.dot(x, W.T, out=out) if x.ndim == 2 else np.matmul(x, W.T, out=out)
     if b is not None:
         np.add(y, b, out=y)
     return y
 
 
+def _linear_dx(g, W, out):
+    return np.dot(g, W, out=out) if g.ndim == 2 else np.matmul(g, W, out=out)
+
+
 def _linear_dW(g, x, out):
     if g.ndim > 2:
         g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
-    return K.matmul(g.T, x, out)
+    return np.dot(g.T, x, out=out)
+
+
+def _linear_db(g, ones, out):
+    return np.dot(ones, g, out=out) if g.ndim == 2 else K.sum_leading(g, out)
 
 
 # -- matmul: per-sample product of a vector or matrix with a vector or matrix
@@ -144,9 +155,9 @@ OPS = [
         shape=_linear_shape,
         forward=_linear_forward,
         vjp={
-            "x": lambda g, W, out: K.matmul(g, W, out),
+            "x": _linear_dx,
             "W": _linear_dW,
-            "b": lambda g, out: K.sum_leading(g, out),
+            "b": _linear_db,
         },
         formula={
             "forward": r"y = W x + b",
