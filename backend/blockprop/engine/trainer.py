@@ -246,6 +246,17 @@ def _is_weight(op: registry.OpDef, trainable: str) -> bool:
     return trainable == "W" or op.category == "variable"
 
 
+def _flat(arrays: list[np.ndarray]) -> list[np.ndarray]:
+    """1-D views of persistent buffers (for cheap dot products)."""
+    out = []
+    for a in arrays:
+        v = a.reshape(-1)
+        if not np.shares_memory(v, a):
+            raise ValueError("gradient buffers must be contiguous")
+        out.append(v)
+    return out
+
+
 def _wants_signs(op: registry.OpDef, port: str) -> bool:
     """Whether a cost declares its target port as taking ±1 (hinge): binary labels 0/1
     are then fed as -1/+1."""
@@ -322,7 +333,10 @@ class Trainer:
             beta2=cfg.beta2,
             eps=cfg.eps,
         )
+        self._flat_full = _flat(self._grads_full)
         self._backup = [p.copy() for p in self._params]
+        self._backup_pairs = list(zip(self._backup, self._params, strict=True))
+        self._lr_epoch = -1  # epoch whose rates are cached in _lr_now, _l1_now, _l2_now
         self.schedule = Schedule(
             cfg.schedule,
             epochs=max(1, cfg.epochs),
@@ -348,8 +362,7 @@ class Trainer:
 
         # plans for other batch sizes, sharing the parameters
         self._last_plan: Plan | None = None
-        self._grads_partial: list[np.ndarray] | None = None
-        self._partial: tuple[int, Plan, dict[str, np.ndarray]] | None = None
+        self._partial: tuple | None = None  # (size, plan, feed, grads, flat grads)
 
         # status and control
         self.status: Status = Status.IDLE
@@ -541,8 +554,11 @@ class Trainer:
         }
         self._y = {"train": self._targets(ds.y_train), "test": self._targets(ds.y_test)}
         self._labels = {"train": ds.y_train, "test": ds.y_test}
-        b = self.batch_size
-        self._feed = self._make_feed(b)
+        self._x_train, self._y_train = self._x["train"], self._y["train"]
+        self._feed = self._make_feed(self.batch_size)
+        self._full_feed = {self.input_id: self._x_train}
+        if self.target_id is not None:
+            self._full_feed[self.target_id] = self._y_train
 
     def _make_feed(self, b: int) -> dict[str, np.ndarray]:
         """Feeds for a batch of b: the plan's own input buffers, which batches are gathered
@@ -600,6 +616,7 @@ class Trainer:
         with self._cond:
             pending, self._pending = self._pending, {}
         self.settings.update(pending)
+        self._lr_epoch = -1
         if "momentum" in pending:
             self.optimizer.momentum = pending["momentum"]
 
@@ -625,39 +642,36 @@ class Trainer:
             return self._step()
 
     def _step(self) -> list[dict[str, Any]]:
-        cfg, n = self.config, self.dataset.n_train
+        n = self.dataset.n_train
         pos = self._pos
-        if pos == 0 and cfg.shuffle and not self.full_batch:
-            self._shuffle_rng.shuffle(self._perm)
-        b = min(self.batch_size, n - pos)
         if self.full_batch:
-            plan, grads = self.plan, self._grads_full
-            feed = {self.input_id: self._x["train"]}
-            if self.target_id is not None:
-                feed[self.target_id] = self._y["train"]
+            b = n
+            plan, grads, flat, feed = self.plan, self._grads_full, self._flat_full, self._full_feed
         else:
+            if pos == 0 and self.config.shuffle:
+                self._shuffle_rng.shuffle(self._perm)
+            b = min(self.batch_size, n - pos)
             if b == self.batch_size:
-                plan, grads, feed = self.plan, self._grads_full, self._feed
+                plan, grads, flat, feed = self.plan, self._grads_full, self._flat_full, self._feed
             else:
                 if self._partial is None or self._partial[0] != b:
                     pplan = self._plan_for(b)
-                    self._partial = (b, pplan, self._make_feed(b))
-                    self._grads_partial = self._grads_of(pplan)
-                _, plan, feed = self._partial
-                grads = self._grads_partial
+                    pgrads = self._grads_of(pplan)
+                    self._partial = (b, pplan, self._make_feed(b), pgrads, _flat(pgrads))
+                _, plan, feed, grads, flat = self._partial
             idx = self._perm[pos : pos + b]
-            np.take(self._x["train"], idx, axis=0, out=feed[self.input_id])
-            if self.target_id is not None:
-                np.take(self._y["train"], idx, axis=0, out=feed[self.target_id])
+            np.take(self._x_train, idx, axis=0, out=feed[self.input_id])
+            if self._y_train is not None:
+                np.take(self._y_train, idx, axis=0, out=feed[self.target_id])
         self._last_plan = plan
         loss = float(plan.forward(feed, training=True, rng=self._dropout_rng))
         if not math.isfinite(loss):
             return self._diverge(plan, f"the loss became {loss}")
         plan.backward()
         sq = 0.0
-        for g in grads:
-            gf = g.reshape(-1)
-            sq += float(np.dot(gf, gf))
+        dot = np.dot
+        for gf in flat:
+            sq += float(dot(gf, gf))
         grad_norm = math.sqrt(sq)
         if not math.isfinite(grad_norm):
             # the float32 sum of squares may overflow while every gradient is finite
@@ -667,12 +681,13 @@ class Trainer:
             if not math.isfinite(grad_norm):
                 return self._diverge(plan, "the gradient became non-finite")
         # keep this finite state, then regularise and update
-        for keep, p in zip(self._backup, self._params, strict=True):
-            np.copyto(keep, p)
+        copyto = np.copyto
+        for keep, p in self._backup_pairs:
+            copyto(keep, p)
         epoch = self.epoch
-        s = self.settings
-        l1 = s["l1"] if epoch >= s["l1_start"] else 0.0
-        l2 = s["l2"] if epoch >= s["l2_start"] else 0.0
+        if epoch != self._lr_epoch:
+            self._set_epoch_rates(epoch)
+        l1, l2, lr = self._l1_now, self._l2_now, self._lr_now
         if l1 or l2:
             scratch = self.optimizer.scratch
             for i in self._weights:
@@ -684,10 +699,9 @@ class Trainer:
                     np.sign(w, out=t)
                     t *= l1
                     g += t
-        lr = s["lr"] * self.schedule(epoch)
         self.optimizer.step(lr, grads)
         self.step_count += 1
-        self._pos = pos + b
+        pos += b
         self._epoch_loss += loss * b
         point: dict[str, Any] = {
             "step": self.step_count,
@@ -696,18 +710,30 @@ class Trainer:
             "lr": lr,
             "grad_norm": grad_norm,
         }
-        if self._pos >= n:  # end of the epoch
+        max_steps = self.config.max_steps
+        stop = max_steps is not None and self.step_count >= max_steps
+        if pos >= n:  # end of the epoch
             point["train_loss"] = self._epoch_loss / n
             self._epoch_loss = 0.0
-            self._pos = 0
-            self.epoch = epoch + 1
-            if self.epoch % s["eval_every"] == 0 or self.done:
+            pos = 0
+            self.epoch = epoch = epoch + 1
+            stop = stop or epoch >= self.config.epochs
+            if stop or epoch % self.settings["eval_every"] == 0:
                 self._add_eval(point)
-        elif self.done:
+        elif stop:
             self._add_eval(point)
-        if self.done:
+        self._pos = pos
+        if stop:
             self._finish(Status.DONE, self._done_reason())
         return [point]
+
+    def _set_epoch_rates(self, epoch: int) -> None:
+        """Learning rate and penalties for the steps of `epoch` (cached per epoch)."""
+        s = self.settings
+        self._lr_epoch = epoch
+        self._lr_now = s["lr"] * self.schedule(epoch)
+        self._l1_now = s["l1"] if epoch >= s["l1_start"] else 0.0
+        self._l2_now = s["l2"] if epoch >= s["l2_start"] else 0.0
 
     def _done_reason(self) -> str:
         if self.config.max_steps is not None and self.step_count >= self.config.max_steps:
@@ -1104,7 +1130,8 @@ class Trainer:
         for p, key in zip(t._params, meta["params"], strict=True):
             np.copyto(p, arrays[f"param/{key}"])
             # copyto casts if the dtype differs
-        t._backup = [p.copy() for p in t._params]
+        for keep, p in t._backup_pairs:
+            np.copyto(keep, p)
         t.optimizer.load_state_dict(
             {k[len("optim/") :]: v for k, v in arrays.items() if k.startswith("optim/")}
         )
