@@ -332,6 +332,10 @@ def test_checkpoint_for_another_graph_is_refused():
         Trainer.from_checkpoint(mlp_doc(hidden=8), ds, TrainConfig(epochs=1), data)
     with pytest.raises(ValueError, match="checkpoint"):
         Trainer.from_checkpoint(mlp_doc(), ds, TrainConfig(epochs=1), b"junk")
+    with pytest.raises(ValueError, match="optimizer='sgd'"):
+        Trainer.from_checkpoint(mlp_doc(), ds, TrainConfig(optimizer="adam"), data)
+    more = Trainer.from_checkpoint(mlp_doc(), ds, {"epochs": 3}, data)  # longer is fine
+    assert more.run() == "done" and more.epoch == 3
 
 
 # ---- divergence ------------------------------------------------------------------------------

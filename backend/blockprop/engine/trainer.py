@@ -11,9 +11,9 @@ One trainer serves the CLI, the server's run workers and notebooks:
 
 - **Batch size decides the method**: `batch_size=None` is full-batch gradient descent (one
   step per epoch, no shuffling: the gradient does not depend on the order), 1 is SGD, k is
-  mini-batch SGD. When k does not divide the training set, the last batch of each epoch is
-  the remainder (smaller, run on a second plan sharing the parameters): every sample is used
-  once per epoch.
+  mini-batch SGD (k ≥ the training set size is full batch). When k does not divide the
+  training set, the last batch of each epoch is the remainder (smaller, run on a second
+  plan sharing the parameters): every sample is used exactly once per epoch.
 - **Loss** of a step is the engine's batch loss: the mean over the batch of the sum of all
   cost nodes. Regularisation is not included in it; it enters through the gradient:
   L1 adds `l1·sign(W)`, L2 adds `l2·W` (the gradient of `l1·Σ|W|` and `l2·½·Σ W²`), from the
@@ -1118,6 +1118,15 @@ class Trainer:
             raise ValueError(f"not a Blockprop checkpoint: {e}") from None
         if meta.get("format") != CHECKPOINT_FORMAT or meta.get("version") != CHECKPOINT_VERSION:
             raise ValueError("not a Blockprop checkpoint (or an unsupported version)")
+        if not isinstance(config, TrainConfig):
+            config = TrainConfig.from_dict(config)
+        saved = meta["config"]
+        for key in ("optimizer", "batch_size", "seed", "dtype", "shuffle"):
+            if saved.get(key) != getattr(config, key):
+                raise ValueError(
+                    f"the checkpoint was made with {key}={saved.get(key)!r}, not "
+                    f"{getattr(config, key)!r}: resuming exactly needs the same value"
+                )
         state: dict[str, dict[str, np.ndarray]] = {}
         for key in meta["params"]:
             nid, name = key.split("/", 1)
