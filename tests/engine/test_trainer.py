@@ -400,7 +400,7 @@ def test_several_inputs_need_an_explicit_mapping():
         Trainer(doc, load_dataset("spiral", n=20), TrainConfig())
     with pytest.raises(GraphError, match="'x2' is not fed"):
         Trainer(doc, load_dataset("spiral", n=20), TrainConfig(input="x"))
-    with pytest.raises(GraphError, match="'nope' is not a input node"):
+    with pytest.raises(GraphError, match="'nope' is not an input node"):
         Trainer(doc, load_dataset("spiral", n=20), TrainConfig(input="nope"))
 
 

@@ -9,7 +9,9 @@
       "matrix": nested list, for a 2-D (non-batched) array up to 64×64 (heatmaps),
     }
 
-Numbers are rounded to 5 significant digits; non-finite entries of data/matrix are null.
+Statistics are rounded to 5 significant digits; `data` and `matrix` to 5 significant
+digits of their largest entry. Non-finite entries of data/matrix are null. A summary costs
+a few passes over the array (tens of microseconds for small ones).
 """
 
 from __future__ import annotations
@@ -29,12 +31,16 @@ def _r(v: float) -> float | None:
 
 
 def _nested(a: np.ndarray) -> Any:
-    if a.ndim == 0:
-        return _r(float(a))
-    flat = [_r(v) for v in a.astype(np.float64).ravel().tolist()]
-    for n in reversed(a.shape[1:]):
-        flat = [flat[i : i + n] for i in range(0, len(flat), n)]
-    return flat
+    """`a` as nested lists, rounded to 5 significant digits of its largest entry."""
+    a = np.asarray(a, dtype=np.float64)
+    finite = np.isfinite(a)
+    all_finite = bool(finite.all())
+    big = float(np.abs(a[finite]).max()) if a.size and finite.any() else 0.0
+    decimals = 4 - math.floor(math.log10(big)) if big > 0 else 0
+    r = np.round(a, decimals) if decimals > 0 else a
+    if all_finite:
+        return r.tolist()
+    return np.where(finite, r, None).tolist()
 
 
 def summarize(
@@ -51,31 +57,42 @@ def summarize(
     first sample's values.
     """
     a = np.asarray(a)
-    if a.dtype.kind not in "biuf":
-        a = a.astype(np.float64)
     out: dict[str, Any] = {"shape": list(a.shape[1:] if batched else a.shape)}
     if batched:
         out["batch"] = int(a.shape[0]) if a.ndim else 1
-    x = a.astype(np.float64, copy=False).ravel()
-    finite = np.isfinite(x)
-    nonfinite = int(x.size - np.count_nonzero(finite))
-    if nonfinite:
-        x = x[finite]
+    x = a.reshape(-1)
+    if x.dtype != np.float64:
+        x = x.astype(np.float64)
+    n = x.size
+    total = float(np.add.reduce(x)) if n else 0.0
+    nonfinite = 0
+    if not math.isfinite(total):  # a NaN or an infinity (or an overflowing sum): slow path
+        finite = np.isfinite(x)
+        nonfinite = int(n - np.count_nonzero(finite))
+        if nonfinite:
+            x = x[finite]
+            n = x.size
+        total = float(np.add.reduce(x)) if n else 0.0
     out["nonfinite"] = nonfinite
-    if x.size:
+    if n:
         lo, hi = float(x.min()), float(x.max())
+        mean = total / n
+        sq = float(np.dot(x, x))
         out.update(
-            mean=_r(float(x.mean())),
-            std=_r(float(x.std())),
+            mean=_r(mean),
+            std=_r(math.sqrt(max(sq / n - mean * mean, 0.0))),
             min=_r(lo),
             max=_r(hi),
-            norm=_r(float(np.sqrt(np.dot(x, x)))),
+            norm=_r(math.sqrt(sq)),
         )
-        if hi - lo > 0:
-            counts, edges = np.histogram(x, bins=bins, range=(lo, hi))
+        if hi > lo:
+            idx = ((x - lo) * (bins / (hi - lo))).astype(np.intp)
+            np.minimum(idx, bins - 1, out=idx)
+            counts = np.bincount(idx, minlength=bins)
+            edges = [_r(lo + (hi - lo) * i / bins) for i in range(bins + 1)]
         else:
-            counts, edges = np.array([x.size]), np.array([lo - 0.5, lo + 0.5])
-        out["hist"] = {"edges": [_r(float(e)) for e in edges], "counts": counts.tolist()}
+            counts, edges = np.array([n]), [_r(lo - 0.5), _r(lo + 0.5)]
+        out["hist"] = {"edges": edges, "counts": counts.tolist()}
     else:
         out.update(mean=None, std=None, min=None, max=None, norm=None)
         out["hist"] = {"edges": [], "counts": []}
@@ -83,5 +100,5 @@ def summarize(
     if sample is not None and sample.size <= max_data:
         out["data"] = _nested(sample)
     if not batched and a.ndim == 2 and a.shape[0] <= max_matrix and a.shape[1] <= max_matrix:
-        out["matrix"] = out.get("data") if a.size <= max_data else _nested(a)
+        out["matrix"] = out["data"] if "data" in out else _nested(a)
     return out

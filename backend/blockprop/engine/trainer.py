@@ -307,6 +307,7 @@ class Trainer:
         )
         self._plans: dict[int, Plan] = {self.batch_size: self.plan}
         self._eval_plans: dict[int, Plan] = {}
+        self._nodes_by_id = {n["id"]: n for n in self.doc["nodes"]}
         self._map_nodes()
         self._prepare_data()
 
@@ -314,10 +315,9 @@ class Trainer:
         self.param_keys: list[tuple[str, str]] = []
         self._params: list[np.ndarray] = []
         weights: list[int] = []
-        ops = {n["id"]: registry.get(n["op"]) for n in self.doc["nodes"]}
         for nid in self.plan.order:
             for name, arr in self.plan.params.get(nid, {}).items():
-                if _is_weight(ops[nid], name):
+                if _is_weight(registry.get(self._node(nid)["op"]), name):
                     weights.append(len(self._params))
                 self.param_keys.append((nid, name))
                 self._params.append(arr)
@@ -354,7 +354,6 @@ class Trainer:
         self._pos = 0  # index of the next sample of the current epoch
         self._perm = np.arange(n, dtype=np.int64)
         self._epoch_loss = 0.0  # sum over the epoch's batches of loss · batch size
-        self._evaluated_at = -1  # step of the last test evaluation
         ss = np.random.SeedSequence(cfg.seed)
         shuffle_seed, dropout_seed = ss.spawn(2)
         self._shuffle_rng = np.random.default_rng(shuffle_seed)
@@ -387,9 +386,11 @@ class Trainer:
             return doc
         doc = copy.deepcopy(doc)
         for node in doc["nodes"]:
-            if not isinstance(node, dict) or node.get("op") not in registry._ensure_loaded():
-                continue
-            rate = _stochastic_rate_param(registry.get(node["op"]))
+            try:
+                op = registry.get(node["op"])
+            except (GraphError, KeyError, TypeError):
+                continue  # compile_graph reports it
+            rate = _stochastic_rate_param(op)
             if rate is not None:
                 params = node.get("params")
                 if not isinstance(params, dict):
@@ -398,17 +399,15 @@ class Trainer:
         return doc
 
     def _node(self, nid: str) -> dict:
-        for node in self.doc["nodes"]:
-            if node.get("id") == nid:
-                return node
-        raise KeyError(nid)
+        return self._nodes_by_id[nid]
 
     def _pick(self, kind: str, ids: list[str], explicit: str | None) -> str | None:
         if explicit is not None:
             if explicit not in ids:
                 listed = ", ".join(f"'{i}'" for i in ids) or "none"
                 raise _bad_feed(
-                    f"'{explicit}' is not a {kind} node of this graph (its {kind} nodes: {listed})",
+                    f"'{explicit}' is not {'an' if kind == 'input' else 'a'} {kind} node of this "
+                    f"graph (its {kind} nodes: {listed})",
                     [explicit],
                 )
             return explicit
@@ -746,7 +745,6 @@ class Trainer:
             point["test_loss"] = ev["loss"]
         if "accuracy" in ev:
             point["accuracy"] = ev["accuracy"]
-        self._evaluated_at = self.step_count
 
     def _diverge(self, plan: Plan, what: str) -> list[dict[str, Any]]:
         node = plan.first_nonfinite()
