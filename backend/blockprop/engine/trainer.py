@@ -374,6 +374,7 @@ class Trainer:
         self._paused = False
         self._stop = False
         self._steps_left = 0
+        self._running = False
         self._on_status: Callable[[str, str | None], Any] | None = None
 
     # ---- setup ----------------------------------------------------------------------------
@@ -913,6 +914,10 @@ class Trainer:
         each step and stops the run when it returns False. Exceptions raised inside a step
         end the run with status `failed` (the exception is kept in `error`).
         """
+        with self._cond:
+            if self._running:
+                raise RuntimeError("this trainer is already running")
+            self._running = True
         self._on_status = on_status
         try:
             with np.errstate(all="ignore"):
@@ -923,6 +928,7 @@ class Trainer:
             return self.status
         finally:
             self._on_status = None
+            self._running = False
 
     def _run(self, on_points, should_continue) -> Status:
         if self.status in TERMINAL:
