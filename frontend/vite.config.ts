@@ -11,7 +11,14 @@ export default defineConfig({
   plugins: [react()],
   server: {
     proxy: {
-      "/api": { target: api, changeOrigin: true, ws: true },
+      "/api": {
+        target: api,
+        changeOrigin: true,
+        ws: true,
+        // The API refuses state changes from foreign origins (CSRF guard); through this local
+        // proxy the page is, in effect, served by the API, so present the API's own origin.
+        headers: { origin: api },
+      },
     },
   },
   build: {

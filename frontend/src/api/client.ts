@@ -1,5 +1,6 @@
 import type {
   ApiErrorBody,
+  CreatedGraph,
   Example,
   ExampleSummary,
   GraphDoc,
@@ -45,28 +46,61 @@ async function request<T>(path: string, init?: RequestInit): Promise<T> {
   return data as T;
 }
 
-const TOKEN_KEY = (id: string) => `blockprop:token:${id}`;
+const TOKEN_PREFIX = "blockprop:token:";
+const RECENT_KEY = "blockprop:recent";
 
 /** Edit tokens are kept per graph id, so whoever created a graph in this browser can update it. */
 export const editTokens = {
-  get: (id: string) => localStorage.getItem(TOKEN_KEY(id)),
-  set: (id: string, token: string) => localStorage.setItem(TOKEN_KEY(id), token),
+  get: (id: string) => localStorage.getItem(TOKEN_PREFIX + id),
+  set: (id: string, token: string) => localStorage.setItem(TOKEN_PREFIX + id, token),
 };
+
+/**
+ * The graphs this browser knows: the ones it saved (it holds their tokens) and the ones it
+ * opened recently. The server never lists private graphs, so "Open" asks for these by id.
+ */
+export const knownGraphs = {
+  ids(): string[] {
+    const ids = new Set<string>(readRecent());
+    for (let i = 0; i < localStorage.length; i++) {
+      const key = localStorage.key(i);
+      if (key?.startsWith(TOKEN_PREFIX)) ids.add(key.slice(TOKEN_PREFIX.length));
+    }
+    return [...ids];
+  },
+  remember(id: string) {
+    const recent = [id, ...readRecent().filter((x) => x !== id)].slice(0, 50);
+    localStorage.setItem(RECENT_KEY, JSON.stringify(recent));
+  },
+};
+
+function readRecent(): string[] {
+  try {
+    const v = JSON.parse(localStorage.getItem(RECENT_KEY) ?? "[]");
+    return Array.isArray(v) ? v.filter((x) => typeof x === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+const enc = encodeURIComponent;
 
 export const api = {
   ops: () => request<OpSpec[]>("/ops"),
   validate: (graph: GraphDoc, signal?: AbortSignal) =>
     request<ValidateResult>("/validate", { method: "POST", body: JSON.stringify(graph), signal }),
   examples: () => request<ExampleSummary[]>("/examples"),
-  example: (id: string) => request<Example>(`/examples/${encodeURIComponent(id)}`),
-  graphs: () => request<GraphSummary[]>("/graphs"),
-  graph: (id: string) => request<StoredGraph>(`/graphs/${encodeURIComponent(id)}`),
+  example: (id: string) => request<Example>(`/examples/${enc(id)}`),
+  /** Summaries of the given graphs, or of the public ones when no ids are given. */
+  graphs: (ids?: string[]) =>
+    request<GraphSummary[]>(ids?.length ? `/graphs?ids=${enc(ids.join(","))}` : "/graphs"),
+  graph: (id: string) => request<StoredGraph>(`/graphs/${enc(id)}`),
   createGraph: (graph: GraphDoc) =>
-    request<StoredGraph>("/graphs", { method: "POST", body: JSON.stringify({ graph }) }),
-  updateGraph: (id: string, graph: GraphDoc, token: string) =>
-    request<StoredGraph>(`/graphs/${encodeURIComponent(id)}`, {
+    request<CreatedGraph>("/graphs", { method: "POST", body: JSON.stringify({ graph }) }),
+  updateGraph: (id: string, graph: GraphDoc, token: string, revision?: number | null) =>
+    request<StoredGraph>(`/graphs/${enc(id)}`, {
       method: "PUT",
-      body: JSON.stringify({ graph }),
+      body: JSON.stringify(revision == null ? { graph } : { graph, revision }),
       headers: { "X-Edit-Token": token },
     }),
 };

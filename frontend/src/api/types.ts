@@ -1,106 +1,64 @@
-// Wire types of the Blockprop REST API.
+// Wire types of the Blockprop REST API, narrowed from the generated OpenAPI types.
 //
-// TEMPORARY: hand-written from the contract in DESIGN.md until the backend's OpenAPI document
-// lands in frontend/openapi.json; then `npm run gen:api` writes src/api/schema.d.ts and these
-// become aliases of `components["schemas"][...]`. Keep them narrow: only what the UI reads.
+// src/api/schema.d.ts is generated from frontend/openapi.json (`npm run gen:api`); the backend
+// test tests/api/test_openapi_fresh.py keeps openapi.json in step with the server, and
+// src/api/schema.test.ts keeps schema.d.ts in step with openapi.json. Only narrowing lives
+// here: fields the server types loosely (free-form objects) are given the shape the UI reads.
+import type { components } from "./schema";
 
-export type Category = "variable" | "function" | "cost";
+type S = components["schemas"];
 
-/** "tensor" is a number or nested list (a constant's value), edited as JSON. */
-export type ParamType = "int" | "float" | "bool" | "str" | "shape" | "ints" | "floats" | "tensor";
+/** The declared fields of a schema, without the catch-all `[key: string]: unknown` that
+ * `additionalProperties: true` adds (it would swallow every field under Omit). */
+type Known<T> = {
+  [K in keyof T as string extends K ? never : K]: T[K];
+};
 
-export interface ParamSpec {
-  name: string;
-  type: ParamType | string;
-  default?: unknown;
-  min?: number | null;
-  max?: number | null;
-  choices?: (string | number)[] | null;
-  doc?: string;
-  /** required params have no default: the user must set them */
-  required?: boolean;
-}
+export type Category = OpSpec["category"];
+export type ParamSpec = Known<S["OpParam"]>;
+export type PortSpec = Known<S["OpInput"]>;
+export type OutputSpec = Known<S["OpOutput"]>;
+export type TrainableSpec = Known<S["OpTrainable"]>;
 
-export interface PortSpec {
-  name: string;
-  doc?: string;
-}
-
-export interface TrainableSpec {
-  name: string;
-  shape_rule?: string;
-}
-
-export interface OpSpec {
-  name: string;
-  label: string;
-  category: Category;
-  doc: string;
+export type OpSpec = Omit<
+  Known<S["OpSpec"]>,
+  "inputs" | "outputs" | "params" | "parameters" | "formula"
+> & {
   inputs: PortSpec[];
-  outputs: PortSpec[];
+  outputs: OutputSpec[];
   params: ParamSpec[];
   parameters: TrainableSpec[];
-  differentiable: boolean;
-  formula: { forward?: string | null; backward?: string | null };
+  formula: Known<S["OpFormula"]>;
   /** Optional drawing hint from the op registry; derived from the fields above when absent. */
   notation?: string | null;
-}
+};
 
 export type ParamValue = unknown;
 
-export interface GraphNode {
-  id: string;
-  op: string;
-  params?: Record<string, ParamValue>;
-  /** input port → "node" or "node:port" */
-  inputs?: Record<string, string>;
+/** A node as the document stores it; `ui` narrowed to the position the editor writes. */
+export type GraphNode = Omit<S["Node"], "ui"> & {
   ui?: { x: number; y: number; [k: string]: unknown };
-}
+};
 
-export interface GraphDoc {
+/** The graph document (version 1): the request body of validate, create and update. */
+export type GraphDoc = Omit<S["Graph"], "nodes" | "version"> & {
   version: 1;
-  name: string;
   nodes: GraphNode[];
-  state?: Record<string, Record<string, unknown>>;
-}
+};
 
-export interface ApiErrorBody {
-  code: string;
-  message: string;
-  nodes?: string[] | null;
-  port?: string | null;
-}
+export type ApiErrorBody = Known<S["ErrorDetail"]>;
 
-export interface ValidateResult {
-  ok: boolean;
-  order: string[];
-  /** "node" or "node:port" → shape without the batch axis */
+export type ValidateResult = Omit<Known<S["ValidationResult"]>, "shapes"> & {
+  /** "node" or "node:port" → per-sample shape (no batch axis) */
   shapes: Record<string, number[]>;
-  errors: ApiErrorBody[];
-}
+};
 
-export interface ExampleSummary {
-  id: string;
-  title: string;
-  description: string;
-}
+export type ExampleSummary = Known<S["ExampleSummary"]>;
+export type Example = Omit<Known<S["Example"]>, "graph"> & { graph: GraphDoc };
+export type GraphSummary = Known<S["GraphSummary"]>;
+export type StoredGraph = Omit<Known<S["GraphRead"]>, "graph"> & { graph: GraphDoc };
+export type CreatedGraph = Omit<Known<S["GraphCreated"]>, "graph"> & { graph: GraphDoc };
 
-export interface Example extends ExampleSummary {
-  graph: GraphDoc;
-  dataset?: unknown;
-  train?: unknown;
-}
-
-export interface GraphSummary {
-  id: string;
-  name: string;
-  updated_at?: string;
-}
-
-export interface StoredGraph {
-  id: string;
-  graph: GraphDoc;
-  edit_token?: string;
-  name?: string;
-  updated_at?: string;
-}
+// Compile-time guard: what the editor sends must be a valid request body.
+type Assert<T extends true> = T;
+export type _DocIsRequestBody = Assert<GraphDoc extends S["Graph"] ? true : false>;

@@ -29,7 +29,7 @@ const deleteKeys = ["Backspace", "Delete"];
 const multiSelectKeys = ["Meta", "Control"];
 
 // Below this zoom, text is too small to read: hide it (CSS) so a big graph pans smoothly.
-const DETAIL_ZOOM = 0.5;
+const DETAIL_ZOOM = 0.35;
 
 const MINIMAP_COLORS: Record<string, string> = {
   observed: "#9fb3c8",

@@ -28,10 +28,15 @@ function OpNodeViewImpl({ id, data, selected }: NodeProps<OpNode>) {
 
   const rows = Math.max(inputs.length, outputs.length, 1);
   // Leave room for the port labels on each side so they never run under the title.
-  const side = (ports: { name: string }[]) => 14 + Math.max(0, ...ports.map((p) => p.name.length)) * 6;
+  const side = (ports: { name: string }[]) =>
+    14 + Math.max(0, ...ports.map((p) => p.name.length)) * 6;
   const style = compact
     ? undefined
-    : { minHeight: Math.max(52, rows * 22 + 18), paddingLeft: side(inputs), paddingRight: side(outputs) };
+    : {
+        minHeight: Math.max(52, rows * 22 + 18),
+        paddingLeft: side(inputs),
+        paddingRight: side(outputs),
+      };
 
   return (
     <div className={classes.join(" ")} style={style} data-testid={`node-${id}`} data-op={data.op}>
@@ -67,7 +72,6 @@ function OpNodeViewImpl({ id, data, selected }: NodeProps<OpNode>) {
           count={outputs.length}
           error={portError(p.name)}
           labelled={!compact || outputs.length > 1}
-          doc={p.doc}
         />
       ))}
       <Body id={id} notation={notation} spec={spec} op={data.op} params={data.params} />

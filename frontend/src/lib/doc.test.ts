@@ -9,7 +9,7 @@ describe("graph document <-> React Flow", () => {
     expect(dangling).toEqual([]);
     expect(nodes.map((n) => n.id)).toEqual(["x", "y", "lin", "c"]);
     expect(edges).toHaveLength(3);
-    expect(flowToDoc(LINREG.name, nodes, edges, OP_INDEX)).toEqual(LINREG);
+    expect(flowToDoc({ name: "linear regression" }, nodes, edges, OP_INDEX)).toEqual(LINREG);
   });
 
   it("derives one edge per input port, with handles named by ports", () => {
@@ -27,6 +27,7 @@ describe("graph document <-> React Flow", () => {
     const doc: GraphDoc = {
       version: 1,
       name: "fan-out",
+      description: "two copies of x, joined",
       nodes: [
         { id: "x", op: "input", params: { shape: [2] }, ui: { x: 0, y: 0 } },
         { id: "d", op: "duplicate", inputs: { x: "x" }, ui: { x: 100, y: 0 } },
@@ -36,12 +37,19 @@ describe("graph document <-> React Flow", () => {
     };
     const { nodes, edges } = docToFlow(doc, OP_INDEX);
     expect(edges.map((e) => e.sourceHandle).sort()).toEqual(["y", "y1", "y2"]);
-    expect(flowToDoc(doc.name, nodes, edges, OP_INDEX, doc.state)).toEqual(doc);
+    expect(
+      flowToDoc(
+        { name: "fan-out", description: doc.description, state: doc.state },
+        nodes,
+        edges,
+        OP_INDEX,
+      ),
+    ).toEqual(doc);
   });
 
   it("orders inputs as the op declares them", () => {
     const { nodes, edges } = docToFlow(LINREG, OP_INDEX);
-    const doc = flowToDoc("n", nodes, [...edges].reverse(), OP_INDEX);
+    const doc = flowToDoc({ name: "n" }, nodes, [...edges].reverse(), OP_INDEX);
     expect(Object.keys(doc.nodes[3].inputs ?? {})).toEqual(["y", "target"]);
   });
 

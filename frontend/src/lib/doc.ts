@@ -75,12 +75,18 @@ export function docToFlow(doc: GraphDoc, ops: OpIndex): FlowGraph {
   return { nodes, edges, dangling };
 }
 
+/** The document-level fields that are not drawn: carried through the editor untouched. */
+export interface DocMeta {
+  name: string;
+  description?: string;
+  state?: GraphDoc["state"];
+}
+
 export function flowToDoc(
-  name: string,
+  meta: DocMeta,
   nodes: readonly OpNode[],
   edges: readonly FlowEdge[],
   ops: OpIndex,
-  state?: GraphDoc["state"],
 ): GraphDoc {
   const opOf = new Map(nodes.map((n) => [n.id, n.data.op]));
   const inputs = new Map<string, Record<string, string>>();
@@ -99,8 +105,10 @@ export function flowToDoc(
     out.ui = { x: Math.round(n.position.x), y: Math.round(n.position.y) };
     return out;
   });
-  const doc: GraphDoc = { version: 1, name, nodes: docNodes };
-  if (state && Object.keys(state).length > 0) doc.state = state;
+  const doc: GraphDoc = { version: 1, name: meta.name, nodes: [] };
+  if (meta.description) doc.description = meta.description;
+  doc.nodes = docNodes;
+  if (meta.state && Object.keys(meta.state).length > 0) doc.state = meta.state;
   return doc;
 }
 

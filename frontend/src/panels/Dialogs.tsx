@@ -1,5 +1,5 @@
 import { useMemo, useState } from "react";
-import { api } from "../api/client";
+import { api, knownGraphs } from "../api/client";
 import type { GraphSummary } from "../api/types";
 import { useAddOp } from "../flow/placement";
 import { SHORTCUTS } from "../flow/shortcuts";
@@ -24,41 +24,82 @@ export function Dialogs() {
 
 function OpenDialog() {
   const close = useUi((s) => s.closeDialog);
-  const { data, error, loading } = useFetch(api.graphs);
-  // Tolerate a wrapped list ({items: [...]}) as well as a bare one.
-  const list: GraphSummary[] = Array.isArray(data)
-    ? data
-    : ((data as { items?: GraphSummary[] } | undefined)?.items ?? []);
+  const [ref, setRef] = useState("");
+  const mine = useFetch(() => {
+    const ids = knownGraphs.ids();
+    return ids.length ? api.graphs(ids) : Promise.resolve([]);
+  });
+  const shared = useFetch(() => api.graphs());
+  const open = (id: string) => {
+    if (!confirmDiscard()) return;
+    close();
+    void openGraph(id);
+  };
+  // Accept a bare id or a pasted link ending in /g/{id}.
+  const typedId = /([A-Za-z0-9_-]+)\/?$/.exec(ref.trim())?.[1];
   return (
     <Modal title="Open a stored graph" testid="dialog-open">
-      {loading && <p className="muted">Loading…</p>}
-      {error && <p className="error-text">{error}</p>}
-      {!loading && !error && list.length === 0 && (
-        <p className="muted">No stored graphs yet. Save one first.</p>
-      )}
+      <form
+        className="open-by-id"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (typedId) open(typedId);
+        }}
+      >
+        <input
+          data-testid="open-id"
+          placeholder="Graph id or link"
+          value={ref}
+          onChange={(e) => setRef(e.target.value)}
+        />
+        <button type="submit" className="btn" disabled={!typedId}>
+          Open
+        </button>
+      </form>
+      <GraphList
+        title="Saved or opened in this browser"
+        state={mine}
+        onOpen={open}
+        empty="None yet: save a graph and it appears here."
+      />
+      <GraphList title="Public graphs" state={shared} onOpen={open} empty="No public graphs." />
+    </Modal>
+  );
+}
+
+function GraphList(props: {
+  title: string;
+  state: { data?: GraphSummary[]; error?: string; loading: boolean };
+  onOpen: (id: string) => void;
+  empty: string;
+}) {
+  const { title, state, onOpen, empty } = props;
+  const list = state.data ?? [];
+  return (
+    <section className="graph-list">
+      <h3>{title}</h3>
+      {state.loading && <p className="muted">Loading…</p>}
+      {state.error && <p className="error-text">{state.error}</p>}
+      {!state.loading && !state.error && list.length === 0 && <p className="muted">{empty}</p>}
       <ul className="pick-list">
         {list.map((g) => (
           <li key={g.id}>
-            <button
-              type="button"
-              data-testid={`open-item-${g.id}`}
-              onClick={() => {
-                if (!confirmDiscard()) return;
-                close();
-                void openGraph(g.id);
-              }}
-            >
+            <button type="button" data-testid={`open-item-${g.id}`} onClick={() => onOpen(g.id)}>
               <b>{g.name || g.id}</b>
               <span className="muted">
-                {g.id}
-                {g.updated_at ? ` · ${new Date(g.updated_at).toLocaleString()}` : ""}
+                {g.node_count} nodes · {formatTime(g.updated_at)}
               </span>
             </button>
           </li>
         ))}
       </ul>
-    </Modal>
+    </section>
   );
+}
+
+/** Server times are Unix seconds. */
+function formatTime(t: number | undefined): string {
+  return t ? new Date(t * 1000).toLocaleString() : "";
 }
 
 function ExamplesDialog() {

@@ -170,7 +170,7 @@ function Ports({ id, spec }: { id: string; spec: OpSpec }) {
             );
           })}
           {spec.outputs.map((p) => (
-            <tr key={`out-${p.name}`} title={p.doc}>
+            <tr key={`out-${p.name}`}>
               <td>out</td>
               <td>
                 <b>{p.name}</b>
@@ -192,12 +192,22 @@ function GraphInspector() {
   const edgeCount = useEditor((s) => s.edges.length);
   const errors = useEditor((s) => s.validation.errors);
   const selectOnly = useEditor((s) => s.selectOnly);
+  const description = useEditor((s) => s.description);
+  const setDescription = useEditor((s) => s.setDescription);
   return (
     <div className="inspector-inner" data-testid="inspector-graph">
       <h2>Graph</h2>
       <p className="muted">
         {count} nodes · {edgeCount} edges
       </p>
+      <textarea
+        className="description nodrag"
+        data-testid="graph-description"
+        aria-label="Description"
+        placeholder="Describe this graph…"
+        value={description}
+        onChange={(e) => setDescription(e.target.value)}
+      />
       {errors.length > 0 && (
         <section>
           <h3>Problems</h3>

@@ -1,6 +1,6 @@
-import { ApiError, api, editTokens } from "../api/client";
+import { ApiError, api, editTokens, knownGraphs } from "../api/client";
 import type { GraphDoc } from "../api/types";
-import { useEditor } from "./editor";
+import { type LoadOptions, useEditor } from "./editor";
 import { readDraft, writeDraft } from "./sync";
 import { useUi } from "./ui";
 
@@ -22,7 +22,7 @@ const notify = (kind: "error" | "info", text: string) => useUi.getState().notify
 const describe = (err: unknown) =>
   err instanceof ApiError ? err.message : err instanceof Error ? err.message : String(err);
 
-function load(doc: GraphDoc, opts: { graphId?: string | null; dirty?: boolean }) {
+function load(doc: GraphDoc, opts: LoadOptions) {
   const dangling = useEditor.getState().loadDoc(doc, opts);
   if (dangling.length) notify("error", `Dropped links to missing nodes: ${dangling.join(", ")}`);
 }
@@ -52,14 +52,18 @@ export async function openFromLocation() {
   const draft = readDraft();
   if (id) {
     if (draft && draft.graphId === id && draft.dirty) {
-      load(draft.doc, { graphId: id, dirty: true });
+      load(draft.doc, { graphId: id, graphRevision: draft.graphRevision, dirty: true });
       return;
     }
     await openGraph(id, { push: false });
     return;
   }
   if (draft) {
-    load(draft.doc, { graphId: draft.graphId, dirty: draft.dirty });
+    load(draft.doc, {
+      graphId: draft.graphId,
+      graphRevision: draft.graphRevision,
+      dirty: draft.dirty,
+    });
     if (draft.graphId) setPath(`/g/${draft.graphId}`, true);
   } else {
     useEditor.getState().newGraph();
@@ -69,8 +73,9 @@ export async function openFromLocation() {
 export async function openGraph(id: string, { push = true } = {}) {
   try {
     const stored = await api.graph(id);
-    load(stored.graph, { graphId: stored.id ?? id });
-    if (push) setPath(`/g/${stored.id ?? id}`);
+    load(stored.graph, { graphId: stored.id, graphRevision: stored.revision });
+    knownGraphs.remember(stored.id);
+    if (push) setPath(`/g/${stored.id}`);
   } catch (err) {
     notify("error", `Could not open graph ${id}: ${describe(err)}`);
     if (!push) {
@@ -83,7 +88,12 @@ export async function openGraph(id: string, { push = true } = {}) {
 export async function openExample(id: string) {
   try {
     const ex = await api.example(id);
-    load({ ...ex.graph, name: ex.graph.name || ex.title }, { graphId: null, dirty: true });
+    const doc = {
+      ...ex.graph,
+      name: ex.graph.name || ex.title,
+      description: ex.graph.description || ex.description,
+    };
+    load(doc, { graphId: null, dirty: true });
     setPath("/");
     notify("info", `Loaded example “${ex.title}”.`);
   } catch (err) {
@@ -103,20 +113,27 @@ export async function saveGraph() {
   try {
     if (s.graphId && token) {
       try {
-        await api.updateGraph(s.graphId, doc, token);
-        useEditor.getState().markSaved(s.graphId);
+        const stored = await api.updateGraph(s.graphId, doc, token, s.graphRevision);
+        useEditor.getState().markSaved(stored.id, stored.revision);
         notify("info", "Saved.");
         return;
       } catch (err) {
-        // Not ours any more (or deleted): fall through and save a copy instead of losing work.
-        if (!(err instanceof ApiError) || ![401, 403, 404].includes(err.status)) throw err;
+        // Not ours any more, deleted, or saved elsewhere meanwhile (409): keep this version as
+        // a new copy rather than lose it or overwrite someone else's.
+        if (!(err instanceof ApiError) || ![401, 403, 404, 409].includes(err.status)) throw err;
       }
     }
     const created = await api.createGraph(doc);
-    if (created.edit_token) editTokens.set(created.id, created.edit_token);
-    useEditor.getState().markSaved(created.id);
+    editTokens.set(created.id, created.edit_token);
+    knownGraphs.remember(created.id);
+    useEditor.getState().markSaved(created.id, created.revision);
     setPath(`/g/${created.id}`);
-    notify("info", s.graphId ? "Saved as a new copy (you cannot edit the original)." : "Saved.");
+    notify(
+      "info",
+      s.graphId
+        ? `Saved as a new copy, ${created.id} (the original could not be updated).`
+        : "Saved.",
+    );
   } catch (err) {
     notify("error", `Save failed: ${describe(err)}`);
   }
@@ -136,7 +153,7 @@ export function parseDoc(text: string): GraphDoc {
   if (!d || typeof d !== "object" || d.version !== 1 || !Array.isArray(d.nodes)) {
     throw new Error("not a Blockprop graph document (version 1 with a nodes list)");
   }
-  return { ...d, name: d.name ?? "imported" } as GraphDoc;
+  return { ...d, name: d.name || "imported" } as GraphDoc;
 }
 
 export async function importFile(file: File) {
@@ -156,7 +173,7 @@ export function exportFile() {
   const url = URL.createObjectURL(blob);
   const a = document.createElement("a");
   a.href = url;
-  a.download = `${doc.name.replace(/[^A-Za-z0-9_-]+/g, "_") || "graph"}.json`;
+  a.download = `${(doc.name ?? "").replace(/[^A-Za-z0-9_-]+/g, "_") || "graph"}.json`;
   document.body.appendChild(a);
   a.click();
   a.remove();

@@ -23,6 +23,7 @@ import { freshId, ID_PATTERN } from "../lib/ids";
  * shares them with the live state and costs one array per step. */
 export interface Snapshot {
   name: string;
+  description: string;
   nodes: OpNode[];
   edges: FlowEdge[];
 }
@@ -51,6 +52,13 @@ const emptyValidation = (status: ValidationStatus = "empty"): Validation => ({
   byNode: {},
 });
 
+export interface LoadOptions {
+  graphId?: string | null;
+  graphRevision?: number | null;
+  /** the document holds edits the server has not seen (a restored draft, an import) */
+  dirty?: boolean;
+}
+
 export interface EditorState {
   ops: OpIndex;
   opList: OpSpec[];
@@ -59,9 +67,12 @@ export interface EditorState {
   name: string;
   nodes: OpNode[];
   edges: FlowEdge[];
+  description: string;
   /** trained parameters carried through from a loaded document, untouched by the editor */
   state: GraphDoc["state"];
+  /** where the document is stored on the server, and the stored revision it is based on */
   graphId: string | null;
+  graphRevision: number | null;
   /** bumps when a whole document is loaded, so the canvas can frame it */
   loadSeq: number;
 
@@ -100,9 +111,10 @@ export interface EditorState {
   undo: () => void;
   redo: () => void;
   applyPositions: (positions: Record<string, { x: number; y: number }>) => void;
-  loadDoc: (doc: GraphDoc, opts?: { graphId?: string | null; dirty?: boolean }) => string[];
+  loadDoc: (doc: GraphDoc, opts?: LoadOptions) => string[];
   newGraph: () => void;
-  markSaved: (graphId: string) => void;
+  markSaved: (graphId: string, graphRevision?: number | null) => void;
+  setDescription: (text: string) => void;
   setValidation: (v: ValidateResult | "pending" | "offline" | "empty", message?: string) => void;
   toDoc: () => GraphDoc;
 }
@@ -172,8 +184,10 @@ export const useEditor = create<EditorState>()((set, get) => {
     name: "untitled",
     nodes: [],
     edges: [],
+    description: "",
     state: undefined,
     graphId: null,
+    graphRevision: null,
     loadSeq: 0,
     revision: 0,
     savedRevision: 0,
@@ -395,10 +409,12 @@ export const useEditor = create<EditorState>()((set, get) => {
       const revision = s.revision + 1;
       set({
         name: doc.name || "untitled",
+        description: doc.description ?? "",
         nodes,
         edges,
-        state: doc.state,
+        state: doc.state ?? undefined,
         graphId: opts.graphId ?? null,
+        graphRevision: opts.graphRevision ?? null,
         loadSeq: s.loadSeq + 1,
         revision,
         // A restored draft may hold changes the server has not seen.
@@ -415,7 +431,10 @@ export const useEditor = create<EditorState>()((set, get) => {
       get().loadDoc({ version: 1, name: "untitled", nodes: [] });
     },
 
-    markSaved: (graphId) => set((s) => ({ graphId, savedRevision: s.revision })),
+    markSaved: (graphId, graphRevision = null) =>
+      set((s) => ({ graphId, graphRevision, savedRevision: s.revision })),
+
+    setDescription: (description) => commit({ description }, "description"),
 
     setValidation: (v, message) => {
       if (typeof v === "string") {
@@ -444,13 +463,18 @@ export const useEditor = create<EditorState>()((set, get) => {
 
     toDoc: () => {
       const s = get();
-      return flowToDoc(s.name, s.nodes, s.edges, s.ops, s.state);
+      return flowToDoc(
+        { name: s.name, description: s.description, state: s.state },
+        s.nodes,
+        s.edges,
+        s.ops,
+      );
     },
   };
 });
 
 function snap(s: EditorState): Snapshot {
-  return { name: s.name, nodes: s.nodes, edges: s.edges };
+  return { name: s.name, description: s.description, nodes: s.nodes, edges: s.edges };
 }
 
 function renameKey<T>(rec: Record<string, T>, from: string, to: string): Record<string, T> {

@@ -11,6 +11,7 @@ export const DRAFT_KEY = "blockprop:draft";
 export interface Draft {
   doc: GraphDoc;
   graphId: string | null;
+  graphRevision?: number | null;
   dirty: boolean;
 }
 
