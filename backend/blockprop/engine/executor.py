@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .graph import Analysis, GraphError, Issue, Node, analyse
+from .graph import Analysis, GraphError, Issue, Node, analyse, paused_gc
 from .registry import initialise
 
 #: which gradients backward computes (and ``Plan.grads`` holds)
@@ -125,10 +125,11 @@ class Plan:
         self.input_ids = [n.id for n in an.nodes if n.op.source == "input"]
         self.target_ids = [n.id for n in an.nodes if n.op.source == "target"]
         self.cost_ids = [n.id for n in an.nodes if n.op.category == "cost"]
-        self._build_values()
-        self._build_grads()
-        self._build_forward()
-        self._build_backward()
+        with paused_gc():
+            self._build_values()
+            self._build_grads()
+            self._build_forward()
+            self._build_backward()
 
     # ------------------------------------------------------------------ compile
 

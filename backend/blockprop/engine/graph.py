@@ -15,9 +15,11 @@ expected. The executor compiles from the same analysis (:func:`analyse`).
 
 from __future__ import annotations
 
+import gc
 import heapq
 import math
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,7 +109,7 @@ class ValidationResult:
         }
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Node:
     """A checked node of a graph (internal to the engine)."""
 
@@ -203,10 +205,31 @@ def _label(node: Node | None, nid: str) -> str:
     return f"'{nid}'" + (f" ({node.op.name})" if node is not None else "")
 
 
+@contextmanager
+def paused_gc():
+    """Pause the cyclic garbage collector while building many small objects.
+
+    Collections triggered by allocation would otherwise rescan the whole (large, acyclic)
+    graph document again and again while a deep graph is checked or compiled.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def analyse(
     doc: Any, *, max_bytes: int | None = None, batch_size: int = 1, itemsize: int = 4
 ) -> Analysis:
     """Check ``doc`` and infer shapes. Never raises on a bad document."""
+    with paused_gc():
+        return _analyse(doc, max_bytes, batch_size, itemsize)
+
+
+def _analyse(doc: Any, max_bytes: int | None, batch_size: int, itemsize: int) -> Analysis:
     issues: list[Issue] = []
     add = issues.append
     empty = Analysis(ValidationResult(False, [], {}, issues), [], {})
@@ -261,7 +284,7 @@ def analyse(
             add(Issue("bad_param", f"node '{nid}': 'params' must be an object", [nid]))
             raw_params, node.ok = {}, False
         for name in raw_params:
-            if not any(p.name == name for p in op.params):
+            if name not in op.param_names:
                 known = ", ".join(p.name for p in op.params) or "none"
                 add(
                     Issue(

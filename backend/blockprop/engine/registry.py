@@ -407,9 +407,14 @@ class OpDef:
             for t in self.trainables:
                 if self.vjp.get(t.name) is None:
                     raise ValueError(f"{w}: needs a vjp for trainable {t.name!r}")
+        rules["param_names"] = frozenset(pnames)
         set_(self, "rules", rules)
 
     # -- small conveniences used by graph/executor
+
+    @property
+    def param_names(self) -> frozenset:
+        return self.rules["param_names"]
 
     def vjp_rule(self, name: str) -> Rule | None:
         """The bound VJP rule for a port or trainable, or ``None`` (no gradient flows)."""
