@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import multiprocessing
 import struct
 import threading
@@ -482,21 +481,20 @@ class RunManager:
             msg = orjson.loads(body)
             getattr(self, f"_msg_{msg['type']}", self._msg_unknown)(live, msg)
 
-    def _on_points(self, live: LiveRun, body: bytes) -> None:
-        points = orjson.loads(body)
+    def _on_points(self, live: LiveRun, data: bytes) -> None:
+        first, last, epoch = struct.unpack("<qqq", data[:24])
+        body = data[24:]  # forwarded as is: the server never parses metric points
         # Resumed from an older checkpoint: the steps up to the last stored one are replays
         # (training is deterministic), already recorded and streamed.
         if live.last_step >= 0:
-            points = [p for p in points if int(p.get("step", 0)) > live.last_step]
-            if not points:
+            if last <= live.last_step:
                 return
-            body = orjson.dumps(points)
+            if first <= live.last_step:
+                points = [p for p in orjson.loads(body) if p.get("step", 0) > live.last_step]
+                body = orjson.dumps(points)
+                first = points[0]["step"]
             live.last_step = -1
         seq = live.last_seq + 1
-        first = int(points[0].get("step", 0))
-        last = int(points[-1].get("step", 0))
-        epoch = points[-1].get("epoch", live.epoch)
-        epoch = int(epoch) if isinstance(epoch, int | float) and math.isfinite(epoch) else 0
         self.store.add_metrics(live.id, seq, first, last, body, step=last, epoch=epoch)
         live.last_seq = seq
         live.step, live.epoch = last, epoch
@@ -565,7 +563,6 @@ class RunManager:
         }
         if "step" in final:
             fields["step"] = final["step"]
-            fields["epoch"] = final.get("epoch", live.epoch)
         if status != "interrupted":
             fields["finished_at"] = time.time()
         if live.last_snapshot is not None:

@@ -10,7 +10,8 @@ state {req} | checkpoint``.
 
 Worker → server (output pipe), by first byte:
 ``J`` a JSON message (``ready``, ``status``, ``reply``, ``failed``, ``exit``),
-``P`` a JSON list of metric points, ``S`` a snapshot frame, ``B`` a boundary frame,
+``P`` metric points: first step, last step and epoch (3 × 8 bytes), then a JSON list,
+``S`` a snapshot frame, ``B`` a boundary frame,
 ``K`` a checkpoint: 8-byte step, 8-byte npz length, the npz, then the state as JSON.
 
 The trainer runs on the main thread; a control thread reads the control pipe and drives it
@@ -139,6 +140,10 @@ class Worker:
         self.boundary_every = 1.0 / max(1e-3, float(init["boundary_rate"]))
         self.grid = int(init["boundary_grid"])
         self.buffer: list[dict[str, Any]] = []
+        self.buffer_lock = threading.Lock()
+        self.flush_lock = threading.Lock()
+        self.finished = False
+        self.snapshot_step = -1
         self.sub_rate = 0.0
         self.sub_nodes: list[str] | None = None
         self.sub_boundary = False
@@ -157,6 +162,7 @@ class Worker:
 
     def run(self) -> None:
         threading.Thread(target=self._control, name="control", daemon=True).start()
+        threading.Thread(target=self._ticker, name="ticker", daemon=True).start()
         if self.init.get("paused"):
             self.trainer.pause()
         self.out.json(self._ready())
@@ -170,6 +176,7 @@ class Worker:
         except Exception as e:  # run() keeps step errors itself; this is a safety net
             traceback.print_exc()
             error = error_dict(e)
+        self.finished = True
         if error is None and self.trainer.status == "failed":
             failure = getattr(self.trainer, "error", None)
             error = error_dict(failure) if failure is not None else None
@@ -185,7 +192,8 @@ class Worker:
 
     def _ready(self) -> dict[str, Any]:
         t = self.trainer
-        return {"type": "ready", "status": t.status, "step": t.step_count, "epoch": t.epoch}
+        status = "paused" if self.init.get("paused") else "running"
+        return {"type": "ready", "status": status, "step": t.step_count, "epoch": t.epoch}
 
     def _reason(self) -> str | None:
         if self.limit_reason and self.trainer.status == "stopped":
@@ -196,7 +204,8 @@ class Worker:
         now_wall = time.time()
         for p in points:
             p.setdefault("t", now_wall)
-        self.buffer.extend(points)
+        with self.buffer_lock:
+            self.buffer.extend(points)
         now = time.monotonic()
         if now - self.last_flush >= self.flush_every:
             self._flush(now)
@@ -252,15 +261,46 @@ class Worker:
         )
 
     def _flush(self, now: float | None = None) -> None:
-        self.last_flush = now or time.monotonic()
-        if self.buffer:
-            points, self.buffer = self.buffer, []
-            self.out.send(b"P", dumps(points))
+        # flush_lock keeps batches in order; buffer_lock is held only to swap the list, so
+        # the training thread never waits for a send.
+        with self.flush_lock:
+            with self.buffer_lock:
+                self.last_flush = now or time.monotonic()
+                if not self.buffer:
+                    return
+                points, self.buffer = self.buffer, []
+            head = struct.pack(
+                "<qqq",
+                int(points[0].get("step", 0)),
+                int(points[-1].get("step", 0)),
+                int(points[-1].get("epoch", 0)),
+            )
+            self.out.send(b"P", head + dumps(points))
+
+    def _ticker(self) -> None:
+        """Between steps nothing calls back: flush what waits, and show the latest values
+        once training pauses (after `step {n}`, say)."""
+        while not self.finished:
+            time.sleep(self.flush_every)
+            now = time.monotonic()
+            if self.buffer and now - self.last_flush >= self.flush_every:
+                self._flush(now)
+            t = self.trainer
+            if (
+                self.sub_rate > 0
+                and t.status != "running"
+                and t.step_count != self.snapshot_step
+                and now - self.last_snapshot >= 1.0 / self.sub_rate
+            ):
+                self._snapshot(now=now)
+                if self.sub_boundary:
+                    self._boundary(now=now)
 
     def _snapshot(self, now: float | None = None, force: bool = False) -> None:
         if self.sub_rate <= 0 and not force:
             return
         self.last_snapshot = now or time.monotonic()
+        self.snapshot_step = self.trainer.step_count
         try:
             snap = self.trainer.snapshot(nodes=self.sub_nodes)
         except Exception:

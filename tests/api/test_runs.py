@@ -1,0 +1,232 @@
+"""Training runs over REST: create, status, control, live settings, metrics, state, limits."""
+
+import time
+
+from .conftest import XOR_DATA, XOR_GRAPH, Api, assert_error, graph
+
+SHORT = {"epochs": 40, "optimizer": "adam", "lr": 0.05}
+
+
+def steps_of(api: Api, run: dict) -> list[int]:
+    return [p["step"] for p in api.get(f"/api/runs/{run['id']}/metrics").json()["points"]]
+
+
+def test_a_run_trains_streams_metrics_and_finishes(runs_api):
+    run = runs_api.start_run(train=SHORT)
+    assert run["status"] in ("running", "done") and run["edit_token"]
+    assert run["config"]["epochs"] == 40 and run["dataset"]["name"] == "xor"
+    done = runs_api.wait_status(run, {"done"})
+    assert done["status"] == "done" and done["reason"] == "finished 40 epochs"
+    assert done["step"] == 40 and done["finished_at"] >= done["started_at"]
+    metrics = runs_api.get(f"/api/runs/{run['id']}/metrics").json()
+    points = metrics["points"]
+    assert [p["step"] for p in points] == list(range(1, 41))
+    assert all(p["epoch"] == p["step"] for p in points)  # full batch: one step per epoch
+    assert "test_loss" in points[-1] and "accuracy" in points[-1]
+    assert metrics["last_seq"] == done["last_seq"] >= 1
+    later = runs_api.get(f"/api/runs/{run['id']}/metrics", params={"since": metrics["last_seq"]})
+    assert later.json()["points"] == []
+    state = runs_api.get(f"/api/runs/{run['id']}/state").json()
+    assert state["step"] == 40 and set(state["state"]) == {"hidden", "score"}
+    # the trained state evaluates to the final loss when put back into the graph
+    assert len(state["state"]["hidden"]["W"]) == 4
+
+
+def test_a_run_from_a_stored_graph(runs_api):
+    g = runs_api.post("/api/graphs", json={"graph": XOR_GRAPH}).json()
+    r = runs_api.post("/api/runs", json={"graph_id": g["id"], "dataset": XOR_DATA, "train": SHORT})
+    assert r.status_code == 201, r.text
+    run = r.json()
+    runs_api.runs.append((run["id"], run["edit_token"]))
+    assert run["graph_id"] == g["id"]
+    assert runs_api.wait_status(run, {"done"})["status"] == "done"
+
+
+def test_create_errors(runs_api):
+    def post(**body):
+        return runs_api.post("/api/runs", json={"dataset": XOR_DATA, **body})
+
+    assert_error(post(train=SHORT), 422, "invalid_request")  # no graph
+    assert_error(post(graph=XOR_GRAPH, graph_id="x"), 422, "invalid_request")  # both
+    assert_error(post(graph_id="missing"), 404, "not_found")
+    err = assert_error(post(graph=XOR_GRAPH, train={"epochs": 2, "speed": 9}), 422, "bad_config")
+    assert "speed" in err["message"]
+    err = assert_error(post(graph=XOR_GRAPH, train={"lr": -1}), 422, "bad_config")
+    assert "lr" in err["message"]
+    err = assert_error(post(graph=XOR_GRAPH, train={"max_steps": 10**9}), 422, "too_large")
+    assert "BLOCKPROP_MAX_STEPS" in err["message"]
+    r = runs_api.post("/api/runs", json={"graph": XOR_GRAPH, "dataset": {"name": "nope"}})
+    assert_error(r, 422, "unknown_dataset")
+    r = runs_api.post(
+        "/api/runs", json={"graph": XOR_GRAPH, "dataset": {"name": "xor", "turns": 2}}
+    )
+    assert_error(r, 422, "bad_param")
+    r = runs_api.post("/api/runs", json={"graph": XOR_GRAPH, "dataset": {"name": "upload-x"}})
+    assert_error(r, 422, "unknown_dataset")
+
+
+def test_a_graph_that_does_not_fit_the_dataset_is_422_naming_the_node(runs_api):
+    nodes = [dict(n) for n in XOR_GRAPH["nodes"]]
+    nodes[0] = {**nodes[0], "params": {"shape": [3]}}
+    r = runs_api.post(
+        "/api/runs", json={"graph": graph(nodes=nodes), "dataset": XOR_DATA, "train": SHORT}
+    )
+    err = assert_error(r, 422, "bad_feed")
+    assert err["nodes"] == ["x"] and "2 features" in err["message"]
+    bad = graph(nodes=[{"id": "a", "op": "tanh", "inputs": {"x": "a"}}])
+    assert_error(runs_api.post("/api/runs", json={"graph": bad, "dataset": XOR_DATA}), 422)
+
+
+def test_too_much_memory_is_refused_before_any_worker_starts(runs_api):
+    doc = graph(
+        nodes=[
+            {"id": "x", "op": "input", "params": {"shape": [2]}},
+            {
+                "id": "l",
+                "op": "linear",
+                "params": {"out_features": 200_000_000},
+                "inputs": {"x": "x"},
+            },
+        ]
+    )
+    r = runs_api.post("/api/runs", json={"graph": doc, "dataset": XOR_DATA})
+    assert_error(r, 422, "too_large")
+
+
+def test_pause_step_resume_stop(runs_api):
+    run = runs_api.start_run(paused=True)
+    assert run["status"] == "paused" and run["step"] == 0
+    r = runs_api.control(run, "step", json={"n": 5})
+    assert r.status_code == 200
+    paused = runs_api.wait_steps(run, 5)
+    assert paused["step"] == 5
+    time.sleep(0.3)
+    assert runs_api.get(f"/api/runs/{run['id']}").json()["step"] == 5
+    assert runs_api.get(f"/api/runs/{run['id']}").json()["status"] == "paused"
+    assert runs_api.control(run, "step").status_code == 200  # n defaults to 1
+    assert runs_api.wait_steps(run, 6)["step"] == 6
+    assert runs_api.control(run, "resume").json()["status"] == "running"
+    runs_api.wait_steps(run, 50)
+    assert runs_api.control(run, "pause").json()["status"] == "paused"
+    step = runs_api.get(f"/api/runs/{run['id']}").json()["step"]
+    time.sleep(0.3)
+    assert runs_api.get(f"/api/runs/{run['id']}").json()["step"] == step
+    assert steps_of(runs_api, run) == list(range(1, step + 1))
+    t0 = time.monotonic()
+    stopped = runs_api.control(run, "stop").json()
+    assert time.monotonic() - t0 < 1.0
+    assert stopped["status"] == "stopped"
+
+
+def test_stop_is_prompt_while_running(runs_api):
+    run = runs_api.start_run()
+    runs_api.wait_steps(run, 100)
+    t0 = time.monotonic()
+    r = runs_api.control(run, "stop")
+    elapsed = time.monotonic() - t0
+    assert r.json()["status"] == "stopped" and elapsed < 1.0, elapsed
+    step = r.json()["step"]
+    assert steps_of(runs_api, run)[-1] == step
+    assert runs_api.get(f"/api/runs/{run['id']}/state").json()["step"] == step
+
+
+def test_control_needs_the_edit_token(runs_api):
+    run = runs_api.start_run()
+    for action in ("pause", "resume", "step", "stop"):
+        assert_error(runs_api.post(f"/api/runs/{run['id']}/{action}"), 403, "edit_token_required")
+        r = runs_api.post(f"/api/runs/{run['id']}/{action}", headers={"X-Edit-Token": "no"})
+        assert_error(r, 403, "bad_edit_token")
+    assert_error(runs_api.patch(f"/api/runs/{run['id']}", json={"lr": 0.1}), 403)
+    # reading needs no token
+    assert runs_api.get(f"/api/runs/{run['id']}").status_code == 200
+    assert runs_api.get(f"/api/runs/{run['id']}/metrics").status_code == 200
+    assert runs_api.get(f"/api/runs/{run['id']}").json()["status"] == "running"
+
+
+def test_patch_changes_the_learning_rate_live(runs_api):
+    run = runs_api.start_run(train={**LONG, "optimizer": "sgd", "lr": 0.01})
+    runs_api.wait_steps(run, 20)
+    h = {"X-Edit-Token": run["edit_token"]}
+    r = runs_api.patch(f"/api/runs/{run['id']}", json={"lr": 0.5}, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["config"]["lr"] == 0.5
+    changed_at = r.json()["step"]
+    runs_api.wait_steps(run, changed_at + 200)
+    points = runs_api.get(f"/api/runs/{run['id']}/metrics").json()["points"]
+    assert points[0]["lr"] == 0.01 and points[-1]["lr"] == 0.5
+    assert_error(runs_api.patch(f"/api/runs/{run['id']}", json={"epochs": 3}, headers=h), 422)
+    assert_error(runs_api.patch(f"/api/runs/{run['id']}", json={}, headers=h), 422)
+    assert_error(runs_api.patch(f"/api/runs/{run['id']}", json={"lr": -1}, headers=h), 422)
+    err = assert_error(
+        runs_api.patch(f"/api/runs/{run['id']}", json={"momentum": 0.5}, headers=h), 422
+    )
+    assert "momentum" in err["message"]
+
+
+LONG = {"epochs": 1_000_000, "optimizer": "adam", "lr": 0.01}
+
+
+def test_finished_runs_refuse_control_with_409(runs_api):
+    run = runs_api.start_run(train={"epochs": 3})
+    runs_api.wait_status(run, {"done"})
+    assert_error(runs_api.control(run, "pause"), 409, "not_live")
+    assert_error(runs_api.control(run, "resume"), 409, "not_resumable")
+    assert_error(runs_api.control(run, "step"), 409)
+    assert_error(runs_api.control(run, "stop"), 409)
+    h = {"X-Edit-Token": run["edit_token"]}
+    assert_error(runs_api.patch(f"/api/runs/{run['id']}", json={"lr": 0.1}, headers=h), 409)
+
+
+def test_unknown_run_is_404(runs_api):
+    for path in ("", "/metrics", "/state"):
+        assert_error(runs_api.get(f"/api/runs/nope{path}"), 404, "not_found")
+    assert_error(runs_api.post("/api/runs/nope/pause", headers={"X-Edit-Token": "x"}), 404)
+
+
+def test_divergence_is_reported_with_the_node(runs_api):
+    run = runs_api.start_run(
+        train={"epochs": 100, "optimizer": "sgd", "lr": 1e6},
+        doc=get_regression_graph(),
+        dataset={"name": "linear", "n": 50},
+    )
+    final = runs_api.wait_status(run, {"diverged", "done"})
+    assert final["status"] == "diverged", final
+    assert final["diverged_node"] and final["diverged_node"] in final["reason"]
+
+
+def get_regression_graph():
+    from blockprop.examples import get_example
+
+    return get_example("linear_regression")["graph"]
+
+
+def test_a_run_on_an_uploaded_dataset(runs_api):
+    csv = "a,b,label\n" + "".join(f"{i % 7 / 7},{(i * 3) % 5 / 5},{i % 2}\n" for i in range(60))
+    up = runs_api.post("/api/datasets", content=csv, headers={"Content-Type": "text/csv"}).json()
+    run = runs_api.start_run(train={"epochs": 5}, dataset={"name": up["id"]})
+    assert runs_api.wait_status(run, {"done"})["status"] == "done"
+
+
+def test_more_runs_than_allowed_is_429(private_server):
+    server = private_server(env={"BLOCKPROP_MAX_RUNS": "1"})
+    api = Api(server.url)
+    try:
+        first = api.start_run()
+        r = api.post("/api/runs", json={"graph": XOR_GRAPH, "dataset": XOR_DATA})
+        err = assert_error(r, 429, "too_many_runs")
+        assert "limit is 1" in err["message"]
+        api.control(first, "stop")
+        api.start_run(train=SHORT)
+    finally:
+        api.close()
+
+
+def test_the_wall_time_limit_stops_a_run(private_server):
+    server = private_server(env={"BLOCKPROP_MAX_RUN_SECONDS": "1"})
+    api = Api(server.url)
+    try:
+        run = api.start_run()
+        final = api.wait_status(run, {"stopped", "done", "failed"}, timeout=10)
+        assert final["status"] == "stopped" and "time limit" in final["reason"]
+    finally:
+        api.close()
