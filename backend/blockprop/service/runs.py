@@ -243,6 +243,8 @@ class RunManager:
     ) -> LiveRun:
         """Spawn the worker of `run`, wait until it is ready, and return it (or raise)."""
         async with self._slots:
+            if run.id in self.live:
+                raise ServiceError(409, "conflict", "the run is already live")
             self._check_slot()
             checkpoint = None
             if resume:
