@@ -9,7 +9,13 @@ import {
   useReactFlow,
   useStore,
 } from "@xyflow/react";
-import { type DragEvent, useCallback, useEffect, useRef } from "react";
+import {
+  type DragEvent,
+  type MouseEvent as ReactMouseEvent,
+  useCallback,
+  useEffect,
+  useRef,
+} from "react";
 import type { FlowEdge, OpNode } from "../lib/doc";
 import { notationOf } from "../lib/notation";
 import { useEditor } from "../store/editor";
@@ -86,6 +92,11 @@ export function Canvas() {
     return true;
   }, [checkpoint]);
   const onDragStart = useCallback(() => checkpoint(), [checkpoint]);
+  // React Flow keeps a multi-selection when one of its nodes is clicked (to drag the group);
+  // a plain click that did not drag should select just that node, as in other editors.
+  const onNodeClick = useCallback((e: ReactMouseEvent, node: OpNode) => {
+    if (!e.shiftKey && !e.ctrlKey && !e.metaKey) useEditor.getState().selectOnly([node.id]);
+  }, []);
 
   const onDragOver = useCallback((e: DragEvent) => {
     if (e.dataTransfer.types.includes(OP_MIME)) {
@@ -131,6 +142,7 @@ export function Canvas() {
       onReconnect={onReconnect}
       onReconnectEnd={onReconnectEnd}
       onBeforeDelete={onBeforeDelete}
+      onNodeClick={onNodeClick}
       onNodeDragStart={onDragStart}
       onSelectionDragStart={onDragStart}
       onDragOver={onDragOver}

@@ -65,7 +65,13 @@ function NodeInspector({ id }: { id: string }) {
         <section>
           <h3>Parameters</h3>
           {spec.params.map((p) => (
-            <ParamField key={p.name} nodeId={id} spec={p} value={node.data.params[p.name]} />
+            <ParamField
+              key={p.name}
+              nodeId={id}
+              spec={p}
+              value={node.data.params[p.name]}
+              serverError={errors?.find((e) => e.port === p.name)?.message}
+            />
           ))}
         </section>
       )}

@@ -8,10 +8,13 @@ export function ParamField({
   nodeId,
   spec,
   value,
+  serverError,
 }: {
   nodeId: string;
   spec: ParamSpec;
   value: ParamValue;
+  /** the validation message naming this param, if any */
+  serverError?: string;
 }) {
   const setParam = useEditor((s) => s.setParam);
   const testid = `param-${spec.name}`;
@@ -56,13 +59,21 @@ export function ParamField({
 
   const hint = rangeHint(spec, value);
   return (
-    <div className="field">
+    <div className={serverError ? "field has-error" : "field"} data-testid={`field-${spec.name}`}>
       <label htmlFor={id} title={spec.doc}>
-        {spec.name}
+        <span>
+          {spec.name}
+          {spec.required && <span className="field-required"> *</span>}
+        </span>
         <span className="field-type">{spec.type}</span>
       </label>
       {control}
       {hint && <div className="field-hint">{hint}</div>}
+      {serverError && serverError !== hint && (
+        <div className="field-hint" data-testid={`param-error-${spec.name}`}>
+          {serverError}
+        </div>
+      )}
       {spec.doc && <div className="field-doc">{spec.doc}</div>}
     </div>
   );

@@ -1,0 +1,67 @@
+import { act, fireEvent, render, screen } from "@testing-library/react";
+import { beforeEach, describe, expect, it } from "vitest";
+import { useEditor } from "../store/editor";
+import { LINREG, resetEditor } from "../test/fixtures";
+import { Inspector } from "./Inspector";
+
+const ed = () => useEditor.getState();
+
+describe("Inspector", () => {
+  beforeEach(() => {
+    resetEditor(LINREG);
+  });
+
+  it("builds widgets from the param spec and writes edits to the store", () => {
+    ed().selectOnly(["lin"]);
+    render(<Inspector />);
+    const out = screen.getByTestId("param-out_features") as HTMLInputElement;
+    expect(out.type).toBe("number");
+    expect(out.value).toBe("1");
+    expect(out.classList.contains("nodrag")).toBe(true);
+    fireEvent.change(out, { target: { value: "16" } });
+    expect(ed().nodes.find((n) => n.id === "lin")?.data.params.out_features).toBe(16);
+
+    const bias = screen.getByTestId("param-bias") as HTMLInputElement;
+    expect(bias.type).toBe("checkbox");
+    fireEvent.click(bias);
+    expect(ed().nodes.find((n) => n.id === "lin")?.data.params.bias).toBe(false);
+
+    const init = screen.getByTestId("param-init") as HTMLSelectElement;
+    expect([...init.options].map((o) => o.value)).toEqual(["zeros", "uniform", "xavier", "he"]);
+    fireEvent.change(init, { target: { value: "he" } });
+    expect(ed().nodes.find((n) => n.id === "lin")?.data.params.init).toBe("he");
+  });
+
+  it("follows undo in its fields", () => {
+    ed().selectOnly(["x"]);
+    render(<Inspector />);
+    const shape = screen.getByTestId("param-shape") as HTMLInputElement;
+    expect(shape.value).toBe("3");
+    fireEvent.change(shape, { target: { value: "2, 5" } });
+    expect(ed().nodes[0].data.params.shape).toEqual([2, 5]);
+    act(() => ed().undo());
+    expect((screen.getByTestId("param-shape") as HTMLInputElement).value).toBe("3");
+  });
+
+  it("shows the server's message on the param it names", () => {
+    ed().selectOnly(["lin"]);
+    ed().setValidation({
+      ok: false,
+      order: [],
+      shapes: {},
+      errors: [
+        { code: "bad_param", message: "must be at least 1", nodes: ["lin"], port: "out_features" },
+      ],
+    });
+    render(<Inspector />);
+    expect(screen.getByTestId("param-error-out_features").textContent).toBe("must be at least 1");
+    expect(screen.getByTestId("inspector-errors").textContent).toContain("bad_param");
+  });
+
+  it("renders the op's formulas with KaTeX", () => {
+    ed().selectOnly(["lin"]);
+    render(<Inspector />);
+    expect(screen.getByTestId("formula-forward").querySelector(".katex")).not.toBeNull();
+    expect(screen.getByTestId("formula-backward").querySelector(".katex")).not.toBeNull();
+  });
+});
