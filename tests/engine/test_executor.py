@@ -203,6 +203,18 @@ def test_for_batch_shares_parameters():
     assert small.forward(_feeds(3)) != ref.forward(_feeds(3))
 
 
+def test_clone_shares_parameters_not_buffers():
+    plan = compile_graph(mlp(), 4)
+    ev = plan.clone(6, grads="params")
+    assert ev is not plan.for_batch(6) and ev.batch_size == 6 and ev.grads_mode == "params"
+    assert ev.params["l1"]["W"] is plan.params["l1"]["W"]
+    plan.forward(_feeds(4))
+    kept = plan.values["h1"].copy()
+    ev.forward(_feeds(6, seed=3))
+    np.testing.assert_array_equal(plan.values["h1"], kept)
+    assert plan.clone().batch_size == 4
+
+
 def test_state_round_trip_and_seeded_init():
     a = compile_graph(mlp(), 2, seed=7)
     b = compile_graph(mlp(), 2, seed=7)

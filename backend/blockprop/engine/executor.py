@@ -222,11 +222,12 @@ class Plan:
     def _build_forward(self) -> None:
         steps: list = []
         self._step_at: dict[str, int] = {}
+        self._envs: dict[str, dict] = {}  # reused by _build_backward, then dropped
         for node in self._nodes:
             self._step_at[node.id] = len(steps)
             if node.op.source is not None:
                 continue  # fed, or computed once at compile time
-            env = self._env(node, node.op.broadcast)
+            env = self._envs[node.id] = self._env(node, node.op.broadcast)
             out = [self.values[k] for k in node.keys]
             env["out"] = tuple(out) if node.op.multi_output else out[0]
             rule = node.op.rules["forward"]
@@ -285,7 +286,7 @@ class Plan:
             if not any(computed[k] for k in node.keys):
                 continue
             op = node.op
-            env = self._env(node, op.broadcast)
+            env = self._envs.get(node.id) or self._env(node, op.broadcast)
             g = [grads[k] if k in grads else np.zeros_like(values[k]) for k in node.keys]
             env["g"] = tuple(g) if op.multi_output else g[0]
             env["ans"] = (
@@ -319,6 +320,7 @@ class Plan:
                 steps.append((partial(rule.fn, *rule.args(env)), dest, post))
         # keys nobody writes keep their zeros (they do not reach a cost)
         self._bsteps = steps
+        del self._envs
 
     # ------------------------------------------------------------------ run
 
@@ -434,6 +436,27 @@ class Plan:
                 post(dest, r)
 
     # ------------------------------------------------------------------ helpers
+
+    def clone(self, batch_size: int | None = None, *, grads: str | None = None) -> Plan:
+        """A new plan (not cached) sharing ``params`` and ``param_grads`` but with buffers
+        of its own: e.g. for evaluating without overwriting the last training step's
+        values. ``grads`` defaults to this plan's mode."""
+        n = self.batch_size if batch_size is None else batch_size
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"batch size must be a positive integer, got {n!r}")
+        mode = self.grads_mode if grads is None else grads
+        if mode not in GRAD_MODES:
+            raise ValueError(f"grads must be one of {GRAD_MODES}, got {mode!r}")
+        return Plan(
+            self._an,
+            int(n),
+            self.dtype,
+            seed=self.seed,
+            params=self.params,
+            param_grads=self.param_grads,
+            grads=mode,
+            family={},
+        )
 
     def for_batch(self, n: int) -> Plan:
         """A plan for batch size ``n`` sharing this plan's ``params`` and ``param_grads``
@@ -566,13 +589,14 @@ def compile_graph(
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if grads not in GRAD_MODES:
         raise ValueError(f"grads must be one of {GRAD_MODES}, got {grads!r}")
-    an = analyse(doc, max_bytes=max_bytes, batch_size=int(batch_size), itemsize=dt.itemsize)
-    if not an.result.ok:
-        raise GraphError(an.result.errors)
-    params, param_grads = _init_params(an, seed, dt)
-    plan = Plan(
-        an, int(batch_size), dt, seed=seed, params=params, param_grads=param_grads, grads=grads
-    )
+    with paused_gc():
+        an = analyse(doc, max_bytes=max_bytes, batch_size=int(batch_size), itemsize=dt.itemsize)
+        if not an.result.ok:
+            raise GraphError(an.result.errors)
+        params, param_grads = _init_params(an, seed, dt)
+        plan = Plan(
+            an, int(batch_size), dt, seed=seed, params=params, param_grads=param_grads, grads=grads
+        )
     if state is None and isinstance(doc, Mapping):
         state = doc.get("state") or None
     if state:

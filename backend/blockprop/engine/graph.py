@@ -247,6 +247,7 @@ def _analyse(doc: Any, max_bytes: int | None, batch_size: int, itemsize: int) ->
         return empty
 
     # -- 1. each node on its own: id, op, params, input ports
+    ops = {o.name: o for o in registry.all_ops()}
     nodes: dict[str, Node] = {}
     bad_ids: set[str] = set()  # ids that exist but whose node is broken (no dangling noise)
     for i, raw in enumerate(raw_nodes):
@@ -269,11 +270,11 @@ def _analyse(doc: Any, max_bytes: int | None, batch_size: int, itemsize: int) ->
             add(Issue("duplicate_id", f"two nodes have the id '{nid}'; ids must be unique", [nid]))
             continue
         op_name = raw.get("op")
-        if not isinstance(op_name, str) or op_name not in registry._ensure_loaded():
+        op = ops.get(op_name) if isinstance(op_name, str) else None
+        if op is None:
             add(Issue("unknown_op", f"node '{nid}' uses an unknown op {op_name!r}", [nid]))
             bad_ids.add(nid)
             continue
-        op = registry.get(op_name)
         node = Node(nid, op, {}, i, {})
         nodes[nid] = node
 
