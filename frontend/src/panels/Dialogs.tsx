@@ -47,6 +47,7 @@ function OpenDialog() {
         }}
       >
         <input
+          className="open-by-id-input"
           data-testid="open-id"
           placeholder="Graph id or link"
           value={ref}
