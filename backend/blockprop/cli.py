@@ -34,7 +34,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         return 2
     print(f"Blockprop {__version__} at http://{settings.host}:{settings.port}/", flush=True)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        # Compressing every stream frame costs more CPU than training on a small machine.
+        ws_per_message_deflate=settings.ws_deflate,
+        ws_max_size=settings.max_ws_message_bytes,
+    )
     return 0
 
 

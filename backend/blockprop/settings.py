@@ -53,10 +53,13 @@ class Settings(BaseSettings):
     # Stream
     snapshot_rate: float = 10.0  # default snapshots per second per client
     max_snapshot_rate: float = 30.0
-    boundary_rate: float = 4.0  # decision-boundary grids per second at most
+    boundary_rate: float = 2.0  # decision-boundary grids per second at most
     boundary_grid: int = 48
     ws_send_timeout: float = 5.0  # a client whose socket accepts nothing this long is dropped
     ws_ring_batches: int = 4096  # recent metric batches kept in memory for catching up
+    # permessage-deflate on WebSockets: off by default (on a loopback or LAN it costs far more
+    # CPU than it saves); consider it when serving remote clients over slow links.
+    ws_deflate: bool = False
 
 
 def get_settings() -> Settings:
