@@ -46,6 +46,7 @@ const MINIMAP_COLORS: Record<string, string> = {
 
 export function Canvas() {
   const nodes = useEditor((s) => s.nodes);
+  const opsReady = useEditor((s) => s.opsStatus === "ready");
   const edges = useEditor((s) => s.edges);
   const onNodesChange = useEditor((s) => s.onNodesChange);
   const onEdgesChange = useEditor((s) => s.onEdgesChange);
@@ -157,6 +158,16 @@ export function Canvas() {
       <Background gap={20} size={1} />
       <Controls showInteractive={false} />
       <MiniMap<OpNode> nodeColor={nodeColor} pannable zoomable />
+      {opsReady && nodes.length === 0 && (
+        <div className="empty-hint" data-testid="empty-hint">
+          <b>Draw a graph</b>
+          <span>
+            Drag blocks from the palette, click one, or press <kbd>/</kbd> and type its name.
+            <br />
+            Or open one of the <i>Examples</i>. Press <kbd>?</kbd> for every shortcut.
+          </span>
+        </div>
+      )}
     </ReactFlow>
   );
 }

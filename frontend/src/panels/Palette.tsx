@@ -70,6 +70,7 @@ export function Palette() {
               key={o.name}
               className="palette-item"
               data-testid={`palette-${o.name}`}
+              data-op={o.name}
               draggable
               onDragStart={(e) => onDragStart(e, o.name)}
               onClick={() => addOp(o.name)}

@@ -39,6 +39,17 @@ export function TopBar() {
       >
         {dirty ? "unsaved" : graphId ? "saved" : ""}
       </span>
+      {graphId && (
+        <button
+          type="button"
+          className="btn ghost small"
+          data-testid="btn-share"
+          title="Copy the shareable link to this graph"
+          onClick={() => void copyLink(graphId)}
+        >
+          🔗 Link
+        </button>
+      )}
       <nav className="toolbar">
         <div className="group">
           <Btn id="new" title="New graph (N)" onClick={() => confirmDiscard() && newGraph()}>
@@ -122,6 +133,17 @@ export function TopBar() {
       <Status />
     </header>
   );
+}
+
+async function copyLink(graphId: string) {
+  const url = `${window.location.origin}/g/${graphId}`;
+  const notify = useUi.getState().notify;
+  try {
+    await navigator.clipboard.writeText(url);
+    notify("info", `Link copied: ${url}`);
+  } catch {
+    notify("info", `Share this link: ${url}`);
+  }
 }
 
 function Btn(props: {

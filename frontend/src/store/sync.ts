@@ -76,7 +76,9 @@ export function startSync(): () => void {
   };
 
   const schedule = () => {
-    useEditor.getState().setValidation("pending");
+    const s = useEditor.getState();
+    // An empty graph needs no server to say so; anything else waits for its answer.
+    s.setValidation(s.nodes.length === 0 && s.opsStatus === "ready" ? "empty" : "pending");
     clearTimeout(validateTimer);
     validateTimer = setTimeout(validate, VALIDATE_DELAY_MS);
     clearTimeout(draftTimer);
