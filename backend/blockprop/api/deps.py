@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header
+from starlette.requests import HTTPConnection
 
 from blockprop.api.errors import ApiError
 from blockprop.api.security import EDIT_HEADER
@@ -15,17 +16,19 @@ from blockprop.service.runs import RunManager
 from blockprop.service.store import Store
 from blockprop.settings import Settings
 
-
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+# HTTPConnection: the same dependencies serve HTTP routes and the WebSocket route.
 
 
-def get_store(request: Request) -> Store:
-    return request.app.state.store
+def get_settings(conn: HTTPConnection) -> Settings:
+    return conn.app.state.settings
 
 
-def get_runs(request: Request) -> RunManager:
-    return request.app.state.runs
+def get_store(conn: HTTPConnection) -> Store:
+    return conn.app.state.store
+
+
+def get_runs(conn: HTTPConnection) -> RunManager:
+    return conn.app.state.runs
 
 
 def edit_token(

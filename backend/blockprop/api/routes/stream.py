@@ -20,6 +20,7 @@ import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
+from blockprop.api.deps import RunsDep, SettingsDep, StoreDep
 from blockprop.api.routes.runs import run_read
 from blockprop.api.schemas import RunUpdate
 from blockprop.api.security import EDIT_HEADER
@@ -61,11 +62,9 @@ async def _deny(ws: WebSocket, status: int, code: str, message: str) -> None:
 
 
 @router.websocket("/runs/{run_id}/stream")
-async def stream(ws: WebSocket, run_id: str) -> None:
-    app = ws.app
-    settings: Settings = app.state.settings
-    store: Store = app.state.store
-    runs: RunManager = app.state.runs
+async def stream(
+    ws: WebSocket, run_id: str, settings: SettingsDep, store: StoreDep, runs: RunsDep
+) -> None:
     row = await asyncio.to_thread(store.get_run, run_id)
     if row is None:
         await _deny(ws, 404, "not_found", f"no run with id {run_id!r}")
