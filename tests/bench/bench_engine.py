@@ -1,6 +1,6 @@
 """Engine benchmark: steps/s of forward + backward + SGD update, float32.
 
-Run: ``python tests/bench/bench_engine.py [--seconds S] [--rounds R]`` (``make bench``).
+Run: ``python tests/bench/bench_engine.py [--seconds S] [--cases abc]`` (``make bench``).
 Not a test (pytest does not collect ``bench_*.py``), and it never fails on speed.
 
 Three networks, each trained by
@@ -196,26 +196,44 @@ def torch_runner(case):
     return step
 
 
-def rate(step, seconds):
-    """Steps per second over about ``seconds`` (after a short warm-up)."""
-    for _ in range(5):
+def calibrate(step, target=0.01):
+    """How many steps take about ``target`` seconds (after a short warm-up)."""
+    for _ in range(3):
         step()
-    n, t0 = 0, time.perf_counter()
-    chunk = 1
+    n = 1
     while True:
-        for _ in range(chunk):
+        t0 = time.perf_counter()
+        for _ in range(n):
             step()
-        n += chunk
-        dt = time.perf_counter() - t0
-        if dt >= seconds:
-            return n / dt
-        chunk = min(chunk * 2, 1000)
+        if time.perf_counter() - t0 >= target or n >= 1 << 16:
+            return n
+        n *= 2
 
 
-def matmul_peak(seconds=0.5, n=1024):
+def best_rates(runners: dict, seconds: float) -> dict:
+    """Steps/s of each runner: the fastest of many short interleaved chunks.
+
+    Interleaving and keeping the best chunk makes the comparison robust to other work on
+    the machine (the usual ``timeit`` advice: the minimum is the least disturbed figure).
+    """
+    chunks = {k: calibrate(step) for k, step in runners.items()}
+    best = dict.fromkeys(runners, float("inf"))
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        for k, step in runners.items():
+            n = chunks[k]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                step()
+            best[k] = min(best[k], (time.perf_counter() - t0) / n)
+    return {k: 1.0 / t for k, t in best.items()}
+
+
+def matmul_peak(seconds=1.0, n=1024):
     a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
     b, c = a.copy(), np.empty_like(a)
-    return 2 * n**3 * rate(lambda: np.dot(a, b, out=c), seconds) / 1e9
+    rate = best_rates({"mm": lambda: np.dot(a, b, out=c)}, seconds)["mm"]
+    return 2 * n**3 * rate / 1e9
 
 
 def flops_per_step(case):
@@ -230,8 +248,7 @@ def flops_per_step(case):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seconds", type=float, default=1.0, help="timing window per figure")
-    ap.add_argument("--rounds", type=int, default=3, help="best of this many windows")
+    ap.add_argument("--seconds", type=float, default=4.0, help="timing budget per case")
     ap.add_argument("--cases", default="abc")
     args = ap.parse_args(argv)
     try:
@@ -254,12 +271,13 @@ def main(argv=None):
     for name in args.cases:
         case = CASES[name]
         runners = {"engine": engine_runner(case), "fused": fused_runner(case)}
+        best = best_rates(runners, args.seconds)
         if have_torch:
-            runners["torch"] = torch_runner(case)
-        best = dict.fromkeys(runners, 0.0)
-        for _ in range(args.rounds):  # interleave, keep the best window of each
-            for k, step in runners.items():
-                best[k] = max(best[k], rate(step, args.seconds))
+            # timed apart, with pauses: idle OpenMP/BLAS threads spin for a while after
+            # their work and would slow whichever library ran next
+            time.sleep(0.5)
+            best.update(best_rates({"torch": torch_runner(case)}, args.seconds / 2))
+            time.sleep(0.5)
         e, f, t = best["engine"], best["fused"], best.get("torch")
         label = (
             f"({name}) {'-'.join(map(str, case['sizes']))} {case['act']} B{case['batch']} "

@@ -185,3 +185,21 @@ def test_no_op_names_outside_the_op_declarations(module):
     names = set(registry.names()) - allowed
     found = _string_constants(ENGINE / module) & names
     assert not found, f"{module} names ops {sorted(found)}: dispatch through the registry"
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "blockprop.engine",
+        "blockprop.engine.registry",
+        "blockprop.engine.graph",
+        "blockprop.engine.executor",
+        "blockprop.engine.gradcheck",
+    ],
+)
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
