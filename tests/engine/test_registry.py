@@ -133,6 +133,9 @@ def test_unknown_op_is_a_graph_error():
     with pytest.raises(GraphError) as e:
         registry.get("no_such_op")
     assert e.value.code == "unknown_op"
+    assert str(e.value) == "there is no op called 'no_such_op'"
+    with pytest.raises(KeyError):  # also a KeyError, like a dict lookup
+        registry.get("no_such_op")
 
 
 def test_registering_a_name_twice_raises():

@@ -58,14 +58,18 @@ def _post_add(dest, r):
         np.add(dest, r, out=dest)
 
 
-def _post_sum_write(axes, dest, r):
+# Broadcasting is undone here, and only here: a broadcasting op's VJP returns a gradient
+# shaped like its output; these sum it over the axes where the input had size 1.
+
+
+def _unbroadcast_write(axes, dest, r):
     if r is None:
         dest.fill(0)
     else:
         np.sum(r, axis=axes, keepdims=True, out=dest)
 
 
-def _post_sum_add(axes, dest, r):
+def _unbroadcast_add(axes, dest, r):
     if r is not None:
         np.add(dest, np.sum(r, axis=axes, keepdims=True), out=dest)
 
@@ -312,7 +316,7 @@ class Plan:
                         if n == 1 != m
                     )
                     env["out"] = scratch(full)
-                    post = partial(_post_sum_write if first else _post_sum_add, axes)
+                    post = partial(_unbroadcast_write if first else _unbroadcast_add, axes)
                 elif first:
                     env["out"], post = dest, _post_write
                 else:

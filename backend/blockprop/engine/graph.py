@@ -85,9 +85,17 @@ class GraphError(Exception):
         """The shared error shape: ``{"error": {"code", "message", "nodes", "port"}}``."""
         return {"error": self.issues[0].to_dict()}
 
+    def __str__(self) -> str:
+        return self.issues[0].message
+
     def __repr__(self) -> str:
         more = f" (+{len(self.issues) - 1} more)" if len(self.issues) > 1 else ""
-        return f"GraphError({self.code}: {self.issues[0].message}{more})"
+        return f"{type(self).__name__}({self.code}: {self.issues[0].message}{more})"
+
+
+class UnknownOpError(GraphError, KeyError):
+    """Raised by ``registry.get`` for a name that is not registered: a :class:`GraphError`
+    with code ``unknown_op`` that is also a ``KeyError``."""
 
 
 @dataclass

@@ -86,17 +86,6 @@ def per_sample(g: np.ndarray, ndim: int) -> np.ndarray:
     return g.reshape(g.shape + (1,) * (ndim - 1)) if ndim > 1 else g
 
 
-def sum_to(a: np.ndarray, shape: tuple, out: np.ndarray | None = None) -> np.ndarray:
-    """Sum ``a`` down to ``shape`` (same rank; axes where ``shape`` has 1): undo broadcasting."""
-    axes = tuple(i for i, (m, n) in enumerate(zip(a.shape, shape, strict=True)) if n == 1 != m)
-    if not axes:
-        if out is None:
-            return a
-        np.copyto(out, a)
-        return out
-    return np.sum(a, axis=axes, keepdims=True, out=out)
-
-
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``a @ b`` with ``np.dot``'s lower overhead for plain matrices."""
     if a.ndim == 2 and b.ndim == 2 and (out is None or out.flags.c_contiguous):

@@ -455,14 +455,13 @@ class Registry:
         try:
             return self._ops[name]
         except (KeyError, TypeError):
-            from .graph import GraphError, Issue
+            from .graph import Issue, UnknownOpError
 
-            raise GraphError(
-                [Issue("unknown_op", f"there is no op called {name!r}", [], None)]
-            ) from None
+            issue = Issue("unknown_op", f"there is no op called {name!r}", [], None)
+            raise UnknownOpError([issue]) from None
 
     def __contains__(self, name) -> bool:
-        return name in self._ops
+        return isinstance(name, str) and name in self._ops
 
     def __len__(self) -> int:
         return len(self._ops)
