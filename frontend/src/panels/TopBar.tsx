@@ -102,11 +102,17 @@ export function TopBar() {
           </Btn>
         </div>
         <div className="group">
-          <Btn id="undo" title="Undo (Ctrl+Z)" onClick={undo} disabled={!canUndo}>
-            ↶ Undo
+          <Btn id="undo" label="Undo" title="Undo (Ctrl+Z)" onClick={undo} disabled={!canUndo}>
+            ↶
           </Btn>
-          <Btn id="redo" title="Redo (Ctrl+Shift+Z)" onClick={redo} disabled={!canRedo}>
-            ↷ Redo
+          <Btn
+            id="redo"
+            label="Redo"
+            title="Redo (Ctrl+Shift+Z)"
+            onClick={redo}
+            disabled={!canRedo}
+          >
+            ↷
           </Btn>
         </div>
         <div className="group">
@@ -125,7 +131,12 @@ export function TopBar() {
           >
             Order
           </Btn>
-          <Btn id="help" title="Keyboard shortcuts (?)" onClick={() => openDialog("help")}>
+          <Btn
+            id="help"
+            label="Help"
+            title="Keyboard shortcuts (?)"
+            onClick={() => openDialog("help")}
+          >
             ?
           </Btn>
         </div>
@@ -148,6 +159,8 @@ async function copyLink(graphId: string) {
 
 function Btn(props: {
   id: string;
+  /** accessible name, for buttons that show only a symbol */
+  label?: string;
   title: string;
   onClick: () => void;
   disabled?: boolean;
@@ -155,13 +168,14 @@ function Btn(props: {
   pressed?: boolean;
   children: React.ReactNode;
 }) {
-  const { id, title, onClick, disabled, primary, pressed, children } = props;
+  const { id, label, title, onClick, disabled, primary, pressed, children } = props;
   return (
     <button
       type="button"
       className={`btn${primary ? " primary" : ""}${pressed ? " is-pressed" : ""}`}
       data-testid={`btn-${id}`}
       title={title}
+      aria-label={label}
       aria-pressed={pressed}
       onClick={onClick}
       disabled={disabled}

@@ -47,6 +47,8 @@ export function startSync(): () => void {
 
   const validate = async () => {
     const s = useEditor.getState();
+    if (s.opsStatus === "error")
+      s.setValidation("offline", "The op catalogue could not be loaded.");
     if (s.opsStatus !== "ready") return;
     inflight?.abort();
     if (s.nodes.length === 0) {
