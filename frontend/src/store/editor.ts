@@ -1,123 +1,18 @@
-import {
-  applyEdgeChanges,
-  applyNodeChanges,
-  type Connection,
-  type EdgeChange,
-  type NodeChange,
-} from "@xyflow/react";
+import { applyEdgeChanges, applyNodeChanges } from "@xyflow/react";
 import { create } from "zustand";
-import type { ApiErrorBody, GraphDoc, OpSpec, ParamValue, ValidateResult } from "../api/types";
+import type { ParamValue } from "../api/types";
+import { type Fragment, placeCopy, selectedFragment } from "../lib/clipboard";
 import { cycleClosedBy, cycleMessage } from "../lib/cycle";
-import {
-  docToFlow,
-  edgeId,
-  type FlowEdge,
-  flowToDoc,
-  makeEdge,
-  type OpIndex,
-  type OpNode,
-} from "../lib/doc";
+import { docToFlow, flowToDoc, makeEdge, type OpNode } from "../lib/doc";
 import { freshId, ID_PATTERN } from "../lib/ids";
+import type { EditorState, Snapshot } from "./editorTypes";
+import { emptyValidation, indexValidation } from "./validation";
 
-/** What undo/redo restores: the document as drawn. Node objects are immutable, so a snapshot
- * shares them with the live state and costs one array per step. */
-export interface Snapshot {
-  name: string;
-  description: string;
-  nodes: OpNode[];
-  edges: FlowEdge[];
-}
-
-export type ValidationStatus = "empty" | "pending" | "valid" | "invalid" | "offline";
-
-export interface Validation {
-  status: ValidationStatus;
-  /** node id → 1-based position in the topological order */
-  order: Record<string, number>;
-  shapes: Record<string, number[]>;
-  errors: ApiErrorBody[];
-  /** errors indexed by node, so a node component selects its own list by reference */
-  byNode: Record<string, ApiErrorBody[]>;
-  message?: string;
-}
+export type { EditorState, LoadOptions, Snapshot } from "./editorTypes";
+export type { Validation, ValidationStatus } from "./validation";
 
 const HISTORY_LIMIT = 200;
 const PASTE_OFFSET = 40;
-
-const emptyValidation = (status: ValidationStatus = "empty"): Validation => ({
-  status,
-  order: {},
-  shapes: {},
-  errors: [],
-  byNode: {},
-});
-
-export interface LoadOptions {
-  graphId?: string | null;
-  graphRevision?: number | null;
-  /** the document holds edits the server has not seen (a restored draft, an import) */
-  dirty?: boolean;
-}
-
-export interface EditorState {
-  ops: OpIndex;
-  opList: OpSpec[];
-  opsStatus: "loading" | "ready" | "error";
-
-  name: string;
-  nodes: OpNode[];
-  edges: FlowEdge[];
-  description: string;
-  /** trained parameters carried through from a loaded document, untouched by the editor */
-  state: GraphDoc["state"];
-  /** where the document is stored on the server, and the stored revision it is based on */
-  graphId: string | null;
-  graphRevision: number | null;
-  /** bumps when a whole document is loaded, so the canvas can frame it */
-  loadSeq: number;
-
-  /** bumps on every change to the document; equal to savedRevision when nothing is unsaved */
-  revision: number;
-  savedRevision: number;
-
-  past: Snapshot[];
-  future: Snapshot[];
-  /** consecutive edits with the same key (typing in one field) make one undo step */
-  coalesceKey: string | null;
-
-  clipboard: { nodes: OpNode[]; edges: FlowEdge[] } | null;
-  validation: Validation;
-
-  setOps: (ops: OpSpec[]) => void;
-  setOpsFailed: () => void;
-  onNodesChange: (changes: NodeChange<OpNode>[]) => void;
-  onEdgesChange: (changes: EdgeChange<FlowEdge>[]) => void;
-  /** Records an undo step; called before React Flow deletes or drags elements. */
-  checkpoint: (key?: string) => void;
-  /** Adds an edge unless it would close a cycle; returns the refusal message, or null. */
-  connect: (c: Connection) => string | null;
-  reconnect: (old: FlowEdge, c: Connection) => string | null;
-  removeEdge: (id: string) => void;
-  addNode: (op: string, position: { x: number; y: number }) => string | null;
-  setParam: (id: string, name: string, value: ParamValue | undefined) => void;
-  renameNode: (id: string, next: string) => string | null;
-  setName: (name: string) => void;
-  deleteSelected: () => void;
-  selectOnly: (ids: string[]) => void;
-  selectAll: () => void;
-  copy: () => number;
-  paste: () => number;
-  duplicate: () => number;
-  undo: () => void;
-  redo: () => void;
-  applyPositions: (positions: Record<string, { x: number; y: number }>) => void;
-  loadDoc: (doc: GraphDoc, opts?: LoadOptions) => string[];
-  newGraph: () => void;
-  markSaved: (graphId: string, graphRevision?: number | null) => void;
-  setDescription: (text: string) => void;
-  setValidation: (v: ValidateResult | "pending" | "offline" | "empty", message?: string) => void;
-  toDoc: () => GraphDoc;
-}
 
 export const useEditor = create<EditorState>()((set, get) => {
   /** Applies a document change: optionally records an undo step first, bumps the revision. */
@@ -137,44 +32,14 @@ export const useEditor = create<EditorState>()((set, get) => {
     });
   };
 
-  const pasteNodes = (nodes: OpNode[], edges: FlowEdge[], offset: number): number => {
+  const pasteNodes = (clip: Fragment, offset: number): number => {
     const s = get();
-    const taken = new Set(s.nodes.map((n) => n.id));
-    const rename = new Map<string, string>();
-    for (const n of nodes) {
-      const id = freshId(n.data.op, taken);
-      taken.add(id);
-      rename.set(n.id, id);
-    }
-    const added = nodes.map<OpNode>((n) => ({
-      id: rename.get(n.id) as string,
-      type: "op",
-      position: { x: n.position.x + offset, y: n.position.y + offset },
-      data: { op: n.data.op, params: structuredClone(n.data.params) },
-      selected: true,
-    }));
-    const addedEdges = edges.map((e) =>
-      makeEdge(
-        rename.get(e.source) as string,
-        e.sourceHandle ?? null,
-        rename.get(e.target) as string,
-        e.targetHandle as string,
-      ),
-    );
+    const { nodes, edges } = placeCopy(clip, new Set(s.nodes.map((n) => n.id)), offset);
     commit({
-      nodes: [...s.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), ...added],
-      edges: [...s.edges.map((e) => (e.selected ? { ...e, selected: false } : e)), ...addedEdges],
+      nodes: [...s.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), ...nodes],
+      edges: [...s.edges.map((e) => (e.selected ? { ...e, selected: false } : e)), ...edges],
     });
-    return added.length;
-  };
-
-  const selection = () => {
-    const s = get();
-    const nodes = s.nodes.filter((n) => n.selected);
-    const ids = new Set(nodes.map((n) => n.id));
-    // Only edges inside the selection travel with it; outside links would dangle.
-    const edges = s.edges.filter((e) => ids.has(e.source) && ids.has(e.target));
-    return { nodes, edges };
+    return nodes.length;
   };
 
   return {
@@ -343,7 +208,7 @@ export const useEditor = create<EditorState>()((set, get) => {
       set((s) => ({ nodes: s.nodes.map((n) => (n.selected ? n : { ...n, selected: true })) })),
 
     copy: () => {
-      const sel = selection();
+      const sel = selectedFragment(get().nodes, get().edges);
       if (sel.nodes.length > 0) set({ clipboard: sel });
       return sel.nodes.length;
     },
@@ -351,7 +216,7 @@ export const useEditor = create<EditorState>()((set, get) => {
     paste: () => {
       const clip = get().clipboard;
       if (!clip) return 0;
-      const n = pasteNodes(clip.nodes, clip.edges, PASTE_OFFSET);
+      const n = pasteNodes(clip, PASTE_OFFSET);
       // Shift the clipboard too, so pasting again does not stack copies on one spot.
       set({
         clipboard: {
@@ -366,8 +231,8 @@ export const useEditor = create<EditorState>()((set, get) => {
     },
 
     duplicate: () => {
-      const sel = selection();
-      return sel.nodes.length ? pasteNodes(sel.nodes, sel.edges, PASTE_OFFSET) : 0;
+      const sel = selectedFragment(get().nodes, get().edges);
+      return sel.nodes.length ? pasteNodes(sel, PASTE_OFFSET) : 0;
     },
 
     undo: () => {
@@ -446,19 +311,7 @@ export const useEditor = create<EditorState>()((set, get) => {
         }));
         return;
       }
-      const byNode: Record<string, ApiErrorBody[]> = {};
-      for (const err of v.errors) {
-        for (const id of err.nodes ?? []) byNode[id] = [...(byNode[id] ?? []), err];
-      }
-      set({
-        validation: {
-          status: v.ok ? "valid" : "invalid",
-          order: Object.fromEntries(v.order.map((id, i) => [id, i + 1])),
-          shapes: v.shapes ?? {},
-          errors: v.errors,
-          byNode,
-        },
-      });
+      set({ validation: indexValidation(v) });
     },
 
     toDoc: () => {
@@ -490,5 +343,3 @@ export const selectSelectedIds = (s: EditorState) =>
     .filter((n) => n.selected)
     .map((n) => n.id)
     .join(",");
-
-export { edgeId };

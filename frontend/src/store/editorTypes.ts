@@ -1,0 +1,81 @@
+import type { Connection, EdgeChange, NodeChange } from "@xyflow/react";
+import type { GraphDoc, OpSpec, ParamValue, ValidateResult } from "../api/types";
+import type { Fragment } from "../lib/clipboard";
+import type { FlowEdge, OpIndex, OpNode } from "../lib/doc";
+import type { Validation } from "./validation";
+
+/** What undo/redo restores: the document as drawn. Node objects are immutable, so a snapshot
+ * shares them with the live state and costs one array per step. */
+export interface Snapshot {
+  name: string;
+  description: string;
+  nodes: OpNode[];
+  edges: FlowEdge[];
+}
+
+export interface LoadOptions {
+  graphId?: string | null;
+  graphRevision?: number | null;
+  /** the document holds edits the server has not seen (a restored draft, an import) */
+  dirty?: boolean;
+}
+
+export interface EditorState {
+  ops: OpIndex;
+  opList: OpSpec[];
+  opsStatus: "loading" | "ready" | "error";
+
+  name: string;
+  nodes: OpNode[];
+  edges: FlowEdge[];
+  description: string;
+  /** trained parameters carried through from a loaded document, untouched by the editor */
+  state: GraphDoc["state"];
+  /** where the document is stored on the server, and the stored revision it is based on */
+  graphId: string | null;
+  graphRevision: number | null;
+  /** bumps when a whole document is loaded, so the canvas can frame it */
+  loadSeq: number;
+
+  /** bumps on every change to the document; equal to savedRevision when nothing is unsaved */
+  revision: number;
+  savedRevision: number;
+
+  past: Snapshot[];
+  future: Snapshot[];
+  /** consecutive edits with the same key (typing in one field) make one undo step */
+  coalesceKey: string | null;
+
+  clipboard: Fragment | null;
+  validation: Validation;
+
+  setOps: (ops: OpSpec[]) => void;
+  setOpsFailed: () => void;
+  onNodesChange: (changes: NodeChange<OpNode>[]) => void;
+  onEdgesChange: (changes: EdgeChange<FlowEdge>[]) => void;
+  /** Records an undo step; called before React Flow deletes or drags elements. */
+  checkpoint: (key?: string) => void;
+  /** Adds an edge unless it would close a cycle; returns the refusal message, or null. */
+  connect: (c: Connection) => string | null;
+  reconnect: (old: FlowEdge, c: Connection) => string | null;
+  removeEdge: (id: string) => void;
+  addNode: (op: string, position: { x: number; y: number }) => string | null;
+  setParam: (id: string, name: string, value: ParamValue | undefined) => void;
+  renameNode: (id: string, next: string) => string | null;
+  setName: (name: string) => void;
+  deleteSelected: () => void;
+  selectOnly: (ids: string[]) => void;
+  selectAll: () => void;
+  copy: () => number;
+  paste: () => number;
+  duplicate: () => number;
+  undo: () => void;
+  redo: () => void;
+  applyPositions: (positions: Record<string, { x: number; y: number }>) => void;
+  loadDoc: (doc: GraphDoc, opts?: LoadOptions) => string[];
+  newGraph: () => void;
+  markSaved: (graphId: string, graphRevision?: number | null) => void;
+  setDescription: (text: string) => void;
+  setValidation: (v: ValidateResult | "pending" | "offline" | "empty", message?: string) => void;
+  toDoc: () => GraphDoc;
+}
