@@ -11,7 +11,7 @@ from .dags import dags
 
 
 @settings(
-    max_examples=100,
+    max_examples=50,
     deadline=None,
     suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
 )
@@ -24,5 +24,5 @@ def test_random_dags_pass_gradcheck(case):
     functions = {n["id"] for n in d["nodes"] if n["op"] not in ("input", "target", "duplicate")}
     assert functions <= set(errors)
     assert {k for k in feeds if k.startswith("x")} <= set(errors)
-    bad = {k: v for k, v in errors.items() if v > 1e-5}
+    bad = {k: v for k, v in errors.items() if v > 1e-5}  # a wrong rule shows as O(1)
     assert not bad, (bad, d)

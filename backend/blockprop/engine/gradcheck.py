@@ -24,8 +24,9 @@ import numpy as np
 
 from .executor import Plan, compile_graph
 
-#: gradients smaller than this are compared in absolute terms (relative to FLOOR), so that
-#: finite-difference noise around a true zero does not read as a large relative error
+#: gradients smaller than FLOOR × max(1, |loss|) are compared in absolute terms, so that the
+#: rounding noise of finite differences (which grows with the loss) around a true zero does
+#: not read as a large relative error
 FLOOR = 1e-4
 
 
@@ -61,7 +62,8 @@ def gradcheck(
     eps: float = 1e-6,
     keys: Iterable[str] | None = None,
 ) -> dict[str, float]:
-    """Max relative error between backward and central differences, per item.
+    """Max relative error between backward and central differences, per item:
+    ``max |a − n| / max(|a|, |n|, FLOOR · max(1, |loss|))`` over the item's elements.
 
     Items are value keys (``"node"`` or ``"node:port"``, for every float value including
     inputs and float targets) and trainable parameters (``"node.param"``). Values of
@@ -71,8 +73,9 @@ def gradcheck(
     """
     batch = next((np.shape(v)[0] for v in feeds.values() if np.ndim(v) > 0), 1)
     plan = compile_graph(doc, batch, dtype=np.float64, seed=seed, state=state, grads="all")
-    plan.forward(feeds)
+    loss = plan.forward(feeds)
     plan.backward()
+    floor = FLOOR * max(1.0, abs(loss)) if np.isfinite(loss) else FLOOR
     wanted = None if keys is None else set(keys)
     out: dict[str, float] = {}
     for node in plan._nodes:
@@ -84,11 +87,12 @@ def gradcheck(
             if wanted is not None and k not in wanted:
                 continue
             analytic = plan.grads[k].copy()
-            out[k] = relative_error(analytic, _numeric(plan, plan.values[k], start, eps))
+            out[k] = relative_error(analytic, _numeric(plan, plan.values[k], start, eps), floor)
         for name, arr in plan.params.get(node.id, {}).items():
             item = f"{node.id}.{name}"
             if wanted is not None and item not in wanted:
                 continue
             analytic = plan.param_grads[node.id][name].copy()
-            out[item] = relative_error(analytic, _numeric(plan, arr, plan._step_at[node.id], eps))
+            numeric = _numeric(plan, arr, plan._step_at[node.id], eps)
+            out[item] = relative_error(analytic, numeric, floor)
     return out
