@@ -262,7 +262,8 @@ class RunManager:
             )
             live = LiveRun(run.id, process, ctrl_child, out_parent)
             live.last_seq = run.last_seq
-            live.last_step = self._last_stored_step(run) if resume else -1
+            # metrics up to run.step are stored; a resumed worker replays from its checkpoint
+            live.last_step = run.step if resume else -1
             loop = asyncio.get_running_loop()
             live.ready = loop.create_future()
             live.exited = loop.create_future()
@@ -322,13 +323,6 @@ class RunManager:
             self._on_subscription(run.id, channel.subscription)
         return live
 
-    def _last_stored_step(self, run: RunRow) -> int:
-        rows = self.store.metric_batches(run.id, max(0, run.last_seq - 1), run.last_seq)
-        if not rows:
-            return -1
-        points = orjson.loads(rows[-1][1])
-        return max((int(p.get("step", -1)) for p in points), default=-1)
-
     # ------------------------------------------------------------------ control
 
     def _send(self, live: LiveRun, msg: dict[str, Any]) -> None:
@@ -365,9 +359,6 @@ class RunManager:
             return await asyncio.wait_for(fut, timeout)
         finally:
             live.replies.pop(req, None)
-
-    def get_live(self, run_id: str) -> LiveRun | None:
-        return self.live.get(run_id)
 
     async def pause(self, run_id: str) -> None:
         live = self._require_live(run_id, "pause")

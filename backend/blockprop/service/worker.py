@@ -6,7 +6,7 @@ for checkpoints, framed by a one-byte kind.
 Server → worker (control pipe): first an ``init`` JSON message, then the uploaded CSV and the
 checkpoint to resume from (raw bytes, when the init says so); then any number of
 ``pause | resume | step {n} | stop | set {req, values} | subscribe {rate, nodes, boundary} |
-state {req} | checkpoint``.
+state {req}``.
 
 Worker → server (output pipe), by first byte:
 ``J`` a JSON message (``ready``, ``status``, ``reply``, ``failed``, ``exit``),
@@ -15,9 +15,10 @@ Worker → server (output pipe), by first byte:
 ``K`` a checkpoint: 8-byte step, 8-byte npz length, the npz, then the state as JSON.
 
 The trainer runs on the main thread; a control thread reads the control pipe and drives it
-through its thread-safe methods (the trainer's own lock makes `snapshot`, `state` and
-`save_checkpoint` safe to call between steps from that thread). If the server goes away (the
-pipe closes) the run stops.
+through its thread-safe methods (the trainer's own lock makes `snapshot` and `state` safe to
+call from that thread). Checkpoints are taken on the training thread only, right after the
+points up to their step have been sent. If the server goes away (the pipe closes) the run
+stops.
 """
 
 from __future__ import annotations
@@ -329,10 +330,13 @@ class Worker:
         self.out.send(b"B", dumps(frame))
 
     def _checkpoint(self, now: float | None = None, force: bool = False) -> None:
+        """Only on the training thread, between steps: the points up to this step are sent
+        first, so the store never holds a checkpoint ahead of its metrics."""
         self.last_checkpoint = now or time.monotonic()
         step = self.trainer.step_count
         if step == self.checkpoint_step and not force:
             return
+        self._flush()
         try:
             data = self.trainer.save_checkpoint()
             state = dumps(self._state())
@@ -351,9 +355,6 @@ class Worker:
                 reply = {"state": self._state(), "step": self.trainer.step_count}
             except Exception as e:
                 reply = {"error": error_dict(e)}
-        elif req["type"] == "checkpoint":
-            self._checkpoint(force=True)
-            reply = {"step": self.checkpoint_step}
         else:
             reply = {}
         self.out.json({"type": "reply", "req": req.get("req"), **reply})
@@ -397,7 +398,7 @@ class Worker:
                         self._snapshot(force=True)
                         if self.sub_boundary:
                             self._boundary(force=True)
-                elif kind in ("state", "checkpoint"):
+                elif kind == "state":
                     self._answer(msg)  # the trainer's lock makes this safe mid-run
             except Exception:
                 traceback.print_exc()
