@@ -362,3 +362,25 @@ def test_stream_query_errors(runs_api):
             assert hello["subscription"]["rate"] == 30  # capped
 
     asyncio.run(go())
+
+
+def test_too_many_stream_clients_are_refused(private_server):
+    from .conftest import Api
+
+    server = private_server(env={"BLOCKPROP_MAX_WS_CLIENTS": "1"})
+    api = Api(server.url)
+    try:
+        run = api.start_run()
+
+        async def go():
+            async with connect(api, run) as ws:
+                await recv_json(ws)
+                try:
+                    async with connect(api, run):
+                        raise AssertionError("a second client got in")
+                except websockets.InvalidStatus as e:
+                    assert e.response.status_code == 429
+
+        asyncio.run(go())
+    finally:
+        api.close()

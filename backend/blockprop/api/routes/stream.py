@@ -69,6 +69,11 @@ async def stream(
     if row is None:
         await _deny(ws, 404, "not_found", f"no run with id {run_id!r}")
         return
+    watching = sum(len(ch.clients) for ch in runs.hub.channels.values())
+    if watching >= settings.max_ws_clients:
+        message = f"{watching} clients are watching runs; the limit is {settings.max_ws_clients}"
+        await _deny(ws, 429, "too_many_clients", message)
+        return
     q = ws.query_params
     edit_token = q.get("edit_token") or ws.headers.get(EDIT_HEADER)
     can_control = token_matches(edit_token, row.edit_hash)
