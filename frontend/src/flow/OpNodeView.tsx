@@ -39,7 +39,13 @@ function OpNodeViewImpl({ id, data, selected }: NodeProps<OpNode>) {
       };
 
   return (
-    <div className={classes.join(" ")} style={style} data-testid={`node-${id}`} data-op={data.op}>
+    <div
+      className={classes.join(" ")}
+      style={style}
+      data-testid={`node-${id}`}
+      data-op={data.op}
+      title={spec ? `${spec.label} (${id}): ${spec.doc}` : `unknown op ${data.op}`}
+    >
       {showOrder && order !== undefined && (
         <span
           className="bp-order"
