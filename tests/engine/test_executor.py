@@ -332,3 +332,26 @@ def test_plan_errors_are_graph_errors():
     with pytest.raises(GraphError) as e:
         compile_graph({"nodes": "x"}, 1)
     assert e.value.code == "bad_graph"
+
+
+def test_float32_agrees_with_float64():
+    f = _feeds(6, seed=5)
+    p32 = compile_graph(mlp(), 6, seed=3)
+    p64 = compile_graph(mlp(), 6, seed=3, dtype=np.float64)
+    assert p32.forward(f) == pytest.approx(p64.forward(f), rel=1e-5)
+    p32.backward()
+    p64.backward()
+    for n, p in p64.param_grads.items():
+        for k, g in p.items():
+            np.testing.assert_allclose(p32.param_grads[n][k], g, rtol=1e-4, atol=1e-6)
+
+
+def test_training_forward_is_seeded():
+    d = doc(node("x", "input", shape=[50]), node("d", "dropout", {"x": "x"}, p=0.5))
+    x = {"x": np.ones((2, 50))}
+    a, b = compile_graph(d, 2, seed=4), compile_graph(d, 2, seed=4)
+    a.forward(x, training=True)
+    b.forward(x, training=True)
+    np.testing.assert_array_equal(a.values["d"], b.values["d"])
+    a.forward(x, training=True)  # the generator moves on
+    assert not np.array_equal(a.values["d"], b.values["d"])

@@ -227,6 +227,7 @@ class Plan:
         steps: list = []
         self._step_at: dict[str, int] = {}
         self._envs: dict[str, dict] = {}  # reused by _build_backward, then dropped
+        self._stochastic = False
         for node in self._nodes:
             self._step_at[node.id] = len(steps)
             if node.op.source is not None:
@@ -237,6 +238,7 @@ class Plan:
             rule = node.op.rules["forward"]
             args = rule.args(env)
             if "training" in rule.names or "rng" in rule.names:
+                self._stochastic = True
                 steps.append(self._stochastic_step(rule, args))
             else:
                 steps.append(partial(rule.fn, *args))
@@ -340,7 +342,7 @@ class Plan:
                     and a.shape == buf.shape
                     and a.dtype.kind == "f"
                 ):
-                    np.copyto(buf, a)
+                    buf[...] = a
                 else:
                     self._feed_one(nid, a)
         except (KeyError, TypeError):  # not a mapping, or an entry is missing
@@ -405,15 +407,19 @@ class Plan:
         switches dropout on, drawing from ``rng`` (the plan's own seeded generator by
         default). Non-finite losses are returned, not raised."""
         self._feed(feeds)
-        ctx = self._ctx
-        ctx.training = training
-        ctx.rng = self._rng if rng is None else rng
+        if self._stochastic:
+            ctx = self._ctx
+            ctx.training = training
+            ctx.rng = self._rng if rng is None else rng
         try:
             for step in self._fsteps:
                 step()
         except IndexError as e:
             raise _bad_feed(f"a class label is out of range for its logits ({e})") from None
-        return self._loss()
+        ones, total = self._ones, 0.0
+        for c in self._cost_bufs:
+            total += float(np.dot(c, ones))
+        return total / self.batch_size
 
     def _loss(self) -> float:
         ones = self._ones
