@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     boundary_grid: int = 48
     ws_send_timeout: float = 5.0  # a client whose socket accepts nothing this long is dropped
     max_ws_clients: int = 1000  # WebSocket stream clients, all runs together
-    ws_ring_batches: int = 4096  # recent metric batches kept in memory for catching up
+    ws_ring_bytes: int = 8_000_000  # recent metric frames kept in memory per run (older: SQLite)
     # permessage-deflate on WebSockets: off by default (on a loopback or LAN it costs far more
     # CPU than it saves); consider it when serving remote clients over slow links.
     ws_deflate: bool = False

@@ -19,7 +19,7 @@ class FakeStore:
         return [(s, self.batches[s]) for s in range(after + 1, until + 1) if s in self.batches]
 
 
-def make_channel(store=None, ring=4, last_seq=0):
+def make_channel(store=None, ring=4 * 60, last_seq=0):
     subs = []
     ch = Channel("r", last_seq, (store or FakeStore()).fetch, ring, lambda rid, s: subs.append(s))
     return ch, subs
@@ -45,7 +45,7 @@ def publish(ch, store, seq):
 def test_a_client_catches_up_from_the_store_when_the_ring_has_moved_on():
     async def go():
         store = FakeStore()
-        ch, _ = make_channel(store, ring=4)
+        ch, _ = make_channel(store, ring=4 * 60)  # about 4 frames
         for seq in range(1, 21):
             publish(ch, store, seq)
         sent = []
@@ -114,7 +114,7 @@ def test_node_filter_and_subscription_union():
 def test_a_stalled_client_is_dropped_and_others_carry_on():
     async def go():
         store = FakeStore()
-        ch, _ = make_channel(store, ring=1000)
+        ch, _ = make_channel(store, ring=1_000_000)
         stuck, fine = [], []
         never = asyncio.Event()
         slow = make_client(ch, stuck, timeout=0.2, block=never)

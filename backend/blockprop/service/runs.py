@@ -72,7 +72,7 @@ class RunManager:
         self.store = store
         self.settings = settings
         self.live: dict[str, LiveRun] = {}
-        self.hub = Hub(self._fetch_batches, settings.ws_ring_batches, self._on_subscription)
+        self.hub = Hub(self._fetch_batches, settings.ws_ring_bytes, self._on_subscription)
         self._ctx = multiprocessing.get_context("spawn")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._slots = asyncio.Lock()

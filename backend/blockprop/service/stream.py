@@ -197,14 +197,15 @@ class Channel:
         run_id: str,
         last_seq: int,
         fetch: FetchBatches,
-        ring_size: int,
+        ring_bytes: int,
         on_subscription: Callable[[str, Subscription], None],
     ):
         self.run_id = run_id
         self.last_seq = last_seq
         self._fetch = fetch
         self._ring: OrderedDict[int, str] = OrderedDict()
-        self._ring_size = ring_size
+        self._ring_bytes = ring_bytes  # the recent frames kept, by total length
+        self._ring_used = 0
         self._on_subscription = on_subscription
         self.clients: set[Client] = set()
         self.status_frame: str | None = None
@@ -223,8 +224,9 @@ class Channel:
         if seq <= self.last_seq:
             return
         self._ring[seq] = frame
-        while len(self._ring) > self._ring_size:
-            self._ring.popitem(last=False)
+        self._ring_used += len(frame)
+        while self._ring_used > self._ring_bytes and len(self._ring) > 1:
+            self._ring_used -= len(self._ring.popitem(last=False)[1])
         self.last_seq = seq
         for c in self.clients:
             c.notify()
@@ -324,11 +326,11 @@ class Hub:
     def __init__(
         self,
         fetch: FetchBatches,
-        ring_size: int,
+        ring_bytes: int,
         on_subscription: Callable[[str, Subscription], None],
     ):
         self._fetch = fetch
-        self._ring_size = ring_size
+        self._ring_bytes = ring_bytes
         self._on_subscription = on_subscription
         self.channels: dict[str, Channel] = {}
         self._pinned: set[str] = set()
@@ -336,7 +338,7 @@ class Hub:
     def channel(self, run_id: str, last_seq: int) -> Channel:
         ch = self.channels.get(run_id)
         if ch is None:
-            ch = Channel(run_id, last_seq, self._fetch, self._ring_size, self._on_subscription)
+            ch = Channel(run_id, last_seq, self._fetch, self._ring_bytes, self._on_subscription)
             self.channels[run_id] = ch
         return ch
 
