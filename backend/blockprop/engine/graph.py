@@ -15,6 +15,7 @@ expected. The executor compiles from the same analysis (:func:`analyse`).
 
 from __future__ import annotations
 
+import difflib
 import gc
 import heapq
 import math
@@ -280,7 +281,13 @@ def _analyse(doc: Any, max_bytes: int | None, batch_size: int, itemsize: int) ->
         op_name = raw.get("op")
         op = ops.get(op_name) if isinstance(op_name, str) else None
         if op is None:
-            add(Issue("unknown_op", f"node '{nid}' uses an unknown op {op_name!r}", [nid]))
+            if op_name is None:
+                msg = f"node '{nid}' has no 'op'"
+            else:
+                close = difflib.get_close_matches(str(op_name), list(ops), n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                msg = f"node '{nid}' uses an unknown op {op_name!r}{hint}"
+            add(Issue("unknown_op", msg, [nid]))
             bad_ids.add(nid)
             continue
         node = Node(nid, op, {}, i, {})

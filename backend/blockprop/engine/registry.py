@@ -295,10 +295,6 @@ def initialise(init: str, shape: Shape, *, seed: int, node: str, name: str) -> n
 # --------------------------------------------------------------------------- the op
 
 
-def _as_rule(fn, what):
-    return None if fn is None else Rule.of(fn, what)
-
-
 @dataclass(frozen=True, eq=False)
 class OpDef:
     """One block of the notation. See the module docstring for how rules are bound.
@@ -333,8 +329,9 @@ class OpDef:
     samples: tuple = ()
     source: str | None = None
     broadcast: bool = False
-    # filled in by __post_init__: the bound rules
-    rules: dict = field(default_factory=dict, repr=False)
+    # filled in by __post_init__: the rules with their argument names, the param names
+    rules: dict = field(default_factory=dict, repr=False, init=False)
+    param_names: frozenset = field(default=frozenset(), repr=False, init=False)
 
     def __post_init__(self):
         w = f"op {self.name!r}"
@@ -407,14 +404,10 @@ class OpDef:
             for t in self.trainables:
                 if self.vjp.get(t.name) is None:
                     raise ValueError(f"{w}: needs a vjp for trainable {t.name!r}")
-        rules["param_names"] = frozenset(pnames)
         set_(self, "rules", rules)
+        set_(self, "param_names", frozenset(pnames))
 
     # -- small conveniences used by graph/executor
-
-    @property
-    def param_names(self) -> frozenset:
-        return self.rules["param_names"]
 
     def vjp_rule(self, name: str) -> Rule | None:
         """The bound VJP rule for a port or trainable, or ``None`` (no gradient flows)."""
