@@ -282,6 +282,16 @@ def test_non_finite_values_come_out_and_are_located():
     assert plan.first_nonfinite() == "l"
 
 
+def test_feeding_the_input_buffers_in_place():
+    plan = compile_graph(mlp(), 4)
+    f = _feeds(4, seed=2)
+    expected = plan.forward(f)
+    plan.values["x"][...] = 0.0
+    np.take(f["x"], np.arange(4), axis=0, out=plan.values["x"])  # a batch written in place
+    plan.values["y"][...] = f["y"]
+    assert plan.forward({"x": plan.values["x"], "y": plan.values["y"]}) == expected
+
+
 def test_values_are_reused_between_steps():
     plan = compile_graph(mlp(), 2)
     before = plan.values["h1"]

@@ -335,6 +335,8 @@ class Plan:
         try:
             for nid, buf, is_float in self._feed_slots:
                 a = feeds[nid]
+                if a is buf:  # the batch was written straight into values[nid]: no copy
+                    continue
                 # fast path: a float array of the right shape (the usual training step)
                 if (
                     is_float
@@ -403,7 +405,10 @@ class Plan:
     ) -> float:
         """Run every node on a batch; return the loss (mean over the batch of the sum of
         all costs; 0.0 without costs). ``feeds`` maps each id in ``input_ids`` and
-        ``target_ids`` to an array whose leading axis is ``batch_size``. ``training``
+        ``target_ids`` to an array whose leading axis is ``batch_size``; it is copied into
+        ``values[id]`` unless it *is* ``values[id]`` (write a batch there, e.g. with
+        ``np.take(X, idx, axis=0, out=plan.values["x"])``, to skip the copy and the checks).
+        ``training``
         switches dropout on, drawing from ``rng`` (the plan's own seeded generator by
         default). Non-finite losses are returned, not raised."""
         self._feed(feeds)
