@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     metrics_flush_seconds: float = 0.04  # a worker batches metric points this long at most
     stop_grace_seconds: float = 0.8  # a worker that has not stopped by then is terminated
     worker_start_seconds: float = 60.0  # a worker that has not said hello by then has failed
+    # BLAS threads per run worker (0: the library's default). One suits small graphs and
+    # several runs sharing a few cores; threaded BLAS was 20x slower on small products here.
+    worker_blas_threads: int = 1
 
     # Stream
     snapshot_rate: float = 10.0  # default snapshots per second per client

@@ -292,6 +292,7 @@ class RunManager:
             "boundary_rate": s.boundary_rate,
             "boundary_grid": s.boundary_grid,
             "max_rows": s.max_upload_rows,
+            "blas_threads": s.worker_blas_threads,
             "has_csv": csv is not None,
             "has_checkpoint": checkpoint is not None,
         }

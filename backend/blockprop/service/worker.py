@@ -410,6 +410,10 @@ def main(run_id: str, ctrl: Connection, out_conn: Connection) -> None:
     out = Out(out_conn)
     try:
         init = orjson.loads(ctrl.recv_bytes())
+        threads = int(init.get("blas_threads") or 0)
+        if threads > 0:  # before NumPy (and its BLAS) is first imported in this process
+            for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+                os.environ[var] = str(threads)
         csv = ctrl.recv_bytes() if init.get("has_csv") else None
         checkpoint = ctrl.recv_bytes() if init.get("has_checkpoint") else None
         from blockprop.engine.trainer import TrainConfig, Trainer
