@@ -23,13 +23,45 @@ from blockprop.settings import Settings, get_settings
 DESCRIPTION = """
 Draw computation graphs as block diagrams and train them with backpropagation.
 
-- Errors share one shape, `{"error": {"code", "message", "nodes", "port"}}`, with a stable
-  `code` and the HTTP status that fits (403, 404, 409, 413, 422, 429).
-- Graphs and runs return an **edit token** when created; changing or controlling them needs
-  it in the `X-Edit-Token` header. Reading needs only the (unguessable) id.
-- When the server has an access token (`BLOCKPROP_TOKEN`), every request needs it:
-  `Authorization: Bearer <token>` or `?token=<token>`.
-- The live stream of a run is the WebSocket `/api/runs/{id}/stream` (see DESIGN.md "Stream").
+## Errors
+Every error has one shape, `{"error": {"code", "message", "nodes", "port"}}`, with a stable
+`code` and the HTTP status that fits: 401 `unauthorized`; 403 `edit_token_required`,
+`bad_edit_token`, `forbidden_origin`, `forbidden_host`; 404 `not_found`; 405; 409 `conflict`,
+`not_live`, `not_resumable`; 413 `too_large` (body, JSON depth, node count, gradcheck size);
+415; 422 `invalid_request` (unknown or bad fields, naming the field) and the engine's and the
+data loaders' codes (`cycle`, `unknown_op`, `shape_mismatch`, `bad_feed`, `too_large`,
+`bad_config`, `unknown_dataset`, `not_numeric`, …); 429 `too_many_runs`, `too_many_clients`;
+500 `internal` (never with internals).
+
+## Access
+- Graphs and runs return an **edit token** when created, shown once; changing or controlling
+  them needs it in the `X-Edit-Token` header. Reading needs only the unguessable id.
+- With an access token configured (`BLOCKPROP_TOKEN`), every request needs it
+  (`Authorization: Bearer <token>`, `?token=<token>` which also sets a cookie, or that cookie);
+  `/api/health` stays open for probes.
+- State-changing requests and WebSocket handshakes that carry an `Origin` must come from the
+  served origin or `BLOCKPROP_ALLOWED_ORIGINS`.
+
+## Runs
+Status: `starting`, `running`, `paused`, `done`, `stopped`, `diverged`, `failed`, and
+`interrupted` (the server stopped while the run was live: `POST …/resume` continues it from its
+last checkpoint). Metric points: `{step, epoch, loss, lr, grad_norm, t}` plus, at the end of an
+epoch, `train_loss`, and on evaluation epochs `test_loss` and `accuracy`.
+
+## Stream: `WS /api/runs/{id}/stream`
+Query: `since` (replay every metrics batch after this seq first), `rate` (snapshots per second,
+default 10, 0 for none), `edit_token` (allows control), `token` (access token).
+JSON text frames, one object each, field `type` (schemas `StreamServerFrame`,
+`StreamClientMessage` below):
+- server → client: `hello` (run, status, `seq` = last batch, `since` = this connection sends
+  batches after it), `metrics {seq, points}` (seq 1, 2, 3, … with no gaps; never dropped),
+  `snapshot` (node and parameter summaries; latest wins, at the subscribed rate), `boundary`
+  (prediction grid, 2-D datasets), `status`, `error`, `ack`, `auth`.
+- client → server: `hello {since}` (resync: a fresh hello, then every batch after `since`),
+  `subscribe {nodes?, rate?, boundary?}`, `auth {edit_token}`, and with the edit token
+  `pause`, `resume`, `step {n}`, `stop`, `set {lr, momentum, l1, l2}`.
+A client that stops reading gets fewer snapshots and is dropped after a send timeout; it never
+slows the run or the other clients. `GET /api/runs/{id}/metrics?since=` fills in gaps too.
 """
 
 
