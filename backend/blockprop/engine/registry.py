@@ -80,11 +80,16 @@ def expect(condition: bool, port: str | None, expected: str, got: Shape | str | 
 
 @dataclass(frozen=True)
 class Port:
-    """An input port. ``dtype`` is what it accepts: ``float`` values, ``int`` labels or ``any``."""
+    """An input port. ``dtype`` is what it accepts: ``float`` values, ``int`` labels or ``any``.
+
+    ``binary_labels`` says how a trainer feeds two-class labels into a target port: ``"01"``
+    or ``"signs"`` (−1/+1, as the hinge loss wants).
+    """
 
     name: str
     doc: str = ""
     dtype: str = "float"
+    binary_labels: str = "01"
 
 
 _REQUIRED = object()
@@ -137,6 +142,8 @@ class Trainable:
     init: str | Callable[..., str] = "zeros"
     when: Callable[..., bool] | None = None
     doc: str = ""
+    #: weights that L1/L2 regularisation applies to (not biases or prototypes)
+    regularize: bool = False
 
 
 @dataclass(frozen=True)
@@ -308,7 +315,8 @@ class OpDef:
     per-sample buffers the forward fills for the VJPs), ``formula`` (LaTeX forward and
     backward), ``samples`` (for the tests), ``source`` (``"input"`` / ``"target"``: values
     are fed; ``"static"``: forward runs once at compile time and returns a live view) and
-    ``broadcast`` (inputs broadcast against each other, per sample).
+    ``broadcast`` (inputs broadcast against each other, per sample) and ``rate_param``
+    (the drop-rate param of a stochastic op).
     """
 
     name: str
@@ -329,6 +337,8 @@ class OpDef:
     samples: tuple = ()
     source: str | None = None
     broadcast: bool = False
+    #: for stochastic ops (dropout): the param that the trainer's `dropout` setting overrides
+    rate_param: str | None = None
     # filled in by __post_init__: the rules with their argument names, the param names
     rules: dict = field(default_factory=dict, repr=False, init=False)
     param_names: frozenset = field(default=frozenset(), repr=False, init=False)

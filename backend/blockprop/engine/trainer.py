@@ -236,14 +236,8 @@ def _fmt(shape: Any) -> str:
 
 
 def _is_weight(op: registry.OpDef, trainable: str) -> bool:
-    """Regularised parameters: an explicit `parameter` node's value, or trainables named W,
-    or any trainable an op marks with `regularize=True`."""
-    for t in op.trainables:
-        if t.name == trainable:
-            flag = getattr(t, "regularize", None)
-            if flag is not None:
-                return bool(flag)
-    return trainable == "W" or op.category == "variable"
+    """Whether L1/L2 regularisation applies: the op's declaration says (`regularize`)."""
+    return any(t.name == trainable and t.regularize for t in op.trainables)
 
 
 def _flat(arrays: list[np.ndarray]) -> list[np.ndarray]:
@@ -260,22 +254,7 @@ def _flat(arrays: list[np.ndarray]) -> list[np.ndarray]:
 def _wants_signs(op: registry.OpDef, port: str) -> bool:
     """Whether a cost declares its target port as taking ±1 (hinge): binary labels 0/1
     are then fed as -1/+1."""
-    for sample in op.samples:
-        spec = sample.inputs.get(port)
-        if getattr(spec, "kind", None) == "signs":
-            return True
-    return False
-
-
-def _stochastic_rate_param(op: registry.OpDef) -> str | None:
-    """The rate param of an op that draws random numbers while training (dropout)."""
-    fwd = op.rules.get("forward")
-    if fwd is None or "rng" not in fwd.names or "training" not in fwd.names:
-        return None
-    for p in op.params:
-        if p.type == "float" and p.name in ("p", "rate", "drop", "dropout"):
-            return p.name
-    return None
+    return any(p.name == port and p.binary_labels == "signs" for p in op.inputs)
 
 
 # --------------------------------------------------------------------------- trainer
@@ -391,7 +370,7 @@ class Trainer:
                 op = registry.get(node["op"])
             except (GraphError, KeyError, TypeError):
                 continue  # compile_graph reports it
-            rate = _stochastic_rate_param(op)
+            rate = op.rate_param
             if rate is not None:
                 params = node.get("params")
                 if not isinstance(params, dict):
@@ -584,18 +563,7 @@ class Trainer:
         training step (which snapshots show)."""
         plan = self._eval_plans.get(b)
         if plan is None:
-            base = self.plan
-            # Plan.for_batch would hand back the training plan of the same batch size
-            plan = Plan(
-                base._an,
-                b,
-                base.dtype,
-                seed=base.seed,
-                params=base.params,
-                param_grads=base.param_grads,
-                grads="params",
-                family=self._eval_plans,
-            )
+            plan = self._eval_plans[b] = self.plan.clone(b, grads="params")
         return plan
 
     # ---- one step -------------------------------------------------------------------------

@@ -194,6 +194,7 @@ OPS = [
         "1/(1−p); the identity otherwise.",
         inputs=[("x", "input")],
         params=[Param("p", "float", 0.5, min=0.0, max=0.95, doc="probability of dropping")],
+        rate_param="p",
         scratch={"mask": lambda x: x},
         shape=_same,
         forward=_dropout_forward,

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .. import kernels as K
-from ..registry import OpDef, Sample, expect, fmt_shape, labels, onehot, probs, signs
+from ..registry import OpDef, Port, Sample, expect, fmt_shape, labels, onehot, probs, signs
 from .activations import log_softmax, sigmoid
 
 _scalar = ()
@@ -274,7 +274,10 @@ OPS = [
         label="Hinge",
         category="cost",
         doc="Hinge loss for targets in {−1, +1}: C = Σ max(0, 1 − ȳ y).",
-        inputs=_pair("y"),
+        inputs=[
+            ("y", "prediction"),
+            Port("target", "desired output, −1 or +1", binary_labels="signs"),
+        ],
         shape=_same_as_y,
         forward=_hinge_forward,
         vjp={

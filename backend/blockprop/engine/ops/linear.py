@@ -142,6 +142,7 @@ OPS = [
                 "[out_features, in_features]",
                 init=lambda init: init,
                 doc="weights",
+                regularize=True,
             ),
             Trainable(
                 "b",

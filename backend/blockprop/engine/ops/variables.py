@@ -88,7 +88,13 @@ OPS = [
             Param("init", "str", "uniform", choices=INIT_CHOICES, doc="initialiser"),
         ],
         trainables=[
-            Trainable("value", lambda shape: tuple(shape), "shape", init=lambda init: init)
+            Trainable(
+                "value",
+                lambda shape: tuple(shape),
+                "shape",
+                init=lambda init: init,
+                regularize=True,
+            )
         ],
         forward=_parameter_forward,
         vjp={"value": lambda g, out: K.sum_batch(g, out)},
