@@ -276,23 +276,53 @@ class OpSpec(Reply):
     formula: OpFormula
 
 
+class DatasetParam(Reply):
+    name: str
+    type: Literal["int", "float"]
+    default: float | int | None = None
+    min: float | None = None
+    max: float | None = None
+    doc: str = ""
+
+
 class DatasetInfo(Reply):
     name: str
     title: str
     task: Literal["classification", "regression"]
     features: int
     classes: int | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict, description="parameter defaults")
+    param_spec: list[DatasetParam] = Field(default_factory=list)
     description: str = ""
+    input_shape: list[int] = Field(default_factory=list, description="per-sample shape of x")
+    source: str | None = None
+
+
+class Normalization(Reply):
+    active: bool
+    mean: list[float]
+    std: list[float]
 
 
 class DatasetSample(Reply):
+    """A preview of a dataset as the model sees it (inputs normalised)."""
+
     name: str
-    task: str
+    title: str = ""
+    task: Literal["classification", "regression"]
     features: int
+    input_shape: list[int] = Field(default_factory=list)
     classes: int | None = None
+    class_names: list[str] | None = None
+    outputs: int = 1
+    feature_names: list[str] = Field(default_factory=list)
+    target_names: list[str] | None = None
+    n_train: int
+    n_test: int
+    normalizer: Normalization | None = None
+    info: dict[str, Any] = Field(default_factory=dict)
     x: list[list[float]]
-    y: list[Any]
+    y: list[Any] = Field(description="class labels (int) or targets (float, or a list each)")
     split: list[Literal["train", "test"]]
 
 
