@@ -42,15 +42,45 @@ def test_a_run_from_a_stored_graph(runs_api):
     assert runs_api.wait_status(run, {"done"})["status"] == "done"
 
 
+def test_runs_of_a_graph_are_listed_newest_first(runs_api):
+    g = runs_api.post("/api/graphs", json={"graph": XOR_GRAPH}).json()
+    first = runs_api.start_run(train=SHORT, graph_id=g["id"])  # the edited graph, filed under g
+    edited = graph(name="edited")
+    second = runs_api.start_run(train=SHORT, graph_id=g["id"], doc=edited)
+    other = runs_api.start_run(train=SHORT)
+    listed = runs_api.get("/api/runs", params={"graph_id": g["id"]}).json()
+    assert [r["id"] for r in listed] == [second["id"], first["id"]]
+    assert listed[0]["graph_id"] == g["id"] and "edit_token" not in listed[0]
+    both = runs_api.get("/api/runs", params={"graph_id": g["id"], "ids": other["id"]}).json()
+    assert {r["id"] for r in both} == {first["id"], second["id"], other["id"]}
+    by_ids = runs_api.get("/api/runs", params={"ids": f"{other['id']},nope"}).json()
+    assert [r["id"] for r in by_ids] == [other["id"]]
+    assert runs_api.get("/api/runs", params={"graph_id": "nope"}).json() == []
+    assert_error(runs_api.get("/api/runs"), 422, "invalid_request")
+
+
+def test_speed_slows_a_run_down_and_changes_live(runs_api):
+    run = runs_api.start_run(train={**LONG, "speed": 20})
+    time.sleep(1.0)
+    slow = runs_api.get(f"/api/runs/{run['id']}").json()
+    assert 5 <= slow["step"] <= 40, slow["step"]
+    h = {"X-Edit-Token": run["edit_token"]}
+    r = runs_api.patch(f"/api/runs/{run['id']}", json={"speed": 0}, headers=h)
+    assert r.status_code == 200 and r.json()["config"]["speed"] == 0
+    fast = runs_api.wait_steps(run, slow["step"] + 500, timeout=10)
+    assert fast["step"] >= slow["step"] + 500
+    assert_error(runs_api.patch(f"/api/runs/{run['id']}", json={"speed": -1}, headers=h), 422)
+
+
 def test_create_errors(runs_api):
     def post(**body):
         return runs_api.post("/api/runs", json={"dataset": XOR_DATA, **body})
 
     assert_error(post(train=SHORT), 422, "invalid_request")  # no graph
-    assert_error(post(graph=XOR_GRAPH, graph_id="x"), 422, "invalid_request")  # both
+    assert_error(post(graph=XOR_GRAPH, graph_id="x"), 404, "not_found")  # files under x
     assert_error(post(graph_id="missing"), 404, "not_found")
-    err = assert_error(post(graph=XOR_GRAPH, train={"epochs": 2, "speed": 9}), 422, "bad_config")
-    assert "speed" in err["message"]
+    err = assert_error(post(graph=XOR_GRAPH, train={"epochs": 2, "warp": 9}), 422, "bad_config")
+    assert "warp" in err["message"]
     err = assert_error(post(graph=XOR_GRAPH, train={"lr": -1}), 422, "bad_config")
     assert "lr" in err["message"]
     err = assert_error(post(graph=XOR_GRAPH, train={"max_steps": 10**9}), 422, "too_large")

@@ -495,6 +495,32 @@ def test_pause_step_set_resume_stop_from_another_thread():
     assert [p["step"] for p in points] == list(range(1, len(points) + 1))
 
 
+def test_speed_paces_run_and_changes_live():
+    import threading
+    import time
+
+    ds = load_dataset("spiral", n=100)
+    t = Trainer(mlp_doc(), ds, TrainConfig(epochs=100_000, batch_size=10, speed=40))
+    th = threading.Thread(target=t.run)
+    start = time.monotonic()
+    th.start()
+    time.sleep(0.5)
+    paced = t.step_count
+    assert 10 <= paced <= 25, paced  # about 40 steps/s
+    t.set(speed=0)  # as fast as it goes
+    time.sleep(0.3)
+    assert t.step_count > paced + 200
+    t.set(speed=1)
+    time.sleep(0.1)
+    slow = t.step_count
+    t.stop()  # prompt even while waiting for the next step
+    th.join(2)
+    assert not th.is_alive() and time.monotonic() - start < 3
+    assert t.step_count <= slow + 1
+    with pytest.raises(ValueError, match="speed"):
+        t.set(speed=-1)
+
+
 def test_should_continue_stops_the_run():
     ds = load_dataset("spiral", n=100)
     t = Trainer(mlp_doc(), ds, TrainConfig(epochs=1000, batch_size=10))

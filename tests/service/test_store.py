@@ -83,6 +83,21 @@ def test_live_runs_become_interrupted(store):
     assert store.get_run("c").status == "done"
 
 
+def test_runs_listed_by_graph_and_ids_newest_first(store, monkeypatch):
+    import time as time_module
+
+    store.create_graph("g", "g", {"nodes": []}, "h")
+    clock = iter(range(100, 200))
+    monkeypatch.setattr(time_module, "time", lambda: float(next(clock)))
+    for run_id, graph_id in (("a", "g"), ("b", None), ("c", "g")):
+        store.create_run(run_id, graph_id, "run", {"nodes": []}, {}, {}, "done", "h")
+    assert [r.id for r in store.list_runs("g")] == ["c", "a"]
+    assert [r.id for r in store.list_runs("g", ["b"])] == ["c", "b", "a"]
+    assert [r.id for r in store.list_runs(None, ["b", "x"])] == ["b"]
+    assert [r.id for r in store.list_runs("g", limit=1)] == ["c"]
+    assert store.list_runs() == []
+
+
 def test_metrics_batches_and_checkpoints(store):
     _run(store)
     for seq in range(1, 6):

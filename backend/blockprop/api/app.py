@@ -59,7 +59,7 @@ JSON text frames, one object each, field `type` (schemas `StreamServerFrame`,
   (prediction grid, 2-D datasets), `status`, `error`, `ack`, `auth`.
 - client → server: `hello {since}` (resync: a fresh hello, then every batch after `since`),
   `subscribe {nodes?, rate?, boundary?}`, `auth {edit_token}`, and with the edit token
-  `pause`, `resume`, `step {n}`, `stop`, `set {lr, momentum, l1, l2}`.
+  `pause`, `resume`, `step {n}`, `stop`, `set {lr, momentum, l1, l2, speed}`.
 A client that stops reading gets fewer snapshots and is dropped after a send timeout; it never
 slows the run or the other clients. `GET /api/runs/{id}/metrics?since=` fills in gaps too.
 """

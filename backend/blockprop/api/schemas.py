@@ -219,6 +219,13 @@ class GradcheckRequest(EvaluateRequest):
         description='check only these items ("node", "node:port" or "node.param")',
     )
     tolerance: float = Field(default=1e-4, gt=0, description="the largest error that is ok")
+    per_item: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="check at most this many elements of each item, drawn at random (seeded "
+        "by `seed`): how a large weight matrix is checked within the server's limit",
+    )
 
 
 class GradcheckResult(Reply):
@@ -228,6 +235,13 @@ class GradcheckResult(Reply):
     max_error: float
     ok: bool = Field(description="every error below tolerance")
     tolerance: float
+    elements: dict[str, int] = Field(
+        default_factory=dict, description="how many numbers each item holds"
+    )
+    checked: dict[str, int] = Field(
+        default_factory=dict,
+        description="how many of them were perturbed (fewer than `elements` with `per_item`)",
+    )
 
 
 # --------------------------------------------------------------------------- ops, datasets
@@ -263,6 +277,20 @@ class OpFormula(Reply):
     backward: str
 
 
+class OpExplain(Reply):
+    """The op's rules as LaTeX templates for the classroom: `@name` stands for a value
+    (`g` = dC/d output, `ans` = the output, or a port, param, parameter or scratch name);
+    `@[ … @]` is dropped when a value inside it is absent. See engine.registry.check_explain."""
+
+    forward: str | None = Field(default=None, description="right-hand side of y = …")
+    vjp: dict[str, str] = Field(
+        default_factory=dict, description="input or parameter → right-hand side of dC/d(it) = …"
+    )
+    symbols: dict[str, str] = Field(
+        default_factory=dict, description="template name → LaTeX symbol, where not the name"
+    )
+
+
 class OpSpec(Reply):
     name: str
     label: str
@@ -274,6 +302,7 @@ class OpSpec(Reply):
     parameters: list[OpTrainable]
     differentiable: bool
     formula: OpFormula
+    explain: OpExplain = Field(default_factory=OpExplain)
 
 
 class DatasetParam(Reply):
@@ -401,8 +430,13 @@ class DatasetSpec(BaseModel):
 
 
 class RunCreate(Request):
-    graph_id: str | None = Field(default=None, description="a stored graph (or give `graph`)")
-    graph: Graph | None = Field(default=None, description="an inline graph (or give `graph_id`)")
+    graph_id: str | None = Field(
+        default=None,
+        description="a stored graph; with `graph` too, the run is listed under it",
+    )
+    graph: Graph | None = Field(
+        default=None, description="an inline graph (trained instead of the stored one)"
+    )
     dataset: DatasetSpec
     train: dict[str, Any] = Field(
         default_factory=dict,
@@ -431,6 +465,9 @@ class RunUpdate(Request):
     momentum: float | None = Field(default=None, ge=0, lt=1)
     l1: float | None = Field(default=None, ge=0)
     l2: float | None = Field(default=None, ge=0)
+    speed: float | None = Field(
+        default=None, ge=0, le=1e6, description="steps per second at most (0: as fast as it goes)"
+    )
 
 
 class RunStep(Request):
@@ -642,3 +679,125 @@ STREAM_MODELS: list[type[BaseModel]] = [
     ClientStep,
     ClientSet,
 ]
+
+
+# --------------------------------------------------------------------------- classroom: explain
+
+
+class ExplainRequest(Request):
+    """One sample through a graph, node by node (the classroom's explain mode)."""
+
+    graph: Graph
+    inputs: dict[str, Any] = Field(
+        default_factory=dict,
+        description="a batch of one sample by input/target id; missing feeds get defaults "
+        "(inputs uniform in [-1, 1], float targets in [0, 1], class labels 0)",
+    )
+    seed: int = Field(default=0, ge=0, description="seed for parameter initialisation")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"graph": SPIRAL_GRAPH, "inputs": {"x": [[0.5, -1.0]], "y": [1]}}]
+        }
+    )
+
+
+class ExplainFeed(Reply):
+    id: str
+    role: Literal["input", "target"]
+    shape: list[int] = Field(description="per-sample shape")
+    dtype: Literal["float", "int"]
+
+
+class ExplainConsumer(Reply):
+    node: str
+    port: str
+
+
+class ExplainOutput(Reply):
+    port: str
+    key: str = Field(description='value key: "node" or "node:port"')
+    value: Any = Field(description="the value for this sample")
+    grad: Any = Field(default=None, description="dC/d(value), summed over its consumers")
+    consumers: list[ExplainConsumer] = Field(description="who reads this value (and sends back)")
+
+
+class ExplainNode(Reply):
+    id: str
+    op: str
+    category: Literal["variable", "function", "cost"]
+    sources: dict[str, str] = Field(description="input port → value key it reads")
+    outputs: list[ExplainOutput]
+    env: dict[str, Any] = Field(
+        description="the values the op's explain templates name (ports, params, scratch, "
+        "`g`, `ans`); trainable parameters are in `state`"
+    )
+    vjps: dict[str, Any] = Field(
+        description="input port → this node's local result dC/d(input) (its contribution; "
+        "fan-out sums the contributions)"
+    )
+
+
+class ExplainResult(Reply):
+    loss: float | None = Field(description="C for this sample (the sum of the costs)")
+    order: list[str] = Field(description="node ids in topological order")
+    feeds: list[ExplainFeed] = Field(description="what the graph is fed")
+    inputs: dict[str, Any] = Field(description="the sample fed (defaults filled in), batch of 1")
+    nodes: list[ExplainNode] = Field(description="in topological order")
+    state: dict[str, dict[str, Any]] = Field(description="parameters by node and name")
+    param_grads: dict[str, dict[str, Any]] = Field(description="dC/dparameter by node and name")
+
+
+# --------------------------------------------------------------------------- classroom: sessions
+
+
+class ExplainPosition(Request):
+    """Where the teacher is in explain mode; followers replay it on the same sample."""
+
+    inputs: dict[str, Any] = Field(default_factory=dict, description="the sample (batch of 1)")
+    seed: int = Field(default=0, ge=0)
+    step: int = Field(default=0, ge=0, description="position in the walk (forward, backward)")
+    node: str | None = Field(default=None, description="the node at that step (a hint)")
+    playing: bool = False
+    speed: float = Field(default=1.0, gt=0, le=100, description="steps per second")
+    param: str | None = Field(default=None, description='"node.param" for the update step')
+    lr: float = Field(default=0.1, description="η of the update step")
+
+
+class SessionView(Request):
+    """What followers mirror besides the graph. Every field is optional."""
+
+    explain: ExplainPosition | None = None
+    gradcheck: dict[str, Any] | None = Field(
+        default=None, description="the teacher's last gradient-check result (badges)"
+    )
+    run_id: str | None = Field(default=None, max_length=64, description="a run to watch")
+    selected: str | None = Field(default=None, max_length=64)
+    present: bool = False
+    backward_graph: bool = Field(default=False, description="the transformed graph is shown")
+
+
+class SessionCreate(Request):
+    graph: Graph
+    view: SessionView = Field(default_factory=SessionView)
+
+
+class SessionUpdate(Request):
+    graph: Graph | None = None
+    view: SessionView | None = None
+
+
+class SessionRead(Reply):
+    id: str
+    graph: dict[str, Any]
+    view: dict[str, Any]
+    version: int = Field(description="bumps on every change")
+    graph_version: int = Field(description="bumps when the graph changes")
+    followers: int = Field(description="WebSocket followers connected now")
+    created: float
+    updated: float
+
+
+class SessionCreated(SessionRead):
+    edit_token: str = Field(description="needed (X-Edit-Token) to change or end the session")
+    follow_path: str = Field(description="the page students open: /follow/{id}")

@@ -37,6 +37,8 @@ One trainer serves the CLI, the server's run workers and notebooks:
 - **Control** from another thread while `run()` loops: `pause()`, `resume()`,
   `request_steps(n)`, `stop()`, `set(lr=..., l1=..., l2=..., momentum=..., ...)`; they
   take effect between steps.
+- **Speed**: `speed=k` keeps `run()` to at most k steps per second (0: as fast as it goes),
+  so a person can watch a small model learn; it can change while training (`set(speed=…)`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ import io
 import json
 import math
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -123,6 +126,7 @@ class TrainConfig:
     seed: int = 0
     max_steps: int | None = None  # stop (status done) after this many steps in total
     eval_every: int = 1  # epochs between test evaluations
+    speed: float = 0.0  # steps per second at most while running (0: as fast as it goes)
     dtype: str = "float32"  # "float32" | "float64"
     input: str | None = None
     target: str | None = None
@@ -193,6 +197,7 @@ class TrainConfig:
         integer("seed", 0, 2**63 - 1)
         integer("max_steps", 1, None, nullable=True)
         integer("eval_every", 1)
+        number("speed", 0.0)
         need(self.dtype in ("float32", "float64"), "dtype", "float32 or float64")
         for name in ("input", "target", "output"):
             node_id(name)
@@ -221,7 +226,7 @@ class TrainConfig:
 
 
 #: settings `Trainer.set` may change while training runs
-LIVE_SETTINGS = ("lr", "momentum", "l1", "l2", "l1_start", "l2_start", "eval_every")
+LIVE_SETTINGS = ("lr", "momentum", "l1", "l2", "l1_start", "l2_start", "eval_every", "speed")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -354,6 +359,7 @@ class Trainer:
         self._stop = False
         self._steps_left = 0
         self._running = False
+        self._last_step_at = 0.0  # monotonic time of the last step started by run()
         self._on_status: Callable[[str, str | None], Any] | None = None
 
     # ---- setup ----------------------------------------------------------------------------
@@ -579,6 +585,13 @@ class Trainer:
     def lr(self) -> float:
         """The learning rate of the next step."""
         return self.settings["lr"] * self.schedule(self.epoch)
+
+    def _throttle(self) -> float:
+        """Seconds to wait before the next step to keep to `speed` steps per second."""
+        speed = self._pending.get("speed", self.settings["speed"])
+        if speed <= 0:
+            return 0.0
+        return self._last_step_at + 1.0 / speed - time.monotonic()
 
     def _apply_pending(self) -> None:
         with self._cond:
@@ -849,7 +862,7 @@ class Trainer:
             self._cond.notify_all()
 
     def set(self, **settings: Any) -> dict[str, Any]:
-        """Change live settings (applied before the next step): lr, momentum, l1, l2,
+        """Change live settings (applied before the next step): lr, momentum, l1, l2, speed,
         l1_start, l2_start, eval_every. Raises ValueError for others or bad values.
         Returns the settings as they will be."""
         unknown = sorted(set(settings) - set(LIVE_SETTINGS))
@@ -910,6 +923,11 @@ class Trainer:
                     if not self._paused:
                         if self.status != Status.RUNNING:
                             self._set_status(Status.RUNNING)
+                        delay = self._throttle()
+                        if delay > 0:  # slowed down to be watched: wait, still responsive
+                            self._cond.wait(min(delay, 0.25))
+                            continue
+                        self._last_step_at = time.monotonic()
                         break
                     if self._steps_left > 0:
                         self._steps_left -= 1

@@ -89,6 +89,8 @@ MIGRATIONS: list[list[str]] = [
             state BLOB NOT NULL
         )""",
     ],
+    # 2: a graph's runs, newest first (GET /api/runs?graph_id=)
+    ["CREATE INDEX runs_graph ON runs(graph_id, created_at)"],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -371,6 +373,32 @@ class Store:
         for i in (3, 4, 5, 8):
             r[i] = _loads(r[i])
         return RunRow(*r)
+
+    def list_runs(
+        self, graph_id: str | None = None, ids: list[str] | None = None, limit: int = 50
+    ) -> list[RunRow]:
+        """Runs filed under a stored graph and/or with the given ids, newest first."""
+        where, args = [], []
+        if graph_id is not None:
+            where.append("graph_id = ?")
+            args.append(graph_id)
+        if ids:
+            where.append(f"id IN ({','.join('?' * len(ids))})")
+            args.extend(ids)
+        if not where:
+            return []
+        rows = self._query(
+            f"SELECT {_RUN_COLUMNS}, (SELECT step FROM checkpoints c WHERE c.run_id = runs.id) "
+            f"FROM runs WHERE {' OR '.join(where)} ORDER BY created_at DESC LIMIT ?",
+            (*args, limit),
+        )
+        out = []
+        for row in rows:
+            r = list(row)
+            for i in (3, 4, 5, 8):
+                r[i] = _loads(r[i])
+            out.append(RunRow(*r))
+        return out
 
     def delete_run(self, id: str) -> None:
         with self._tx() as db:

@@ -258,13 +258,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List Runs
+         * @description Runs, newest first: those filed under `graph_id` and those whose `ids` are given (at
+         *     least one of the two). Like a run's id, a graph's id is the capability to read its runs.
+         */
+        get: operations["list_runs_api_runs_get"];
         put?: never;
         /**
          * Create Run
          * @description Start training a stored graph (`graph_id`) or an inline `graph` on a dataset with a
-         *     training config. Answers once the worker is running (or paused, with `paused: true`)
-         *     with the run's `edit_token`. 429 when the server already runs its maximum of runs.
+         *     training config. With both, the inline graph is trained (say, unsaved edits) and the run
+         *     is listed among the stored graph's runs. Answers once the worker is running (or paused,
+         *     with `paused: true`) with the run's `edit_token`. 429 when the server already runs its
+         *     maximum of runs.
          */
         post: operations["create_run_api_runs_post"];
         delete?: never;
@@ -293,7 +300,7 @@ export interface paths {
         /**
          * Update Run
          * @description Change settings while the run trains: `lr`, `momentum`, `l1`, `l2` (from the next
-         *     step on). The stored config records the new values.
+         *     step on) and `speed` (steps per second at most). The stored config records them.
          */
         patch: operations["update_run_api_runs__run_id__patch"];
         trace?: never;
@@ -515,6 +522,12 @@ export interface components {
              */
             momentum?: number | null;
             /**
+             * Speed
+             * @description steps per second at most (0: as fast as it goes)
+             * @default null
+             */
+            speed?: number | null;
+            /**
              * Type
              * @constant
              */
@@ -589,12 +602,24 @@ export interface components {
             description?: string;
             /** Features */
             features: number;
+            /**
+             * Input Shape
+             * @description per-sample shape of x
+             */
+            input_shape?: number[];
             /** Name */
             name: string;
-            /** Params */
+            /** Param Spec */
+            param_spec?: components["schemas"]["DatasetParam"][];
+            /**
+             * Params
+             * @description parameter defaults
+             */
             params?: {
                 [key: string]: unknown;
             };
+            /** Source */
+            source?: string | null;
             /**
              * Task
              * @enum {string}
@@ -605,21 +630,80 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
-        /** DatasetSample */
-        DatasetSample: {
-            /** Classes */
-            classes?: number | null;
-            /** Features */
-            features: number;
+        /** DatasetParam */
+        DatasetParam: {
+            /** Default */
+            default?: number | null;
+            /**
+             * Doc
+             * @default
+             */
+            doc?: string;
+            /** Max */
+            max?: number | null;
+            /** Min */
+            min?: number | null;
             /** Name */
             name: string;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "int" | "float";
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * DatasetSample
+         * @description A preview of a dataset as the model sees it (inputs normalised).
+         */
+        DatasetSample: {
+            /** Class Names */
+            class_names?: string[] | null;
+            /** Classes */
+            classes?: number | null;
+            /** Feature Names */
+            feature_names?: string[];
+            /** Features */
+            features: number;
+            /** Info */
+            info?: {
+                [key: string]: unknown;
+            };
+            /** Input Shape */
+            input_shape?: number[];
+            /** N Test */
+            n_test: number;
+            /** N Train */
+            n_train: number;
+            /** Name */
+            name: string;
+            normalizer?: components["schemas"]["Normalization"] | null;
+            /**
+             * Outputs
+             * @default 1
+             */
+            outputs?: number;
             /** Split */
             split: ("train" | "test")[];
-            /** Task */
-            task: string;
+            /** Target Names */
+            target_names?: string[] | null;
+            /**
+             * Task
+             * @enum {string}
+             */
+            task: "classification" | "regression";
+            /**
+             * Title
+             * @default
+             */
+            title?: string;
             /** X */
             x: number[][];
-            /** Y */
+            /**
+             * Y
+             * @description class labels (int) or targets (float, or a list each)
+             */
             y: unknown[];
         } & {
             [key: string]: unknown;
@@ -1410,6 +1494,17 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** Normalization */
+        Normalization: {
+            /** Active */
+            active: boolean;
+            /** Mean */
+            mean: number[];
+            /** Std */
+            std: number[];
+        } & {
+            [key: string]: unknown;
+        };
         /** OpFormula */
         OpFormula: {
             /** Backward */
@@ -1582,11 +1677,11 @@ export interface components {
          */
         RunCreate: {
             dataset: components["schemas"]["DatasetSpec"];
-            /** @description an inline graph (or give `graph_id`) */
+            /** @description an inline graph (trained instead of the stored one) */
             graph?: components["schemas"]["Graph"] | null;
             /**
              * Graph Id
-             * @description a stored graph (or give `graph`)
+             * @description a stored graph; with `graph` too, the run is listed under it
              */
             graph_id?: string | null;
             /**
@@ -1775,6 +1870,11 @@ export interface components {
             lr?: number | null;
             /** Momentum */
             momentum?: number | null;
+            /**
+             * Speed
+             * @description steps per second at most (0: as fast as it goes)
+             */
+            speed?: number | null;
         };
         /** StreamAck */
         StreamAck: {
@@ -2669,6 +2769,41 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OpSpec"][];
+                };
+            };
+        };
+    };
+    list_runs_api_runs_get: {
+        parameters: {
+            query?: {
+                /** @description runs of this stored graph */
+                graph_id?: string | null;
+                /** @description comma-separated run ids (e.g. this browser's) */
+                ids?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunRead"][];
+                };
+            };
+            /** @description invalid request (unknown or bad fields, invalid graph) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

@@ -74,17 +74,19 @@ async def create_run(
     body: RunCreate, store: StoreDep, runs: RunsDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """Start training a stored graph (`graph_id`) or an inline `graph` on a dataset with a
-    training config. Answers once the worker is running (or paused, with `paused: true`)
-    with the run's `edit_token`. 429 when the server already runs its maximum of runs."""
-    if (body.graph is None) == (body.graph_id is None):
-        raise ApiError(422, "invalid_request", "give exactly one of `graph` and `graph_id`")
-    if body.graph is not None:
-        doc = graph_doc(body.graph, settings)
-    else:
+    training config. With both, the inline graph is trained (say, unsaved edits) and the run
+    is listed among the stored graph's runs. Answers once the worker is running (or paused,
+    with `paused: true`) with the run's `edit_token`. 429 when the server already runs its
+    maximum of runs."""
+    if body.graph is None and body.graph_id is None:
+        raise ApiError(422, "invalid_request", "give `graph`, `graph_id` or both")
+    if body.graph_id is not None:
         graph = await asyncio.to_thread(store.get_graph, body.graph_id)
         if graph is None:
-            raise not_found("graph", body.graph_id or "")
+            raise not_found("graph", body.graph_id)
         doc = graph.doc
+    if body.graph is not None:
+        doc = graph_doc(body.graph, settings)
     row, token = await runs.create(
         doc=doc,
         graph_id=body.graph_id,
@@ -94,6 +96,22 @@ async def create_run(
         paused=body.paused,
     )
     return {**run_read(row), "edit_token": token}
+
+
+@router.get("/runs", response_model=list[RunRead], responses=errors(422))
+async def list_runs(
+    store: StoreDep,
+    graph_id: str | None = Query(None, max_length=100, description="runs of this stored graph"),
+    ids: str | None = Query(None, description="comma-separated run ids (e.g. this browser's)"),
+    limit: int = Query(50, ge=1, le=200),
+) -> list[dict[str, Any]]:
+    """Runs, newest first: those filed under `graph_id` and those whose `ids` are given (at
+    least one of the two). Like a run's id, a graph's id is the capability to read its runs."""
+    wanted = [i for i in (ids or "").split(",") if i][:limit]
+    if graph_id is None and not wanted:
+        raise ApiError(422, "invalid_request", "give `graph_id` or `ids`")
+    rows = await asyncio.to_thread(store.list_runs, graph_id, wanted, limit)
+    return [run_read(row) for row in rows]
 
 
 @router.get("/runs/{run_id}", response_model=RunRead, responses=errors(404))
@@ -145,11 +163,13 @@ async def update_run(
     run_id: str, body: RunUpdate, store: StoreDep, runs: RunsDep, token: EditToken
 ):
     """Change settings while the run trains: `lr`, `momentum`, `l1`, `l2` (from the next
-    step on). The stored config records the new values."""
+    step on) and `speed` (steps per second at most). The stored config records them."""
     row = await _controlled(store, run_id, token)
     values = body.model_dump(exclude_none=True)
     if not values:
-        raise ApiError(422, "invalid_request", "nothing to change: give lr, momentum, l1 or l2")
+        raise ApiError(
+            422, "invalid_request", "nothing to change: give lr, momentum, l1, l2 or speed"
+        )
     await runs.set(run_id, values)
     await asyncio.to_thread(store.update_run, run_id, config={**row.config, **values})
     return await _reread(store, run_id)

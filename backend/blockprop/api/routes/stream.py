@@ -6,7 +6,7 @@ send `{"type": "auth", "edit_token": ...}`), and `token` (the server's access to
 
 Server → client frames: `hello`, `metrics`, `snapshot`, `boundary`, `status`, `error`.
 Client → server: `hello {since}`, `subscribe {nodes?, rate?, boundary?}`, `auth {edit_token}`,
-`pause`, `resume`, `step {n}`, `stop`, `set {lr, momentum, l1, l2}`.
+`pause`, `resume`, `step {n}`, `stop`, `set {lr, momentum, l1, l2, speed}`.
 """
 
 from __future__ import annotations
@@ -266,7 +266,7 @@ async def _handle(
             raise ValueError(f"{field}: {first.get('msg')}") from None
         values = update.model_dump(exclude_none=True)
         if not values:
-            raise ValueError("nothing to change: give lr, momentum, l1 or l2")
+            raise ValueError("nothing to change: give lr, momentum, l1, l2 or speed")
         await runs.set(run_id, values)
         row = await asyncio.to_thread(store.get_run, run_id)
         if row is not None:
