@@ -24,6 +24,7 @@ SPEC_KEYS = {
     "parameters",
     "differentiable",
     "formula",
+    "explain",
 }
 REQUIRED_OPS = [
     "input",

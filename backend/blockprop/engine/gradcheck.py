@@ -38,19 +38,33 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray, floor: float = FLO
     return float(np.max(np.abs(analytic - numeric) / scale))
 
 
-def _numeric(plan: Plan, arr: np.ndarray, start: int, eps: float) -> np.ndarray:
+def _numeric(plan: Plan, arr: np.ndarray, start: int, eps: float, idx=None) -> np.ndarray:
+    """Central differences for every element of ``arr`` (or the flat indices ``idx``)."""
     flat = arr.reshape(-1)  # a view: the plan's own buffer
-    num = np.empty(flat.size)
-    for i in range(flat.size):
+    which = range(flat.size) if idx is None else idx
+    num = np.empty(len(which))
+    for j, i in enumerate(which):
         old = flat[i]
         flat[i] = old + eps
         up = plan._forward_from(start)
         flat[i] = old - eps
         down = plan._forward_from(start)
         flat[i] = old
-        num[i] = (up - down) / (2 * eps)
+        num[j] = (up - down) / (2 * eps)
     plan._forward_from(start)
-    return num.reshape(arr.shape)
+    return num.reshape(arr.shape) if idx is None else num
+
+
+def _pick(size: int, limit: int | None, rng: np.random.Generator):
+    """All flat indices (``None``) or ``limit`` of them drawn without replacement, sorted."""
+    if limit is None or size <= limit:
+        return None
+    return np.sort(rng.choice(size, limit, replace=False))
+
+
+def checked_count(size: int, per_item: int | None) -> int:
+    """How many elements of an item of ``size`` elements are perturbed."""
+    return size if per_item is None else min(size, per_item)
 
 
 def gradcheck(
@@ -61,9 +75,12 @@ def gradcheck(
     state: Mapping | None = None,
     eps: float = 1e-6,
     keys: Iterable[str] | None = None,
+    per_item: int | None = None,
 ) -> dict[str, float]:
     """Max relative error between backward and central differences, per item:
     ``max |a − n| / max(|a|, |n|, FLOOR · max(1, |loss|))`` over the item's elements.
+    With ``per_item``, items with more elements are checked on that many of them, drawn at
+    random (seeded by ``seed``): the usual way to check a large weight matrix.
 
     Items are value keys (``"node"`` or ``"node:port"``, for every float value including
     inputs and float targets) and trainable parameters (``"node.param"``). Values of
@@ -78,6 +95,7 @@ def gradcheck(
     floor = FLOOR * max(1.0, abs(loss)) if np.isfinite(loss) else FLOOR
     wanted = None if keys is None else set(keys)
     out: dict[str, float] = {}
+    rng = np.random.default_rng(seed)
     for node in plan._nodes:
         own_step = node.op.source is None  # fed and static nodes have no forward step
         start = plan._step_at[node.id] + (1 if own_step else 0)
@@ -86,13 +104,18 @@ def gradcheck(
                 continue
             if wanted is not None and k not in wanted:
                 continue
-            analytic = plan.grads[k].copy()
-            out[k] = relative_error(analytic, _numeric(plan, plan.values[k], start, eps), floor)
+            idx = _pick(plan.values[k].size, per_item, rng)
+            analytic = plan.grads[k].reshape(-1) if idx is not None else plan.grads[k]
+            analytic = (analytic[idx] if idx is not None else analytic).copy()
+            numeric = _numeric(plan, plan.values[k], start, eps, idx)
+            out[k] = relative_error(analytic, numeric, floor)
         for name, arr in plan.params.get(node.id, {}).items():
             item = f"{node.id}.{name}"
             if wanted is not None and item not in wanted:
                 continue
-            analytic = plan.param_grads[node.id][name].copy()
-            numeric = _numeric(plan, arr, plan._step_at[node.id], eps)
+            idx = _pick(arr.size, per_item, rng)
+            analytic = plan.param_grads[node.id][name]
+            analytic = (analytic.reshape(-1)[idx] if idx is not None else analytic).copy()
+            numeric = _numeric(plan, arr, plan._step_at[node.id], eps, idx)
             out[item] = relative_error(analytic, numeric, floor)
     return out

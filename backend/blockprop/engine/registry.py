@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -316,7 +317,8 @@ class OpDef:
     backward), ``samples`` (for the tests), ``source`` (``"input"`` / ``"target"``: values
     are fed; ``"static"``: forward runs once at compile time and returns a live view) and
     ``broadcast`` (inputs broadcast against each other, per sample) and ``rate_param``
-    (the drop-rate param of a stochastic op).
+    (the drop-rate param of a stochastic op), ``explain`` (LaTeX templates with numbers
+    plugged in, for the classroom: see :func:`check_explain`).
     """
 
     name: str
@@ -339,6 +341,8 @@ class OpDef:
     broadcast: bool = False
     #: for stochastic ops (dropout): the param that the trainer's `dropout` setting overrides
     rate_param: str | None = None
+    #: templates for the classroom's explain mode; see :func:`check_explain`
+    explain: dict = field(default_factory=dict)
     # filled in by __post_init__: the rules with their argument names, the param names
     rules: dict = field(default_factory=dict, repr=False, init=False)
     param_names: frozenset = field(default=frozenset(), repr=False, init=False)
@@ -416,6 +420,7 @@ class OpDef:
                     raise ValueError(f"{w}: needs a vjp for trainable {t.name!r}")
         set_(self, "rules", rules)
         set_(self, "param_names", frozenset(pnames))
+        check_explain(self)
 
     # -- small conveniences used by graph/executor
 
@@ -435,6 +440,56 @@ class OpDef:
 
     def __repr__(self) -> str:
         return f"<op {self.name} ({self.category}): {self.label}>"
+
+
+# --------------------------------------------------------------------------- explain templates
+
+#: a placeholder in an explain template: ``@name`` or ``@g.y1`` (one output of several)
+PLACEHOLDER = re.compile(r"@([A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)?)")
+#: an optional segment, dropped when a placeholder inside it has no value (``@[ + @b@]``)
+OPTIONAL = re.compile(r"@\[(.*?)@\]", re.DOTALL)
+
+
+def explain_names(op: OpDef) -> set[str]:
+    """Names an explain template of ``op`` may use: its ports, params, trainables, scratch,
+    ``g`` (dC/d output) and ``ans`` (the output), or ``g.<output>`` / ``ans.<output>``."""
+    names = {p.name for p in op.inputs} | {p.name for p in op.params}
+    names |= {t.name for t in op.trainables} | set(op.scratch) | {"g", "ans"}
+    names |= {f"{k}.{o}" for k in ("g", "ans") for o in op.outputs}
+    return names
+
+
+def check_explain(op: OpDef) -> None:
+    r"""Check an op's ``explain`` declaration (raises ``ValueError``).
+
+    ``explain`` holds the right-hand sides of the op's rules as LaTeX in which ``@name``
+    stands for a value, so the classroom can show each rule twice: with symbols, then with
+    the numbers of one sample plugged in. Keys: ``"forward"`` (y = ...), one per VJP
+    (``"x"``, ``"W"``: dC/dx = ...) and optionally ``"symbols"`` (name -> LaTeX symbol, e.g.
+    ``{"target": r"\bar y"}``; by default a name is its own symbol, ``ans`` is ``y`` and
+    ``g`` is dC/dy). ``@[ ... @]`` marks a segment dropped when a value inside it is absent
+    (Linear's ``@[ + @b@]`` without bias).
+    """
+    ex = op.explain
+    if not ex:
+        return
+    w = f"op {op.name!r}"
+    allowed = {"forward", "symbols"} | set(op.vjp)
+    extra = set(ex) - allowed
+    if extra:
+        raise ValueError(f"{w}: explain has unknown key(s) {sorted(extra)}")
+    names = explain_names(op)
+    symbols = ex.get("symbols", {})
+    if not isinstance(symbols, dict) or set(symbols) - names:
+        raise ValueError(f"{w}: explain symbols must map template names to LaTeX")
+    for key, tpl in ex.items():
+        if key == "symbols":
+            continue
+        if not isinstance(tpl, str):
+            raise ValueError(f"{w}: explain[{key!r}] must be a LaTeX string")
+        unknown = sorted(set(PLACEHOLDER.findall(tpl)) - names)
+        if unknown:
+            raise ValueError(f"{w}: explain[{key!r}] names unknown value(s) {unknown}")
 
 
 # --------------------------------------------------------------------------- the registry
@@ -492,6 +547,11 @@ def op_spec(op: OpDef | str) -> dict:
         "parameters": [{"name": t.name, "shape_rule": t.shape_rule} for t in op.trainables],
         "differentiable": op.differentiable,
         "formula": {"forward": op.formula["forward"], "backward": op.formula["backward"]},
+        "explain": {
+            "forward": op.explain.get("forward"),
+            "vjp": {k: v for k, v in op.explain.items() if k not in ("forward", "symbols")},
+            "symbols": dict(op.explain.get("symbols", {})),
+        },
     }
 
 

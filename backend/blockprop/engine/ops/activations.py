@@ -107,6 +107,10 @@ OPS = [
             "forward": r"y = \max(0, x)",
             "backward": r"\frac{\partial C}{\partial x} = g \odot [x > 0]",
         },
+        explain={
+            "forward": r"\max(0, @x)",
+            "x": r"@g \odot [@x > 0]",
+        },
         samples=SAMPLES,
     ),
     OpDef(
@@ -124,6 +128,11 @@ OPS = [
             "backward": r"\frac{\partial C}{\partial x} = g \odot "
             r"\begin{cases} 1 & x > 0 \\ \alpha & x \le 0 \end{cases}",
         },
+        explain={
+            "forward": r"\max(@x,\ @slope\, @x)",
+            "x": r"@g \odot \begin{cases} 1 & @x > 0 \\ @slope & \text{otherwise} \end{cases}",
+            "symbols": {"slope": r"\alpha"},
+        },
         samples=[*SAMPLES, Sample({"x": (4,)}, {"slope": 0.2})],
     ),
     OpDef(
@@ -138,6 +147,10 @@ OPS = [
         formula={
             "forward": r"y = \tanh x",
             "backward": r"\frac{\partial C}{\partial x} = g \odot (1 - y^2)",
+        },
+        explain={
+            "forward": r"\tanh(@x)",
+            "x": r"@g \odot (1 - @ans \odot @ans)",
         },
         samples=SAMPLES,
     ),
@@ -154,6 +167,10 @@ OPS = [
             "forward": r"y = \sigma(x) = \frac{1}{1 + e^{-x}}",
             "backward": r"\frac{\partial C}{\partial x} = g \odot y (1 - y)",
         },
+        explain={
+            "forward": r"\sigma(@x)",
+            "x": r"@g \odot @ans \odot (1 - @ans)",
+        },
         samples=SAMPLES,
     ),
     OpDef(
@@ -169,6 +186,10 @@ OPS = [
             "forward": r"y_i = \frac{e^{x_i}}{\sum_j e^{x_j}}",
             "backward": r"\frac{\partial C}{\partial x} = y \odot (g - \langle g, y \rangle)",
         },
+        explain={
+            "forward": r"\mathrm{softmax}(@x)",
+            "x": r"@ans \odot (@g - \langle @g, @ans \rangle)",
+        },
         samples=VECTOR_SAMPLES,
     ),
     OpDef(
@@ -183,6 +204,10 @@ OPS = [
         formula={
             "forward": r"y_i = x_i - \log \sum_j e^{x_j}",
             "backward": r"\frac{\partial C}{\partial x} = g - \mathrm{softmax}(x) \sum_i g_i",
+        },
+        explain={
+            "forward": r"@x - \log \textstyle\sum_j \exp({@x}_j)",
+            "x": r"@g - \exp(@ans) \textstyle\sum_i {@g}_i",
         },
         samples=VECTOR_SAMPLES,
     ),
@@ -202,6 +227,11 @@ OPS = [
         formula={
             "forward": r"y = \frac{m \odot x}{1 - p},\ m_i \sim \mathrm{Bernoulli}(1 - p)",
             "backward": r"\frac{\partial C}{\partial x} = \frac{m \odot g}{1 - p}",
+        },
+        explain={
+            "forward": r"@mask \odot @x",
+            "x": r"@mask \odot @g",
+            "symbols": {"mask": "m"},
         },
         samples=[Sample({"x": (4,)}, {"p": 0.3}), Sample({"x": (2, 2)})],
     ),

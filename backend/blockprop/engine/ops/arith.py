@@ -42,7 +42,7 @@ def _square_vjp(g, x, out):
     return r
 
 
-def _binary(name, label, doc, forward, vjp, formula):
+def _binary(name, label, doc, forward, vjp, formula, explain):
     return OpDef(
         name=name,
         label=label,
@@ -54,11 +54,12 @@ def _binary(name, label, doc, forward, vjp, formula):
         forward=forward,
         vjp=vjp,
         formula=formula,
+        explain=explain,
         samples=BROADCAST_SAMPLES,
     )
 
 
-def _unary(name, label, doc, forward, vjp, formula, samples=None):
+def _unary(name, label, doc, forward, vjp, formula, explain, samples=None):
     return OpDef(
         name=name,
         label=label,
@@ -69,6 +70,7 @@ def _unary(name, label, doc, forward, vjp, formula, samples=None):
         forward=forward,
         vjp={"x": vjp},
         formula=formula,
+        explain=explain,
         samples=samples or [Sample({"x": (3,)}), Sample({"x": (2, 2)}), Sample({"x": ()})],
     )
 
@@ -85,6 +87,11 @@ OPS = [
             "backward": r"\frac{\partial C}{\partial a} = g,\quad "
             r"\frac{\partial C}{\partial b} = g",
         },
+        explain={
+            "forward": "@a + @b",
+            "a": "@g",
+            "b": "@g",
+        },
     ),
     _binary(
         "subtract",
@@ -96,6 +103,11 @@ OPS = [
             "forward": r"y = a - b",
             "backward": r"\frac{\partial C}{\partial a} = g,\quad "
             r"\frac{\partial C}{\partial b} = -g",
+        },
+        explain={
+            "forward": "@a - @b",
+            "a": "@g",
+            "b": "-@g",
         },
     ),
     _binary(
@@ -112,6 +124,11 @@ OPS = [
             "backward": r"\frac{\partial C}{\partial a} = g \odot b,\quad "
             r"\frac{\partial C}{\partial b} = g \odot a",
         },
+        explain={
+            "forward": r"@a \odot @b",
+            "a": r"@g \odot @b",
+            "b": r"@g \odot @a",
+        },
     ),
     _binary(
         "max",
@@ -126,6 +143,11 @@ OPS = [
             "forward": r"y = \max(a, b)",
             "backward": r"\frac{\partial C}{\partial a} = g \odot [a \ge b],\quad "
             r"\frac{\partial C}{\partial b} = g \odot [a < b]",
+        },
+        explain={
+            "forward": r"\max(@a, @b)",
+            "a": r"@g \odot [@a \ge @b]",
+            "b": r"@g \odot [@a < @b]",
         },
     ),
     OpDef(
@@ -143,6 +165,10 @@ OPS = [
             "forward": r"y_1 = x,\quad y_2 = x",
             "backward": r"\frac{\partial C}{\partial x} = g_1 + g_2",
         },
+        explain={
+            "forward": "@x",
+            "x": "@g.y1 + @g.y2",
+        },
         samples=[Sample({"x": (3,)}), Sample({"x": ()})],
     ),
     _unary(
@@ -152,6 +178,10 @@ OPS = [
         lambda x, out: np.square(x, out=out),
         _square_vjp,
         {"forward": r"y = x^2", "backward": r"\frac{\partial C}{\partial x} = 2\, x\, g"},
+        explain={
+            "forward": r"@x \odot @x",
+            "x": r"2\, @x \odot @g",
+        },
     ),
     _unary(
         "exp",
@@ -160,6 +190,10 @@ OPS = [
         lambda x, out: np.exp(x, out=out),
         lambda g, ans, out: np.multiply(g, ans, out=out),
         {"forward": r"y = e^{x}", "backward": r"\frac{\partial C}{\partial x} = g\, e^{x}"},
+        explain={
+            "forward": r"\exp(@x)",
+            "x": r"@g \odot @ans",
+        },
     ),
     _unary(
         "log",
@@ -168,6 +202,10 @@ OPS = [
         lambda x, out: np.log(x, out=out),
         lambda g, x, out: np.divide(g, x, out=out),
         {"forward": r"y = \ln x", "backward": r"\frac{\partial C}{\partial x} = g / x"},
+        explain={
+            "forward": r"\ln(@x)",
+            "x": r"@g \oslash @x",
+        },
         samples=[Sample({"x": positive(3)}), Sample({"x": positive(2, 2)})],
     ),
 ]

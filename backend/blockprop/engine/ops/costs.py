@@ -182,6 +182,17 @@ OPS = [
             "backward": r"\frac{\partial C}{\partial y} = 2 (y - \bar y)\, g,\quad "
             r"\frac{\partial C}{\partial \bar y} = -2 (y - \bar y)\, g",
         },
+        explain={
+            "forward": r"\lVert @y - @target \rVert^2",
+            "y": r"2\, (@y - @target)\, @g",
+            "target": r"-2\, (@y - @target)\, @g",
+            "symbols": {
+                "ans": "c",
+                "g": r"\frac{\partial C}{\partial c}",
+                "target": r"\bar y",
+                "y": "y",
+            },
+        },
         samples=SAME_SAMPLES,
     ),
     OpDef(
@@ -201,6 +212,12 @@ OPS = [
             "forward": r"C = \frac{1}{n} \lVert y - \bar y \rVert^2",
             "backward": r"\frac{\partial C}{\partial y} = \frac{2}{n} (y - \bar y)\, g,\quad "
             r"\frac{\partial C}{\partial \bar y} = -\frac{2}{n} (y - \bar y)\, g",
+        },
+        explain={
+            "forward": r"\tfrac{1}{n} \lVert @y - @target \rVert^2",
+            "y": r"\tfrac{2}{n}\, (@y - @target)\, @g",
+            "target": r"-\tfrac{2}{n}\, (@y - @target)\, @g",
+            "symbols": {"ans": "c", "g": r"\frac{\partial C}{\partial c}", "target": r"\bar y"},
         },
         samples=SAME_SAMPLES,
     ),
@@ -223,6 +240,18 @@ OPS = [
             r"= -z_{\bar y} + \log \sum_k e^{z_k}",
             "backward": r"\frac{\partial C}{\partial z} = (\mathrm{softmax}(z) - \bar y)\, g",
         },
+        explain={
+            "forward": r"\log \textstyle\sum_k \exp({@logits}_k) - {@logits}_{@target}",
+            "logits": r"(@probs - \mathrm{onehot}(@target))\, @g",
+            "target": r"-\log \mathrm{softmax}(@logits)\, @g",
+            "symbols": {
+                "ans": "c",
+                "g": r"\frac{\partial C}{\partial c}",
+                "target": r"\bar y",
+                "logits": "z",
+                "probs": r"\mathrm{softmax}(z)",
+            },
+        },
         samples=[
             Sample({"logits": (4,), "target": labels(4)}),
             Sample({"logits": (3,), "target": onehot(3)}),
@@ -244,6 +273,16 @@ OPS = [
             "forward": r"C = -\log p_{\bar y}",
             "backward": r"\frac{\partial C}{\partial \log p_k} = -[k = \bar y]\, g",
         },
+        explain={
+            "forward": "-{@logp}_{@target}",
+            "logp": r"-\mathrm{onehot}(@target)\, @g",
+            "symbols": {
+                "ans": "c",
+                "g": r"\frac{\partial C}{\partial c}",
+                "target": r"\bar y",
+                "logp": r"\log p",
+            },
+        },
         samples=[Sample({"logp": (4,), "target": labels(4)})],
     ),
     OpDef(
@@ -263,6 +302,18 @@ OPS = [
             "forward": r"C = \sum_i \max(z_i, 0) - z_i \bar y_i + \log(1 + e^{-|z_i|})",
             "backward": r"\frac{\partial C}{\partial z} = (\sigma(z) - \bar y)\, g,\quad "
             r"\frac{\partial C}{\partial \bar y} = -z\, g",
+        },
+        explain={
+            "forward": r"\textstyle\sum_i \max({@logits}_i, 0) - {@logits}_i {@target}_i "
+            r"+ \log(1 + e^{-|{@logits}_i|})",
+            "logits": r"(\sigma(@logits) - @target) \odot @g",
+            "target": r"-@logits\, @g",
+            "symbols": {
+                "ans": "c",
+                "g": r"\frac{\partial C}{\partial c}",
+                "target": r"\bar y",
+                "logits": "z",
+            },
         },
         samples=[
             Sample({"logits": (3,), "target": probs(3)}),
@@ -288,6 +339,12 @@ OPS = [
             "forward": r"C = \sum_i \max(0, 1 - \bar y_i y_i)",
             "backward": r"\frac{\partial C}{\partial y} = -\bar y\, [\bar y y < 1]\, g",
         },
+        explain={
+            "forward": r"\textstyle\sum_i \max(0,\ 1 - {@target}_i {@y}_i)",
+            "y": r"-@target \odot [@target \odot @y < 1]\, @g",
+            "target": r"-@y \odot [@target \odot @y < 1]\, @g",
+            "symbols": {"ans": "c", "g": r"\frac{\partial C}{\partial c}", "target": r"\bar y"},
+        },
         samples=[
             Sample({"y": (3,), "target": signs(3)}),
             Sample({"y": (), "target": signs()}),
@@ -308,6 +365,12 @@ OPS = [
         formula={
             "forward": r"C = \sum_i |y_i - \bar y_i|",
             "backward": r"\frac{\partial C}{\partial y} = \operatorname{sign}(y - \bar y)\, g",
+        },
+        explain={
+            "forward": r"\textstyle\sum_i |{@y}_i - {@target}_i|",
+            "y": r"\operatorname{sign}(@y - @target)\, @g",
+            "target": r"-\operatorname{sign}(@y - @target)\, @g",
+            "symbols": {"ans": "c", "g": r"\frac{\partial C}{\partial c}", "target": r"\bar y"},
         },
         samples=SAME_SAMPLES,
     ),

@@ -165,6 +165,12 @@ OPS = [
             "backward": r"\frac{\partial C}{\partial x} = W^\top g,\quad "
             r"\frac{\partial C}{\partial W} = g\, x^\top,\quad \frac{\partial C}{\partial b} = g",
         },
+        explain={
+            "forward": r"@W\, @x@[ + @b@]",
+            "x": r"@W^\top @g",
+            "W": r"@g\, @x^\top",
+            "b": "@g",
+        },
         samples=[
             Sample({"x": (3,)}, {"out_features": 2}),
             Sample({"x": (1,)}, {"out_features": 1, "bias": False}),
@@ -185,6 +191,11 @@ OPS = [
             "forward": r"y = a\, b",
             "backward": r"\frac{\partial C}{\partial a} = g\, b^\top,\quad "
             r"\frac{\partial C}{\partial b} = a^\top g",
+        },
+        explain={
+            "forward": r"@a\, @b",
+            "a": r"@g\, @b^\top",
+            "b": r"@a^\top @g",
         },
         samples=[
             Sample({"a": (2, 3), "b": (3, 4)}),
@@ -221,6 +232,11 @@ OPS = [
             "backward": r"\frac{\partial C}{\partial x} = 2 \sum_j g_j (x - P_j),\quad "
             r"\frac{\partial C}{\partial P_j} = -2\, g_j (x - P_j)",
         },
+        explain={
+            "forward": r"\big(\lVert @x - {@P}_j \rVert^2\big)_j",
+            "x": r"2 \textstyle\sum_j {@g}_j\, (@x - {@P}_j)",
+            "P": r"-2\, {@g}_j\, (@x - {@P}_j)",
+        },
         samples=[Sample({"x": (3,)}, {"rows": 4}), Sample({"x": (1,)}, {"rows": 1})],
     ),
     OpDef(
@@ -237,6 +253,9 @@ OPS = [
         formula={
             "forward": r"y = \arg\min_j x_j",
             "backward": r"\text{none: } y \text{ is piecewise constant}",
+        },
+        explain={
+            "forward": r"\arg\min_j {@x}_j",
         },
         samples=[Sample({"x": (4,)}), Sample({"x": (1,)})],
     ),

@@ -129,6 +129,10 @@ OPS = [
             "forward": r"y = \sum_i x_i",
             "backward": r"\frac{\partial C}{\partial x_i} = g",
         },
+        explain={
+            "forward": r"\textstyle\sum_i {@x}_i",
+            "x": r"@g\, \mathbf{1}",
+        },
         samples=[
             Sample({"x": (3,)}),
             Sample({"x": (2, 3)}, {"axis": 0}),
@@ -148,6 +152,10 @@ OPS = [
         formula={
             "forward": r"y = \frac{1}{n} \sum_i x_i",
             "backward": r"\frac{\partial C}{\partial x_i} = \frac{g}{n}",
+        },
+        explain={
+            "forward": r"\tfrac{1}{n} \textstyle\sum_i {@x}_i",
+            "x": r"\tfrac{1}{n}\, @g\, \mathbf{1}",
         },
         samples=[Sample({"x": (3,)}), Sample({"x": (2, 3)}, {"axis": 1})],
     ),
@@ -169,6 +177,11 @@ OPS = [
             "backward": r"\frac{\partial C}{\partial a} = g_{1:n_a},\quad "
             r"\frac{\partial C}{\partial b} = g_{n_a+1:}",
         },
+        explain={
+            "forward": r"\begin{bmatrix} @a \\ @b \end{bmatrix}",
+            "a": "{@g}_{1:n_a}",
+            "b": "{@g}_{n_a+1:}",
+        },
         samples=[
             Sample({"a": (2,), "b": (3,)}),
             Sample({"a": (2, 3), "b": (1, 3)}, {"axis": 0}),
@@ -186,6 +199,10 @@ OPS = [
         formula={
             "forward": r"y = \operatorname{vec}(x)",
             "backward": r"\frac{\partial C}{\partial x} = \operatorname{vec}^{-1}(g)",
+        },
+        explain={
+            "forward": r"\operatorname{vec}(@x)",
+            "x": r"\operatorname{vec}^{-1}(@g)",
         },
         samples=[Sample({"x": (2, 3)}), Sample({"x": ()})],
     ),
@@ -205,6 +222,10 @@ OPS = [
         formula={
             "forward": r"y = \operatorname{reshape}(x)",
             "backward": r"\frac{\partial C}{\partial x} = \operatorname{reshape}^{-1}(g)",
+        },
+        explain={
+            "forward": r"\operatorname{reshape}(@x)",
+            "x": r"\operatorname{reshape}^{-1}(@g)",
         },
         samples=[
             Sample({"x": (6,)}, {"shape": [2, 3]}),

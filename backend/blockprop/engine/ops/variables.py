@@ -103,6 +103,10 @@ OPS = [
             "forward": r"w^{(p)} = w \quad \text{for every sample } p",
             "backward": r"\frac{\partial L}{\partial w} = \sum_p g^{(p)}",
         },
+        explain={
+            "forward": "@value",
+            "value": "@g",
+        },
         samples=[Sample({}, {"shape": [3]}), Sample({}, {"shape": [2, 3], "init": "he"})],
     ),
     OpDef(
@@ -115,6 +119,9 @@ OPS = [
         forward=_constant_forward,
         shape=_constant_shape,
         formula={"forward": r"y = c", "backward": r"\text{(not trained)}"},
+        explain={
+            "forward": "@value",
+        },
         samples=[Sample({}, {"value": [1.0, -2.0]}), Sample({}, {"value": 0.5})],
     ),
 ]

@@ -1,0 +1,187 @@
+"""One sample, node by node: every value, every gradient and every local rule's result.
+
+The classroom walks a graph forward in topological order and backward in reverse. For each
+node it shows the value, dC/d(its output) and each local VJP rule with the numbers of one
+sample plugged in. :func:`explain` computes all of it from the registry and the executor;
+nothing here knows any op by name: the values a rule's template names (``@W``, ``@g``...)
+are looked up by name like the rules' own arguments (:mod:`blockprop.engine.registry`).
+
+>>> import numpy as np
+>>> doc = {"version": 1, "nodes": [
+...     {"id": "x", "op": "input", "params": {"shape": [2]}},
+...     {"id": "y", "op": "target", "params": {"shape": [1]}},
+...     {"id": "l", "op": "linear", "params": {"out_features": 1}, "inputs": {"x": "x"}},
+...     {"id": "c", "op": "squared_error", "inputs": {"y": "l", "target": "y"}}]}
+>>> ex = explain(doc, {"x": [[1.0, 2.0]], "y": [[0.5]]})
+>>> [n["id"] for n in ex["nodes"]]
+['x', 'y', 'l', 'c']
+>>> l = ex["nodes"][2]
+>>> l["vjps"]["x"].shape, l["env"]["g"].shape  # per sample: dC/dx = W^T g
+((2,), (1,))
+
+Per node: ``env`` (the values a template may name: input ports, op params, scratch, ``g``
+and ``ans``, or ``g.<output>`` / ``ans.<output>`` for ops with several outputs; the
+trainable parameters are in ``state``), ``outputs`` (value, total gradient dC/dz and the
+consumers that sent it), ``vjps`` (each input port's local result: this node's contribution
+to dC/d(input); fan-out sums these) and ``param_grads``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .executor import compile_graph
+from .graph import GraphError, Issue, analyse
+
+#: where default sample values come from when a feed is not given
+DEFAULT_SEED = 0
+
+
+def feeds_of(doc: Mapping) -> list[dict[str, Any]]:
+    """What must be fed to run ``doc``: ``[{id, role, shape, dtype}]`` in topological order
+    (role ``input`` or ``target``; per-sample shape; dtype ``float`` or ``int``)."""
+    an = analyse(doc)
+    if not an.result.ok:
+        raise GraphError(an.result.errors)
+    return [
+        {"id": n.id, "role": n.op.source, "shape": list(n.shapes[0]), "dtype": n.dtypes[0]}
+        for n in an.nodes
+        if n.op.source in ("input", "target")
+    ]
+
+
+def default_feeds(feeds: list[dict[str, Any]], seed: int = DEFAULT_SEED) -> dict[str, Any]:
+    """One sample for each feed: inputs uniform in [-1, 1], float targets in [0, 1] and class
+    labels 0, rounded to two decimals so they are easy to read and to type."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, Any] = {}
+    for f in feeds:
+        shape = (1, *f["shape"])
+        if f["dtype"] == "int":
+            out[f["id"]] = np.zeros(shape, np.int64)
+        elif f["role"] == "input":
+            out[f["id"]] = np.round(rng.uniform(-1.0, 1.0, shape), 2)
+        else:
+            out[f["id"]] = np.round(rng.uniform(0.0, 1.0, shape), 2)
+    return out
+
+
+def _sample(a: Any) -> Any:
+    """Drop the batch axis of a batch of one (arrays), pass plain values through."""
+    if isinstance(a, np.ndarray):
+        return a[0].copy() if a.ndim >= 1 and a.shape[0] == 1 else a.copy()
+    return a
+
+
+def _unbroadcast(r: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum a per-sample gradient shaped like an op's output down to an input's shape."""
+    lead = r.ndim - len(shape)
+    if lead > 0:
+        r = r.sum(axis=tuple(range(lead)))
+    axes = tuple(i for i, (m, n) in enumerate(zip(r.shape, shape, strict=True)) if n == 1 != m)
+    return r.sum(axis=axes, keepdims=True) if axes else r
+
+
+def explain(
+    doc: Mapping,
+    feeds: Mapping[str, Any] | None = None,
+    *,
+    seed: int = 0,
+    state: Mapping | None = None,
+) -> dict[str, Any]:
+    """Forward and backward on one sample, with every node's local results (float64).
+
+    ``feeds`` maps input and target ids to a batch of one sample (missing ones get
+    :func:`default_feeds`). Returns ``{loss, order, feeds, inputs, nodes, state,
+    param_grads}``; arrays are per sample (no batch axis). Raises :class:`GraphError`.
+    """
+    needed = feeds_of(doc)
+    given = dict(feeds or {})
+    defaults = default_feeds([f for f in needed if f["id"] not in given])
+    inputs = {**defaults, **given}
+    for nid, v in inputs.items():
+        if np.ndim(v) == 0 or np.shape(v)[0] != 1:
+            issue = Issue(
+                "bad_feed", f"explain follows one sample: feed '{nid}' a batch of 1", [nid], None
+            )
+            raise GraphError([issue])
+    plan = compile_graph(doc, 1, dtype=np.float64, seed=seed, state=state, grads="all")
+    loss = plan.forward(inputs, training=False)
+    plan.backward()
+
+    consumers: dict[str, list[dict[str, str]]] = {k: [] for k in plan.values}
+    for node in plan._nodes:
+        for port, key in node.sources.items():
+            consumers[key].append({"node": node.id, "port": port})
+
+    nodes = []
+    for node in plan._nodes:
+        op = node.op
+        multi = op.multi_output
+        outputs = [
+            {
+                "port": port,
+                "key": key,
+                "value": _sample(plan.values[key]),
+                "grad": _sample(plan.grads[key]) if key in plan.grads else None,
+                "consumers": consumers[key],
+            }
+            for port, key in zip(op.outputs, node.keys, strict=True)
+        ]
+        env: dict[str, Any] = dict(node.params)
+        env.update({n: _sample(a) for n, a in plan._scratch.get(node.id, {}).items()})
+        env.update({p: _sample(plan.values[k]) for p, k in node.sources.items()})
+        for o in outputs:
+            if multi:
+                env[f"ans.{o['port']}"] = o["value"]
+                env[f"g.{o['port']}"] = o["grad"]
+            else:
+                env["ans"], env["g"] = o["value"], o["grad"]
+        vjps: dict[str, Any] = {}
+        if op.source is None and op.differentiable:
+            rule_env = plan._env(node, op.broadcast)
+            gs = [plan.grads.get(k) for k in node.keys]
+            if all(g is not None for g in gs):
+                rule_env["g"] = tuple(gs) if multi else gs[0]
+                ans = [plan.values[k] for k in node.keys]
+                rule_env["ans"] = tuple(ans) if multi else ans[0]
+                rule_env["out"] = None
+                for port in op.inputs:
+                    rule = op.vjp_rule(port.name)
+                    src = node.sources[port.name]
+                    if rule is None or src not in plan.grads:  # no gradient (e.g. labels)
+                        continue
+                    r = rule(rule_env)
+                    if r is None:
+                        vjps[port.name] = np.zeros(plan.values[src].shape[1:])
+                    else:
+                        r = _unbroadcast(np.asarray(r)[0], node.in_shapes[port.name])
+                        vjps[port.name] = np.array(r, dtype=np.float64)
+        nodes.append(
+            {
+                "id": node.id,
+                "op": op.name,
+                "category": op.category,
+                "sources": dict(node.sources),
+                "outputs": outputs,
+                "env": env,
+                "vjps": vjps,
+            }
+        )
+    return {
+        "loss": float(loss),
+        "order": list(plan.order),
+        "feeds": needed,
+        "inputs": {k: np.asarray(v) for k, v in inputs.items()},
+        "nodes": nodes,
+        "state": {nid: {k: a.copy() for k, a in p.items()} for nid, p in plan.params.items()},
+        "param_grads": {
+            nid: {k: a.copy() for k, a in p.items()} for nid, p in plan.param_grads.items()
+        },
+    }
+
+
+__all__ = ["default_feeds", "explain", "feeds_of"]
