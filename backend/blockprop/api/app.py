@@ -95,10 +95,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (health, ops, analysis, datasets, examples, graphs, runs, stream):
         app.include_router(module.router, prefix="/api")
+    _include_classroom(app)
     mount_spa(app, settings.static_dir)
     app.add_middleware(Guard, settings=settings)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _include_classroom(app: FastAPI) -> None:
+    """The classroom's routes: explain one sample, broadcast sessions (issue 8)."""
+    from blockprop.api.routes import explain, sessions
+
+    for module in (explain, sessions):
+        app.include_router(module.router, prefix="/api")
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

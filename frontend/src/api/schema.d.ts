@@ -114,6 +114,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/explain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Explain
+         * @description Forward and backward on **one sample**, with what the classroom shows at each node:
+         *     its value, dC/d(its output) and who sent it, the values its op's explain templates name
+         *     (`GET /api/ops` → `explain`), and each local rule's result — a node's contribution to
+         *     dC/d(input). Parameters come from the graph's `state` or from `seed`. Missing feeds get
+         *     defaults, so `{"graph": ...}` alone works; `feeds` says what can be fed.
+         */
+        post: operations["explain_api_explain_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/gradcheck": {
         parameters: {
             query?: never;
@@ -425,6 +449,54 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Session
+         * @description Start broadcasting a graph. Share `follow_path` with students; keep `edit_token`.
+         */
+        post: operations["create_session_api_sessions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Session
+         * @description The session now: graph, view, versions and how many follow it.
+         */
+        get: operations["read_session_api_sessions__session_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * End Session
+         * @description End the broadcast: followers get `closed` (they keep what they see and can fork it).
+         */
+        delete: operations["end_session_api_sessions__session_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Session
+         * @description Change the graph and/or the view; every follower gets the new state at once.
+         */
+        patch: operations["update_session_api_sessions__session_id__patch"];
         trace?: never;
     };
     "/api/validate": {
@@ -999,6 +1071,297 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** ExplainConsumer */
+        ExplainConsumer: {
+            /** Node */
+            node: string;
+            /** Port */
+            port: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** ExplainFeed */
+        ExplainFeed: {
+            /**
+             * Dtype
+             * @enum {string}
+             */
+            dtype: "float" | "int";
+            /** Id */
+            id: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "input" | "target";
+            /**
+             * Shape
+             * @description per-sample shape
+             */
+            shape: number[];
+        } & {
+            [key: string]: unknown;
+        };
+        /** ExplainNode */
+        ExplainNode: {
+            /**
+             * Category
+             * @enum {string}
+             */
+            category: "variable" | "function" | "cost";
+            /**
+             * Env
+             * @description the values the op's explain templates name (ports, params, scratch, `g`, `ans`); trainable parameters are in `state`
+             */
+            env: {
+                [key: string]: unknown;
+            };
+            /** Id */
+            id: string;
+            /** Op */
+            op: string;
+            /** Outputs */
+            outputs: components["schemas"]["ExplainOutput"][];
+            /**
+             * Sources
+             * @description input port → value key it reads
+             */
+            sources: {
+                [key: string]: string;
+            };
+            /**
+             * Vjps
+             * @description input port → this node's local result dC/d(input) (its contribution; fan-out sums the contributions)
+             */
+            vjps: {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        /** ExplainOutput */
+        ExplainOutput: {
+            /**
+             * Consumers
+             * @description who reads this value (and sends back)
+             */
+            consumers: components["schemas"]["ExplainConsumer"][];
+            /**
+             * Grad
+             * @description dC/d(value), summed over its consumers
+             */
+            grad?: unknown;
+            /**
+             * Key
+             * @description value key: "node" or "node:port"
+             */
+            key: string;
+            /** Port */
+            port: string;
+            /**
+             * Value
+             * @description the value for this sample
+             */
+            value: unknown;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ExplainPosition
+         * @description Where the teacher is in explain mode; followers replay it on the same sample.
+         */
+        ExplainPosition: {
+            /**
+             * Inputs
+             * @description the sample (batch of 1)
+             */
+            inputs?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Lr
+             * @description η of the update step
+             * @default 0.1
+             */
+            lr?: number;
+            /**
+             * Node
+             * @description the node at that step (a hint)
+             */
+            node?: string | null;
+            /**
+             * Param
+             * @description "node.param" for the update step
+             */
+            param?: string | null;
+            /**
+             * Playing
+             * @default false
+             */
+            playing?: boolean;
+            /**
+             * Seed
+             * @default 0
+             */
+            seed?: number;
+            /**
+             * Speed
+             * @description steps per second
+             * @default 1
+             */
+            speed?: number;
+            /**
+             * Step
+             * @description position in the walk (forward, backward)
+             * @default 0
+             */
+            step?: number;
+        };
+        /**
+         * ExplainRequest
+         * @description One sample through a graph, node by node (the classroom's explain mode).
+         * @example {
+         *       "graph": {
+         *         "name": "spiral classifier",
+         *         "nodes": [
+         *           {
+         *             "id": "x",
+         *             "op": "input",
+         *             "params": {
+         *               "shape": [
+         *                 2
+         *               ]
+         *             },
+         *             "ui": {
+         *               "x": 40,
+         *               "y": 120
+         *             }
+         *           },
+         *           {
+         *             "id": "y",
+         *             "op": "target",
+         *             "params": {
+         *               "dtype": "int",
+         *               "shape": []
+         *             }
+         *           },
+         *           {
+         *             "id": "l1",
+         *             "inputs": {
+         *               "x": "x"
+         *             },
+         *             "op": "linear",
+         *             "params": {
+         *               "out_features": 16
+         *             }
+         *           },
+         *           {
+         *             "id": "h1",
+         *             "inputs": {
+         *               "x": "l1"
+         *             },
+         *             "op": "relu"
+         *           },
+         *           {
+         *             "id": "l2",
+         *             "inputs": {
+         *               "x": "h1"
+         *             },
+         *             "op": "linear",
+         *             "params": {
+         *               "out_features": 2
+         *             }
+         *           },
+         *           {
+         *             "id": "c",
+         *             "inputs": {
+         *               "logits": "l2",
+         *               "target": "y"
+         *             },
+         *             "op": "cross_entropy"
+         *           }
+         *         ],
+         *         "version": 1
+         *       },
+         *       "inputs": {
+         *         "x": [
+         *           [
+         *             0.5,
+         *             -1
+         *           ]
+         *         ],
+         *         "y": [
+         *           1
+         *         ]
+         *       }
+         *     }
+         */
+        ExplainRequest: {
+            graph: components["schemas"]["Graph"];
+            /**
+             * Inputs
+             * @description a batch of one sample by input/target id; missing feeds get defaults (inputs uniform in [-1, 1], float targets in [0, 1], class labels 0)
+             */
+            inputs?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Seed
+             * @description seed for parameter initialisation
+             * @default 0
+             */
+            seed?: number;
+        };
+        /** ExplainResult */
+        ExplainResult: {
+            /**
+             * Feeds
+             * @description what the graph is fed
+             */
+            feeds: components["schemas"]["ExplainFeed"][];
+            /**
+             * Inputs
+             * @description the sample fed (defaults filled in), batch of 1
+             */
+            inputs: {
+                [key: string]: unknown;
+            };
+            /**
+             * Loss
+             * @description C for this sample (the sum of the costs)
+             */
+            loss: number | null;
+            /**
+             * Nodes
+             * @description in topological order
+             */
+            nodes: components["schemas"]["ExplainNode"][];
+            /**
+             * Order
+             * @description node ids in topological order
+             */
+            order: string[];
+            /**
+             * Param Grads
+             * @description dC/dparameter by node and name
+             */
+            param_grads: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            };
+            /**
+             * State
+             * @description parameters by node and name
+             */
+            state: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            };
+        } & {
+            [key: string]: unknown;
+        };
         /**
          * GradcheckRequest
          * @example {
@@ -1105,6 +1468,11 @@ export interface components {
              */
             keys?: string[] | null;
             /**
+             * Per Item
+             * @description check at most this many elements of each item, drawn at random (seeded by `seed`): how a large weight matrix is checked within the server's limit
+             */
+            per_item?: number | null;
+            /**
              * Seed
              * @description seed for parameter initialisation
              * @default 0
@@ -1119,6 +1487,20 @@ export interface components {
         };
         /** GradcheckResult */
         GradcheckResult: {
+            /**
+             * Checked
+             * @description how many of them were perturbed (fewer than `elements` with `per_item`)
+             */
+            checked?: {
+                [key: string]: number;
+            };
+            /**
+             * Elements
+             * @description how many numbers each item holds
+             */
+            elements?: {
+                [key: string]: number;
+            };
             /**
              * Errors
              * @description max relative error between backprop and central differences, per item
@@ -1505,6 +1887,35 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /**
+         * OpExplain
+         * @description The op's rules as LaTeX templates for the classroom: `@name` stands for a value
+         *     (`g` = dC/d output, `ans` = the output, or a port, param, parameter or scratch name);
+         *     `@[ … @]` is dropped when a value inside it is absent. See engine.registry.check_explain.
+         */
+        OpExplain: {
+            /**
+             * Forward
+             * @description right-hand side of y = …
+             */
+            forward?: string | null;
+            /**
+             * Symbols
+             * @description template name → LaTeX symbol, where not the name
+             */
+            symbols?: {
+                [key: string]: string;
+            };
+            /**
+             * Vjp
+             * @description input or parameter → right-hand side of dC/d(it) = …
+             */
+            vjp?: {
+                [key: string]: string;
+            };
+        } & {
+            [key: string]: unknown;
+        };
         /** OpFormula */
         OpFormula: {
             /** Backward */
@@ -1571,6 +1982,7 @@ export interface components {
             differentiable: boolean;
             /** Doc */
             doc: string;
+            explain?: components["schemas"]["OpExplain"];
             formula: components["schemas"]["OpFormula"];
             /** Inputs */
             inputs: components["schemas"]["OpInput"][];
@@ -1875,6 +2287,126 @@ export interface components {
              * @description steps per second at most (0: as fast as it goes)
              */
             speed?: number | null;
+        };
+        /** SessionCreate */
+        SessionCreate: {
+            graph: components["schemas"]["Graph"];
+            view?: components["schemas"]["SessionView"];
+        };
+        /** SessionCreated */
+        SessionCreated: {
+            /** Created */
+            created: number;
+            /**
+             * Edit Token
+             * @description needed (X-Edit-Token) to change or end the session
+             */
+            edit_token: string;
+            /**
+             * Follow Path
+             * @description the page students open: /follow/{id}
+             */
+            follow_path: string;
+            /**
+             * Followers
+             * @description WebSocket followers connected now
+             */
+            followers: number;
+            /** Graph */
+            graph: {
+                [key: string]: unknown;
+            };
+            /**
+             * Graph Version
+             * @description bumps when the graph changes
+             */
+            graph_version: number;
+            /** Id */
+            id: string;
+            /** Updated */
+            updated: number;
+            /**
+             * Version
+             * @description bumps on every change
+             */
+            version: number;
+            /** View */
+            view: {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        /** SessionRead */
+        SessionRead: {
+            /** Created */
+            created: number;
+            /**
+             * Followers
+             * @description WebSocket followers connected now
+             */
+            followers: number;
+            /** Graph */
+            graph: {
+                [key: string]: unknown;
+            };
+            /**
+             * Graph Version
+             * @description bumps when the graph changes
+             */
+            graph_version: number;
+            /** Id */
+            id: string;
+            /** Updated */
+            updated: number;
+            /**
+             * Version
+             * @description bumps on every change
+             */
+            version: number;
+            /** View */
+            view: {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        /** SessionUpdate */
+        SessionUpdate: {
+            graph?: components["schemas"]["Graph"] | null;
+            view?: components["schemas"]["SessionView"] | null;
+        };
+        /**
+         * SessionView
+         * @description What followers mirror besides the graph. Every field is optional.
+         */
+        SessionView: {
+            /**
+             * Backward Graph
+             * @description the transformed graph is shown
+             * @default false
+             */
+            backward_graph?: boolean;
+            explain?: components["schemas"]["ExplainPosition"] | null;
+            /**
+             * Gradcheck
+             * @description the teacher's last gradient-check result (badges)
+             */
+            gradcheck?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Present
+             * @default false
+             */
+            present?: boolean;
+            /**
+             * Run Id
+             * @description a run to watch
+             */
+            run_id?: string | null;
+            /** Selected */
+            selected?: string | null;
         };
         /** StreamAck */
         StreamAck: {
@@ -2388,6 +2920,48 @@ export interface operations {
             };
             /** @description no such resource */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid request (unknown or bad fields, invalid graph) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    explain_api_explain_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExplainRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExplainResult"];
+                };
+            };
+            /** @description request too large (body size, JSON depth, node count) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3297,6 +3871,212 @@ export interface operations {
             };
             /** @description conflict with the resource's current state */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid request (unknown or bad fields, invalid graph) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_session_api_sessions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SessionCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionCreated"];
+                };
+            };
+            /** @description request too large (body size, JSON depth, node count) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid request (unknown or bad fields, invalid graph) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many live runs */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    read_session_api_sessions__session_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionRead"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid request (unknown or bad fields, invalid graph) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    end_session_api_sessions__session_id__delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the edit token returned when the graph or run was created */
+                "X-Edit-Token"?: string | null;
+            };
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description edit token missing or wrong, or a refused Origin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid request (unknown or bad fields, invalid graph) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_session_api_sessions__session_id__patch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the edit token returned when the graph or run was created */
+                "X-Edit-Token"?: string | null;
+            };
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SessionUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionRead"];
+                };
+            };
+            /** @description edit token missing or wrong, or a refused Origin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description request too large (body size, JSON depth, node count) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

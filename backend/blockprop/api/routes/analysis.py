@@ -154,6 +154,7 @@ def gradcheck(body: GradcheckRequest, settings: SettingsDep) -> dict[str, Any]:
     """Compare backpropagation with central finite differences (float64), per node value
     and per parameter: the max relative error of each. Costs one forward pass per checked
     number, so the server caps the count (`too_large`); narrow it with `keys`."""
+    from blockprop.engine.gradcheck import checked_count
     from blockprop.engine.gradcheck import gradcheck as run_gradcheck
     from blockprop.engine.graph import GraphError
 
@@ -164,28 +165,34 @@ def gradcheck(body: GradcheckRequest, settings: SettingsDep) -> dict[str, Any]:
     count = 0
     for key, arr in plan.values.items():
         if arr.dtype.kind == "f" and (wanted is None or key in wanted):
-            count += arr.size
+            count += checked_count(arr.size, body.per_item)
     for nid, params in plan.params.items():
         for name, arr in params.items():
             if wanted is None or f"{nid}.{name}" in wanted:
-                count += arr.size
+                count += checked_count(arr.size, body.per_item)
     cap = settings.max_gradcheck_elements
     if count > cap:
         raise ApiError(
             413,
             "too_large",
             f"gradcheck would perturb {count} numbers one at a time; the limit is {cap}: "
-            "use a smaller batch or list the items to check in `keys`",
+            "use a smaller batch, list the items to check in `keys` or sample them with "
+            "`per_item`",
         )
     try:
-        result = run_gradcheck(doc, feeds, seed=body.seed, keys=body.keys)
+        result = run_gradcheck(doc, feeds, seed=body.seed, keys=body.keys, per_item=body.per_item)
     except GraphError as e:
         raise from_issues(e.issues) from None
     errs = {k: float(v) for k, v in result.items()}
     worst = max(errs.values(), default=0.0)
+    sizes = {k: a.size for k, a in plan.values.items()}
+    sizes.update({f"{n}.{k}": a.size for n, p in plan.params.items() for k, a in p.items()})
+    elements = {k: int(sizes[k]) for k in errs if k in sizes}
     return {
         "errors": errs,
         "max_error": worst,
         "ok": worst <= body.tolerance,
         "tolerance": body.tolerance,
+        "elements": elements,
+        "checked": {k: checked_count(n, body.per_item) for k, n in elements.items()},
     }

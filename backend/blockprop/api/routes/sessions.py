@@ -1,0 +1,137 @@
+"""Classroom sessions: a teacher broadcasts a graph and where they are in it.
+
+- `POST /api/sessions` starts one and returns its edit token; `PATCH` changes the graph or
+  the view (the explain step, gradient-check badges, the run) and `DELETE` ends it: both
+  need the token (`X-Edit-Token`). `GET` reads it with the id alone.
+- `WS /api/sessions/{id}/stream` follows it, read-only: a `hello` with the whole session,
+  then a `state` frame on every change (with the graph only when the graph changed), and
+  `closed` when the teacher ends it. Messages from followers are ignored.
+
+Origin and access-token checks are the server's (`api/security.py`), as everywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response, WebSocket, WebSocketDisconnect
+from starlette.requests import HTTPConnection
+
+from blockprop.api.deps import EditToken, SettingsDep, graph_doc
+from blockprop.api.routes.stream import _deny
+from blockprop.api.schemas import (
+    SessionCreate,
+    SessionCreated,
+    SessionRead,
+    SessionUpdate,
+    errors,
+)
+from blockprop.service.errors import ServiceError
+from blockprop.service.sessions import SessionHub
+
+router = APIRouter(tags=["classroom"])
+
+
+def get_sessions(conn: HTTPConnection) -> SessionHub:
+    """The app's session hub, made on first use (overridable in tests)."""
+    hub = getattr(conn.app.state, "sessions", None)
+    if hub is None:
+        settings = conn.app.state.settings
+        hub = SessionHub(
+            max_followers=settings.max_ws_clients, send_timeout=settings.ws_send_timeout
+        )
+        conn.app.state.sessions = hub
+    return hub
+
+
+SessionsDep = Annotated[SessionHub, Depends(get_sessions)]
+
+
+def _view(model: Any) -> dict[str, Any]:
+    return model.model_dump(exclude_none=True)
+
+
+@router.post(
+    "/sessions",
+    status_code=201,
+    response_model=SessionCreated,
+    responses=errors(413, 422, 429),
+)
+async def create_session(
+    body: SessionCreate, settings: SettingsDep, hub: SessionsDep
+) -> dict[str, Any]:
+    """Start broadcasting a graph. Share `follow_path` with students; keep `edit_token`."""
+    session, token = hub.create(graph_doc(body.graph, settings), _view(body.view))
+    return {**session.read(), "edit_token": token, "follow_path": f"/follow/{session.id}"}
+
+
+@router.get("/sessions/{session_id}", response_model=SessionRead, responses=errors(404))
+async def read_session(session_id: str, hub: SessionsDep) -> dict[str, Any]:
+    """The session now: graph, view, versions and how many follow it."""
+    return hub.get(session_id).read()
+
+
+@router.patch(
+    "/sessions/{session_id}",
+    response_model=SessionRead,
+    responses=errors(403, 404, 413, 422),
+)
+async def update_session(
+    session_id: str,
+    body: SessionUpdate,
+    settings: SettingsDep,
+    hub: SessionsDep,
+    token: EditToken,
+) -> dict[str, Any]:
+    """Change the graph and/or the view; every follower gets the new state at once."""
+    graph = graph_doc(body.graph, settings) if body.graph is not None else None
+    view = _view(body.view) if body.view is not None else None
+    return hub.update(session_id, token, graph=graph, view=view).read()
+
+
+@router.delete("/sessions/{session_id}", status_code=204, responses=errors(403, 404))
+async def end_session(session_id: str, hub: SessionsDep, token: EditToken) -> Response:
+    """End the broadcast: followers get `closed` (they keep what they see and can fork it)."""
+    hub.end(session_id, token)
+    return Response(status_code=204)
+
+
+@router.websocket("/sessions/{session_id}/stream")
+async def follow_session(ws: WebSocket, session_id: str, hub: SessionsDep) -> None:
+    try:
+        hub.get(session_id)
+    except ServiceError as e:
+        await _deny(ws, e.status, e.code, e.message)
+        return
+    await ws.accept()
+    try:
+        follower = hub.follow(session_id, ws.send_text)
+    except ServiceError as e:
+        with contextlib.suppress(Exception):
+            await ws.close(code=4000 + e.status, reason=e.message[:120])
+        return
+
+    async def drain() -> None:  # followers only listen; this notices when they leave
+        while True:
+            try:
+                await ws.receive_text()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            except KeyError:  # a binary frame: ignored
+                continue
+
+    receiver = asyncio.create_task(drain())
+    try:
+        assert follower.task is not None
+        await asyncio.wait({receiver, follower.task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        receiver.cancel()
+        with contextlib.suppress(BaseException):
+            await receiver
+        reason = follower.drop_reason
+        await hub.unfollow(follower)
+        code = 1000 if reason in (None, "the session has ended") else 1008
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(code=code, reason=(reason or "")[:120]), 1.0)
