@@ -1,5 +1,6 @@
 import { ReactFlowProvider } from "@xyflow/react";
 import { useEffect } from "react";
+import { ClassroomLayer, ExplainPanel, FollowApp, isFollowPage } from "./classroom";
 import { Canvas } from "./flow/Canvas";
 import { useShortcuts } from "./flow/shortcuts";
 import { Dialogs } from "./panels/Dialogs";
@@ -10,6 +11,7 @@ import { forgetPointer, trackPointer } from "./panels/pointer";
 import { TopBar } from "./panels/TopBar";
 import { boot, startDocumentWiring } from "./store/documents";
 import { startSync } from "./store/sync";
+import { TrainDock } from "./train/TrainDock";
 
 export function App({ autoBoot = true }: { autoBoot?: boolean }) {
   useEffect(() => {
@@ -24,7 +26,7 @@ export function App({ autoBoot = true }: { autoBoot?: boolean }) {
 
   return (
     <ReactFlowProvider>
-      <Editor />
+      {isFollowPage() ? <FollowApp /> : <Editor />}
     </ReactFlowProvider>
   );
 }
@@ -44,12 +46,15 @@ function Editor() {
         onMouseLeave={forgetPointer}
       >
         <Canvas />
+        <ExplainPanel />
       </main>
+      <TrainDock />
       <aside className="inspector" data-testid="inspector">
         <Inspector />
       </aside>
       <Dialogs />
       <Notice />
+      <ClassroomLayer />
     </div>
   );
 }

@@ -1,10 +1,12 @@
 import { Handle, type NodeProps, Position } from "@xyflow/react";
 import { memo } from "react";
 import type { ApiErrorBody, OpSpec, ParamValue } from "../api/types";
+import { NodeExplain } from "../classroom/NodeExplain";
 import type { OpNode } from "../lib/doc";
 import { type Notation, notationOf } from "../lib/notation";
 import { useEditor } from "../store/editor";
 import { useUi } from "../store/ui";
+import { NodeLive } from "../train/NodeLive";
 
 /**
  * The one node component. Everything it draws comes from the op spec: its shape from the
@@ -100,6 +102,8 @@ function OpNodeViewImpl({ id, data, selected }: NodeProps<OpNode>) {
           {errors.length > 1 && ` (+${errors.length - 1} more)`}
         </div>
       ) : null}
+      <NodeLive id={id} />
+      <NodeExplain id={id} />
     </div>
   );
 }

@@ -2,6 +2,7 @@ import { BaseEdge, type EdgeProps, getBezierPath } from "@xyflow/react";
 import { memo } from "react";
 import { formatShape } from "../lib/notation";
 import { useEditor } from "../store/editor";
+import { EdgeLive } from "../train/EdgeLive";
 
 // Monospace 10px: one character is 6px wide, so the label box is sized without measuring.
 const CHAR_W = 6;
@@ -14,7 +15,7 @@ const H = 15;
  * subscribes to React Flow's store, which made panning a 300-node graph stutter.
  */
 function ShapeEdgeImpl(props: EdgeProps) {
-  const { id, source, sourceHandleId, markerEnd, selected } = props;
+  const { id, source, sourceHandleId, target, markerEnd, selected } = props;
   const [path, labelX, labelY] = getBezierPath(props);
   const shape = useEditor(
     (s) => s.validation.shapes[`${source}:${sourceHandleId}`] ?? s.validation.shapes[source],
@@ -29,6 +30,7 @@ function ShapeEdgeImpl(props: EdgeProps) {
         markerEnd={markerEnd}
         className={selected ? "bp-edge is-selected" : "bp-edge"}
       />
+      <EdgeLive id={id} path={path} source={source} sourceHandle={sourceHandleId} target={target} />
       {text && (
         <g
           className="bp-edge-label"

@@ -3,6 +3,7 @@ import type { OpSpec } from "../api/types";
 import { formatRef } from "../lib/doc";
 import { formatShape, notationOf } from "../lib/notation";
 import { selectSelectedIds, useEditor } from "../store/editor";
+import { WeightHeatmap } from "../train/WeightHeatmap";
 import { Formula } from "./Formula";
 import { Glyph } from "./Glyph";
 import { ParamField } from "./ParamField";
@@ -76,6 +77,7 @@ function NodeInspector({ id }: { id: string }) {
         </section>
       )}
       <Ports id={id} spec={spec} />
+      <WeightHeatmap id={id} />
       {spec.parameters.length > 0 && (
         <section>
           <h3>Trainable</h3>

@@ -1,5 +1,6 @@
 import { ApiError, api, editTokens, knownGraphs } from "../api/client";
 import type { GraphDoc } from "../api/types";
+import { useTrain } from "../train/store";
 import { type LoadOptions, useEditor } from "./editor";
 import { readDraft, writeDraft } from "./sync";
 import { useUi } from "./ui";
@@ -94,6 +95,7 @@ export async function openExample(id: string) {
       description: ex.graph.description || ex.description,
     };
     load(doc, { graphId: null, dirty: true });
+    useTrain.getState().applyExample(ex.dataset, ex.train);
     setPath("/");
     notify("info", `Loaded example “${ex.title}”.`);
   } catch (err) {

@@ -1,0 +1,122 @@
+import { useEffect, useRef } from "react";
+import type uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+import { join } from "./series";
+import { type TrainState, useTrain } from "./store";
+
+const COMPARE_COLORS = ["#8356b8", "#0f8b8d"];
+const MIN_INTERVAL = 100; // ms between redraws while points stream in
+
+type Num = number | null;
+
+function chartData(s: TrainState): uPlot.AlignedData {
+  const cur = s.series.columns(s.xMode);
+  if (!s.compared.length) return cur as unknown as uPlot.AlignedData;
+  const tables: [number[], Num[][]][] = [[cur[0], cur.slice(1) as Num[][]]];
+  for (const c of s.compared) {
+    const cols = c.series.columns(s.xMode);
+    tables.push([cols[0], [cols[2], cols[3]]]);
+  }
+  const [x, ys] = join(tables);
+  return [x, ...ys] as unknown as uPlot.AlignedData;
+}
+
+/**
+ * Loss curves (uPlot): the batch loss of every step, the epoch's train loss, the test loss and
+ * accuracy (right axis), and the train and test loss of up to two compared runs (dashed).
+ * Redrawn from the series in place, at most ten times a second, without React rendering.
+ */
+export function LossChart() {
+  const box = useRef<HTMLDivElement>(null);
+  const logScale = useTrain((s) => s.logScale);
+  const xMode = useTrain((s) => s.xMode);
+  const compared = useTrain((s) => s.compared.map((c) => `${c.id}\u0000${c.label}`).join("\n"));
+
+  useEffect(() => {
+    const el = box.current;
+    // uPlot needs a real browser (canvas, matchMedia); it is loaded on first use.
+    if (!el || typeof window.matchMedia !== "function") return;
+    el.dataset.compared = compared; // rebuilt when the compared runs change
+    let dispose: (() => void) | null = null;
+    let cancelled = false;
+    void import("uplot").then(({ default: UPlot }) => {
+      if (!cancelled) dispose = mount(UPlot, el, logScale, xMode);
+    });
+    return () => {
+      cancelled = true;
+      dispose?.();
+    };
+  }, [logScale, xMode, compared]);
+
+  return <div className="loss-chart" ref={box} data-testid="loss-chart" />;
+}
+
+function mount(UPlot: typeof uPlot, el: HTMLDivElement, logScale: boolean, xMode: string) {
+  const state = useTrain.getState();
+  const series: uPlot.Series[] = [
+    { label: xMode },
+    { label: "batch loss", stroke: "rgba(47,111,219,0.35)", width: 1, spanGaps: true },
+    { label: "train loss", stroke: "#2f6fdb", width: 2, spanGaps: true },
+    { label: "test loss", stroke: "#e0702b", width: 2, spanGaps: true },
+    {
+      label: "accuracy",
+      stroke: "#1f8a4c",
+      width: 1.5,
+      dash: [4, 3],
+      scale: "acc",
+      spanGaps: true,
+    },
+  ];
+  state.compared.forEach((c, i) => {
+    const stroke = COMPARE_COLORS[i % COMPARE_COLORS.length];
+    series.push(
+      { label: `${c.label} · train`, stroke, width: 1.5, dash: [6, 4], spanGaps: true },
+      { label: `${c.label} · test`, stroke, width: 1.5, dash: [2, 3], spanGaps: true },
+    );
+  });
+  const size = () => ({
+    width: Math.max(200, el.clientWidth),
+    height: Math.max(80, el.clientHeight - 34),
+  });
+  const u = new UPlot(
+    {
+      ...size(),
+      scales: {
+        x: { time: false },
+        y: logScale ? { distr: 3, log: 10 } : {},
+        acc: { range: [0, 1] },
+      },
+      series,
+      axes: [
+        { label: xMode === "step" ? "step" : "epoch", labelSize: 14, size: 30 },
+        { scale: "y", size: 46 },
+        { scale: "acc", side: 1, grid: { show: false }, size: 34 },
+      ],
+      legend: { live: true },
+      cursor: { drag: { x: true, y: false } },
+    },
+    chartData(state),
+    el,
+  );
+  let last = 0;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const redraw = () => {
+    timer = null;
+    last = performance.now();
+    u.setData(chartData(useTrain.getState()));
+  };
+  const unsub = useTrain.subscribe((s, p) => {
+    if (s.metricsVersion === p.metricsVersion || timer) return;
+    const wait = MIN_INTERVAL - (performance.now() - last);
+    if (wait <= 0) redraw();
+    else timer = setTimeout(redraw, wait);
+  });
+  const ro = new ResizeObserver(() => u.setSize(size()));
+  ro.observe(el);
+  return () => {
+    unsub();
+    ro.disconnect();
+    if (timer) clearTimeout(timer);
+    u.destroy();
+  };
+}

@@ -1,0 +1,144 @@
+import { fmt } from "./draw";
+import { useTrain } from "./store";
+import { isLive } from "./types";
+
+/** Play, pause, one step, stop, reset, and the run's status line. */
+export function RunControls() {
+  const run = useTrain((s) => s.run);
+  const busy = useTrain((s) => s.busy);
+  const play = useTrain((s) => s.play);
+  const pause = useTrain((s) => s.pause);
+  const stepOnce = useTrain((s) => s.stepOnce);
+  const stop = useTrain((s) => s.stop);
+  const reset = useTrain((s) => s.reset);
+  const running = run?.status === "running" || run?.status === "starting";
+  const readOnly = !!run && !run.canControl;
+  const live = isLive(run?.status);
+
+  return (
+    <div className="run-controls">
+      <div className="run-buttons">
+        {running ? (
+          <button
+            type="button"
+            className="btn"
+            data-testid="btn-train-pause"
+            title="Pause (the run keeps its state)"
+            onClick={() => void pause()}
+            disabled={readOnly || !!busy}
+          >
+            ❚❚ Pause
+          </button>
+        ) : (
+          <button
+            type="button"
+            className="btn primary"
+            data-testid="btn-train-play"
+            title={
+              run?.status === "paused" || run?.status === "interrupted"
+                ? "Resume"
+                : "Train this graph on the dataset"
+            }
+            onClick={() => void play()}
+            disabled={!!busy}
+          >
+            ▶ {run?.status === "paused" || run?.status === "interrupted" ? "Resume" : "Train"}
+          </button>
+        )}
+        <button
+          type="button"
+          className="btn"
+          data-testid="btn-train-step"
+          title="One step (one batch), then pause"
+          onClick={() => void stepOnce()}
+          disabled={readOnly || !!busy}
+        >
+          ▸| Step
+        </button>
+        <button
+          type="button"
+          className="btn"
+          data-testid="btn-train-stop"
+          title="Stop the run (its trained state stays)"
+          onClick={() => void stop()}
+          disabled={!live || readOnly || !!busy}
+        >
+          ■
+        </button>
+        <button
+          type="button"
+          className="btn"
+          data-testid="btn-train-reset"
+          title="Reset: stop and forget this run; ▶ starts afresh"
+          onClick={() => void reset()}
+          disabled={!run || !!busy}
+        >
+          ↺
+        </button>
+      </div>
+      <RunStatusLine />
+    </div>
+  );
+}
+
+function RunStatusLine() {
+  const run = useTrain((s) => s.run);
+  const speed = useTrain((s) => s.stepsPerSec);
+  const lr = useTrain((s) => s.lr);
+  const connection = useTrain((s) => s.connection);
+  const detail = useTrain((s) => s.connectionDetail);
+  const accuracy = useTrain((s) => (s.metricsVersion >= 0 ? s.series.lastAccuracy : null));
+  const testLoss = useTrain((s) => (s.metricsVersion >= 0 ? s.series.lastTest : null));
+  const loss = useTrain((s) =>
+    s.metricsVersion >= 0 ? (s.series.lastTrain ?? s.series.last?.loss ?? null) : null,
+  );
+  if (!run) {
+    return (
+      <div className="run-status" data-testid="run-status" data-status="none">
+        <span className="muted">No run yet.</span>
+      </div>
+    );
+  }
+  return (
+    <div
+      className="run-status"
+      data-testid="run-status"
+      data-status={run.status}
+      data-step={run.step}
+      data-epoch={run.epoch}
+      data-lr={lr ?? undefined}
+      data-accuracy={accuracy ?? undefined}
+      data-loss={loss ?? undefined}
+      data-connection={connection}
+    >
+      <span className={`run-badge status-${run.status}`} title={run.reason ?? run.status}>
+        {run.status}
+      </span>
+      <span data-testid="run-step">step {run.step}</span>
+      <span data-testid="run-epoch">epoch {run.epoch}</span>
+      <span data-testid="run-speed" title="steps per second">
+        {speed === null ? "—" : fmt(speed)} steps/s
+      </span>
+      <span data-testid="run-lr">lr {fmt(lr ?? (run.config.lr as number))}</span>
+      <span data-testid="run-loss" title="train loss (last epoch)">
+        loss {fmt(loss)}
+      </span>
+      {testLoss !== null && <span title="test loss">test {fmt(testLoss)}</span>}
+      {accuracy !== null && <span data-testid="run-accuracy">acc {fmt(accuracy)}</span>}
+      {connection === "reconnecting" && (
+        <span className="run-conn" data-testid="run-reconnecting" title={detail ?? ""}>
+          reconnecting…
+        </span>
+      )}
+      {!run.canControl && (
+        <span className="muted" title="Started in another browser: you can watch it">
+          read-only
+        </span>
+      )}
+      {run.reason && !isLive(run.status) && <span className="muted run-reason">{run.reason}</span>}
+      {run.status === "interrupted" && (
+        <span className="muted">(the server restarted: ▶ resumes from the last checkpoint)</span>
+      )}
+    </div>
+  );
+}

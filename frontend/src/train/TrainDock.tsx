@@ -1,0 +1,233 @@
+import { type PointerEvent as ReactPointerEvent, useCallback, useEffect, useState } from "react";
+import { BoundaryView } from "./BoundaryView";
+import { DataPanel } from "./DataPanel";
+import { HistoryPanel } from "./HistoryPanel";
+import { LossChart } from "./LossChart";
+import { RunControls } from "./RunControls";
+import { SettingsPanel } from "./SettingsPanel";
+import { type DockTab, type EdgeMode, type LiveMode, startTrainWiring, useTrain } from "./store";
+import "./train.css";
+
+const TABS: [DockTab, string][] = [
+  ["data", "Data"],
+  ["settings", "Training"],
+  ["history", "Runs"],
+];
+
+/** The training dock under the canvas: controls and settings (left), the loss curves
+ * (middle), the decision boundary or fit (right). */
+export function TrainDock() {
+  const open = useTrain((s) => s.dockOpen);
+  const tab = useTrain((s) => s.tab);
+  const setDock = useTrain((s) => s.setDock);
+  const [height, setHeight] = useState(() => Number(localStorage.getItem("blockprop:dock")) || 290);
+
+  useEffect(() => {
+    void useTrain.getState().loadDatasets();
+    return startTrainWiring();
+  }, []);
+
+  const onResize = useCallback(
+    (e: ReactPointerEvent) => {
+      const startY = e.clientY;
+      const start = height;
+      const move = (ev: PointerEvent) => setHeight(clamp(start + startY - ev.clientY));
+      const up = (ev: PointerEvent) => {
+        window.removeEventListener("pointermove", move);
+        window.removeEventListener("pointerup", up);
+        localStorage.setItem("blockprop:dock", String(clamp(start + startY - ev.clientY)));
+      };
+      window.addEventListener("pointermove", move);
+      window.addEventListener("pointerup", up);
+    },
+    [height],
+  );
+
+  return (
+    <section
+      className={`train-dock${open ? "" : " is-closed"}`}
+      data-testid="train-dock"
+      style={open ? { height } : undefined}
+    >
+      {open && <div className="dock-resize" onPointerDown={onResize} title="Drag to resize" />}
+      <div className="dock-bar">
+        <button
+          type="button"
+          className="btn ghost small"
+          data-testid="btn-train-dock"
+          aria-expanded={open}
+          onClick={() => setDock({ open: !open })}
+        >
+          {open ? "▾" : "▸"} Training
+        </button>
+        <RunControls />
+      </div>
+      {open && (
+        <div className="dock-body">
+          <div className="dock-left">
+            <div className="dock-tabs" role="tablist">
+              {TABS.map(([id, label]) => (
+                <button
+                  key={id}
+                  type="button"
+                  role="tab"
+                  aria-selected={tab === id}
+                  data-testid={`train-tab-${id}`}
+                  onClick={() => setDock({ tab: id })}
+                >
+                  {label}
+                </button>
+              ))}
+            </div>
+            <div className="dock-scroll">
+              {tab === "data" && <DataPanel />}
+              {tab === "settings" && <SettingsPanel />}
+              {tab === "history" && <HistoryPanel />}
+            </div>
+          </div>
+          <div className="dock-middle">
+            <ViewBar />
+            <Message />
+            <LossChart />
+          </div>
+          <div className="dock-right">
+            <BoundaryView />
+          </div>
+        </div>
+      )}
+    </section>
+  );
+}
+
+const clamp = (h: number) => Math.max(160, Math.min(window.innerHeight - 200, h));
+
+function ViewBar() {
+  const liveMode = useTrain((s) => s.liveMode);
+  const edgeMode = useTrain((s) => s.edgeMode);
+  const logScale = useTrain((s) => s.logScale);
+  const xMode = useTrain((s) => s.xMode);
+  const rate = useTrain((s) => s.rate);
+  const s = useTrain.getState();
+  const modes: [LiveMode, string][] = [
+    ["value", "values"],
+    ["grad", "gradients"],
+    ["both", "both"],
+  ];
+  const edges: [EdgeMode, string][] = [
+    ["off", "plain"],
+    ["weight", "weights"],
+    ["grad", "gradients"],
+  ];
+  return (
+    <div className="view-bar">
+      <fieldset className="seg small">
+        <legend>nodes</legend>
+        {modes.map(([m, label]) => (
+          <button
+            key={m}
+            type="button"
+            aria-pressed={liveMode === m}
+            data-testid={`live-mode-${m}`}
+            onClick={() => s.setLiveMode(m)}
+          >
+            {label}
+          </button>
+        ))}
+      </fieldset>
+      <fieldset className="seg small">
+        <legend>edges</legend>
+        {edges.map(([m, label]) => (
+          <button
+            key={m}
+            type="button"
+            aria-pressed={edgeMode === m}
+            data-testid={`edge-mode-${m}`}
+            onClick={() => s.setEdgeMode(m)}
+          >
+            {label}
+          </button>
+        ))}
+      </fieldset>
+      <fieldset className="seg small">
+        <legend className="sr-only">Chart</legend>
+        <button
+          type="button"
+          aria-pressed={logScale}
+          data-testid="chart-log"
+          title="Logarithmic loss axis"
+          onClick={s.toggleLog}
+        >
+          log
+        </button>
+        <button
+          type="button"
+          aria-pressed={xMode === "epoch"}
+          data-testid="chart-epochs"
+          title="Per epoch instead of per step"
+          onClick={() => s.setXMode(xMode === "epoch" ? "step" : "epoch")}
+        >
+          epochs
+        </button>
+      </fieldset>
+      <label className="rate" title="Live node views per second">
+        <select
+          data-testid="live-rate"
+          value={rate}
+          onChange={(e) => s.setRate(Number(e.target.value))}
+        >
+          {[2, 5, 10, 20, 30].map((r) => (
+            <option key={r} value={r}>
+              {r}/s
+            </option>
+          ))}
+        </select>
+      </label>
+    </div>
+  );
+}
+
+function Message() {
+  const message = useTrain((s) => s.message);
+  const run = useTrain((s) => s.run);
+  const lr = useTrain((s) => s.settings.lr);
+  const setSetting = useTrain((s) => s.setSetting);
+  const play = useTrain((s) => s.play);
+  if (run?.status === "diverged") {
+    return (
+      <div className="train-message is-error" data-testid="diverged-banner">
+        <b>Diverged</b> at step {run.step}
+        {run.divergedNode ? (
+          <>
+            : the first non-finite value is in <code>{run.divergedNode}</code>
+          </>
+        ) : null}
+        . The learning rate ({lr}) is probably too high; the weights of the last finite step were
+        kept.{" "}
+        <button
+          type="button"
+          className="btn tiny"
+          data-testid="btn-lower-lr"
+          onClick={() => {
+            setSetting("lr", Number((lr / 10).toPrecision(6)));
+            void play();
+          }}
+        >
+          Retry with lr ÷ 10
+        </button>
+      </div>
+    );
+  }
+  if (run?.status === "failed" && run.error) {
+    return (
+      <div className="train-message is-error" data-testid="train-message">
+        {run.error.message}
+      </div>
+    );
+  }
+  if (!message) return null;
+  return (
+    <div className={`train-message is-${message.kind}`} data-testid="train-message">
+      {message.text}
+    </div>
+  );
+}

@@ -1,0 +1,92 @@
+// REST calls of the training views: datasets, runs and their control. Edit tokens of runs
+// this browser started live in localStorage, like the graphs' tokens (api/client.ts).
+import { ApiError } from "../api/client";
+import type {
+  DatasetCreated,
+  DatasetInfo,
+  DatasetSample,
+  DatasetSpec,
+  MetricPoint,
+  RunCreated,
+  RunRead,
+  TrainConfig,
+} from "./types";
+
+async function call<T>(path: string, init?: RequestInit & { token?: string | null }): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (init?.body && typeof init.body === "string") headers["Content-Type"] = "application/json";
+  if (init?.token) headers["X-Edit-Token"] = init.token;
+  const res = await fetch(`/api${path}`, { ...init, headers: { ...headers, ...init?.headers } });
+  const text = await res.text();
+  let data: unknown = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON: reported by status below
+  }
+  if (!res.ok) {
+    const err = (data as { error?: { code: string; message: string } } | null)?.error;
+    throw new ApiError(
+      res.status,
+      err ?? { code: `http_${res.status}`, message: `${res.status} ${res.statusText}` },
+    );
+  }
+  return data as T;
+}
+
+const enc = encodeURIComponent;
+const RUN_TOKEN = "blockprop:runtoken:";
+
+export const runTokens = {
+  get: (id: string) => localStorage.getItem(RUN_TOKEN + id),
+  set: (id: string, token: string) => localStorage.setItem(RUN_TOKEN + id, token),
+};
+
+/** Query string of a dataset spec, for GET /api/datasets/{name}. */
+export function datasetQuery(spec: DatasetSpec, limit = 400): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(spec)) {
+    if (k === "name" || v === null || v === undefined || v === "") continue;
+    q.set(k, String(v));
+  }
+  q.set("limit", String(limit));
+  return q.toString();
+}
+
+export type Control = "pause" | "resume" | "stop" | "step";
+
+export const trainApi = {
+  datasets: () => call<DatasetInfo[]>("/datasets"),
+  sample: (spec: DatasetSpec, signal?: AbortSignal) =>
+    call<DatasetSample>(`/datasets/${enc(spec.name)}?${datasetQuery(spec)}`, { signal }),
+  upload: (name: string, csv: string) =>
+    call<DatasetCreated>("/datasets", { method: "POST", body: JSON.stringify({ name, csv }) }),
+  createRun: (body: {
+    graph: unknown;
+    graph_id?: string | null;
+    dataset: DatasetSpec;
+    train: TrainConfig;
+    name?: string;
+    paused?: boolean;
+  }) => call<RunCreated>("/runs", { method: "POST", body: JSON.stringify(body) }),
+  run: (id: string) => call<RunRead>(`/runs/${enc(id)}`),
+  runs: (graphId: string | null, ids: string[]) => {
+    const q = new URLSearchParams();
+    if (graphId) q.set("graph_id", graphId);
+    if (ids.length) q.set("ids", ids.join(","));
+    return call<RunRead[]>(`/runs?${q}`);
+  },
+  metrics: (id: string) =>
+    call<{ run_id: string; last_seq: number; points: MetricPoint[] }>(`/runs/${enc(id)}/metrics`),
+  control: (id: string, action: Control, token: string, n?: number) =>
+    call<RunRead>(`/runs/${enc(id)}/${action}`, {
+      method: "POST",
+      token,
+      body: action === "step" ? JSON.stringify({ n: n ?? 1 }) : undefined,
+    }),
+  update: (id: string, values: Record<string, number>, token: string) =>
+    call<RunRead>(`/runs/${enc(id)}`, { method: "PATCH", token, body: JSON.stringify(values) }),
+};
+
+export const describeError = (err: unknown) =>
+  err instanceof ApiError ? err.message : err instanceof Error ? err.message : String(err);
