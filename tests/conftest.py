@@ -82,3 +82,10 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
     server = start_server(tmp_path_factory.mktemp("server"))
     yield server
     server.stop()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the browser tests last: Playwright's sync API keeps an asyncio loop running in the
+    main thread for the whole session, so tests that call asyncio.run() must come before."""
+    e2e = [i for i in items if "/e2e/" in str(i.path).replace("\\", "/")]
+    items[:] = [i for i in items if i not in e2e] + e2e
