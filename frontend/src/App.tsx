@@ -24,11 +24,7 @@ export function App({ autoBoot = true }: { autoBoot?: boolean }) {
     };
   }, [autoBoot]);
 
-  return (
-    <ReactFlowProvider>
-      {isFollowPage() ? <FollowApp /> : <Editor />}
-    </ReactFlowProvider>
-  );
+  return <ReactFlowProvider>{isFollowPage() ? <FollowApp /> : <Editor />}</ReactFlowProvider>;
 }
 
 function Editor() {

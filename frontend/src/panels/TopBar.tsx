@@ -1,4 +1,5 @@
 import { useRef } from "react";
+import { ClassroomButtons } from "../classroom/ClassroomButtons";
 import { useCanvasCommands } from "../flow/commands";
 import { confirmDiscard, exportFile, importFile, newGraph, saveGraph } from "../store/documents";
 import { selectCanRedo, selectCanUndo, selectDirty, useEditor } from "../store/editor";
@@ -140,6 +141,7 @@ export function TopBar() {
             ?
           </Btn>
         </div>
+        <ClassroomButtons />
       </nav>
       <Status />
     </header>

@@ -1,0 +1,328 @@
+import { useEffect, useState } from "react";
+import { useEditor } from "../store/editor";
+import { classroomApi } from "./api";
+import { GradcheckSummary } from "./Gradcheck";
+import { StepCard } from "./StepCard";
+import { selectStep, useClassroom } from "./store";
+
+/** Explain mode: the sample, the step controls and the card for the current step. */
+export function ExplainPanel() {
+  const open = useClassroom((s) => s.open);
+  usePlayer();
+  useRerunOnEdit();
+  if (!open) return null;
+  return (
+    <aside className="cx-panel nodrag nowheel" data-testid="explain-panel">
+      <PanelHead />
+      <SampleBox />
+      <Controls />
+      <Status />
+      <div className="cx-scroll">
+        <StepCard />
+        <GradcheckSummary />
+      </div>
+    </aside>
+  );
+}
+
+function PanelHead() {
+  const close = useClassroom((s) => s.closeExplain);
+  const follower = useClassroom((s) => s.role === "follower");
+  const backwardGraph = useClassroom((s) => s.backwardGraph);
+  const toggleBackward = useClassroom((s) => s.toggleBackwardGraph);
+  const runGradcheck = useClassroom((s) => s.runGradcheck);
+  const gcBusy = useClassroom((s) => s.gradcheck.status === "loading");
+  return (
+    <header className="cx-head">
+      <h2>Explain</h2>
+      <div className="cx-tools" data-cx="tools">
+        <button
+          type="button"
+          className={`btn small${backwardGraph ? " is-pressed" : ""}`}
+          data-testid="btn-backward-graph"
+          aria-pressed={backwardGraph}
+          title="The transformed graph: edges reversed, each block replaced by its VJP (B)"
+          onClick={toggleBackward}
+        >
+          Backward graph
+        </button>
+        {!follower && (
+          <button
+            type="button"
+            className="btn small"
+            data-testid="btn-gradcheck"
+            title="Compare backprop with finite differences on this sample (G)"
+            disabled={gcBusy}
+            onClick={() => void runGradcheck()}
+          >
+            {gcBusy ? "Checking…" : "Check gradients"}
+          </button>
+        )}
+        {!follower && (
+          <button
+            type="button"
+            className="btn ghost small"
+            aria-label="Close explain mode"
+            data-testid="explain-close"
+            onClick={close}
+          >
+            ✕
+          </button>
+        )}
+      </div>
+    </header>
+  );
+}
+
+function SampleBox() {
+  const feeds = useClassroom((s) => s.feeds);
+  const texts = useClassroom((s) => s.texts);
+  const setText = useClassroom((s) => s.setText);
+  const apply = useClassroom((s) => s.applyTexts);
+  const source = useClassroom((s) => s.source);
+  const inputError = useClassroom((s) => s.inputError);
+  const follower = useClassroom((s) => s.role === "follower");
+  if (feeds.length === 0) return null;
+  return (
+    <section className="cx-sample" data-cx="sample" data-testid="explain-sample">
+      <div className="cx-sample-head">
+        <b>Sample</b>
+        {!follower && <SourcePicker />}
+      </div>
+      {source === "dataset" && !follower && <DatasetRow />}
+      <form
+        className="cx-feeds"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void apply();
+        }}
+      >
+        {feeds.map((f) => (
+          <label key={f.id} className="cx-feed">
+            <span title={`${f.role}, shape [${f.shape.join(", ")}], ${f.dtype}`}>
+              {f.id}
+              <small className="muted">
+                {" "}
+                {f.shape.length ? `[${f.shape.join("×")}]` : f.dtype === "int" ? "label" : "scalar"}
+              </small>
+            </span>
+            <input
+              data-testid={`explain-input-${f.id}`}
+              value={texts[f.id] ?? ""}
+              readOnly={follower}
+              spellCheck={false}
+              onChange={(e) => setText(f.id, e.target.value)}
+              onBlur={() => {
+                if (!follower) void apply();
+              }}
+            />
+          </label>
+        ))}
+        {!follower && (
+          <button type="submit" className="btn small" data-testid="explain-run">
+            Run
+          </button>
+        )}
+      </form>
+      {inputError && (
+        <p className="error-text" data-testid="explain-input-error">
+          {inputError}
+        </p>
+      )}
+    </section>
+  );
+}
+
+function SourcePicker() {
+  const feeds = useClassroom((s) => s.feeds);
+  const rows = useClassroom((s) => s.rows);
+  const loadDataset = useClassroom((s) => s.loadDataset);
+  const setSource = useClassroom((s) => s.setSource);
+  const source = useClassroom((s) => s.source);
+  const [datasets, setDatasets] = useState<{ name: string; title: string; features: number }[]>([]);
+  const input = feeds.filter((f) => f.role === "input");
+  const width = input.length === 1 ? input[0].shape.reduce((a, b) => a * b, 1) : -1;
+  useEffect(() => {
+    let alive = true;
+    classroomApi
+      .datasets()
+      .then((list) => alive && setDatasets(list))
+      .catch(() => undefined);
+    return () => {
+      alive = false;
+    };
+  }, []);
+  const fits = datasets.filter((d) => d.features === width);
+  const value = source === "dataset" && rows ? rows.name : "";
+  return (
+    <select
+      data-testid="explain-source"
+      value={value}
+      title="Type the values, or take one row of a dataset with as many features as the input"
+      onChange={(e) => {
+        if (e.target.value) void loadDataset(e.target.value);
+        else setSource("typed");
+      }}
+    >
+      <option value="">typed values</option>
+      {fits.map((d) => (
+        <option key={d.name} value={d.name}>
+          row of {d.title || d.name}
+        </option>
+      ))}
+    </select>
+  );
+}
+
+function DatasetRow() {
+  const rows = useClassroom((s) => s.rows);
+  const row = useClassroom((s) => s.row);
+  const setRow = useClassroom((s) => s.setRow);
+  if (!rows) return null;
+  return (
+    <div className="cx-row">
+      <button type="button" className="btn small" onClick={() => void setRow(row - 1)}>
+        ‹
+      </button>
+      <span data-testid="explain-row">
+        row {row + 1} of {rows.x.length}
+      </span>
+      <button type="button" className="btn small" onClick={() => void setRow(row + 1)}>
+        ›
+      </button>
+    </div>
+  );
+}
+
+function Controls() {
+  const position = useClassroom((s) => s.position);
+  const total = useClassroom((s) => s.walk?.steps.length ?? 0);
+  const step = useClassroom(selectStep);
+  const playing = useClassroom((s) => s.playing);
+  const speed = useClassroom((s) => s.speed);
+  const follower = useClassroom((s) => s.role === "follower");
+  const a = useClassroom.getState();
+  const phase = step ? step.kind : "start";
+  const node = step && step.kind !== "update" ? step.node : "";
+  return (
+    <div className="cx-controls" data-cx="steps">
+      <button
+        type="button"
+        className="btn small"
+        data-testid="explain-first"
+        title="Back to the start (Home)"
+        disabled={follower || position === 0}
+        onClick={a.first}
+      >
+        ⏮
+      </button>
+      <button
+        type="button"
+        className="btn small"
+        data-testid="explain-prev"
+        title="Previous step (←)"
+        disabled={follower || position === 0}
+        onClick={a.prev}
+      >
+        ‹ Prev
+      </button>
+      <button
+        type="button"
+        className="btn small primary"
+        data-testid="explain-next"
+        title="Next step (→)"
+        disabled={follower || position >= total}
+        onClick={a.next}
+      >
+        Next ›
+      </button>
+      <button
+        type="button"
+        className={`btn small${playing ? " is-pressed" : ""}`}
+        data-testid="explain-play"
+        aria-pressed={playing}
+        title="Auto-play (Space)"
+        disabled={follower || total === 0}
+        onClick={a.togglePlay}
+      >
+        {playing ? "❚❚ Pause" : "▶ Play"}
+      </button>
+      <label className="cx-speed" title="Steps per second while playing">
+        <input
+          type="range"
+          min={0.25}
+          max={4}
+          step={0.25}
+          value={speed}
+          disabled={follower}
+          data-testid="explain-speed"
+          onChange={(e) => a.setSpeed(Number(e.target.value))}
+        />
+        <span>{speed}/s</span>
+      </label>
+      <span
+        className="cx-counter"
+        data-testid="explain-step"
+        data-position={position}
+        data-total={total}
+        data-phase={phase}
+        data-node={node}
+      >
+        {position}/{total} · {phase}
+        {node ? ` ${node}` : ""}
+      </span>
+    </div>
+  );
+}
+
+function Status() {
+  const status = useClassroom((s) => s.status);
+  const error = useClassroom((s) => s.error);
+  const resultRevision = useClassroom((s) => (s.role === "follower" ? null : s.revision));
+  const revision = useEditor((s) => s.revision);
+  if (status === "error") {
+    return (
+      <p className="cx-status error-text" data-testid="explain-error">
+        {error}
+      </p>
+    );
+  }
+  if (status === "loading") return <p className="cx-status muted">Computing…</p>;
+  if (resultRevision !== null && resultRevision !== revision) {
+    return <p className="cx-status muted">The graph changed: recomputing once it is valid…</p>;
+  }
+  return null;
+}
+
+/** Auto-play: one step every 1/speed seconds, stopping at the end. */
+function usePlayer() {
+  const playing = useClassroom((s) => s.playing);
+  const position = useClassroom((s) => s.position);
+  const speed = useClassroom((s) => s.speed);
+  const total = useClassroom((s) => s.walk?.steps.length ?? 0);
+  useEffect(() => {
+    if (!playing) return;
+    if (position >= total) {
+      useClassroom.getState().setPlaying(false);
+      return;
+    }
+    const t = setTimeout(() => useClassroom.getState().next(), 1000 / speed);
+    return () => clearTimeout(t);
+  }, [playing, position, speed, total]);
+}
+
+/** Explain follows the drawing: after an edit, once the graph is valid again, recompute. */
+function useRerunOnEdit() {
+  const open = useClassroom((s) => s.open);
+  const follower = useClassroom((s) => s.role === "follower");
+  const status = useEditor((s) => s.validation.status);
+  const revision = useEditor((s) => s.revision);
+  const resultRevision = useClassroom((s) => s.revision);
+  const hasRun = useClassroom((s) => s.status !== "idle");
+  useEffect(() => {
+    if (!open || follower || !hasRun || status !== "valid") return;
+    if (resultRevision === revision) return;
+    const t = setTimeout(() => void useClassroom.getState().run({ fallback: true }), 150);
+    return () => clearTimeout(t);
+  }, [open, follower, hasRun, status, revision, resultRevision]);
+}

@@ -1,0 +1,80 @@
+import { ApiError } from "../api/client";
+import type { ApiErrorBody, GraphDoc } from "../api/types";
+import type {
+  ExplainResult,
+  GradcheckResult,
+  SessionCreated,
+  SessionRead,
+  SessionView,
+  Tensor,
+} from "./types";
+
+/** The classroom's calls: explain one sample, check gradients, broadcast a session. */
+
+async function call<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const res = await fetch(`/api${path}`, {
+    ...init,
+    headers: {
+      Accept: "application/json",
+      ...(init.body ? { "Content-Type": "application/json" } : {}),
+      ...init.headers,
+    },
+  });
+  const text = await res.text();
+  let data: unknown = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON: reported by status below
+  }
+  if (!res.ok) {
+    const err = (data as { error?: ApiErrorBody } | null)?.error;
+    throw new ApiError(
+      res.status,
+      err ?? { code: `http_${res.status}`, message: `${res.status} ${res.statusText}` },
+    );
+  }
+  return data as T;
+}
+
+const json = (body: unknown) => JSON.stringify(body);
+const enc = encodeURIComponent;
+
+/** How many entries of each item a one-click gradient check perturbs (large matrices are sampled). */
+export const GRADCHECK_PER_ITEM = 32;
+
+export const classroomApi = {
+  explain: (graph: GraphDoc, inputs: Record<string, Tensor> | null, seed = 0) =>
+    call<ExplainResult>("/explain", {
+      method: "POST",
+      body: json(inputs ? { graph, inputs, seed } : { graph, seed }),
+    }),
+  gradcheck: (graph: GraphDoc, inputs: Record<string, Tensor>, seed = 0) =>
+    call<GradcheckResult>("/gradcheck", {
+      method: "POST",
+      body: json({ graph, inputs, seed, per_item: GRADCHECK_PER_ITEM }),
+    }),
+  createSession: (graph: GraphDoc, view: SessionView) =>
+    call<SessionCreated>("/sessions", { method: "POST", body: json({ graph, view }) }),
+  session: (id: string) => call<SessionRead>(`/sessions/${enc(id)}`),
+  updateSession: (id: string, token: string, patch: { graph?: GraphDoc; view?: SessionView }) =>
+    call<SessionRead>(`/sessions/${enc(id)}`, {
+      method: "PATCH",
+      body: json(patch),
+      headers: { "X-Edit-Token": token },
+    }),
+  endSession: (id: string, token: string) =>
+    call<null>(`/sessions/${enc(id)}`, { method: "DELETE", headers: { "X-Edit-Token": token } }),
+  datasets: () =>
+    call<{ name: string; title: string; task: string; features: number; input_shape: number[] }[]>(
+      "/datasets",
+    ),
+  dataset: (name: string, limit = 200) =>
+    call<{ x: number[][]; y: unknown[]; task: string }>(`/datasets/${enc(name)}?limit=${limit}`),
+};
+
+export function describeError(err: unknown): string {
+  if (err instanceof ApiError) return err.message;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

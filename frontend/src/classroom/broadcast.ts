@@ -1,0 +1,124 @@
+// The teacher's side of follow mode: start a session, then push every change of the graph and of
+// the classroom view to it (latest wins: at most one request in flight, the newest state next).
+import type { GraphDoc } from "../api/types";
+import { useEditor } from "../store/editor";
+import { classroomApi, describeError } from "./api";
+import { useClassroom, viewOf } from "./store";
+import type { SessionView } from "./types";
+
+const GRAPH_DELAY_MS = 300;
+const FOLLOWERS_POLL_MS = 4000;
+
+/** Where the teacher's run id comes from (set by the training panel's bridge, if any). */
+let runIdSource: () => string | null = () => null;
+export function setRunIdSource(f: () => string | null) {
+  runIdSource = f;
+}
+
+let stop: (() => void) | null = null;
+
+export const followUrl = (id: string) => `${window.location.origin}/follow/${id}`;
+
+export async function startBroadcast(): Promise<void> {
+  if (useClassroom.getState().broadcast) return;
+  const view = (): SessionView => ({ ...viewOf(useClassroom.getState()), run_id: runIdSource() });
+  const doc = useEditor.getState().toDoc();
+  let created: Awaited<ReturnType<typeof classroomApi.createSession>>;
+  try {
+    created = await classroomApi.createSession(doc, view());
+  } catch (err) {
+    useClassroom.getState().setBroadcast(null);
+    throw new Error(describeError(err));
+  }
+  const { id, edit_token: token } = created;
+  useClassroom.setState({ role: "teacher" });
+  useClassroom.getState().setBroadcast({
+    id,
+    token,
+    followers: created.followers,
+    status: "live",
+    error: null,
+  });
+
+  let pending: { graph?: GraphDoc; view?: SessionView } = {};
+  let inflight = false;
+  let lastView = JSON.stringify(view());
+  let graphTimer: ReturnType<typeof setTimeout> | undefined;
+
+  const flush = async () => {
+    if (inflight) return;
+    inflight = true;
+    while (pending.graph || pending.view) {
+      const body = pending;
+      pending = {};
+      try {
+        const read = await classroomApi.updateSession(id, token, body);
+        const b = useClassroom.getState().broadcast;
+        if (b?.id === id) {
+          useClassroom
+            .getState()
+            .setBroadcast({ ...b, followers: read.followers, status: "live", error: null });
+        }
+      } catch (err) {
+        const b = useClassroom.getState().broadcast;
+        if (b?.id === id) {
+          useClassroom
+            .getState()
+            .setBroadcast({ ...b, status: "error", error: describeError(err) });
+        }
+      }
+    }
+    inflight = false;
+  };
+
+  const pushView = () => {
+    const v = view();
+    const text = JSON.stringify(v);
+    if (text === lastView) return;
+    lastView = text;
+    pending.view = v;
+    void flush();
+  };
+
+  const unsubClassroom = useClassroom.subscribe(pushView);
+  const unsubEditor = useEditor.subscribe((s, prev) => {
+    if (s.revision === prev.revision) return;
+    clearTimeout(graphTimer);
+    graphTimer = setTimeout(() => {
+      pending.graph = useEditor.getState().toDoc();
+      void flush();
+    }, GRAPH_DELAY_MS);
+  });
+  const poll = setInterval(async () => {
+    try {
+      const read = await classroomApi.session(id);
+      const b = useClassroom.getState().broadcast;
+      if (b?.id === id) useClassroom.getState().setBroadcast({ ...b, followers: read.followers });
+      pushView(); // the run may have started meanwhile
+    } catch {
+      // shown on the next update
+    }
+  }, FOLLOWERS_POLL_MS);
+
+  stop = () => {
+    unsubClassroom();
+    unsubEditor();
+    clearInterval(poll);
+    clearTimeout(graphTimer);
+  };
+}
+
+export async function stopBroadcast(): Promise<void> {
+  const b = useClassroom.getState().broadcast;
+  stop?.();
+  stop = null;
+  useClassroom.getState().setBroadcast(null);
+  useClassroom.setState({ role: "solo" });
+  if (b) {
+    try {
+      await classroomApi.endSession(b.id, b.token);
+    } catch {
+      // already gone
+    }
+  }
+}

@@ -1,0 +1,358 @@
+// The classroom store: explain mode (the sample, the answer of POST /api/explain, the position in
+// the walk, auto-play), the gradient check, the backward-graph view, presentation flags and the
+// broadcast. Kept apart from the editor store: nothing here is part of the document or its history.
+import { create } from "zustand";
+import { ApiError } from "../api/client";
+import type { GraphDoc } from "../api/types";
+import { useEditor } from "../store/editor";
+import { classroomApi, describeError } from "./api";
+import { feedsFromRow, feedText, parseFeed } from "./sample";
+import type { ExplainFeed, ExplainResult, GradcheckResult, SessionView, Tensor } from "./types";
+import { buildWalk, clampPosition, paramKeys, type Step, type Walk } from "./walk";
+
+export type Role = "solo" | "teacher" | "follower";
+export type LoadStatus = "idle" | "loading" | "ready" | "error";
+
+export interface Broadcast {
+  id: string;
+  token: string;
+  followers: number;
+  status: "live" | "error";
+  error: string | null;
+}
+
+export interface GradcheckState {
+  status: LoadStatus;
+  result: GradcheckResult | null;
+  error: string | null;
+}
+
+export interface DatasetRows {
+  name: string;
+  x: number[][];
+  y: unknown[];
+}
+
+export interface ClassroomState {
+  open: boolean;
+  role: Role;
+  /** the graph a follower mirrors (null: the editor's document) */
+  followDoc: GraphDoc | null;
+
+  feeds: ExplainFeed[];
+  texts: Record<string, string>;
+  inputError: string | null;
+  source: "typed" | "dataset";
+  rows: DatasetRows | null;
+  row: number;
+  seed: number;
+
+  status: LoadStatus;
+  error: string | null;
+  result: ExplainResult | null;
+  walk: Walk | null;
+  /** the editor revision the result describes (null for a followed graph) */
+  revision: number | null;
+  position: number;
+  playing: boolean;
+  /** steps per second while playing */
+  speed: number;
+  param: string | null;
+  lr: number;
+
+  gradcheck: GradcheckState;
+  backwardGraph: boolean;
+  present: boolean;
+  hidden: string[];
+  broadcast: Broadcast | null;
+
+  openExplain: () => void;
+  closeExplain: () => void;
+  toggleExplain: () => void;
+  /** Explain the typed sample; `fallback` (after an edit) uses default values when it no longer fits. */
+  run: (opts?: { fallback?: boolean }) => Promise<void>;
+  setText: (id: string, text: string) => void;
+  applyTexts: () => Promise<void>;
+  setSource: (source: "typed" | "dataset") => void;
+  loadDataset: (name: string) => Promise<void>;
+  setRow: (row: number) => Promise<void>;
+  next: () => void;
+  prev: () => void;
+  first: () => void;
+  last: () => void;
+  goto: (position: number) => void;
+  togglePlay: () => void;
+  setPlaying: (playing: boolean) => void;
+  setSpeed: (speed: number) => void;
+  setParam: (key: string) => void;
+  setLr: (lr: number) => void;
+  runGradcheck: () => Promise<void>;
+  clearGradcheck: () => void;
+  toggleBackwardGraph: () => void;
+  setPresent: (present: boolean) => void;
+  setHidden: (hidden: string[]) => void;
+  setBroadcast: (b: Broadcast | null) => void;
+  follow: (doc: GraphDoc) => void;
+  applyView: (view: SessionView, graphChanged: boolean) => Promise<void>;
+}
+
+let runSeq = 0;
+
+const docNow = (s: ClassroomState): GraphDoc => s.followDoc ?? useEditor.getState().toDoc();
+
+/** Where the follower should go once the current answer has arrived. */
+let pendingPosition: number | null = null;
+
+export const useClassroom = create<ClassroomState>()((set, get) => {
+  /** Inputs from the typed texts, or null when none were typed yet (the server picks). */
+  const typedInputs = (): Record<string, Tensor> | null | string => {
+    const s = get();
+    if (s.feeds.length === 0) return null;
+    const inputs: Record<string, Tensor> = {};
+    for (const f of s.feeds) {
+      const text = s.texts[f.id];
+      if (text === undefined) continue;
+      const parsed = parseFeed(text, f);
+      if (parsed.error) return parsed.error;
+      inputs[f.id] = parsed.value as Tensor;
+    }
+    return inputs;
+  };
+
+  const explainWith = async (inputs: Record<string, Tensor> | null, fallback = false) => {
+    const s = get();
+    const seq = ++runSeq;
+    const revision = s.followDoc ? null : useEditor.getState().revision;
+    set({ status: "loading", error: null, inputError: null });
+    try {
+      const result = await classroomApi.explain(docNow(s), inputs, s.seed);
+      if (seq !== runSeq) return;
+      const walk = buildWalk(result);
+      const texts: Record<string, string> = {};
+      for (const f of result.feeds) texts[f.id] = feedText(result.inputs[f.id]);
+      const params = paramKeys(result);
+      const cur = get();
+      const wanted = pendingPosition ?? cur.position;
+      pendingPosition = null;
+      set({
+        status: "ready",
+        result,
+        walk,
+        feeds: result.feeds,
+        texts,
+        revision,
+        position: clampPosition(wanted, walk),
+        param: cur.param && params.includes(cur.param) ? cur.param : (params[0] ?? null),
+        // a new sample or graph: old badges no longer describe it
+        gradcheck: cur.role === "follower" ? cur.gradcheck : emptyGradcheck(),
+      });
+    } catch (err) {
+      if (seq !== runSeq) return;
+      if (fallback && inputs && err instanceof ApiError && err.body.code === "bad_feed") {
+        await explainWith(null);
+        return;
+      }
+      set({ status: "error", error: describeError(err), playing: false });
+    }
+  };
+
+  const move = (position: number) => {
+    const s = get();
+    if (s.role === "follower") return;
+    set({ position: clampPosition(position, s.walk) });
+  };
+
+  return {
+    open: false,
+    role: "solo",
+    followDoc: null,
+    feeds: [],
+    texts: {},
+    inputError: null,
+    source: "typed",
+    rows: null,
+    row: 0,
+    seed: 0,
+    status: "idle",
+    error: null,
+    result: null,
+    walk: null,
+    revision: null,
+    position: 0,
+    playing: false,
+    speed: 1,
+    param: null,
+    lr: 0.1,
+    gradcheck: emptyGradcheck(),
+    backwardGraph: false,
+    present: false,
+    hidden: [],
+    broadcast: null,
+
+    openExplain: () => {
+      set({ open: true });
+      if (get().status === "idle") void get().run();
+    },
+    closeExplain: () => set({ open: false, playing: false }),
+    toggleExplain: () => (get().open ? get().closeExplain() : get().openExplain()),
+
+    run: async (opts = {}) => {
+      const inputs = typedInputs();
+      if (typeof inputs === "string") {
+        if (opts.fallback) await explainWith(null);
+        else set({ inputError: inputs });
+        return;
+      }
+      await explainWith(inputs, opts.fallback);
+    },
+
+    setText: (id, text) => set((s) => ({ texts: { ...s.texts, [id]: text }, inputError: null })),
+    applyTexts: async () => {
+      set({ source: "typed" });
+      await get().run();
+    },
+
+    setSource: (source) => set({ source }),
+
+    loadDataset: async (name) => {
+      try {
+        const data = await classroomApi.dataset(name);
+        set({ rows: { name, x: data.x, y: data.y }, source: "dataset" });
+        await get().setRow(0);
+      } catch (err) {
+        set({ inputError: `Could not load ${name}: ${describeError(err)}` });
+      }
+    },
+
+    setRow: async (row) => {
+      const s = get();
+      if (!s.rows || s.rows.x.length === 0) return;
+      const r = ((row % s.rows.x.length) + s.rows.x.length) % s.rows.x.length;
+      set({ row: r });
+      const made = feedsFromRow(s.feeds, s.rows.x[r], s.rows.y[r]);
+      if (made.error || !made.inputs) {
+        set({ inputError: made.error ?? "this row does not fit the graph" });
+        return;
+      }
+      await explainWith(made.inputs);
+    },
+
+    next: () => move(get().position + 1),
+    prev: () => move(get().position - 1),
+    first: () => move(0),
+    last: () => move(get().walk?.steps.length ?? 0),
+    goto: (position) => move(position),
+    togglePlay: () => get().setPlaying(!get().playing),
+    setPlaying: (playing) => {
+      const s = get();
+      if (s.role === "follower") return;
+      // playing from the end starts over
+      if (playing && s.walk && s.position >= s.walk.steps.length) set({ position: 0 });
+      set({ playing });
+    },
+    setSpeed: (speed) => set({ speed: Math.max(0.25, Math.min(8, speed)) }),
+    setParam: (param) => set({ param }),
+    setLr: (lr) => set({ lr: Number.isFinite(lr) ? lr : get().lr }),
+
+    runGradcheck: async () => {
+      const s = get();
+      if (!s.result) await get().run();
+      const result = get().result;
+      if (!result) return;
+      set({ gradcheck: { status: "loading", result: null, error: null } });
+      try {
+        const gc = await classroomApi.gradcheck(docNow(get()), result.inputs, get().seed);
+        set({ gradcheck: { status: "ready", result: gc, error: null } });
+      } catch (err) {
+        set({ gradcheck: { status: "error", result: null, error: describeError(err) } });
+      }
+    },
+    clearGradcheck: () => set({ gradcheck: emptyGradcheck() }),
+
+    toggleBackwardGraph: () => set((s) => ({ backwardGraph: !s.backwardGraph })),
+    setPresent: (present) => set({ present }),
+    setHidden: (hidden) => set({ hidden }),
+    setBroadcast: (broadcast) => set({ broadcast }),
+
+    follow: (doc) => set({ role: "follower", followDoc: doc, open: true }),
+
+    applyView: async (view, graphChanged) => {
+      const s = get();
+      const ex = view.explain;
+      set({
+        backwardGraph: view.backward_graph ?? false,
+        gradcheck: view.gradcheck
+          ? { status: "ready", result: view.gradcheck, error: null }
+          : emptyGradcheck(),
+        ...(ex
+          ? {
+              open: true,
+              speed: ex.speed ?? s.speed,
+              lr: ex.lr ?? s.lr,
+              param: ex.param ?? s.param,
+            }
+          : {}),
+      });
+      if (!ex) return;
+      const inputs = (ex.inputs ?? {}) as Record<string, Tensor>;
+      const same =
+        !graphChanged &&
+        s.result !== null &&
+        (ex.seed ?? 0) === s.seed &&
+        JSON.stringify(inputs) === JSON.stringify(s.result.inputs);
+      if (same) {
+        set({ position: clampPosition(ex.step ?? 0, s.walk) });
+        return;
+      }
+      pendingPosition = ex.step ?? 0;
+      set({ seed: ex.seed ?? 0 });
+      await explainWith(Object.keys(inputs).length ? inputs : null);
+    },
+  };
+});
+
+function emptyGradcheck(): GradcheckState {
+  return { status: "idle", result: null, error: null };
+}
+
+// ------------------------------------------------------------------ selectors
+
+export const selectStep = (s: ClassroomState): Step | null =>
+  s.walk && s.position > 0 ? (s.walk.steps[s.position - 1] ?? null) : null;
+
+export const selectCurrentNode = (s: ClassroomState): string | null => {
+  const step = selectStep(s);
+  return step && step.kind !== "update" ? step.node : null;
+};
+
+/** How far the walk has got at a node: its value shown, its gradient shown, it is current. */
+export function nodeStage(s: ClassroomState, id: string): "none" | "value" | "grad" {
+  if (!s.open || !s.walk) return "none";
+  const b = s.walk.backwardAt[id];
+  if (b && s.position >= b) return "grad";
+  const f = s.walk.forwardAt[id];
+  return f && s.position >= f ? "value" : "none";
+}
+
+/** The view a teacher broadcasts. */
+export function viewOf(s: ClassroomState): SessionView {
+  const step = selectStep(s);
+  return {
+    explain:
+      s.open && s.result
+        ? {
+            inputs: s.result.inputs,
+            seed: s.seed,
+            step: s.position,
+            node: step && step.kind !== "update" ? step.node : null,
+            playing: s.playing,
+            speed: s.speed,
+            param: s.param,
+            lr: s.lr,
+          }
+        : null,
+    gradcheck: s.gradcheck.result,
+    backward_graph: s.backwardGraph,
+    present: s.present,
+  };
+}
