@@ -61,7 +61,7 @@ function BroadcastButton() {
           }
         }}
       >
-        Broadcast
+        Live
       </button>
     );
   }

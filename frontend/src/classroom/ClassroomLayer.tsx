@@ -10,6 +10,7 @@ import { useClassroom } from "./store";
 export function ClassroomLayer() {
   const present = useClassroom((s) => s.present);
   const hidden = useClassroom((s) => s.hidden);
+  const explaining = useClassroom((s) => s.open);
 
   useEffect(() => {
     const flags = readUrlFlags(window.location.search);
@@ -20,10 +21,10 @@ export function ClassroomLayer() {
   }, []);
 
   useEffect(() => {
-    const classes = bodyClasses(present, hidden);
+    const classes = bodyClasses(present, hidden, explaining);
     document.body.classList.add(...classes);
     return () => document.body.classList.remove(...classes);
-  }, [present, hidden]);
+  }, [present, hidden, explaining]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => onClassroomKey(e, useUi.getState().dialog !== null);

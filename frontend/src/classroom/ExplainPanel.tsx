@@ -1,4 +1,5 @@
-import { useEffect, useState } from "react";
+import { useReactFlow } from "@xyflow/react";
+import { useEffect, useRef, useState } from "react";
 import { useEditor } from "../store/editor";
 import { classroomApi } from "./api";
 import { GradcheckSummary } from "./Gradcheck";
@@ -10,6 +11,7 @@ export function ExplainPanel() {
   const open = useClassroom((s) => s.open);
   usePlayer();
   useRerunOnEdit();
+  useRefit(open);
   if (!open) return null;
   return (
     <aside className="cx-panel nodrag nowheel" data-testid="explain-panel">
@@ -214,7 +216,7 @@ function Controls() {
         disabled={follower || position === 0}
         onClick={a.first}
       >
-        ⏮
+        «
       </button>
       <button
         type="button"
@@ -292,6 +294,27 @@ function Status() {
     return <p className="cx-status muted">The graph changed: recomputing once it is valid…</p>;
   }
   return null;
+}
+
+/** The canvas narrows beside the panel (classroom.css): frame the graph again. */
+function useRefit(open: boolean) {
+  const rf = useReactFlow();
+  const present = useClassroom((s) => s.present);
+  const first = useRef(true);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: refit when the layout changes
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    // never on an empty canvas: React Flow would keep the request for the first node added
+    if (rf.getNodes().length === 0) return;
+    const t = setTimeout(
+      () => void rf.fitView({ padding: 0.15, maxZoom: 1.4, duration: 200 }),
+      120,
+    );
+    return () => clearTimeout(t);
+  }, [open, present, rf]);
 }
 
 /** Auto-play: one step every 1/speed seconds, stopping at the end. */

@@ -1,4 +1,4 @@
-import { Background, Controls, MarkerType, MiniMap, ReactFlow, useReactFlow } from "@xyflow/react";
+import { Background, Controls, MarkerType, ReactFlow, useReactFlow } from "@xyflow/react";
 import { useEffect, useMemo, useState } from "react";
 import { api, editTokens, knownGraphs } from "../api/client";
 import type { ValidateResult } from "../api/types";
@@ -139,7 +139,6 @@ function FollowCanvas() {
     >
       <Background gap={20} size={1} />
       <Controls showInteractive={false} />
-      <MiniMap pannable zoomable />
     </ReactFlow>
   );
 }

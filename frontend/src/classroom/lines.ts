@@ -28,6 +28,12 @@ type Explain = NonNullable<OpSpec["explain"]>;
 const explainOf = (spec: OpSpec | undefined): Explain =>
   spec?.explain ?? { forward: null, vjp: {}, symbols: {} };
 
+/** `lhs = a, = b, = c` one step per line, aligned on the signs. */
+export function aligned(lhs: string, steps: string[], first = "="): string {
+  const rows = steps.map((x, i) => `${i === 0 ? lhs : ""} &${i === 0 ? first : "="} ${x}`);
+  return `\\begin{aligned}${rows.join("\\\\")}\\end{aligned}`;
+}
+
 /** Values a template of `node` may name: its env, then its parameters. */
 export function lookupFor(node: ExplainNode, result: ExplainResult): Lookup {
   const state = result.state[node.id] ?? {};
@@ -75,13 +81,11 @@ export function forwardLines(
     return lines;
   }
   const lhs = node.outputs.map((o) => outSymbol(node, spec, o.port)).join(" = ");
-  const symbolic = fillTemplate(ex.forward, "symbolic", lookup, symbols);
   const numeric = fillTemplate(ex.forward, "numeric", lookup, symbols);
   const value = node.outputs[0].value;
-  lines.push({ label: "the rule", tex: `${lhs} = ${symbolic}`, kind: "rule" });
   lines.push({
-    label: "with the numbers",
-    tex: `${lhs} = ${numeric} = ${texValue(value)}`,
+    label: "with the numbers of the sample",
+    tex: aligned(lhs, [numeric, texValue(value)]),
     value,
     kind: "numbers",
   });
@@ -127,7 +131,7 @@ export function incomingLines(
           ? `${parts.length} blocks use it (${from}): their gradients add up`
           : `sent back by ${from}`,
       tex:
-        parts.length > 1 ? `${lhs} = ${sum} = ${texValue(o.grad)}` : `${lhs} = ${texValue(o.grad)}`,
+        parts.length > 1 ? aligned(lhs, [sum, texValue(o.grad)]) : `${lhs} = ${texValue(o.grad)}`,
       value: o.grad,
       kind: "sum",
     });
@@ -156,7 +160,7 @@ export function ruleLines(
     const numeric = fillTemplate(tpl, "numeric", lookup, symbols);
     lines.push({
       label,
-      tex: `${lhs} = ${symbolic} = ${numeric} = ${texValue(value)}`,
+      tex: aligned(lhs, [symbolic, numeric, texValue(value)]),
       value,
       kind: "numbers",
     });
@@ -181,9 +185,15 @@ export function updateLine(result: ExplainResult, key: string, lr: number): Line
   const eta = texNumber(lr);
   return {
     label: `gradient descent on ${key}`,
-    tex:
-      `${sym} \\leftarrow ${sym} - \\eta\\, \\frac{\\partial L}{\\partial ${sym}} = ` +
-      `${texValue(w)} - ${eta}\\, ${texValue(g)} = ${texValue(next)}`,
+    tex: aligned(
+      sym,
+      [
+        `${sym} - \\eta\\, \\frac{\\partial L}{\\partial ${sym}}`,
+        `${texValue(w)} - ${eta}\\, ${texValue(g)}`,
+        texValue(next),
+      ],
+      "\\leftarrow",
+    ),
     value: next,
     kind: "numbers",
   };

@@ -6,7 +6,8 @@
 //   &explain=1&step=5           open explain mode at a step
 //
 // Hideable parts: topbar, palette, inspector, minimap, controls (zoom buttons), explain (the
-// whole panel), sample, steps, tools, card, status (the top bar's validity line).
+// whole panel), sample, steps, tools, card, status (the top bar's validity line), dock (the
+// training dock).
 import { useClassroom } from "./store";
 
 export const HIDEABLE = [
@@ -21,10 +22,11 @@ export const HIDEABLE = [
   "tools",
   "card",
   "status",
+  "dock",
 ] as const;
 
 /** What presentation mode hides unless `show=` names it. */
-export const PRESENT_HIDES = ["topbar", "palette", "inspector", "minimap"];
+export const PRESENT_HIDES = ["topbar", "palette", "inspector", "minimap", "dock"];
 
 export interface UrlFlags {
   present: boolean;
@@ -58,8 +60,12 @@ export function readUrlFlags(search: string): UrlFlags {
 }
 
 /** The body classes that do the hiding (classroom.css). */
-export function bodyClasses(present: boolean, hidden: string[]): string[] {
-  return [...(present ? ["cx-present"] : []), ...hidden.map((h) => `cx-hide-${h}`)];
+export function bodyClasses(present: boolean, hidden: string[], explaining = false): string[] {
+  return [
+    ...(present ? ["cx-present"] : []),
+    ...(explaining && !hidden.includes("explain") ? ["cx-explaining"] : []),
+    ...hidden.map((h) => `cx-hide-${h}`),
+  ];
 }
 
 /** Keeps `present=1` in the URL in step with the mode, so a reload or a shared link keeps it. */
