@@ -99,4 +99,14 @@ describe("live validation and the local draft", () => {
     expect(draft?.dirty).toBe(true);
     expect(draft?.doc).toEqual({ ...LINREG, name: "my draft" });
   });
+
+  it("keeps the stored revision the draft is based on, so a later save stays 409-safe", async () => {
+    vi.stubGlobal("fetch", fakeValidate().fetchMock);
+    stop = startSync();
+    ed().markSaved("g1", 3);
+    ed().setName("edited after saving");
+    await vi.runAllTimersAsync();
+    const draft = readDraft();
+    expect(draft).toMatchObject({ graphId: "g1", graphRevision: 3, dirty: true });
+  });
 });

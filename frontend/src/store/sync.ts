@@ -30,6 +30,9 @@ export function writeDraft(s: EditorState = useEditor.getState()) {
   const draft: Draft = {
     doc: s.toDoc(),
     graphId: s.graphId,
+    // The revision the edits are based on: a save after a reload still refuses (409) to
+    // overwrite a newer version saved elsewhere meanwhile.
+    graphRevision: s.graphRevision,
     dirty: s.revision !== s.savedRevision,
   };
   try {
