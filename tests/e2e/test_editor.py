@@ -652,3 +652,33 @@ def test_every_shipped_example_opens_from_the_gallery(
             expect(labels).to_have_count(len(doc_edges(graph)), timeout=SLOW)
     screenshot("editor-example-last")
     assert console_errors == []
+
+
+def test_every_top_bar_button_is_reachable_on_a_laptop_screen(
+    live_server, editor: Page, console_errors, tmp_path
+):
+    """At 1280 px, with a saved graph (so the Link button shows too), the top bar is wider than
+    the window: every button must still be reachable (scrolled to), not clipped off its edge."""
+    page = editor
+    page.set_viewport_size({"width": 1280, "height": 800})
+    import_doc(page, LINREG, tmp_path)
+    page.get_by_test_id("btn-save").click()
+    expect(page.get_by_test_id("btn-share")).to_be_visible(timeout=SLOW)
+    buttons = page.get_by_test_id("topbar").locator("button[data-testid^='btn-']")
+    ids = buttons.evaluate_all("els => els.map(e => e.dataset.testid)")
+    assert {"btn-new", "btn-open", "btn-save", "btn-undo", "btn-help"} <= set(ids)
+    unreachable = []
+    for testid in ids:
+        button = page.get_by_test_id(testid)
+        button.scroll_into_view_if_needed()
+        hit = button.evaluate(
+            """el => {
+              const r = el.getBoundingClientRect();
+              const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+              return el.contains(hit);
+            }"""
+        )
+        if not hit:
+            unreachable.append(testid)
+    assert unreachable == [], f"top-bar buttons out of reach at 1280 px: {unreachable}"
+    assert console_errors == []
