@@ -359,7 +359,7 @@ class Trainer:
         self._stop = False
         self._steps_left = 0
         self._running = False
-        self._last_step_at = 0.0  # monotonic time of the last step started by run()
+        self._next_step_at = 0.0  # monotonic time the next step is due at (`speed`)
         self._on_status: Callable[[str, str | None], Any] | None = None
 
     # ---- setup ----------------------------------------------------------------------------
@@ -587,11 +587,20 @@ class Trainer:
         return self.settings["lr"] * self.schedule(self.epoch)
 
     def _throttle(self) -> float:
-        """Seconds to wait before the next step to keep to `speed` steps per second."""
+        """Seconds to wait before the next step to keep to `speed` steps per second. Steps
+        are due on a fixed schedule, so time spent in a step (or its callbacks) is not added
+        to the period; a late step is not made up for by more than one period."""
         speed = self._pending.get("speed", self.settings["speed"])
         if speed <= 0:
             return 0.0
-        return self._last_step_at + 1.0 / speed - time.monotonic()
+        period = 1.0 / speed
+        now = time.monotonic()
+        if self._next_step_at > now + period:  # the speed went up: due sooner
+            self._next_step_at = now + period
+        delay = self._next_step_at - now
+        if delay <= 0:
+            self._next_step_at = max(self._next_step_at, now - period) + period
+        return delay
 
     def _apply_pending(self) -> None:
         with self._cond:
@@ -927,7 +936,6 @@ class Trainer:
                         if delay > 0:  # slowed down to be watched: wait, still responsive
                             self._cond.wait(min(delay, 0.25))
                             continue
-                        self._last_step_at = time.monotonic()
                         break
                     if self._steps_left > 0:
                         self._steps_left -= 1

@@ -9,80 +9,73 @@ import {
   prepare,
   VALUE_COLOR,
 } from "./draw";
-import { type LiveMode, useTrain } from "./store";
+import { type LiveMode, type TrainState, useTrain } from "./store";
 import "./train.css";
-import type { TensorSummary } from "./types";
+import type { NodeSummary, TensorSummary } from "./types";
 
 const W = 120;
-const H = 30;
+const H = 40;
+const PLOT = 28; // the plot's height; the norms are written below it
 
 /**
  * The compact live view under a node: its value and/or gradient over the last batch, as a
  * histogram (or, for a small per-sample tensor, a heatmap of the first sample), with the
- * norms. It subscribes to this node's summary only, and is absolutely placed so the node
- * never changes size (React Flow would re-measure it on every snapshot).
+ * norms. Snapshots never re-render it through React: it subscribes to its own node's
+ * summary and redraws its canvas directly (zustand's transient updates), so 20 snapshots a
+ * second on a big graph cost one canvas draw per node and no layout. It is absolutely placed
+ * so the node never changes size (React Flow would re-measure it).
  */
 function NodeLiveImpl({ id }: { id: string }) {
-  const summary = useTrain((s) => s.nodes[id]);
+  const present = useTrain((s) => id in s.nodes);
   const mode = useTrain((s) => s.liveMode);
-  const step = useTrain((s) => (s.nodes[id] ? s.snapStep : null));
   const diverged = useTrain((s) => s.run?.status === "diverged" && s.run.divergedNode === id);
+  const box = useRef<HTMLDivElement>(null);
   const canvas = useRef<HTMLCanvasElement>(null);
 
-  const value = summary?.value;
-  const grad = summary?.grad ?? null;
-  const scalar = !!value && value.shape.length === 0;
-
   useLayoutEffect(() => {
-    const c = canvas.current;
-    if (!c || !value || scalar) return;
-    const ctx = prepare(c, W, H);
-    if (!ctx) return;
-    const rows: [TensorSummary, string][] = [];
-    if (mode !== "grad") rows.push([value, VALUE_COLOR]);
-    if (mode !== "value" && grad) rows.push([grad, GRAD_COLOR]);
-    if (!rows.length) return;
-    const h = H / rows.length;
-    rows.forEach(([s, color], i) => {
-      draw(ctx, s, color, i * h, h, mode);
-    });
-  }, [value, grad, mode, scalar]);
+    if (!present) return;
+    let last: NodeSummary | undefined;
+    let titled = 0;
+    const paint = (s: TrainState) => {
+      const summary = s.nodes[id];
+      if (!summary || summary === last) return;
+      last = summary;
+      const el = box.current;
+      const c = canvas.current;
+      if (!el || !c) return;
+      el.dataset.step = String(s.snapStep ?? "");
+      el.dataset.valueNorm = String(summary.value.norm ?? "");
+      el.dataset.gradNorm = String(summary.grad?.norm ?? "");
+      const bad = (summary.value.nonfinite ?? 0) + (summary.grad?.nonfinite ?? 0);
+      el.classList.toggle("has-nonfinite", bad > 0);
+      const now = performance.now();
+      if (now - titled > 1000) {
+        titled = now; // the tooltip's numbers, refreshed once a second
+        el.title = tooltip(id, summary);
+      }
+      const ctx = prepare(c, W, H);
+      if (ctx) drawNode(ctx, summary, mode);
+    };
+    paint(useTrain.getState());
+    return useTrain.subscribe(paint);
+  }, [id, present, mode]);
 
-  if (!summary && !diverged) return null;
-  const showValue = mode !== "grad";
-  const showGrad = mode !== "value";
-  const bad = (value?.nonfinite ?? 0) + (grad?.nonfinite ?? 0);
+  if (!present && !diverged) return null;
   return (
     <>
-      {summary && (
+      {present && (
         <div
-          className={`node-live nodrag${bad ? " has-nonfinite" : ""}`}
+          ref={box}
+          className="node-live nodrag"
           data-testid={`node-live-${id}`}
           data-mode={mode}
-          data-step={step ?? undefined}
-          data-value-norm={value?.norm ?? undefined}
-          data-grad-norm={grad?.norm ?? undefined}
-          title={tooltip(id, value, grad)}
         >
-          {scalar ? (
-            <div className="node-live-scalar">
-              {showValue && <span className="nl-v">{fmt(value?.mean)}</span>}
-              {showGrad && grad && <span className="nl-g">∂ {fmt(grad.mean)}</span>}
-            </div>
-          ) : (
-            <canvas ref={canvas} className="node-live-canvas" width={W} height={H} />
+          <canvas ref={canvas} className="node-live-canvas" width={W} height={H} />
+          {mode !== "value" && (
+            <span className="node-live-key" data-testid={`node-live-grad-${id}`}>
+              ∂
+            </span>
           )}
-          {!scalar && (
-            <div className="node-live-norms">
-              {showValue && <span className="nl-v">‖v‖ {fmt(value?.norm)}</span>}
-              {showGrad && (
-                <span className="nl-g" data-testid={`node-live-grad-${id}`}>
-                  ‖g‖ {grad ? fmt(grad.norm) : "—"}
-                </span>
-              )}
-            </div>
-          )}
-          {bad > 0 && <span className="node-live-bad">{bad} non-finite</span>}
         </div>
       )}
       {diverged && (
@@ -98,7 +91,43 @@ function NodeLiveImpl({ id }: { id: string }) {
   );
 }
 
-function draw(
+/** Plot(s) on top, norms below; a scalar (a cost) is written as a number instead. */
+export function drawNode(ctx: CanvasRenderingContext2D, n: NodeSummary, mode: LiveMode) {
+  const value = n.value;
+  const grad = n.grad ?? null;
+  const showValue = mode !== "grad";
+  const showGrad = mode !== "value";
+  ctx.font = "9.5px ui-monospace, SFMono-Regular, Menlo, monospace";
+  ctx.textBaseline = "middle";
+  if (value.shape.length === 0) {
+    ctx.font = "12px ui-monospace, SFMono-Regular, Menlo, monospace";
+    if (showValue) {
+      ctx.fillStyle = VALUE_COLOR;
+      ctx.fillText(fmt(value.mean), 3, showGrad ? 10 : H / 2);
+    }
+    if (showGrad) {
+      ctx.fillStyle = GRAD_COLOR;
+      ctx.fillText(`∂ ${grad ? fmt(grad.mean) : "—"}`, 3, showValue ? 28 : H / 2);
+    }
+    return;
+  }
+  const rows: [TensorSummary, string][] = [];
+  if (showValue) rows.push([value, VALUE_COLOR]);
+  if (showGrad && grad) rows.push([grad, GRAD_COLOR]);
+  const h = PLOT / Math.max(1, rows.length);
+  rows.forEach(([s, color], i) => {
+    plot(ctx, s, color, i * h, h, mode);
+  });
+  ctx.fillStyle = VALUE_COLOR;
+  if (showValue) ctx.fillText(`‖v‖ ${fmt(value.norm)}`, 1, PLOT + 6);
+  if (showGrad) {
+    ctx.fillStyle = GRAD_COLOR;
+    const text = `‖g‖ ${grad ? fmt(grad.norm) : "—"}`;
+    ctx.fillText(text, showValue ? W - ctx.measureText(text).width - 1 : 1, PLOT + 6);
+  }
+}
+
+function plot(
   ctx: CanvasRenderingContext2D,
   s: TensorSummary,
   color: string,
@@ -108,8 +137,7 @@ function draw(
 ) {
   const values = flatData(s.data);
   if (values && values.length >= 4) {
-    const rows = asGrid(values, W / h);
-    drawHeatmap(ctx, rows, 0, y + 1, W, h - 2);
+    drawHeatmap(ctx, asGrid(values, W / h), 0, y + 1, W, h - 2);
     if (mode === "both") {
       ctx.fillStyle = color;
       ctx.fillRect(0, y + 1, 3, h - 2);
@@ -119,12 +147,12 @@ function draw(
   }
 }
 
-function tooltip(id: string, v?: TensorSummary, g?: TensorSummary | null) {
+function tooltip(id: string, n?: NodeSummary) {
   const line = (name: string, s?: TensorSummary | null) =>
     s
       ? `${name}: mean ${fmt(s.mean)}  std ${fmt(s.std)}  min ${fmt(s.min)}  max ${fmt(s.max)}  ‖·‖ ${fmt(s.norm)}${s.nonfinite ? `  (${s.nonfinite} non-finite)` : ""}`
       : `${name}: —`;
-  return `${id} over the last batch\n${line("value", v)}\n${line("gradient ∂L/∂value", g)}`;
+  return `${id} over the last batch\n${line("value", n?.value)}\n${line("gradient ∂L/∂value", n?.grad)}`;
 }
 
 export const NodeLive = memo(NodeLiveImpl);

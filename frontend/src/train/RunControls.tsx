@@ -110,6 +110,7 @@ function RunStatusLine() {
       data-accuracy={accuracy ?? undefined}
       data-loss={loss ?? undefined}
       data-connection={connection}
+      data-diverged-node={run.divergedNode ?? undefined}
     >
       <span className={`run-badge status-${run.status}`} title={run.reason ?? run.status}>
         {run.status}

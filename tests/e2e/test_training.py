@@ -1,0 +1,421 @@
+"""Training in the browser (issue 7), in a real Chromium against a real server: press play on
+the spiral example and watch it learn; pause, single step, live learning rate, value and
+gradient views, run history and comparison; divergence at a huge learning rate; a reload and a
+server restart mid-run; and the page's long tasks and frame times under 20 snapshots a second
+on a 50-node graph."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from conftest import free_port, start_server  # noqa: E402  (tests/conftest.py)
+
+SLOW = 20_000
+
+
+@pytest.fixture(scope="module")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1440, "height": 1000}}
+
+
+@pytest.fixture
+def trainer(live_server, page: Page, console_errors):
+    """The editor with the op catalogue loaded; every run the page started is stopped after."""
+    page.on("dialog", lambda d: d.accept())
+    page.goto(live_server.url + "/")
+    # booted: the op catalogue loaded and the (empty) start graph in place
+    expect(page.get_by_test_id("empty-hint")).to_be_visible(timeout=SLOW)
+    expect(page.get_by_test_id("train-dock")).to_be_visible()
+    yield page
+    stop_page_runs(page, live_server.url)
+
+
+def stop_page_runs(page: Page, url: str) -> None:
+    with contextlib.suppress(Exception):
+        tokens = page.evaluate(
+            """() => Object.keys(localStorage).filter(k => k.startsWith('blockprop:runtoken:'))
+                 .map(k => [k.slice(19), localStorage.getItem(k)])"""
+        )
+        for run_id, token in tokens:
+            httpx.post(
+                f"{url}/api/runs/{run_id}/stop",
+                headers={"X-Edit-Token": token, "Origin": url},
+                timeout=5,
+            )
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+
+def open_example(page: Page, example: str) -> None:
+    page.get_by_test_id("btn-examples").click()
+    page.get_by_test_id(f"example-{example}").click()
+    expect(page.locator(".react-flow__node").first).to_be_visible(timeout=SLOW)
+
+
+def set_field(page: Page, testid: str, value: str) -> None:
+    field = page.get_by_test_id(testid)
+    field.fill(value)
+    field.press("Enter")
+
+
+def setting(page: Page, name: str, value: str) -> None:
+    page.get_by_test_id("train-tab-settings").click()
+    if name == "speed":
+        page.get_by_test_id("train-speed").select_option(value)
+    else:
+        set_field(page, f"train-{name}", value)
+
+
+def status(page: Page) -> dict[str, str]:
+    return page.get_by_test_id("run-status").evaluate("e => ({...e.dataset})")
+
+
+def wait_for(page: Page, predicate, timeout: float = 20, what: str = "condition") -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        s = status(page)
+        if predicate(s):
+            return s
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; status {s}")
+        page.wait_for_timeout(100)
+
+
+def run_id(page: Page) -> str:
+    return parse_qs(urlparse(page.url).query)["run"][0]
+
+
+def metrics(url: str, rid: str) -> list[dict]:
+    return httpx.get(f"{url}/api/runs/{rid}/metrics", timeout=10).json()["points"]
+
+
+def live(page: Page, node: str) -> dict[str, str]:
+    return page.get_by_test_id(f"node-live-{node}").evaluate("e => ({...e.dataset})")
+
+
+def step_of(page: Page) -> int:
+    return int(status(page).get("step", "0"))
+
+
+# ---- tests -----------------------------------------------------------------------------------
+
+
+def test_spiral_learns_and_the_views_follow(trainer: Page, live_server, console_errors, screenshot):
+    page = trainer
+    open_example(page, "spiral")
+    expect(page.get_by_test_id("dataset-select")).to_have_value("spiral")
+    expect(page.get_by_test_id("dataset-preview")).to_be_visible(timeout=SLOW)
+    setting(page, "speed", "200")  # slow enough to watch; 1500 steps take ~8 s
+    started = time.monotonic()
+    page.get_by_test_id("btn-train-play").click()
+    expect(page.get_by_test_id("node-live-l1")).to_be_visible(timeout=SLOW)
+    first = live(page, "l1")
+    wait_for(page, lambda s: int(s.get("step", 0)) >= 600, what="600 steps")
+    later = live(page, "l1")
+    assert later["step"] != first["step"] and later["valueNorm"] != first["valueNorm"]
+    screenshot("training-spiral-running")
+    done = wait_for(page, lambda s: s["status"] == "done", timeout=60, what="the run to finish")
+    assert time.monotonic() - started < 60
+    assert float(done["accuracy"]) >= 0.9, done
+    points = metrics(live_server.url, run_id(page))
+    losses = [p["train_loss"] for p in points if p.get("train_loss") is not None]
+    assert losses[-1] < 0.5 * losses[0], (losses[0], losses[-1])
+    expect(page.get_by_test_id("boundary-view")).to_have_attribute("data-kind", "class")
+    # the inspector shows a Linear layer's weights as a heatmap
+    page.get_by_test_id("node-l2").click()
+    expect(page.get_by_test_id("weight-heatmap-l2-W")).to_be_visible()
+    page.get_by_test_id("edge-mode-grad").click()
+    assert page.locator(".edge-live").count() >= 5
+    screenshot("training-spiral-done")
+    assert console_errors == []
+
+
+def test_pause_step_gradients_live_lr_history_and_compare(
+    trainer: Page, live_server, console_errors, screenshot
+):
+    page = trainer
+    open_example(page, "spiral")
+    setting(page, "epochs", "100000")
+    setting(page, "speed", "50")
+    page.get_by_test_id("btn-train-play").click()
+    wait_for(page, lambda s: s["status"] == "running" and int(s["step"]) >= 20, what="running")
+    first_run = run_id(page)
+
+    # pause stops updates
+    page.get_by_test_id("btn-train-pause").click()
+    wait_for(page, lambda s: s["status"] == "paused", what="paused")
+    page.wait_for_timeout(400)  # the last points and snapshot land
+    paused_at = step_of(page)
+    view = live(page, "h1")
+    page.wait_for_timeout(1200)
+    assert step_of(page) == paused_at
+    assert live(page, "h1") == view
+
+    # one step advances exactly one step, and the views show it
+    page.get_by_test_id("btn-train-step").click()
+    wait_for(page, lambda s: int(s["step"]) == paused_at + 1, what="one step")
+    page.wait_for_timeout(800)
+    assert step_of(page) == paused_at + 1 and status(page)["status"] == "paused"
+    expect(page.get_by_test_id("node-live-h1")).to_have_attribute("data-step", str(paused_at + 1))
+
+    # gradients toggle
+    page.get_by_test_id("live-mode-grad").click()
+    expect(page.get_by_test_id("node-live-h1")).to_have_attribute("data-mode", "grad")
+    expect(page.get_by_test_id("node-live-grad-h1")).to_be_visible()
+    assert float(live(page, "h1")["gradNorm"]) > 0
+    page.get_by_test_id("live-mode-both").click()
+    screenshot("training-paused-gradients")
+
+    # the learning rate changes mid-run
+    page.get_by_test_id("btn-train-play").click()
+    wait_for(page, lambda s: s["status"] == "running", what="resumed")
+    assert run_id(page) == first_run  # resumed, not restarted
+    setting(page, "lr", "0.005")
+    changed = wait_for(page, lambda s: s.get("lr") == "0.005", what="lr 0.005 in the metrics")
+    page.wait_for_timeout(300)
+    lrs = [p["lr"] for p in metrics(live_server.url, first_run)]
+    assert lrs[0] == pytest.approx(0.03) and lrs[-1] == pytest.approx(0.005)
+    assert int(changed["step"]) > paused_at + 1
+
+    # a second run (a new setting that cannot change mid-run), then compare the two
+    page.get_by_test_id("btn-train-stop").click()
+    wait_for(page, lambda s: s["status"] == "stopped", what="stopped")
+    setting(page, "speed", "0")
+    setting(page, "epochs", "60")
+    page.get_by_test_id("btn-train-play").click()
+    wait_for(page, lambda s: s["status"] == "done", timeout=30, what="second run done")
+    second_run = run_id(page)
+    assert second_run != first_run
+    page.get_by_test_id("train-tab-history").click()
+    expect(page.get_by_test_id(f"history-item-{first_run}")).to_be_visible()
+    expect(page.get_by_test_id(f"history-item-{second_run}")).to_be_visible()
+    compare = page.get_by_test_id(f"history-compare-{first_run}")
+    compare.click()  # its curves load, then it shows as ticked
+    expect(compare).to_be_checked()
+    legend = page.get_by_test_id("loss-chart").locator(".u-legend")
+    expect(legend).to_contain_text("· train", timeout=SLOW)
+    screenshot("training-history-compare")
+    assert console_errors == []
+
+
+def test_a_huge_learning_rate_diverges_and_the_node_is_highlighted(
+    trainer: Page, console_errors, screenshot
+):
+    page = trainer
+    open_example(page, "linear_regression")  # squared error, plain SGD: lr 100 overflows
+    setting(page, "lr", "100")
+    page.get_by_test_id("btn-train-play").click()
+    wait_for(page, lambda s: s["status"] == "diverged", what="divergence")
+    expect(page.get_by_test_id("diverged-banner")).to_contain_text("learning rate")
+    node = status(page)["divergedNode"]  # the first node holding a non-finite value
+    assert node == "cost"
+    expect(page.get_by_test_id(f"diverged-{node}")).to_be_visible()
+    expect(page.get_by_test_id("diverged-hint")).to_contain_text("learning rate")
+    screenshot("training-diverged")
+    # the fix the hint suggests works
+    page.get_by_test_id("btn-lower-lr").click()
+    wait_for(page, lambda s: s["status"] in ("done", "diverged"), what="the retry")
+    assert page.get_by_test_id("train-lr").input_value() == "10"
+    assert console_errors == []
+
+
+def test_reload_and_server_restart_keep_the_run(page: Page, tmp_path: Path, screenshot):
+    port = free_port()
+    db = tmp_path / "restart.sqlite"
+    env = {"BLOCKPROP_CHECKPOINT_SECONDS": "0.5"}
+    server = start_server(tmp_path, env=env, port=port, database=db)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        page.goto(server.url + "/")
+        open_example(page, "spiral")
+        setting(page, "epochs", "100000")
+        setting(page, "speed", "50")
+        page.get_by_test_id("btn-train-play").click()
+        wait_for(page, lambda s: int(s.get("step", 0)) >= 30, what="30 steps")
+        rid = run_id(page)
+
+        # leave and come back: the URL names the run, and the page shows its state
+        page.goto(server.url + "/?run=" + rid)
+        back = wait_for(page, lambda s: s.get("status") == "running", what="the run after a reload")
+        assert int(back["step"]) >= 30
+        wait_for(page, lambda s: int(s["step"]) > int(back["step"]) + 20, what="live again")
+        expect(page.get_by_test_id("node-live-l1")).to_be_visible()
+
+        # the server goes away and comes back: the page reconnects and resyncs
+        server.stop()
+        wait_for(page, lambda s: s.get("connection") == "reconnecting", what="reconnecting")
+        server = start_server(tmp_path, env=env, port=port, database=db)
+        wait_for(page, lambda s: s.get("status") == "interrupted", timeout=30, what="resync")
+        screenshot("training-interrupted")
+        before = step_of(page)
+        page.get_by_test_id("btn-train-play").click()
+        wait_for(
+            page,
+            lambda s: s["status"] == "running" and int(s["step"]) > before + 10,
+            timeout=30,
+            what="resumed after the restart",
+        )
+        points = metrics(server.url, rid)
+        steps = [p["step"] for p in points]
+        assert steps == list(range(1, len(steps) + 1))  # no gap, no repeat
+        stop_page_runs(page, server.url)
+    finally:
+        server.stop()
+    # only the expected noise of a server that went away
+    unexpected = [e for e in errors if "WebSocket" not in e and "Failed to load resource" not in e]
+    assert unexpected == []
+
+
+def chain_graph(layers: int = 24) -> dict:
+    """x → (linear → tanh) × layers → linear → cross-entropy ← y: 2·layers + 4 nodes."""
+    nodes = [
+        {"id": "x", "op": "input", "params": {"shape": [2]}, "ui": {"x": 0, "y": 0}},
+        {
+            "id": "y",
+            "op": "target",
+            "params": {"shape": [], "dtype": "int"},
+            "ui": {"x": 0, "y": 400},
+        },
+    ]
+    prev = "x"
+    for i in range(layers):
+        col, row = divmod(i, 6)
+        nodes.append(
+            {
+                "id": f"l{i}",
+                "op": "linear",
+                "params": {"out_features": 8},
+                "inputs": {"x": prev},
+                "ui": {"x": 200 + row * 360, "y": col * 160},
+            }
+        )
+        nodes.append(
+            {
+                "id": f"h{i}",
+                "op": "tanh",
+                "inputs": {"x": f"l{i}"},
+                "ui": {"x": 380 + row * 360, "y": col * 160},
+            }
+        )
+        prev = f"h{i}"
+    nodes.append(
+        {
+            "id": "out",
+            "op": "linear",
+            "params": {"out_features": 2},
+            "inputs": {"x": prev},
+            "ui": {"x": 2400, "y": 0},
+        }
+    )
+    nodes.append(
+        {
+            "id": "cost",
+            "op": "cross_entropy",
+            "inputs": {"logits": "out", "target": "y"},
+            "ui": {"x": 2600, "y": 0},
+        }
+    )
+    return {"version": 1, "name": "deep chain", "nodes": nodes}
+
+
+def measure(page: Page, snapshots: list[float], seconds: float) -> dict:
+    """Long tasks (PerformanceObserver) and frame times (requestAnimationFrame) over a window,
+    and the snapshots the page received meanwhile."""
+    page.evaluate(PERF_PROBE)
+    t0 = time.monotonic()
+    page.wait_for_timeout(seconds * 1000)
+    perf = page.evaluate("() => { window.__perf.done = true; return window.__perf; }")
+    received = len([t for t in snapshots if t >= t0]) / (time.monotonic() - t0)
+    frames = sorted(perf["frames"][1:])
+    return {
+        "snapshots_per_s": round(received, 1),
+        "long_tasks": len(perf["long"]),
+        "longest_task_ms": round(max(perf["long"], default=0), 1),
+        "frames": len(frames),
+        "frame_ms_p50": round(statistics.median(frames), 1),
+        "frame_ms_p95": round(frames[int(0.95 * (len(frames) - 1))], 1),
+        "frame_ms_max": round(frames[-1], 1),
+    }
+
+
+PERF_PROBE = """() => {
+  const perf = { long: [], frames: [] };
+  window.__perf = perf;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) perf.long.push(e.duration);
+  }).observe({ type: "longtask" });
+  let last = performance.now();
+  const tick = (t) => {
+    perf.frames.push(t - last);
+    last = t;
+    if (!perf.done) requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+}"""
+
+
+def test_twenty_snapshots_a_second_on_a_50_node_graph_keep_the_page_smooth(
+    trainer: Page, tmp_path: Path, console_errors, screenshot
+):
+    page = trainer
+    doc = chain_graph()
+    assert len(doc["nodes"]) == 52
+    path = tmp_path / "chain.json"
+    path.write_text(json.dumps(doc))
+    page.get_by_test_id("import-file").set_input_files(str(path))
+    expect(page.locator(".react-flow__node")).to_have_count(len(doc["nodes"]), timeout=SLOW)
+    page.get_by_test_id("train-tab-data").click()
+    page.get_by_test_id("dataset-select").select_option("spiral")
+    setting(page, "epochs", "100000")
+    setting(page, "speed", "200")
+    page.get_by_test_id("live-rate").select_option("20")
+    snapshots: list[float] = []
+
+    def on_ws(ws):
+        ws.on(
+            "framereceived",
+            lambda f: (
+                snapshots.append(time.monotonic())
+                if isinstance(f, str) and '"type":"snapshot"' in f
+                else None
+            ),
+        )
+
+    page.on("websocket", on_ws)
+    page.get_by_test_id("btn-train-play").click()
+    expect(page.get_by_test_id("node-live-h23")).to_be_visible(timeout=SLOW)
+    page.wait_for_timeout(1000)
+    # Two 5-second windows at most: the target must hold in one of them (a shared machine can
+    # be busy for a moment with something else).
+    windows = []
+    for _ in range(2):
+        figures = measure(page, snapshots, 5.0)
+        windows.append(figures)
+        print("\nperf (20 snapshots/s, 52 nodes):", json.dumps(figures))
+        if figures["longest_task_ms"] <= 50 and figures["snapshots_per_s"] >= 15:
+            break
+    results = Path(__file__).resolve().parents[2] / "test-results"
+    results.mkdir(exist_ok=True)
+    (results / "training-perf.json").write_text(json.dumps(windows, indent=2))
+    screenshot("training-50-nodes")
+    best = min(windows, key=lambda f: f["longest_task_ms"])
+    met = best["longest_task_ms"] <= 50 and best["snapshots_per_s"] >= 15
+    load = os.getloadavg()[0]
+    if not met and load > 1.5 * (os.cpu_count() or 1):
+        pytest.xfail(f"machine loaded (load average {load:.1f}): {windows}")
+    assert met, windows
+    assert console_errors == []
