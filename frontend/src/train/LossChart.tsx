@@ -74,9 +74,10 @@ function mount(UPlot: typeof uPlot, el: HTMLDivElement, logScale: boolean, xMode
       { label: `${c.label} · test`, stroke, width: 1.5, dash: [2, 3], spanGaps: true },
     );
   });
+  let legend = 34; // the legend's height, below the plot (measured once drawn)
   const size = () => ({
     width: Math.max(200, el.clientWidth),
-    height: Math.max(80, el.clientHeight - 34),
+    height: Math.max(80, el.clientHeight - legend),
   });
   const u = new UPlot(
     {
@@ -88,7 +89,7 @@ function mount(UPlot: typeof uPlot, el: HTMLDivElement, logScale: boolean, xMode
       },
       series,
       axes: [
-        { label: xMode === "step" ? "step" : "epoch", labelSize: 14, size: 30 },
+        { size: 26 },
         { scale: "y", size: 46 },
         { scale: "acc", side: 1, grid: { show: false }, size: 34 },
       ],
@@ -98,6 +99,8 @@ function mount(UPlot: typeof uPlot, el: HTMLDivElement, logScale: boolean, xMode
     chartData(state),
     el,
   );
+  legend = (u.root.querySelector(".u-legend") as HTMLElement | null)?.offsetHeight ?? legend;
+  u.setSize(size());
   let last = 0;
   let timer: ReturnType<typeof setTimeout> | null = null;
   const redraw = () => {

@@ -1,5 +1,7 @@
+import { useMemo } from "react";
+import { useEditor } from "../store/editor";
 import { fmt } from "./draw";
-import { useTrain } from "./store";
+import { signature, staleReason, useTrain } from "./store";
 import { isLive } from "./types";
 
 /** Play, pause, one step, stop, reset, and the run's status line. */
@@ -14,6 +16,7 @@ export function RunControls() {
   const running = run?.status === "running" || run?.status === "starting";
   const readOnly = !!run && !run.canControl;
   const live = isLive(run?.status);
+  const stale = useStale();
 
   return (
     <div className="run-controls">
@@ -42,7 +45,10 @@ export function RunControls() {
             onClick={() => void play()}
             disabled={!!busy}
           >
-            ▶ {run?.status === "paused" || run?.status === "interrupted" ? "Resume" : "Train"}
+            ▶{" "}
+            {(run?.status === "paused" || run?.status === "interrupted") && !stale
+              ? "Resume"
+              : "Train"}
           </button>
         )}
         <button
@@ -76,9 +82,31 @@ export function RunControls() {
           ↺
         </button>
       </div>
+      {stale && (
+        <span className="run-stale" data-testid="run-stale" title="▶ starts a new run">
+          {stale}: ▶ starts a new run
+        </span>
+      )}
       <RunStatusLine />
     </div>
   );
+}
+
+/** Why ▶ would start a new run instead of resuming the paused one (null: it resumes). */
+function useStale(): string | null {
+  const run = useTrain((s) => s.run);
+  const settings = useTrain((s) => s.settings);
+  const dataset = useTrain((s) => s.dataset);
+  const revision = useEditor((s) => s.revision);
+  const paused = run?.status === "paused" || run?.status === "interrupted";
+  const runKey = paused && run ? `${run.id}:${JSON.stringify(run.config)}` : "";
+  // biome-ignore lint/correctness/useExhaustiveDependencies: recomputed when the document (revision) or the run's config changes, not on every progress update
+  return useMemo(() => {
+    const r = useTrain.getState().run;
+    if (!runKey || !r) return null;
+    const sig = signature(useEditor.getState().toDoc());
+    return staleReason(r, settings, dataset, sig);
+  }, [runKey, settings, dataset, revision]);
 }
 
 function RunStatusLine() {

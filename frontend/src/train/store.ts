@@ -325,21 +325,9 @@ export const useTrain = create<TrainState>()((set, get) => {
     });
   };
 
-  /** Whether ▶ must start a new run rather than resume: another graph, dataset or a setting
-   * that cannot change mid-run. */
-  const stale = (run: RunView): boolean => {
-    const doc = useEditor.getState().toDoc();
-    if (run.sig !== null && run.sig !== signature(doc)) return true;
-    const s = get();
-    const { name, ...rest } = s.dataset;
-    const { name: rn, ...rrest } = run.dataset;
-    if (name !== rn || stable(clean(rest)) !== stable(clean(rrest))) return true;
-    for (const [k, v] of Object.entries(configOf(s.settings))) {
-      if (LIVE.has(k)) continue;
-      if (k in run.config && JSON.stringify(run.config[k]) !== JSON.stringify(v)) return true;
-    }
-    return false;
-  };
+  const stale = (run: RunView) =>
+    staleReason(run, get().settings, get().dataset, signature(useEditor.getState().toDoc())) !==
+    null;
 
   const liveChanges = (run: RunView): Record<string, number> => {
     const out: Record<string, number> = {};
@@ -677,6 +665,27 @@ export const useTrain = create<TrainState>()((set, get) => {
     say: (kind, text) => set({ message: { kind, text } }),
   };
 });
+
+/** Why ▶ would start a new run rather than resume this one: the graph, the dataset or a
+ * setting that cannot change mid-run differs from the run's; null when it would resume. */
+export function staleReason(
+  run: RunView,
+  settings: TrainSettings,
+  dataset: DatasetSpec,
+  sig: string,
+): string | null {
+  if (run.sig !== null && run.sig !== sig) return "the graph changed";
+  const { name, ...rest } = dataset;
+  const { name: rn, ...rrest } = run.dataset;
+  if (name !== rn || stable(clean(rest)) !== stable(clean(rrest))) return "the dataset changed";
+  for (const [k, v] of Object.entries(configOf(settings))) {
+    if (LIVE.has(k)) continue;
+    if (k in run.config && JSON.stringify(run.config[k]) !== JSON.stringify(v)) {
+      return `${k} changed`;
+    }
+  }
+  return null;
+}
 
 function clean(o: Record<string, unknown>) {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
