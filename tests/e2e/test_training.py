@@ -419,3 +419,26 @@ def test_twenty_snapshots_a_second_on_a_50_node_graph_keep_the_page_smooth(
         pytest.xfail(f"machine loaded (load average {load:.1f}): {windows}")
     assert met, windows
     assert console_errors == []
+
+
+def test_an_uploaded_csv_previews_and_trains(trainer: Page, tmp_path: Path, console_errors):
+    page = trainer
+    rows = ["a,b,label"]
+    for i in range(60):  # two clusters, opposite corners
+        k = i % 2
+        rows.append(f"{(i % 7) * 0.05 + 2 * k:.2f},{(i % 5) * 0.05 - 2 * k:.2f},{k}")
+    csv = tmp_path / "corners.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    open_example(page, "spiral")
+    page.get_by_test_id("train-tab-data").click()
+    page.get_by_test_id("dataset-upload").set_input_files(str(csv))
+    expect(page.get_by_test_id("train-message")).to_contain_text("60 rows")
+    select = page.get_by_test_id("dataset-select")
+    assert select.input_value().startswith("upload-")
+    expect(page.get_by_test_id("dataset-preview")).to_have_attribute("data-rows", "60")
+    setting(page, "epochs", "20")
+    page.get_by_test_id("btn-train-play").click()
+    done = wait_for(page, lambda s: s["status"] == "done", what="the run on the upload")
+    assert float(done["accuracy"]) == 1.0
+    expect(page.get_by_test_id("boundary-view")).to_be_visible()
+    assert console_errors == []

@@ -90,7 +90,7 @@ function mount(UPlot: typeof uPlot, el: HTMLDivElement, logScale: boolean, xMode
       series,
       axes: [
         { size: 26 },
-        { scale: "y", size: 46 },
+        { scale: "y", size: 54 },
         { scale: "acc", side: 1, grid: { show: false }, size: 34 },
       ],
       legend: { live: true },
@@ -99,8 +99,13 @@ function mount(UPlot: typeof uPlot, el: HTMLDivElement, logScale: boolean, xMode
     chartData(state),
     el,
   );
-  legend = (u.root.querySelector(".u-legend") as HTMLElement | null)?.offsetHeight ?? legend;
-  u.setSize(size());
+  // The legend wraps with the width: size the width first, then give the plot the rest.
+  const layout = () => {
+    u.setSize({ width: size().width, height: u.height });
+    legend = (u.root.querySelector(".u-legend") as HTMLElement | null)?.offsetHeight ?? legend;
+    u.setSize(size());
+  };
+  layout();
   let last = 0;
   let timer: ReturnType<typeof setTimeout> | null = null;
   const redraw = () => {
@@ -114,7 +119,7 @@ function mount(UPlot: typeof uPlot, el: HTMLDivElement, logScale: boolean, xMode
     if (wait <= 0) redraw();
     else timer = setTimeout(redraw, wait);
   });
-  const ro = new ResizeObserver(() => u.setSize(size()));
+  const ro = new ResizeObserver(layout);
   ro.observe(el);
   return () => {
     unsub();

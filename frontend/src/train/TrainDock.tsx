@@ -50,6 +50,7 @@ export function TrainDock() {
       style={open ? { height } : undefined}
     >
       {open && <div className="dock-resize" onPointerDown={onResize} title="Drag to resize" />}
+      <CanvasBar />
       <div className="dock-bar">
         <button
           type="button"
@@ -86,7 +87,7 @@ export function TrainDock() {
             </div>
           </div>
           <div className="dock-middle">
-            <ViewBar />
+            <ChartBar />
             <Message />
             <LossChart />
           </div>
@@ -101,11 +102,10 @@ export function TrainDock() {
 
 const clamp = (h: number) => Math.max(160, Math.min(window.innerHeight - 200, h));
 
-function ViewBar() {
+/** Over the canvas's bottom edge: what the nodes and edges show, and how often. */
+function CanvasBar() {
   const liveMode = useTrain((s) => s.liveMode);
   const edgeMode = useTrain((s) => s.edgeMode);
-  const logScale = useTrain((s) => s.logScale);
-  const xMode = useTrain((s) => s.xMode);
   const rate = useTrain((s) => s.rate);
   const s = useTrain.getState();
   const modes: [LiveMode, string][] = [
@@ -119,9 +119,9 @@ function ViewBar() {
     ["grad", "gradients"],
   ];
   return (
-    <div className="view-bar">
+    <div className="canvas-bar" data-testid="canvas-bar">
       <fieldset className="seg small">
-        <legend>nodes</legend>
+        <legend>nodes show</legend>
         {modes.map(([m, label]) => (
           <button
             key={m}
@@ -148,8 +148,32 @@ function ViewBar() {
           </button>
         ))}
       </fieldset>
+      <label className="rate" title="Live node views per second">
+        <select
+          data-testid="live-rate"
+          value={rate}
+          onChange={(e) => s.setRate(Number(e.target.value))}
+        >
+          {[2, 5, 10, 20, 30].map((r) => (
+            <option key={r} value={r}>
+              {r}/s
+            </option>
+          ))}
+        </select>
+      </label>
+    </div>
+  );
+}
+
+/** The chart's own toggles: log axis, per step or per epoch. */
+function ChartBar() {
+  const logScale = useTrain((s) => s.logScale);
+  const xMode = useTrain((s) => s.xMode);
+  const s = useTrain.getState();
+  return (
+    <div className="view-bar">
       <fieldset className="seg small">
-        <legend className="sr-only">Chart</legend>
+        <legend>loss</legend>
         <button
           type="button"
           aria-pressed={logScale}
@@ -169,19 +193,6 @@ function ViewBar() {
           epochs
         </button>
       </fieldset>
-      <label className="rate" title="Live node views per second">
-        <select
-          data-testid="live-rate"
-          value={rate}
-          onChange={(e) => s.setRate(Number(e.target.value))}
-        >
-          {[2, 5, 10, 20, 30].map((r) => (
-            <option key={r} value={r}>
-              {r}/s
-            </option>
-          ))}
-        </select>
-      </label>
     </div>
   );
 }

@@ -91,13 +91,16 @@ export function drawHeatmap(
   const nc = nr ? rows[0].length : 0;
   if (!nr || !nc) return;
   let max = 0;
-  for (const r of rows) for (const v of r) if (v !== null && Math.abs(v) > max) max = Math.abs(v);
+  for (const r of rows) {
+    for (const v of r) if (v !== null && Math.abs(v) > max) max = Math.abs(v);
+  }
   const cw = w / nc;
   const ch = h / nr;
   for (let i = 0; i < nr; i++) {
     for (let j = 0; j < nc; j++) {
       const v = rows[i][j];
-      ctx.fillStyle = v === null ? "#000" : diverging(max ? v / max : 0);
+      if (Number.isNaN(v)) continue; // padding of a grid (asGrid): nothing there
+      ctx.fillStyle = v === null ? "#000" : diverging(max ? v / max : 0); // null: NaN or ∞
       ctx.fillRect(x + j * cw, y + i * ch, Math.ceil(cw), Math.ceil(ch));
     }
   }
@@ -110,7 +113,7 @@ export function asGrid(values: (number | null)[], aspect: number): (number | nul
   const rows: (number | null)[][] = [];
   for (let i = 0; i < n; i += cols) {
     const row = values.slice(i, i + cols);
-    while (row.length < cols) row.push(null);
+    while (row.length < cols) row.push(Number.NaN); // padding, left blank
     rows.push(row);
   }
   return rows;
