@@ -1,13 +1,12 @@
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { useUi } from "../store/ui";
 import { followUrl, startBroadcast, stopBroadcast } from "./broadcast";
-import { enterPresent, exitPresent } from "./present";
 import { useClassroom } from "./store";
 
-/** The classroom's buttons in the top bar: explain mode, presentation, broadcast. */
+/** The classroom's buttons in the top bar: explain mode and broadcast (presentation mode is in the
+ * explain panel, on the P key and in the URL). */
 export function ClassroomButtons() {
   const open = useClassroom((s) => s.open);
-  const present = useClassroom((s) => s.present);
   const toggle = useClassroom((s) => s.toggleExplain);
   return (
     <div className="group cx-buttons" data-cx="buttons">
@@ -21,16 +20,6 @@ export function ClassroomButtons() {
       >
         Explain
       </button>
-      <button
-        type="button"
-        className={`btn${present ? " is-pressed" : ""}`}
-        data-testid="btn-present"
-        aria-pressed={present}
-        title="Presentation mode: large type, no chrome, arrow keys step (P)"
-        onClick={present ? exitPresent : enterPresent}
-      >
-        Present
-      </button>
       <BroadcastButton />
     </div>
   );
@@ -41,6 +30,21 @@ function BroadcastButton() {
   const [busy, setBusy] = useState(false);
   const [open, setOpen] = useState(false);
   const notify = useUi((s) => s.notify);
+  const wrap = useRef<HTMLSpanElement>(null);
+  // the link box closes on a click elsewhere or Esc, like a menu
+  useEffect(() => {
+    if (!open) return;
+    const onDown = (e: MouseEvent) => {
+      if (wrap.current && !wrap.current.contains(e.target as Node)) setOpen(false);
+    };
+    const onKey = (e: KeyboardEvent) => e.key === "Escape" && setOpen(false);
+    document.addEventListener("mousedown", onDown);
+    document.addEventListener("keydown", onKey);
+    return () => {
+      document.removeEventListener("mousedown", onDown);
+      document.removeEventListener("keydown", onKey);
+    };
+  }, [open]);
   if (!broadcast) {
     return (
       <button
@@ -67,7 +71,7 @@ function BroadcastButton() {
   }
   const url = followUrl(broadcast.id);
   return (
-    <span className="cx-live-wrap">
+    <span className="cx-live-wrap" ref={wrap}>
       <button
         type="button"
         className={`btn is-pressed cx-live is-${broadcast.status}`}

@@ -3,6 +3,7 @@ import { useEffect, useRef, useState } from "react";
 import { useEditor } from "../store/editor";
 import { classroomApi } from "./api";
 import { GradcheckSummary } from "./Gradcheck";
+import { enterPresent, exitPresent } from "./present";
 import { StepCard } from "./StepCard";
 import { selectStep, useClassroom } from "./store";
 
@@ -34,6 +35,7 @@ function PanelHead() {
   const toggleBackward = useClassroom((s) => s.toggleBackwardGraph);
   const runGradcheck = useClassroom((s) => s.runGradcheck);
   const gcBusy = useClassroom((s) => s.gradcheck.status === "loading");
+  const present = useClassroom((s) => s.present);
   return (
     <header className="cx-head">
       <h2>Explain</h2>
@@ -60,6 +62,16 @@ function PanelHead() {
             {gcBusy ? "Checking…" : "Check gradients"}
           </button>
         )}
+        <button
+          type="button"
+          className={`btn small${present ? " is-pressed" : ""}`}
+          data-testid="btn-present"
+          aria-pressed={present}
+          title="Presentation mode: large type, no chrome, arrow keys step (P)"
+          onClick={present ? exitPresent : enterPresent}
+        >
+          Present
+        </button>
         {!follower && (
           <button
             type="button"

@@ -14,6 +14,7 @@ import { ClassroomLayer } from "./ClassroomLayer";
 import { ExplainPanel } from "./ExplainPanel";
 import { followIdFromPath, startFollowing, useFollow } from "./follow";
 import { RunWatch } from "./RunWatch";
+import { useClassroom } from "./store";
 
 // Module scope, as in the editor's canvas.
 const nodeTypes = { op: OpNodeView };
@@ -107,6 +108,7 @@ function FollowBar() {
 function FollowCanvas() {
   const doc = useFollow((s) => s.doc);
   const graphVersion = useFollow((s) => s.graphVersion);
+  const explaining = useClassroom((s) => s.open);
   const ops = useEditor((s) => s.ops);
   const ready = useEditor((s) => s.opsStatus === "ready");
   const rf = useReactFlow<OpNode, FlowEdge>();
@@ -117,9 +119,10 @@ function FollowCanvas() {
   // biome-ignore lint/correctness/useExhaustiveDependencies: frame the graph when a new one arrives
   useEffect(() => {
     if (nodes.length === 0) return;
-    const t = setTimeout(() => void rf.fitView({ padding: 0.2, maxZoom: 1.25, duration: 0 }), 60);
+    // after React Flow has measured the nodes and the canvas has made room for the panel
+    const t = setTimeout(() => void rf.fitView({ padding: 0.15, maxZoom: 1.25, duration: 0 }), 250);
     return () => clearTimeout(t);
-  }, [graphVersion, nodes.length, rf]);
+  }, [graphVersion, nodes.length, explaining, rf]);
   return (
     <ReactFlow<OpNode, FlowEdge>
       nodes={nodes}

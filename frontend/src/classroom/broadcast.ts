@@ -2,6 +2,7 @@
 // the classroom view to it (latest wins: at most one request in flight, the newest state next).
 import type { GraphDoc } from "../api/types";
 import { useEditor } from "../store/editor";
+import { useTrain } from "../train/store";
 import { classroomApi, describeError } from "./api";
 import { useClassroom, viewOf } from "./store";
 import type { SessionView } from "./types";
@@ -9,11 +10,8 @@ import type { SessionView } from "./types";
 const GRAPH_DELAY_MS = 300;
 const FOLLOWERS_POLL_MS = 4000;
 
-/** Where the teacher's run id comes from (set by the training panel's bridge, if any). */
-let runIdSource: () => string | null = () => null;
-export function setRunIdSource(f: () => string | null) {
-  runIdSource = f;
-}
+/** The run the teacher trains now, for followers to watch (read-only). */
+const runId = () => useTrain.getState().run?.id ?? null;
 
 let stop: (() => void) | null = null;
 
@@ -21,7 +19,7 @@ export const followUrl = (id: string) => `${window.location.origin}/follow/${id}
 
 export async function startBroadcast(): Promise<void> {
   if (useClassroom.getState().broadcast) return;
-  const view = (): SessionView => ({ ...viewOf(useClassroom.getState()), run_id: runIdSource() });
+  const view = (): SessionView => ({ ...viewOf(useClassroom.getState()), run_id: runId() });
   const doc = useEditor.getState().toDoc();
   let created: Awaited<ReturnType<typeof classroomApi.createSession>>;
   try {
@@ -89,12 +87,14 @@ export async function startBroadcast(): Promise<void> {
       void flush();
     }, GRAPH_DELAY_MS);
   });
+  const unsubTrain = useTrain.subscribe((s, prev) => {
+    if (s.run?.id !== prev.run?.id) pushView();
+  });
   const poll = setInterval(async () => {
     try {
       const read = await classroomApi.session(id);
       const b = useClassroom.getState().broadcast;
       if (b?.id === id) useClassroom.getState().setBroadcast({ ...b, followers: read.followers });
-      pushView(); // the run may have started meanwhile
     } catch {
       // shown on the next update
     }
@@ -103,6 +103,7 @@ export async function startBroadcast(): Promise<void> {
   stop = () => {
     unsubClassroom();
     unsubEditor();
+    unsubTrain();
     clearInterval(poll);
     clearTimeout(graphTimer);
   };

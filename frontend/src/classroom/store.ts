@@ -119,7 +119,11 @@ export const useClassroom = create<ClassroomState>()((set, get) => {
     return inputs;
   };
 
-  const explainWith = async (inputs: Record<string, Tensor> | null, fallback = false) => {
+  const explainWith = async (
+    inputs: Record<string, Tensor> | null,
+    fallback = false,
+    fromTexts = false,
+  ) => {
     const s = get();
     const seq = ++runSeq;
     const revision = s.followDoc ? null : useEditor.getState().revision;
@@ -128,8 +132,10 @@ export const useClassroom = create<ClassroomState>()((set, get) => {
       const result = await classroomApi.explain(docNow(s), inputs, s.seed);
       if (seq !== runSeq) return;
       const walk = buildWalk(result);
+      // what the person typed stays as typed (an answer may arrive while they type on)
+      const typed = fromTexts ? get().texts : {};
       const texts: Record<string, string> = {};
-      for (const f of result.feeds) texts[f.id] = feedText(result.inputs[f.id]);
+      for (const f of result.feeds) texts[f.id] = typed[f.id] ?? feedText(result.inputs[f.id]);
       const params = paramKeys(result);
       const cur = get();
       const wanted = pendingPosition ?? cur.position;
@@ -203,7 +209,7 @@ export const useClassroom = create<ClassroomState>()((set, get) => {
         else set({ inputError: inputs });
         return;
       }
-      await explainWith(inputs, opts.fallback);
+      await explainWith(inputs, opts.fallback, inputs !== null);
     },
 
     setText: (id, text) => set((s) => ({ texts: { ...s.texts, [id]: text }, inputError: null })),
@@ -280,13 +286,13 @@ export const useClassroom = create<ClassroomState>()((set, get) => {
       const s = get();
       const ex = view.explain;
       set({
+        open: Boolean(ex),
         backwardGraph: view.backward_graph ?? false,
         gradcheck: view.gradcheck
           ? { status: "ready", result: view.gradcheck, error: null }
           : emptyGradcheck(),
         ...(ex
           ? {
-              open: true,
               speed: ex.speed ?? s.speed,
               lr: ex.lr ?? s.lr,
               param: ex.param ?? s.param,

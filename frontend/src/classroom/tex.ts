@@ -90,16 +90,15 @@ export function texValue(v: Tensor | undefined, paren = false): string {
   return `\\left[\\,${shape.join("\\times")}\\ \\text{array}\\,\\right]`;
 }
 
-/** A short plain-text view for a chip on a node: `[0.12, −0.5, 1.3]`, `[60] ‖·‖=2.1`. */
+/** A short plain-text view for a chip on a node: `[0.12, −0.5, 1.3]`, `[0.12, −0.5, … 60]`. */
 export function compact(v: Tensor | undefined, max = 3): string {
   if (v === undefined) return "";
   if (!Array.isArray(v)) return fmt(v);
   const flat = flatten(v);
   const shape = shapeOf(v);
   if (shape.length === 1 && flat.length <= max) return `[${flat.map(fmt).join(", ")}]`;
-  const norm = Math.sqrt(flat.reduce<number>((s, x) => s + (x ?? 0) * (x ?? 0), 0));
   const head = flat.slice(0, 2).map(fmt).join(", ");
-  return `[${head}, …] ${shape.join("×")} ‖·‖=${fmt(norm)}`;
+  return `[${head}, … ${shape.join("×")}]`;
 }
 
 /** Names a template uses. */

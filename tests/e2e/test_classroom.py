@@ -1,0 +1,401 @@
+"""The classroom (issue 8) in a real Chromium against a real server.
+
+- Explain mode on a two-layer network in the notes' style (x ∈ R² → Linear 4 → ReLU →
+  Linear 2 → cross-entropy with a class label; small enough that every number is on screen)
+  shows, step by step, the same values, gradients, local results and update as
+  POST /api/evaluate; the notes' own network (`notes_network`, 600 inputs) explains too.
+- One click on "Check gradients" badges every node and parameter green, on every shipped example.
+- Presentation mode from the URL (chrome hidden, chosen controls hidden, arrow keys step).
+- Follow mode: a second browser context mirrors the teacher's explain step within a second, and
+  cannot change the teacher's graph (no editing in the page, 403 from the server); it can fork.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+SLOW = 20_000
+
+TWO_LAYER: dict[str, Any] = {
+    "version": 1,
+    "name": "Two-layer network (notes)",
+    "nodes": [
+        {"id": "x", "op": "input", "params": {"shape": [2]}, "ui": {"x": 0, "y": 40}},
+        {
+            "id": "y",
+            "op": "target",
+            "params": {"shape": [], "dtype": "int"},
+            "ui": {"x": 560, "y": 200},
+        },
+        {
+            "id": "l1",
+            "op": "linear",
+            "params": {"out_features": 4},
+            "inputs": {"x": "x"},
+            "ui": {"x": 140, "y": 20},
+        },
+        {"id": "h", "op": "relu", "inputs": {"x": "l1"}, "ui": {"x": 320, "y": 20}},
+        {
+            "id": "l2",
+            "op": "linear",
+            "params": {"out_features": 2},
+            "inputs": {"x": "h"},
+            "ui": {"x": 480, "y": 20},
+        },
+        {
+            "id": "c",
+            "op": "cross_entropy",
+            "inputs": {"logits": "l2", "target": "y"},
+            "ui": {"x": 680, "y": 80},
+        },
+    ],
+}
+SAMPLE = {"x": [[0.5, -1.0]], "y": [1]}
+
+
+@pytest.fixture(scope="module")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1440, "height": 960}}
+
+
+def store(url: str, graph: dict[str, Any]) -> dict[str, Any]:
+    r = httpx.post(f"{url}/api/graphs", json={"graph": graph}, timeout=10)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def open_explain(page: Page, url: str, graph: dict[str, Any], query: str = "") -> None:
+    stored = store(url, graph)
+    page.goto(f"{url}/g/{stored['id']}{query}")
+    expect(page.get_by_test_id("status")).to_have_attribute("data-status", "valid", timeout=SLOW)
+    page.get_by_test_id("btn-explain").click()
+    expect(page.get_by_test_id("explain-card")).to_have_attribute("data-phase", "start")
+
+
+def card(page: Page) -> dict[str, Any]:
+    c = page.get_by_test_id("explain-card")
+    return {
+        "phase": c.get_attribute("data-phase"),
+        "node": c.get_attribute("data-node"),
+        "value": json.loads(c.get_attribute("data-value") or "null"),
+        "grad": json.loads(c.get_attribute("data-grad") or "null"),
+    }
+
+
+def step_to(page: Page, position: int) -> None:
+    counter = page.get_by_test_id("explain-step")
+    while int(counter.get_attribute("data-position") or 0) < position:
+        page.keyboard.press("ArrowRight")
+    expect(counter).to_have_attribute("data-position", str(position))
+
+
+def fmt(x: float) -> str:
+    """The page's number format (tex.ts fmt): four significant digits."""
+    if float(x).is_integer() and abs(x) < 1e6:
+        return str(int(x))
+    a = abs(x)
+    if a != 0 and (a < 1e-3 or a >= 1e6):
+        m, e = f"{x:.2e}".split("e")
+        return f"{float(m):g}e{int(e)}"
+    return f"{float(f'{x:.4g}'):g}"
+
+
+def close(a: Any, b: Any) -> None:
+    np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float), rtol=1e-9, atol=1e-12)
+
+
+def test_explain_shows_the_numbers_of_evaluate(live_server, page: Page, console_errors, screenshot):
+    url = live_server.url
+    open_explain(page, url, TWO_LAYER)
+    page.get_by_test_id("explain-input-x").fill("0.5, -1")
+    page.get_by_test_id("explain-input-y").fill("1")
+    page.get_by_test_id("explain-run").click()
+    expect(page.get_by_test_id("explain-input-x")).to_have_value("0.5, -1")
+
+    ev = httpx.post(
+        f"{url}/api/evaluate", json={"graph": TWO_LAYER, "inputs": SAMPLE, "seed": 0}
+    ).json()
+    order = ["x", "y", "l1", "h", "l2", "c"]
+    counter = page.get_by_test_id("explain-step")
+    expect(counter).to_have_attribute("data-total", "12")
+
+    # forward: each node in topological order, its value as evaluate computes it
+    for i, nid in enumerate(order, start=1):
+        step_to(page, i)
+        got = card(page)
+        assert (got["phase"], got["node"]) == ("forward", nid)
+        close(got["value"], ev["values"][nid][0])
+        expect(page.get_by_test_id(f"explain-ring-{nid}")).to_be_visible()
+        chip = page.get_by_test_id(f"explain-value-{nid}").inner_text()
+        first = np.ravel(ev["values"][nid][0])[0]
+        assert fmt(first) in chip, (chip, first)
+        if nid == "l1":
+            screenshot("classroom-explain-forward-l1")
+    loss = float(page.get_by_test_id("explain-loss").get_attribute("data-value"))
+    assert loss == pytest.approx(ev["loss"])
+
+    # backward: reverse order, dC/d(output) as evaluate's gradient (labels have none)
+    for i, nid in enumerate(["c", "l2", "h", "l1", "x"], start=7):
+        step_to(page, i)
+        got = card(page)
+        assert (got["phase"], got["node"]) == ("backward", nid)
+        if nid == "x":  # evaluate leaves data out of `grads`: dC/dx = W1ᵀ dC/d(l1)
+            want = np.array(ev["state"]["l1"]["W"]).T @ np.array(ev["grads"]["l1"][0])
+        else:
+            want = ev["grads"][nid][0]
+        close(got["grad"], want)
+        if nid == "l2":
+            # the local rules with the numbers: dC/dx = Wᵀ dC/dy, dC/dW = dC/dy xᵀ, dC/db
+            rules = page.get_by_test_id("explain-rules").locator("li")
+            expect(rules).to_have_count(3)
+            W = np.array(ev["state"]["l2"]["W"])
+            g = np.array(ev["grads"]["l2"][0])
+            close(json.loads(rules.nth(0).get_attribute("data-value")), W.T @ g)
+            close(
+                json.loads(rules.nth(1).get_attribute("data-value")), ev["param_grads"]["l2"]["W"]
+            )
+            close(
+                json.loads(rules.nth(1).get_attribute("data-value")),
+                np.outer(g, ev["values"]["h"][0]),
+            )
+            close(
+                json.loads(rules.nth(2).get_attribute("data-value")), ev["param_grads"]["l2"]["b"]
+            )
+            tex = rules.nth(0).locator("[data-tex]").get_attribute("data-tex")
+            assert r"{W}^\top" in tex and fmt(W[0][0]) in tex
+            expect(page.get_by_test_id("explain-op-backward")).to_be_visible()
+            screenshot("classroom-explain-backward-l2")
+        if nid == "h":  # ReLU passes dC/dy where its input is positive
+            rule = json.loads(
+                page.get_by_test_id("explain-rules").locator("li").first.get_attribute("data-value")
+            )
+            l1 = np.array(ev["values"]["l1"][0])
+            close(rule, np.where(l1 > 0, ev["grads"]["h"][0], 0.0))
+
+    # the update of a chosen parameter: w ← w − η ∂L/∂w
+    step_to(page, 12)
+    assert card(page)["phase"] == "update"
+    page.get_by_test_id("update-param").select_option("l1.W")
+    page.get_by_test_id("update-lr").fill("0.5")
+    line = page.get_by_test_id("update-lines").locator("li").first
+    close(
+        json.loads(line.get_attribute("data-value")),
+        np.array(ev["state"]["l1"]["W"]) - 0.5 * np.array(ev["param_grads"]["l1"]["W"]),
+    )
+    screenshot("classroom-explain-update")
+
+    # previous, first, auto-play at a chosen speed to the end
+    page.get_by_test_id("explain-prev").click()
+    expect(counter).to_have_attribute("data-position", "11")
+    page.get_by_test_id("explain-first").click()
+    expect(counter).to_have_attribute("data-position", "0")
+    page.get_by_test_id("explain-speed").fill("4")
+    page.get_by_test_id("explain-play").click()
+    expect(counter).to_have_attribute("data-position", "12", timeout=8000)
+    expect(page.get_by_test_id("explain-play")).to_have_attribute("aria-pressed", "false")
+
+    # the transformed graph: edges reversed, blocks replaced by their VJPs
+    page.keyboard.press("b")
+    bg = page.get_by_test_id("backward-graph")
+    expect(bg).to_be_visible()
+    expect(bg.get_by_test_id("bg-node-l2")).to_contain_text("VJP of Linear")
+    expect(bg.get_by_test_id("bg-node-c")).to_have_attribute("data-kind", "seed")
+    expect(bg.locator(".react-flow__edge")).to_have_count(4)  # x←l1←h←l2←c; no edge to labels
+    screenshot("classroom-backward-graph")
+    page.keyboard.press("Escape")
+    expect(bg).to_have_count(0)
+    assert console_errors == []
+
+
+def test_the_notes_network_explains_too(live_server, page: Page, console_errors):
+    """The notes' own network (600 inputs, 60 → 40 → 10): values match, matrices are elided."""
+    url = live_server.url
+    graph = httpx.get(f"{url}/api/examples/notes_network").json()["graph"]
+    open_explain(page, url, graph)
+    inputs = httpx.post(f"{url}/api/explain", json={"graph": graph}).json()["inputs"]
+    ev = httpx.post(f"{url}/api/evaluate", json={"graph": graph, "inputs": inputs}).json()
+    step_to(page, 4)  # x, y, flat, l1
+    got = card(page)
+    assert got["node"] == "l1"
+    close(got["value"], ev["values"]["l1"][0])
+    tex = (
+        page.get_by_test_id("explain-forward-lines").locator("[data-tex]").get_attribute("data-tex")
+    )
+    assert r"\cdots" in tex and r"\vdots" in tex
+    page.keyboard.press("End")
+    page.keyboard.press("ArrowLeft")  # the last backward step: dC/dx for the image
+    assert card(page)["node"] == "x"
+    # evaluate leaves data out of `grads`; flatten's dC/dx is dC/d(flat) reshaped
+    close(card(page)["grad"], np.reshape(ev["grads"]["flat"][0], (3, 10, 20)))
+    assert console_errors == []
+
+
+def test_gradcheck_badges_are_green_on_every_shipped_example(
+    live_server, page: Page, console_errors, screenshot
+):
+    url = live_server.url
+    examples = httpx.get(f"{url}/api/examples").json()
+    assert len(examples) >= 9
+    for ex in examples:
+        graph = httpx.get(f"{url}/api/examples/{ex['id']}").json()["graph"]
+        open_explain(page, url, graph)
+        page.get_by_test_id("btn-gradcheck").click()
+        summary = page.get_by_test_id("gradcheck-summary")
+        expect(summary).to_be_visible(timeout=SLOW)
+        assert summary.get_attribute("data-ok") == "true", (ex["id"], summary.inner_text())
+        badges = page.locator("[data-testid^='gc-']")
+        oks = badges.evaluate_all("els => els.map(e => [e.dataset.testid, e.dataset.ok])")
+        assert all(ok in ("true", "na") for _, ok in oks), (ex["id"], oks)
+        shown = {tid[3:] for tid, _ in oks}
+        params = httpx.post(f"{url}/api/explain", json={"graph": graph}).json()["state"]
+        for node in graph["nodes"]:
+            assert node["id"] in shown or any(s.startswith(node["id"] + ".") for s in shown), (
+                ex["id"],
+                node["id"],
+            )
+        for nid, names in params.items():
+            for name in names:
+                assert f"{nid}.{name}" in shown, (ex["id"], nid, name)
+        if ex["id"] == "residual":
+            screenshot("classroom-gradcheck-residual")
+    assert console_errors == []
+
+
+def test_presentation_mode_from_the_url(live_server, page: Page, console_errors, screenshot):
+    url = live_server.url
+    stored = store(url, TWO_LAYER)
+    page.goto(f"{url}/g/{stored['id']}?present=1&hide=sample,tools&explain=1&step=3")
+    expect(page.get_by_test_id("explain-step")).to_have_attribute(
+        "data-position", "3", timeout=SLOW
+    )
+    assert "cx-present" in (page.evaluate("document.body.className") or "")
+    for hidden in ("topbar", "palette", "inspector", "explain-sample", "btn-gradcheck"):
+        expect(page.get_by_test_id(hidden)).to_be_hidden()
+    expect(page.get_by_test_id("explain-card")).to_be_visible()
+    page.keyboard.press("PageDown")
+    expect(page.get_by_test_id("explain-step")).to_have_attribute("data-position", "4")
+    assert card(page)["node"] == "h"
+    screenshot("classroom-present")
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("topbar")).to_be_visible()
+    assert "present=1" not in page.url
+    assert console_errors == []
+
+
+def test_follow_mode_mirrors_the_teacher_and_cannot_edit(
+    live_server, page: Page, browser: Browser, console_errors, screenshot
+):
+    url = live_server.url
+    teacher = page
+    open_explain(teacher, url, TWO_LAYER)
+    teacher.get_by_test_id("btn-broadcast").click()
+    link = teacher.get_by_test_id("broadcast-link").input_value()
+    assert link.startswith(f"{url}/follow/")
+    session_id = link.rsplit("/", 1)[1]
+
+    student_ctx = browser.new_context(viewport={"width": 1280, "height": 860})
+    student = student_ctx.new_page()
+    student_errors: list[str] = []
+    student.on("console", lambda m: student_errors.append(m.text) if m.type == "error" else None)
+    student.on("pageerror", lambda e: student_errors.append(str(e)))
+    try:
+        student.goto(link)
+        expect(student.get_by_test_id("follow-status")).to_have_attribute(
+            "data-state", "live", timeout=SLOW
+        )
+        expect(student.get_by_test_id("explain-card")).to_be_visible(timeout=SLOW)
+        expect(student.locator(".react-flow__node")).to_have_count(6)
+
+        # each of the teacher's steps reaches the student within a second
+        delays = []
+        s_counter = student.get_by_test_id("explain-step")
+        for position in range(1, 9):
+            t0 = time.perf_counter()
+            teacher.keyboard.press("ArrowRight")
+            expect(s_counter).to_have_attribute("data-position", str(position), timeout=1000)
+            delays.append(time.perf_counter() - t0)
+        print(
+            f"\nfollow: teacher step → student, max {max(delays) * 1000:.0f} ms, "
+            f"median {sorted(delays)[len(delays) // 2] * 1000:.0f} ms"
+        )
+        assert max(delays) < 1.0
+        assert card(student)["node"] == card(teacher)["node"] == "l2"
+        assert card(student)["phase"] == "backward"
+        close(card(student)["grad"], card(teacher)["grad"])
+        screenshot("classroom-follow-teacher")
+        student.screenshot(path=str(_artifact("classroom-follow-student")), full_page=True)
+
+        # the student cannot change the teacher's graph: nothing in the page edits it ...
+        expect(student.get_by_test_id("palette")).to_have_count(0)
+        expect(student.get_by_test_id("explain-next")).to_be_disabled()
+        node = student.locator(".react-flow__node[data-id='l1']")
+        before = node.bounding_box()
+        assert before is not None
+        student.mouse.move(before["x"] + 20, before["y"] + 20)
+        student.mouse.down()
+        student.mouse.move(before["x"] + 180, before["y"] + 140, steps=6)
+        student.mouse.up()
+        student.mouse.click(before["x"] + 20, before["y"] + 20)  # nodes take no pointer events
+        student.keyboard.press("Delete")
+        student.keyboard.press("ArrowRight")  # and cannot step the teacher either
+        expect(student.locator(".react-flow__node")).to_have_count(6)
+        assert student.get_by_test_id("explain-step").get_attribute("data-position") == "8"
+        # ... and the server refuses changes without the session's edit token
+        r = student.request.patch(
+            f"{url}/api/sessions/{session_id}",
+            data=json.dumps({"graph": {"version": 1, "nodes": []}}),
+            headers={"Content-Type": "application/json", "Origin": url},
+        )
+        assert r.status == 403
+        r = student.request.patch(
+            f"{url}/api/sessions/{session_id}",
+            data=json.dumps({"view": {}}),
+            headers={"Content-Type": "application/json", "X-Edit-Token": "guess", "Origin": url},
+        )
+        assert r.status == 403
+        session = httpx.get(f"{url}/api/sessions/{session_id}").json()
+        assert len(session["graph"]["nodes"]) == 6 and session["view"]["explain"]["step"] == 8
+        assert session["followers"] >= 1
+
+        # the teacher's run is watched too (read-only): train on the dock's 2-D dataset
+        teacher.get_by_test_id("btn-train-play").click()
+        expect(student.get_by_test_id("follow-run")).to_be_visible(timeout=SLOW)
+        expect(student.get_by_test_id("follow-run")).to_have_attribute(
+            "data-status", re.compile("running|paused|done|stopped"), timeout=SLOW
+        )
+        stop = teacher.get_by_test_id("btn-train-stop")
+        if stop.is_enabled():
+            stop.click()
+        student.screenshot(path=str(_artifact("classroom-follow-run")), full_page=True)
+
+        # the teacher's edits reach the student too
+        teacher.get_by_test_id("explain-close").click()
+        teacher.locator(".react-flow__node[data-id='h']").click()
+        teacher.keyboard.press("Delete")
+        expect(student.locator(".react-flow__node")).to_have_count(5, timeout=3000)
+
+        # the student forks an editable copy of their own
+        student.get_by_test_id("btn-fork").click()
+        student.wait_for_url(f"{url}/g/**", timeout=SLOW)
+        expect(student.get_by_test_id("palette")).to_be_visible(timeout=SLOW)
+        expect(student.locator(".react-flow__node")).to_have_count(5)
+        assert httpx.get(f"{url}/api/sessions/{session_id}").json()["graph"]["nodes"]
+        assert student_errors == []
+    finally:
+        student_ctx.close()
+    assert console_errors == []
+
+
+def _artifact(name: str):
+    from conftest import ARTIFACTS  # tests/e2e/conftest.py
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS / f"{name}.png"
