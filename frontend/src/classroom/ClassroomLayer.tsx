@@ -3,6 +3,8 @@ import "./classroom.css";
 import { useEditor } from "../store/editor";
 import { useUi } from "../store/ui";
 import { BackwardGraph } from "./BackwardGraph";
+import { resumeBroadcast } from "./broadcast";
+import { isFollowPage } from "./follow";
 import { bodyClasses, exitPresent, onClassroomKey, readUrlFlags } from "./present";
 import { useClassroom } from "./store";
 
@@ -25,6 +27,21 @@ export function ClassroomLayer() {
     document.body.classList.add(...classes);
     return () => document.body.classList.remove(...classes);
   }, [present, hidden, explaining]);
+
+  // a teacher who reloads keeps broadcasting to the same followers
+  useEffect(() => {
+    if (isFollowPage()) return;
+    let done = false;
+    const tryResume = () => {
+      const ed = useEditor.getState();
+      if (done || ed.opsStatus !== "ready" || ed.loadSeq === 0) return;
+      done = true;
+      void resumeBroadcast();
+    };
+    const unsub = useEditor.subscribe(tryResume);
+    tryResume();
+    return unsub;
+  }, []);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => onClassroomKey(e, useUi.getState().dialog !== null);

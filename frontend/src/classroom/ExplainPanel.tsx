@@ -10,6 +10,7 @@ import { selectStep, useClassroom } from "./store";
 /** Explain mode: the sample, the step controls and the card for the current step. */
 export function ExplainPanel() {
   const open = useClassroom((s) => s.open);
+  const follower = useClassroom((s) => s.role === "follower");
   usePlayer();
   useRerunOnEdit();
   useRefit(open);
@@ -24,6 +25,16 @@ export function ExplainPanel() {
         <StepCard />
         <GradcheckSummary />
       </div>
+      <footer className="cx-keys">
+        <kbd>←</kbd> <kbd>→</kbd> step · <kbd>Space</kbd> play · <kbd>B</kbd> backward graph
+        {!follower && (
+          <>
+            {" "}
+            · <kbd>G</kbd> check · <kbd>E</kbd> close
+          </>
+        )}{" "}
+        · <kbd>P</kbd> present
+      </footer>
     </aside>
   );
 }

@@ -17,26 +17,49 @@ let stop: (() => void) | null = null;
 
 export const followUrl = (id: string) => `${window.location.origin}/follow/${id}`;
 
+const view = (): SessionView => ({ ...viewOf(useClassroom.getState()), run_id: runId() });
+
+/** The live session survives a reload of the teacher's tab (sessionStorage: this tab only). */
+const KEPT = "blockprop:broadcast";
+
 export async function startBroadcast(): Promise<void> {
   if (useClassroom.getState().broadcast) return;
-  const view = (): SessionView => ({ ...viewOf(useClassroom.getState()), run_id: runId() });
-  const doc = useEditor.getState().toDoc();
   let created: Awaited<ReturnType<typeof classroomApi.createSession>>;
   try {
-    created = await classroomApi.createSession(doc, view());
+    created = await classroomApi.createSession(useEditor.getState().toDoc(), view());
   } catch (err) {
     useClassroom.getState().setBroadcast(null);
     throw new Error(describeError(err));
   }
-  const { id, edit_token: token } = created;
+  sessionStorage.setItem(KEPT, JSON.stringify({ id: created.id, token: created.edit_token }));
+  wire(created.id, created.edit_token, created.followers);
+}
+
+/** After a reload: carry on broadcasting to the same followers, sending the graph as it is now. */
+export async function resumeBroadcast(): Promise<boolean> {
+  let kept: { id: string; token: string } | null = null;
+  try {
+    kept = JSON.parse(sessionStorage.getItem(KEPT) ?? "null");
+  } catch {
+    kept = null;
+  }
+  if (!kept?.id || !kept.token || useClassroom.getState().broadcast) return false;
+  try {
+    const read = await classroomApi.updateSession(kept.id, kept.token, {
+      graph: useEditor.getState().toDoc(),
+      view: view(),
+    });
+    wire(kept.id, kept.token, read.followers);
+    return true;
+  } catch {
+    sessionStorage.removeItem(KEPT);
+    return false;
+  }
+}
+
+function wire(id: string, token: string, followers: number) {
   useClassroom.setState({ role: "teacher" });
-  useClassroom.getState().setBroadcast({
-    id,
-    token,
-    followers: created.followers,
-    status: "live",
-    error: null,
-  });
+  useClassroom.getState().setBroadcast({ id, token, followers, status: "live", error: null });
 
   let pending: { graph?: GraphDoc; view?: SessionView } = {};
   let inflight = false;
@@ -101,6 +124,7 @@ export async function startBroadcast(): Promise<void> {
   }, FOLLOWERS_POLL_MS);
 
   stop = () => {
+    sessionStorage.removeItem(KEPT);
     unsubClassroom();
     unsubEditor();
     unsubTrain();
