@@ -94,6 +94,12 @@ def wait_for(page: Page, predicate, timeout: float = 20, what: str = "condition"
         page.wait_for_timeout(100)
 
 
+def finished(status: str):
+    """The run ended with `status` and the page holds its metrics up to the last step (the
+    status frame may overtake the last metrics batch)."""
+    return lambda s: s["status"] == status and s.get("metricsStep") == s.get("step")
+
+
 def run_id(page: Page) -> str:
     return parse_qs(urlparse(page.url).query)["run"][0]
 
@@ -127,7 +133,7 @@ def test_spiral_learns_and_the_views_follow(trainer: Page, live_server, console_
     later = live(page, "l1")
     assert later["step"] != first["step"] and later["valueNorm"] != first["valueNorm"]
     screenshot("training-spiral-running")
-    done = wait_for(page, lambda s: s["status"] == "done", timeout=60, what="the run to finish")
+    done = wait_for(page, finished("done"), timeout=60, what="the run to finish")
     assert time.monotonic() - started < 60
     assert float(done["accuracy"]) >= 0.9, done
     points = metrics(live_server.url, run_id(page))
@@ -196,7 +202,7 @@ def test_pause_step_gradients_live_lr_history_and_compare(
     setting(page, "speed", "0")
     setting(page, "epochs", "60")
     page.get_by_test_id("btn-train-play").click()
-    wait_for(page, lambda s: s["status"] == "done", timeout=30, what="second run done")
+    wait_for(page, finished("done"), timeout=30, what="second run done")
     second_run = run_id(page)
     assert second_run != first_run
     page.get_by_test_id("train-tab-history").click()
@@ -225,10 +231,20 @@ def test_a_huge_learning_rate_diverges_and_the_node_is_highlighted(
     expect(page.get_by_test_id(f"diverged-{node}")).to_be_visible()
     expect(page.get_by_test_id("diverged-hint")).to_contain_text("learning rate")
     screenshot("training-diverged")
-    # the fix the hint suggests works
+    # the fix the hint suggests: a new run at a tenth of the rate
+    first = run_id(page)
     page.get_by_test_id("btn-lower-lr").click()
+    page.wait_for_url(lambda url: f"run={first}" not in url)
     wait_for(page, lambda s: s["status"] in ("done", "diverged"), what="the retry")
     assert page.get_by_test_id("train-lr").input_value() == "10"
+    # at the example's own rate it fits: the fit panel draws the line through the samples
+    retry = run_id(page)
+    setting(page, "lr", "0.5")
+    page.get_by_test_id("btn-train-play").click()
+    page.wait_for_url(lambda url: f"run={retry}" not in url)
+    wait_for(page, lambda s: s["status"] == "done", what="a sane run")
+    expect(page.get_by_test_id("boundary-view")).to_have_attribute("data-kind", "curve")
+    screenshot("training-linear-fit")
     assert console_errors == []
 
 
@@ -438,7 +454,7 @@ def test_an_uploaded_csv_previews_and_trains(trainer: Page, tmp_path: Path, cons
     expect(page.get_by_test_id("dataset-preview")).to_have_attribute("data-rows", "60")
     setting(page, "epochs", "20")
     page.get_by_test_id("btn-train-play").click()
-    done = wait_for(page, lambda s: s["status"] == "done", what="the run on the upload")
+    done = wait_for(page, finished("done"), what="the run on the upload")
     assert float(done["accuracy"]) == 1.0
     expect(page.get_by_test_id("boundary-view")).to_be_visible()
     assert console_errors == []

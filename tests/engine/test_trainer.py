@@ -579,6 +579,16 @@ def test_boundary_over_a_grid():
         Trainer(mlp_doc(inputs=4, classes=3), load_dataset("iris"), TrainConfig()).boundary()
         is None
     )
+    # regression on one feature: the fitted curve over the data, with the samples
+    ds3 = load_dataset("linear", n=50, noise=0.01)
+    t3, _ = train(linreg_doc(1), ds3, epochs=200, lr=0.5)
+    b3 = t3.boundary(grid=10)
+    json.dumps(b3)
+    assert b3["kind"] == "curve" and b3["x1"] == [] and len(b3["z"]) == 1
+    assert len(b3["x0"]) == len(b3["z"][0]) == 40
+    x, y = b3["points"]["train"][0]
+    pred = np.interp(x, b3["x0"], b3["z"][0])
+    assert abs(pred - y) < 0.1  # the line fits the points
 
 
 def test_state_is_json_and_reloads():

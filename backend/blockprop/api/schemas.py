@@ -587,7 +587,7 @@ class StreamSnapshot(Reply):
 
 
 class BoundaryPoints(Reply):
-    train: list[list[float]] = Field(description="[x0, x1, y] per sample")
+    train: list[list[float]] = Field(description="[x0, x1, y] per sample ([x0, y]: a curve)")
     test: list[list[float]]
 
 
@@ -596,8 +596,13 @@ class StreamBoundary(Reply):
     step: int
     x0: list[float]
     x1: list[float]
-    z: list[list[float]] = Field(description="z[i][j]: prediction at (x0[j], x1[i])")
-    kind: Literal["class", "value"]
+    z: list[list[float]] = Field(
+        description="z[i][j]: prediction at (x0[j], x1[i]); a curve: z[0][j] at x0[j]"
+    )
+    kind: Literal["class", "value", "curve"] = Field(
+        description="class (classification on 2 features), value (regression on 2), "
+        "curve (regression on 1 feature: the fitted curve; x1 is empty)"
+    )
     points: BoundaryPoints
 
 

@@ -1011,9 +1011,14 @@ class Trainer:
         for datasets with 2 features: `{"x0", "x1", "z", "kind", "points"}` where `z[i][j]`
         is the prediction at (x0[j], x1[i]) — a class for classification ("kind": "class"),
         the output value for regression ("kind": "value") — and `points` holds up to 200
-        train and 100 test samples as `[x0, x1, y]`. None when the input is not 2-D or the
-        graph has no prediction node."""
-        if self.dataset.n_features != 2 or self.output_key is None:
+        train and 100 test samples as `[x0, x1, y]`. For a regression on one feature it is the
+        fitted curve instead ("kind": "curve"): `z[0][j]` is the prediction at `x0[j]`, `x1` is
+        empty and `points` are `[x0, y]`. None otherwise (or without a prediction node)."""
+        if self.output_key is None:
+            return None
+        if self.dataset.n_features == 1 and self.dataset.task == "regression":
+            return self._curve(grid)
+        if self.dataset.n_features != 2:
             return None
         if not _is_int(grid) or not 2 <= grid <= 256:
             raise ValueError(f"grid must be an integer in [2, 256], got {grid!r}")
@@ -1054,6 +1059,36 @@ class Trainer:
             "x1": np.round(g1, 5).tolist(),
             "z": z,
             "kind": kind,
+            "points": pts,
+        }
+
+    def _curve(self, grid: int) -> dict[str, Any]:
+        if not _is_int(grid) or not 2 <= grid <= 256:
+            raise ValueError(f"grid must be an integer in [2, 256], got {grid!r}")
+        xs = np.concatenate([self._x["train"].reshape(-1), self._x["test"].reshape(-1)])
+        lo, hi = float(xs.min()), float(xs.max())
+        pad = 0.1 * max(hi - lo, 1e-6)
+        g0 = np.linspace(lo - pad, hi + pad, 4 * grid)
+        out = self.predict(g0.reshape(-1, 1))
+        z = np.round(out.reshape(len(g0), -1)[:, 0].astype(np.float64), 5)
+        pts: dict[str, list] = {}
+        for split, cap in (("train", 200), ("test", 100)):
+            x = self._x[split].reshape(-1)
+            lab = self._labels[split].reshape(len(x), -1)[:, 0] if len(x) else x
+            idx = np.unique(np.linspace(0, len(x) - 1, min(cap, len(x))).astype(np.int64))
+            pts[split] = (
+                [
+                    [round(float(a), 5), round(float(c), 5)]
+                    for a, c in zip(x[idx], lab[idx], strict=True)
+                ]
+                if len(x)
+                else []
+            )
+        return {
+            "x0": np.round(g0, 5).tolist(),
+            "x1": [],
+            "z": [np.where(np.isfinite(z), z, 0.0).tolist()],
+            "kind": "curve",
             "points": pts,
         }
 

@@ -533,7 +533,7 @@ export interface components {
             test: number[][];
             /**
              * Train
-             * @description [x0, x1, y] per sample
+             * @description [x0, x1, y] per sample ([x0, y]: a curve)
              */
             train: number[][];
         } & {
@@ -2427,9 +2427,10 @@ export interface components {
         StreamBoundary: {
             /**
              * Kind
+             * @description class (classification on 2 features), value (regression on 2), curve (regression on 1 feature: the fitted curve; x1 is empty)
              * @enum {string}
              */
-            kind: "class" | "value";
+            kind: "class" | "value" | "curve";
             points: components["schemas"]["BoundaryPoints"];
             /** Step */
             step: number;
@@ -2444,7 +2445,7 @@ export interface components {
             x1: number[];
             /**
              * Z
-             * @description z[i][j]: prediction at (x0[j], x1[i])
+             * @description z[i][j]: prediction at (x0[j], x1[i]); a curve: z[0][j] at x0[j]
              */
             z: number[][];
         } & {

@@ -26,12 +26,18 @@ export function BoundaryView() {
     return (
       <div className="boundary-empty muted" data-testid="boundary-empty">
         {hasRun
-          ? "No decision boundary: it is drawn for datasets with two features."
+          ? "No decision boundary: it is drawn for datasets with two features (and the fit for a regression on one)."
           : "Press ▶ to train: for a 2-D dataset the decision boundary (or the fit) shows here."}
       </div>
     );
   }
   const range = boundary.kind === "value" ? valueRange(boundary) : null;
+  const what =
+    boundary.kind === "class"
+      ? "decision boundary"
+      : boundary.kind === "curve"
+        ? "fit: prediction over x"
+        : `fit: ${fmt(range?.[0])} … ${fmt(range?.[1])}`;
   return (
     <div
       className="boundary"
@@ -41,10 +47,7 @@ export function BoundaryView() {
     >
       <canvas ref={canvas} style={{ width: SIZE, height: SIZE }} />
       <div className="boundary-legend muted">
-        {boundary.kind === "class"
-          ? "decision boundary"
-          : `fit: ${fmt(range?.[0])} … ${fmt(range?.[1])}`}{" "}
-        · ● train ○ test · step {boundary.step}
+        {what} · ● train ○ test · step {boundary.step}
       </div>
     </div>
   );
@@ -60,7 +63,50 @@ function valueRange(b: BoundaryFrame): [number, number] {
   return lo <= hi ? [lo, hi] : [0, 1];
 }
 
+/** One feature, regression: the samples as (x, y) and the model's curve through them. */
+function drawCurve(ctx: CanvasRenderingContext2D, b: BoundaryFrame) {
+  const xs = b.x0;
+  const zs = b.z[0] ?? [];
+  const pts = [...b.points.train, ...b.points.test];
+  const ys = [...zs, ...pts.map((p) => p[1])].filter(Number.isFinite);
+  if (!xs.length || !ys.length) return;
+  let lo = Math.min(...ys);
+  let hi = Math.max(...ys);
+  const pad = (hi - lo || 1) * 0.08;
+  lo -= pad;
+  hi += pad;
+  const px = (v: number) => ((v - xs[0]) / (xs[xs.length - 1] - xs[0] || 1)) * SIZE;
+  const py = (v: number) => SIZE - ((v - lo) / (hi - lo)) * SIZE;
+  ctx.fillStyle = "#fafbfc";
+  ctx.fillRect(0, 0, SIZE, SIZE);
+  for (const [x, y] of b.points.train) {
+    ctx.beginPath();
+    ctx.arc(px(x), py(y), 2.6, 0, Math.PI * 2);
+    ctx.fillStyle = CLASS_COLORS[0];
+    ctx.fill();
+  }
+  for (const [x, y] of b.points.test) {
+    ctx.beginPath();
+    ctx.arc(px(x), py(y), 3.2, 0, Math.PI * 2);
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = CLASS_COLORS[1];
+    ctx.stroke();
+  }
+  ctx.beginPath();
+  zs.forEach((z, j) => {
+    if (j) ctx.lineTo(px(xs[j]), py(z));
+    else ctx.moveTo(px(xs[j]), py(z));
+  });
+  ctx.lineWidth = 2;
+  ctx.strokeStyle = "#c62f3c";
+  ctx.stroke();
+}
+
 export function drawBoundary(ctx: CanvasRenderingContext2D, b: BoundaryFrame) {
+  if (b.kind === "curve") {
+    drawCurve(ctx, b);
+    return;
+  }
   const n0 = b.x0.length;
   const n1 = b.x1.length;
   if (!n0 || !n1) return;

@@ -31,6 +31,8 @@ export function LossChart() {
   const logScale = useTrain((s) => s.logScale);
   const xMode = useTrain((s) => s.xMode);
   const compared = useTrain((s) => s.compared.map((c) => `${c.id}\u0000${c.label}`).join("\n"));
+  // the accuracy axis only for classification (rebuilt when the first accuracy arrives)
+  const accuracy = useTrain((s) => s.metricsVersion >= 0 && s.series.lastAccuracy !== null);
 
   useEffect(() => {
     const el = box.current;
@@ -40,18 +42,24 @@ export function LossChart() {
     let dispose: (() => void) | null = null;
     let cancelled = false;
     void import("uplot").then(({ default: UPlot }) => {
-      if (!cancelled) dispose = mount(UPlot, el, logScale, xMode);
+      if (!cancelled) dispose = mount(UPlot, el, logScale, xMode, accuracy);
     });
     return () => {
       cancelled = true;
       dispose?.();
     };
-  }, [logScale, xMode, compared]);
+  }, [logScale, xMode, compared, accuracy]);
 
   return <div className="loss-chart" ref={box} data-testid="loss-chart" />;
 }
 
-function mount(UPlot: typeof uPlot, el: HTMLDivElement, logScale: boolean, xMode: string) {
+function mount(
+  UPlot: typeof uPlot,
+  el: HTMLDivElement,
+  logScale: boolean,
+  xMode: string,
+  accuracy: boolean,
+) {
   const state = useTrain.getState();
   const series: uPlot.Series[] = [
     { label: xMode },
@@ -65,6 +73,7 @@ function mount(UPlot: typeof uPlot, el: HTMLDivElement, logScale: boolean, xMode
       dash: [4, 3],
       scale: "acc",
       spanGaps: true,
+      show: accuracy,
     },
   ];
   state.compared.forEach((c, i) => {
@@ -91,7 +100,7 @@ function mount(UPlot: typeof uPlot, el: HTMLDivElement, logScale: boolean, xMode
       axes: [
         { size: 26 },
         { scale: "y", size: 54 },
-        { scale: "acc", side: 1, grid: { show: false }, size: 34 },
+        { scale: "acc", side: 1, grid: { show: false }, size: 34, show: accuracy },
       ],
       legend: { live: true },
       cursor: { drag: { x: true, y: false } },

@@ -117,6 +117,7 @@ function RunStatusLine() {
   const detail = useTrain((s) => s.connectionDetail);
   const accuracy = useTrain((s) => (s.metricsVersion >= 0 ? s.series.lastAccuracy : null));
   const testLoss = useTrain((s) => (s.metricsVersion >= 0 ? s.series.lastTest : null));
+  const metricsStep = useTrain((s) => (s.metricsVersion >= 0 ? (s.series.last?.step ?? 0) : 0));
   const loss = useTrain((s) =>
     s.metricsVersion >= 0 ? (s.series.lastTrain ?? s.series.last?.loss ?? null) : null,
   );
@@ -139,6 +140,7 @@ function RunStatusLine() {
       data-loss={loss ?? undefined}
       data-connection={connection}
       data-diverged-node={run.divergedNode ?? undefined}
+      data-metrics-step={metricsStep}
     >
       <span className={`run-badge status-${run.status}`} title={run.reason ?? run.status}>
         {run.status}
