@@ -1,0 +1,210 @@
+// The run controls against a fake server: ▶ starts, resumes or restarts as a person expects.
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { useEditor } from "../store/editor";
+import { LINREG, resetEditor } from "../test/fixtures";
+import { localRuns, useTrain } from "./store";
+
+class SilentSocket {
+  readyState = 0;
+  onmessage = null;
+  onclose = null;
+  onerror = null;
+  onopen = null;
+  send() {}
+  close() {}
+}
+
+interface Call {
+  method: string;
+  path: string;
+  body: unknown;
+  token: string | null;
+}
+
+let calls: Call[] = [];
+let runs = 0;
+
+function run(id: string, status: string, config: Record<string, unknown> = {}) {
+  return {
+    id,
+    graph_id: null,
+    name: "",
+    status,
+    step: 0,
+    epoch: 0,
+    last_seq: 0,
+    checkpoint_step: null,
+    dataset: { name: "spiral", seed: 0, test_fraction: 0.2, normalize: true },
+    config: {
+      lr: 0.1,
+      epochs: 100,
+      batch_size: 32,
+      optimizer: "sgd",
+      momentum: 0.9,
+      l1: 0,
+      l2: 0,
+      speed: 0,
+      ...config,
+    },
+    created_at: 1,
+    started_at: 1,
+    finished_at: null,
+    updated_at: 1,
+  };
+}
+
+beforeEach(() => {
+  calls = [];
+  runs = 0;
+  localStorage.clear();
+  resetEditor(LINREG);
+  vi.stubGlobal("WebSocket", SilentSocket);
+  vi.stubGlobal(
+    "fetch",
+    vi.fn(async (url: string, init?: RequestInit) => {
+      const path = url.replace(/^\/api/, "");
+      const method = init?.method ?? "GET";
+      const body = init?.body ? JSON.parse(String(init.body)) : null;
+      const headers = (init?.headers ?? {}) as Record<string, string>;
+      calls.push({ method, path, body, token: headers["X-Edit-Token"] ?? null });
+      let out: unknown = [];
+      if (method === "POST" && path === "/runs") {
+        runs++;
+        out = {
+          ...run(`r${runs}`, body.paused ? "paused" : "running", body.train),
+          edit_token: `t${runs}`,
+        };
+      } else if (method === "POST" && path.endsWith("/resume")) out = run("r1", "running");
+      else if (method === "POST" && path.endsWith("/pause")) out = run("r1", "paused");
+      else if (method === "POST" && path.endsWith("/stop")) out = run("r1", "stopped");
+      else if (method === "POST" && path.endsWith("/step"))
+        out = { ...run("r1", "paused"), step: 1 };
+      else if (method === "PATCH") out = run("r1", "paused", body);
+      else if (method === "GET" && /^\/runs\/[^/?]+$/.test(path))
+        out = run(path.slice(6), "paused");
+      return new Response(JSON.stringify(out), {
+        status: method === "POST" && path === "/runs" ? 201 : 200,
+      });
+    }),
+  );
+  useTrain.getState().detach();
+  useTrain.setState({
+    settings: {
+      ...useTrain.getState().settings,
+      lr: 0.1,
+      epochs: 100,
+      batch_size: 32,
+      optimizer: "sgd",
+    },
+    dataset: { name: "spiral", seed: 0, test_fraction: 0.2, normalize: true },
+    busy: null,
+    message: null,
+  });
+});
+
+afterEach(() => {
+  useTrain.getState().detach();
+  vi.unstubAllGlobals();
+});
+
+const posts = () => calls.filter((c) => c.method !== "GET").map((c) => `${c.method} ${c.path}`);
+
+describe("run controls", () => {
+  it("▶ starts a run of the graph as drawn, remembered for this graph and in the URL", async () => {
+    await useTrain.getState().play();
+    const create = calls.find((c) => c.path === "/runs");
+    expect(create?.body).toMatchObject({
+      dataset: { name: "spiral" },
+      train: { lr: 0.1 },
+      paused: false,
+    });
+    const graph = (create?.body as { graph: { nodes: unknown[] } } | undefined)?.graph;
+    expect(graph?.nodes).toHaveLength(4);
+    expect(useTrain.getState().run?.id).toBe("r1");
+    expect(window.location.search).toBe("?run=r1");
+    expect(localRuns.ids()).toEqual(["r1"]);
+    expect(localStorage.getItem("blockprop:runtoken:r1")).toBe("t1");
+  });
+
+  it("▶ on a paused run resumes it, sending changed live settings first", async () => {
+    await useTrain.getState().play();
+    await useTrain.getState().pause();
+    expect(useTrain.getState().run?.status).toBe("paused");
+    useTrain.setState({ settings: { ...useTrain.getState().settings, lr: 0.01 } });
+    await useTrain.getState().play();
+    expect(posts()).toEqual([
+      "POST /runs",
+      "POST /runs/r1/pause",
+      "PATCH /runs/r1",
+      "POST /runs/r1/resume",
+    ]);
+    expect(calls.find((c) => c.method === "PATCH")?.body).toEqual({ lr: 0.01 });
+    expect(calls.at(-1)?.token).toBe("t1");
+  });
+
+  it("▶ after the graph or a fixed setting changed starts a new run (stopping the old one)", async () => {
+    await useTrain.getState().play();
+    await useTrain.getState().pause();
+    useTrain.getState().setSetting("batch_size", 8);
+    await useTrain.getState().play();
+    expect(posts()).toEqual([
+      "POST /runs",
+      "POST /runs/r1/pause",
+      "POST /runs/r1/stop",
+      "POST /runs",
+    ]);
+    expect(useTrain.getState().run?.id).toBe("r2");
+  });
+
+  it("a live setting reaches the running run at once", async () => {
+    await useTrain.getState().play();
+    useTrain.getState().setSetting("lr", 0.5);
+    await vi.waitFor(() => expect(posts()).toContain("PATCH /runs/r1"));
+    expect(calls.find((c) => c.method === "PATCH")?.body).toEqual({ lr: 0.5 });
+  });
+
+  it("step with no run starts one paused and takes one step", async () => {
+    await useTrain.getState().stepOnce();
+    expect(posts()).toEqual(["POST /runs", "POST /runs/r1/step"]);
+    expect(calls[0].body).toMatchObject({ paused: true });
+    expect(calls.find((c) => c.path.endsWith("/step"))?.body).toEqual({ n: 1 });
+  });
+
+  it("reset stops the run and forgets it", async () => {
+    await useTrain.getState().play();
+    await useTrain.getState().reset();
+    expect(posts()).toContain("POST /runs/r1/stop");
+    expect(useTrain.getState().run).toBeNull();
+    expect(window.location.search).toBe("");
+    expect(localRuns.last()).toBeNull();
+  });
+
+  it("a run without its edit token is watched read-only", async () => {
+    await useTrain.getState().attach(run("other", "running") as never);
+    expect(useTrain.getState().run?.canControl).toBe(false);
+    await useTrain.getState().pause();
+    expect(useTrain.getState().message?.text).toMatch(/watched, not controlled/);
+  });
+});
+
+describe("wiring to the document", () => {
+  it("leaving a graph detaches its run; coming back to the same graph shows it again", async () => {
+    const { startTrainWiring } = await import("./store");
+    const stop = startTrainWiring();
+    await useTrain.getState().play();
+    expect(useTrain.getState().run?.id).toBe("r1");
+    const other = { ...LINREG, nodes: LINREG.nodes.filter((n) => n.id !== "c") };
+    resetEditorKeepOps(other);
+    expect(useTrain.getState().run).toBeNull();
+    resetEditorKeepOps({
+      ...LINREG,
+      nodes: LINREG.nodes.map((n) => ({ ...n, ui: { x: 9, y: 9 } })),
+    });
+    await vi.waitFor(() => expect(useTrain.getState().run?.id).toBe("r1"));
+    stop();
+  });
+});
+
+function resetEditorKeepOps(doc: typeof LINREG) {
+  useEditor.getState().loadDoc(doc);
+}
