@@ -1,6 +1,12 @@
 import { ReactFlowProvider } from "@xyflow/react";
 import { useEffect } from "react";
-import { ClassroomLayer, ExplainPanel, FollowApp, isFollowPage } from "./classroom";
+import {
+  ClassroomLayer,
+  ExplainPanel,
+  FollowApp,
+  isFollowPage,
+  startFollowPage,
+} from "./classroom";
 import { Canvas } from "./flow/Canvas";
 import { useShortcuts } from "./flow/shortcuts";
 import { Dialogs } from "./panels/Dialogs";
@@ -15,6 +21,7 @@ import { TrainDock } from "./train/TrainDock";
 
 export function App({ autoBoot = true }: { autoBoot?: boolean }) {
   useEffect(() => {
+    if (isFollowPage()) return startFollowPage(); // a student's view: no draft, no editor wiring
     const stopSync = startSync();
     const stopWiring = startDocumentWiring();
     if (autoBoot) void boot();

@@ -1,14 +1,12 @@
 import { Background, Controls, MarkerType, ReactFlow, useReactFlow } from "@xyflow/react";
 import { useEffect, useMemo, useState } from "react";
 import { api, editTokens, knownGraphs } from "../api/client";
-import type { ValidateResult } from "../api/types";
 import { OpNodeView } from "../flow/OpNodeView";
 import { ShapeEdge } from "../flow/ShapeEdge";
 import { docToFlow, type FlowEdge, type OpNode } from "../lib/doc";
 import { Notice } from "../panels/Notice";
 import { useEditor } from "../store/editor";
 import { useUi } from "../store/ui";
-import type { Validation } from "../store/validation";
 import { describeError } from "./api";
 import { ClassroomLayer } from "./ClassroomLayer";
 import { ExplainPanel } from "./ExplainPanel";
@@ -146,38 +144,20 @@ function FollowCanvas() {
   );
 }
 
-/**
- * Nodes and edges read shapes and errors from the editor's validation; a follower's editor store
- * holds their own draft, so it is given the teacher's graph's validation instead (and kept so).
- */
+/** Nodes and edges read shapes and errors from the editor store's validation, which on this page
+ * holds nothing else (the editor is not booted here): give it the teacher's graph's. */
 function useTeacherValidation() {
   const doc = useFollow((s) => s.doc);
   const ready = useEditor((s) => s.opsStatus === "ready");
   useEffect(() => {
     if (!doc || !ready) return;
-    let raw: ValidateResult | null = null;
-    let mine: Validation | null = null;
     let alive = true;
-    const put = () => {
-      if (!raw) return;
-      mine = null;
-      useEditor.getState().setValidation(raw);
-      mine = useEditor.getState().validation;
-    };
     api
       .validate(doc)
-      .then((v) => {
-        if (!alive) return;
-        raw = v;
-        put();
-      })
+      .then((v) => alive && useEditor.getState().setValidation(v))
       .catch(() => undefined);
-    const unsub = useEditor.subscribe((s) => {
-      if (mine && s.validation !== mine && s.validation.status !== "pending") put();
-    });
     return () => {
       alive = false;
-      unsub();
     };
   }, [doc, ready]);
 }

@@ -1,7 +1,11 @@
 // The student's side of follow mode: WS /api/sessions/{id}/stream, read-only. Every frame updates
 // the followed graph and the classroom view; a dropped connection comes back with a fresh hello.
 import { create } from "zustand";
+import { api } from "../api/client";
 import type { GraphDoc } from "../api/types";
+import { useEditor } from "../store/editor";
+import { useUi } from "../store/ui";
+import { describeError } from "./api";
 import { useClassroom } from "./store";
 import type { SessionFrame, SessionView } from "./types";
 
@@ -57,6 +61,26 @@ function apply(doc: GraphDoc | undefined, graphVersion: number, view: SessionVie
   const c = useClassroom.getState();
   if (nextDoc && (graphChanged || c.followDoc === null)) c.follow(nextDoc);
   void c.applyView(view, graphChanged);
+}
+
+/**
+ * The follow page instead of the editor's boot: only the op catalogue (nodes are drawn from it).
+ * The student's own draft is left alone: nothing here reads or writes it, and leaving the page
+ * never asks about unsaved changes.
+ */
+export function startFollowPage(): () => void {
+  let alive = true;
+  api
+    .ops()
+    .then((ops) => alive && useEditor.getState().setOps(ops))
+    .catch((err) => {
+      if (!alive) return;
+      useEditor.getState().setOpsFailed();
+      useUi.getState().notify("error", `Could not load the op catalogue: ${describeError(err)}`);
+    });
+  return () => {
+    alive = false;
+  };
 }
 
 /** Connects (and reconnects) to a session; returns a function that stops following. */

@@ -4,4 +4,4 @@ export { ClassroomButtons } from "./ClassroomButtons";
 export { ClassroomLayer } from "./ClassroomLayer";
 export { ExplainPanel } from "./ExplainPanel";
 export { FollowApp } from "./FollowApp";
-export { isFollowPage } from "./follow";
+export { isFollowPage, startFollowPage } from "./follow";
