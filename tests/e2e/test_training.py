@@ -240,6 +240,7 @@ def test_a_huge_learning_rate_diverges_and_the_node_is_highlighted(
     # at the example's own rate it fits: the fit panel draws the line through the samples
     retry = run_id(page)
     setting(page, "lr", "0.5")
+    setting(page, "speed", "0")
     page.get_by_test_id("btn-train-play").click()
     page.wait_for_url(lambda url: f"run={retry}" not in url)
     wait_for(page, lambda s: s["status"] == "done", what="a sane run")

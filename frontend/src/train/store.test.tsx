@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import type { GraphDoc } from "../api/types";
 import { NodeLive } from "./NodeLive";
 import { configOf, settingsFrom } from "./settings";
-import { indexSnapshot, signature, useTrain } from "./store";
+import { indexSnapshot, signature, useTrain, watchableSpeed } from "./store";
 import type { Batch } from "./stream";
 import type { SnapshotFrame, TensorSummary } from "./types";
 
@@ -170,5 +170,16 @@ describe("settings and signatures", () => {
       nodes: [doc.nodes[0], { ...doc.nodes[1], params: { out_features: 3 } }],
     };
     expect(signature(changed)).not.toBe(signature(doc));
+  });
+});
+
+describe("watchableSpeed", () => {
+  it("paces an example to about eight seconds", () => {
+    const spiral = settingsFrom({ epochs: 150, batch_size: 32 });
+    const d = { name: "spiral", n: 400, seed: 0, test_fraction: 0.2, normalize: true };
+    expect(watchableSpeed(spiral, d, [])).toBe(190); // 1500 steps
+    const full = settingsFrom({ epochs: 150, batch_size: null });
+    expect(watchableSpeed(full, d, [])).toBe(19); // 150 steps
+    expect(watchableSpeed(settingsFrom({ epochs: 0 }), d, [])).toBe(0);
   });
 });

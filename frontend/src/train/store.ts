@@ -443,7 +443,15 @@ export const useTrain = create<TrainState>()((set, get) => {
           dataset: { ...DEFAULT_DATASET, ...(dataset as Partial<DatasetSpec>) } as DatasetSpec,
         });
       }
-      if (train) set({ settings: settingsFrom(train) });
+      if (train) {
+        const settings = settingsFrom(train);
+        // An example is there to be watched: pace it to last about eight seconds (the speed
+        // setting shows it; "as fast as it goes" is one click away).
+        if (train.speed === undefined) {
+          settings.speed = watchableSpeed(settings, get().dataset, get().datasets);
+        }
+        set({ settings });
+      }
       persist();
     },
 
@@ -685,6 +693,18 @@ export function staleReason(
     }
   }
   return null;
+}
+
+/** Steps per second that make a run of these settings last about eight seconds. */
+export function watchableSpeed(s: TrainSettings, d: DatasetSpec, datasets: DatasetInfo[]): number {
+  const info = datasets.find((x) => x.name === d.name);
+  const n = (typeof d.n === "number" ? d.n : Number(info?.params?.n)) || 200;
+  const train = Math.max(1, Math.round(n * (1 - d.test_fraction)));
+  const perEpoch = s.batch_size ? Math.ceil(train / Math.min(s.batch_size, train)) : 1;
+  const total = s.epochs * perEpoch;
+  if (!total) return 0;
+  const speed = total / 8;
+  return speed >= 20 ? Math.round(speed / 10) * 10 : Math.max(2, Math.round(speed));
 }
 
 function clean(o: Record<string, unknown>) {
