@@ -47,6 +47,11 @@ Status: `starting`, `running`, `paused`, `done`, `stopped`, `diverged`, `failed`
 `interrupted` (the server stopped while the run was live: `POST …/resume` continues it from its
 last checkpoint). Metric points: `{step, epoch, loss, lr, grad_norm, t}` plus, at the end of an
 epoch, `train_loss`, and on evaluation epochs `test_loss` and `accuracy`.
+A run trains a stored graph (`graph_id`) or an inline `graph`; with both, the inline graph (say,
+unsaved edits) is trained and the run is listed under the stored one:
+`GET /api/runs?graph_id=…&ids=…` lists a graph's runs (and the given ones), newest first.
+The training config's `speed` (steps per second at most, 0 for as fast as it goes) slows a run
+down to be watched; like `lr`, `momentum`, `l1` and `l2` it can change while the run trains.
 
 ## Stream: `WS /api/runs/{id}/stream`
 Query: `since` (replay every metrics batch after this seq first), `rate` (snapshots per second,
@@ -56,7 +61,8 @@ JSON text frames, one object each, field `type` (schemas `StreamServerFrame`,
 - server → client: `hello` (run, status, `seq` = last batch, `since` = this connection sends
   batches after it), `metrics {seq, points}` (seq 1, 2, 3, … with no gaps; never dropped),
   `snapshot` (node and parameter summaries; latest wins, at the subscribed rate), `boundary`
-  (prediction grid, 2-D datasets), `status`, `error`, `ack`, `auth`.
+  (prediction grid for 2-D datasets; the fitted curve for a regression on one feature),
+  `status`, `error`, `ack`, `auth`.
 - client → server: `hello {since}` (resync: a fresh hello, then every batch after `since`),
   `subscribe {nodes?, rate?, boundary?}`, `auth {edit_token}`, and with the edit token
   `pause`, `resume`, `step {n}`, `stop`, `set {lr, momentum, l1, l2, speed}`.
