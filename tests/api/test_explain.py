@@ -92,3 +92,15 @@ def test_gradcheck_without_sampling_is_capped(api):
     r = api.post("/api/gradcheck", json={"graph": graph, "inputs": inputs})
     err = assert_error(r, 413, "too_large")
     assert "per_item" in err["message"]
+
+
+def test_explain_refuses_graphs_too_large_for_memory(api):
+    huge = {
+        "version": 1,
+        "nodes": [
+            {"id": "x", "op": "input", "params": {"shape": [20000, 20000]}},
+            {"id": "h", "op": "tanh", "inputs": {"x": "x"}},
+        ],
+    }
+    r = api.post("/api/explain", json={"graph": huge})
+    assert_error(r, 413 if r.status_code == 413 else 422, "too_large")

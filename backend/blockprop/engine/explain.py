@@ -40,10 +40,12 @@ from .graph import GraphError, Issue, analyse
 DEFAULT_SEED = 0
 
 
-def feeds_of(doc: Mapping) -> list[dict[str, Any]]:
+def feeds_of(doc: Mapping, max_bytes: int | None = None) -> list[dict[str, Any]]:
     """What must be fed to run ``doc``: ``[{id, role, shape, dtype}]`` in topological order
-    (role ``input`` or ``target``; per-sample shape; dtype ``float`` or ``int``)."""
-    an = analyse(doc)
+    (role ``input`` or ``target``; per-sample shape; dtype ``float`` or ``int``). With
+    ``max_bytes``, a graph whose float64 buffers for one sample exceed it is refused first
+    (``too_large``), before anything is allocated."""
+    an = analyse(doc, max_bytes=max_bytes, batch_size=1, itemsize=8)
     if not an.result.ok:
         raise GraphError(an.result.errors)
     return [
@@ -91,14 +93,16 @@ def explain(
     *,
     seed: int = 0,
     state: Mapping | None = None,
+    max_bytes: int | None = None,
 ) -> dict[str, Any]:
     """Forward and backward on one sample, with every node's local results (float64).
 
     ``feeds`` maps input and target ids to a batch of one sample (missing ones get
     :func:`default_feeds`). Returns ``{loss, order, feeds, inputs, nodes, state,
-    param_grads}``; arrays are per sample (no batch axis). Raises :class:`GraphError`.
+    param_grads}``; arrays are per sample (no batch axis). ``max_bytes`` refuses graphs whose
+    buffers would exceed it (``too_large``). Raises :class:`GraphError`.
     """
-    needed = feeds_of(doc)
+    needed = feeds_of(doc, max_bytes)
     given = dict(feeds or {})
     defaults = default_feeds([f for f in needed if f["id"] not in given])
     inputs = {**defaults, **given}
@@ -108,7 +112,9 @@ def explain(
                 "bad_feed", f"explain follows one sample: feed '{nid}' a batch of 1", [nid], None
             )
             raise GraphError([issue])
-    plan = compile_graph(doc, 1, dtype=np.float64, seed=seed, state=state, grads="all")
+    plan = compile_graph(
+        doc, 1, dtype=np.float64, seed=seed, state=state, grads="all", max_bytes=max_bytes
+    )
     loss = plan.forward(inputs, training=False)
     plan.backward()
 

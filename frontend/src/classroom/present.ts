@@ -111,7 +111,8 @@ export function onClassroomKey(e: KeyboardEvent, dialogOpen: boolean): boolean {
   else if (stepping && (key === "ArrowLeft" || key === "PageUp")) act = s.prev;
   else if (stepping && key === "Home") act = s.first;
   else if (stepping && key === "End") act = s.last;
-  else if (stepping && key === " ") act = s.togglePlay;
+  else if (stepping && key === " " && (e.target as HTMLElement | null)?.tagName !== "BUTTON")
+    act = s.togglePlay; // Space on a focused button presses that button
   else if (key === "b" || key === "B") act = s.open ? s.toggleBackwardGraph : null;
   else if ((key === "g" || key === "G") && s.open && s.role !== "follower")
     act = () => void s.runGradcheck();

@@ -34,7 +34,7 @@ def explain(body: ExplainRequest, settings: SettingsDep) -> Response:
     if body.inputs:
         feeds, _ = _feeds(body.inputs)
     try:
-        result = run_explain(doc, feeds, seed=body.seed)
+        result = run_explain(doc, feeds, seed=body.seed, max_bytes=settings.max_tensor_bytes)
     except GraphError as e:
         raise from_issues(e.issues) from None
     return _json(result)
