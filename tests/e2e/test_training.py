@@ -432,9 +432,13 @@ def test_twenty_snapshots_a_second_on_a_50_node_graph_keep_the_page_smooth(
     best = min(windows, key=lambda f: f["longest_task_ms"])
     met = best["longest_task_ms"] <= 50 and best["snapshots_per_s"] >= 15
     load = os.getloadavg()[0]
-    if not met and load > 1.5 * (os.cpu_count() or 1):
-        pytest.xfail(f"machine loaded (load average {load:.1f}): {windows}")
-    assert met, windows
+    if load > 1.5 * (os.cpu_count() or 1):
+        # On a machine busy with other work the 50 ms target measures the machine, not the
+        # page; a looser bound still catches a page that blocks on every snapshot.
+        print(f"machine loaded (load average {load:.1f}): checking a 200 ms bound instead")
+        assert best["longest_task_ms"] <= 200 and best["snapshots_per_s"] >= 10, windows
+    else:
+        assert met, windows
     assert console_errors == []
 
 
