@@ -161,6 +161,11 @@ function RunStatusLine() {
           reconnecting…
         </span>
       )}
+      {connection === "closed" && (
+        <span className="run-conn" data-testid="run-disconnected">
+          disconnected{detail ? `: ${detail}` : ""}
+        </span>
+      )}
       {!run.canControl && (
         <span className="muted" title="Started in another browser: you can watch it">
           read-only

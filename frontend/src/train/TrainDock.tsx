@@ -203,6 +203,7 @@ function Message() {
   const lr = useTrain((s) => s.settings.lr);
   const setSetting = useTrain((s) => s.setSetting);
   const play = useTrain((s) => s.play);
+  const stopMine = useTrain((s) => s.stopMyRuns);
   if (run?.status === "diverged") {
     return (
       <div className="train-message is-error" data-testid="diverged-banner">
@@ -239,6 +240,22 @@ function Message() {
   return (
     <div className={`train-message is-${message.kind}`} data-testid="train-message">
       {message.text}
+      {message.busyServer && (
+        <>
+          {" "}
+          <button
+            type="button"
+            className="btn tiny"
+            data-testid="btn-stop-mine"
+            title="Stop the live runs this browser started (on any graph), then train"
+            onClick={async () => {
+              if ((await stopMine()) > 0) await play();
+            }}
+          >
+            Stop my runs and train
+          </button>
+        </>
+      )}
     </div>
   );
 }

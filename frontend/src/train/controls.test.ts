@@ -23,6 +23,7 @@ interface Call {
 
 let calls: Call[] = [];
 let runs = 0;
+let full = false; // the server runs its maximum of runs
 
 function run(id: string, status: string, config: Record<string, unknown> = {}) {
   return {
@@ -56,6 +57,7 @@ function run(id: string, status: string, config: Record<string, unknown> = {}) {
 beforeEach(() => {
   calls = [];
   runs = 0;
+  full = false;
   localStorage.clear();
   resetEditor(LINREG);
   vi.stubGlobal("WebSocket", SilentSocket);
@@ -68,7 +70,18 @@ beforeEach(() => {
       const headers = (init?.headers ?? {}) as Record<string, string>;
       calls.push({ method, path, body, token: headers["X-Edit-Token"] ?? null });
       let out: unknown = [];
-      if (method === "POST" && path === "/runs") {
+      if (method === "POST" && path === "/runs" && full) {
+        const error = {
+          code: "too_many_runs",
+          message: "2 run(s) are live",
+          nodes: [],
+          port: null,
+        };
+        return new Response(JSON.stringify({ error }), { status: 429 });
+      }
+      if (method === "GET" && path.startsWith("/runs?ids=")) {
+        out = [run("mine", "paused"), run("old", "done")];
+      } else if (method === "POST" && path === "/runs") {
         runs++;
         out = {
           ...run(`r${runs}`, body.paused ? "paused" : "running", body.train),
@@ -184,6 +197,21 @@ describe("run controls", () => {
     expect(useTrain.getState().run?.canControl).toBe(false);
     await useTrain.getState().pause();
     expect(useTrain.getState().message?.text).toMatch(/watched, not controlled/);
+  });
+});
+
+describe("a full server", () => {
+  it("says so, and can stop this browser's live runs to make room", async () => {
+    full = true;
+    await useTrain.getState().play();
+    expect(useTrain.getState().message).toMatchObject({ kind: "error", busyServer: true });
+    localStorage.setItem("blockprop:runtoken:mine", "tm");
+    localStorage.setItem("blockprop:runtoken:old", "to");
+    full = false;
+    expect(await useTrain.getState().stopMyRuns()).toBe(1);
+    const stop = calls.find((c) => c.path === "/runs/mine/stop");
+    expect(stop?.token).toBe("tm");
+    expect(calls.some((c) => c.path === "/runs/old/stop")).toBe(false);
   });
 });
 

@@ -67,7 +67,8 @@ export interface TrainState {
   connection: Connection | "idle";
   connectionDetail: string | null;
   busy: string | null;
-  message: { kind: "error" | "info"; text: string } | null;
+  /** the dock's message line; `busyServer`: the server runs its maximum of runs */
+  message: { kind: "error" | "info"; text: string; busyServer?: boolean } | null;
 
   /** the loss curves; mutated in place, `metricsVersion` bumps when they change */
   series: Series;
@@ -123,6 +124,8 @@ export interface TrainState {
   refreshHistory: () => Promise<void>;
   toggleCompare: (id: string) => Promise<void>;
   say: (kind: "error" | "info", text: string) => void;
+  /** Stops every live run this browser started (it holds their tokens); returns how many. */
+  stopMyRuns: () => Promise<number>;
 }
 
 // ------------------------------------------------------------------------------- helpers
@@ -293,7 +296,8 @@ export const useTrain = create<TrainState>()((set, get) => {
     try {
       await fn();
     } catch (err) {
-      set({ message: { kind: "error", text: describeError(err) } });
+      const busyServer = (err as { status?: number }).status === 429;
+      set({ message: { kind: "error", text: describeError(err), busyServer } });
     } finally {
       set({ busy: null });
     }
@@ -671,6 +675,21 @@ export const useTrain = create<TrainState>()((set, get) => {
     },
 
     say: (kind, text) => set({ message: { kind, text } }),
+
+    stopMyRuns: async () => {
+      const ids = Object.keys(localStorage)
+        .filter((k) => k.startsWith("blockprop:runtoken:"))
+        .map((k) => k.slice("blockprop:runtoken:".length));
+      if (!ids.length) return 0;
+      const live = (await trainApi.runs(null, ids.slice(0, 200))).filter((r) => isLive(r.status));
+      await Promise.all(
+        live.map((r) =>
+          trainApi.control(r.id, "stop", runTokens.get(r.id) as string).catch(() => null),
+        ),
+      );
+      set({ message: { kind: "info", text: `Stopped ${live.length} run(s) of yours.` } });
+      return live.length;
+    },
   };
 });
 
