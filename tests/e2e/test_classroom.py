@@ -217,6 +217,102 @@ def test_explain_shows_the_numbers_of_evaluate(live_server, page: Page, console_
     assert console_errors == []
 
 
+def _n(nid: str, op: str, inputs: dict | None = None, **params: Any) -> dict[str, Any]:
+    node: dict[str, Any] = {"id": nid, "op": op, "params": params}
+    if inputs:
+        node["inputs"] = inputs
+    return node
+
+
+#: one DAG with every op of the registry: fan-out everywhere, two outputs, a computed target
+EVERY_OP = [
+    _n("x", "input", shape=[4]),
+    _n("t", "target", shape=[4]),
+    _n("label", "target", shape=[], dtype="int"),
+    _n("t2", "target", shape=[2]),
+    _n("p", "parameter", shape=[4]),
+    _n("k", "constant", value=[0.5, -1, 1.5, 2]),
+    _n("l1", "linear", {"x": "x"}, out_features=4),
+    _n("r", "relu", {"x": "l1"}),
+    _n("lr", "leaky_relu", {"x": "l1"}, slope=0.1),
+    _n("th", "tanh", {"x": "l1"}),
+    _n("sg", "sigmoid", {"x": "l1"}),
+    _n("sm", "softmax", {"x": "l1"}),
+    _n("ls", "log_softmax", {"x": "l1"}),
+    _n("dp", "dropout", {"x": "th"}, p=0.5),
+    _n("a", "add", {"a": "r", "b": "p"}),
+    _n("s", "subtract", {"a": "lr", "b": "k"}),
+    _n("m", "multiply", {"a": "th", "b": "sg"}),
+    _n("mx", "max", {"a": "a", "b": "s"}),
+    _n("dup", "duplicate", {"x": "mx"}),
+    _n("sq", "square", {"x": "dup:y1"}),
+    _n("ex", "exp", {"x": "sg"}),
+    _n("lg", "log", {"x": "ex"}),
+    _n("cat", "concat", {"a": "sq", "b": "dup:y2"}, axis=0),
+    _n("rs", "reshape", {"x": "cat"}, shape=[2, 4]),
+    _n("fl", "flatten", {"x": "rs"}),
+    _n("mm", "matmul", {"a": "rs", "b": "x"}),
+    _n("sd", "sq_distance", {"x": "lg"}, rows=3),
+    _n("am", "argmin", {"x": "sd"}),
+    _n("su", "sum", {"x": "fl"}),
+    _n("mn", "mean", {"x": "m"}),
+    _n("c1", "mse", {"y": "a", "target": "t"}),
+    _n("c2", "cross_entropy", {"logits": "sd", "target": "label"}),
+    _n("c3", "nll", {"logp": "ls", "target": "label"}),
+    _n("c4", "binary_cross_entropy", {"logits": "m", "target": "t"}),
+    _n("c5", "hinge", {"y": "s", "target": "t"}),
+    _n("c6", "l1", {"y": "dp", "target": "t"}),
+    _n("c7", "squared_error", {"y": "mm", "target": "t2"}),
+    _n("c8", "squared_error", {"y": "su", "target": "mn"}),
+    _n("c9", "squared_error", {"y": "sm", "target": "t"}),
+]
+
+
+def _laid_out(nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    depth: dict[str, int] = {}
+    for node in nodes:  # listed in a topological order
+        srcs = [ref.split(":")[0] for ref in node.get("inputs", {}).values()]
+        depth[node["id"]] = 1 + max((depth[s] for s in srcs), default=-1)
+    rows: dict[int, int] = {}
+    out = []
+    for node in nodes:
+        d = depth[node["id"]]
+        rows[d] = rows.get(d, 0) + 1
+        out.append({**node, "ui": {"x": 200 * d, "y": 110 * rows[d]}})
+    return {"version": 1, "name": "every op", "nodes": out}
+
+
+def test_any_dag_with_every_op_explains_and_checks(live_server, page: Page, console_errors):
+    """Every op of the registry in one DAG: each step's numbers match evaluate, every formula
+    renders (no KaTeX error), and the gradient check is green."""
+    url = live_server.url
+    ops = {o["name"] for o in httpx.get(f"{url}/api/ops").json()}
+    graph = _laid_out(EVERY_OP)
+    assert ops == {n["op"] for n in graph["nodes"]}, "a new op? add it to EVERY_OP"
+    open_explain(page, url, graph)
+    inputs = httpx.post(f"{url}/api/explain", json={"graph": graph}).json()["inputs"]
+    ev = httpx.post(f"{url}/api/evaluate", json={"graph": graph, "inputs": inputs}).json()
+    keys = {n["id"]: n["id"] if n["op"] != "duplicate" else f"{n['id']}:y1" for n in graph["nodes"]}
+    total = int(page.get_by_test_id("explain-step").get_attribute("data-total"))
+    assert total > 2 * len(graph["nodes"]) - 10
+    for position in range(1, total + 1):
+        page.keyboard.press("ArrowRight")
+        expect(page.get_by_test_id("explain-step")).to_have_attribute(
+            "data-position", str(position)
+        )
+        assert page.locator(".katex-error").count() == 0, card(page)
+        got = card(page)
+        if got["phase"] == "forward":
+            close(got["value"], ev["values"][keys[got["node"]]][0])
+        elif got["phase"] == "backward" and keys[got["node"]] in ev["grads"]:
+            close(got["grad"], ev["grads"][keys[got["node"]]][0])
+    page.get_by_test_id("btn-gradcheck").click()
+    summary = page.get_by_test_id("gradcheck-summary")
+    expect(summary).to_have_attribute("data-ok", "true", timeout=SLOW)
+    expect(page.get_by_test_id("gc-am")).to_have_attribute("data-ok", "na")  # argmin: no gradient
+    assert console_errors == []
+
+
 def test_the_notes_network_explains_too(live_server, page: Page, console_errors):
     """The notes' own network (600 inputs, 60 → 40 → 10): values match, matrices are elided."""
     url = live_server.url

@@ -4,6 +4,7 @@ a graph with every local result agreeing with the executor's backward pass."""
 from __future__ import annotations
 
 import numpy as np
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 
@@ -68,6 +69,7 @@ def test_a_template_naming_an_unknown_value_is_refused():
 
 def _check_against_backward(d, feeds):
     ex = explain(d, feeds)
+    orjson.dumps(ex, option=orjson.OPT_SERIALIZE_NUMPY)  # what the API sends
     plan = compile_graph(d, 1, dtype=np.float64, grads="all")
     loss = plan.forward(feeds)
     plan.backward()

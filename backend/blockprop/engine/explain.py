@@ -78,6 +78,11 @@ def _sample(a: Any) -> Any:
     return a
 
 
+def _plain(a: np.ndarray) -> Any:
+    """A 0-d array as a Python number (JSON encoders take arrays of one or more axes)."""
+    return a.item() if a.ndim == 0 else a
+
+
 def _unbroadcast(r: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum a per-sample gradient shaped like an op's output down to an input's shape."""
     lead = r.ndim - len(shape)
@@ -162,10 +167,10 @@ def explain(
                         continue
                     r = rule(rule_env)
                     if r is None:
-                        vjps[port.name] = np.zeros(plan.values[src].shape[1:])
+                        vjps[port.name] = _plain(np.zeros(plan.values[src].shape[1:]))
                     else:
                         r = _unbroadcast(np.asarray(r)[0], node.in_shapes[port.name])
-                        vjps[port.name] = np.array(r, dtype=np.float64)
+                        vjps[port.name] = _plain(np.array(r, dtype=np.float64))
         nodes.append(
             {
                 "id": node.id,
