@@ -1,11 +1,11 @@
-import { useReactFlow } from "@xyflow/react";
+import { useReactFlow, useStoreApi } from "@xyflow/react";
 import { useEffect, useRef, useState } from "react";
 import { useEditor } from "../store/editor";
 import { classroomApi } from "./api";
 import { GradcheckSummary } from "./Gradcheck";
 import { enterPresent, exitPresent } from "./present";
 import { StepCard } from "./StepCard";
-import { selectStep, useClassroom } from "./store";
+import { selectCurrentNode, selectStep, useClassroom } from "./store";
 
 /** Explain mode: the sample, the step controls and the card for the current step. */
 export function ExplainPanel() {
@@ -14,6 +14,7 @@ export function ExplainPanel() {
   usePlayer();
   useRerunOnEdit();
   useRefit(open);
+  useFollowWalk();
   if (!open) return null;
   return (
     <aside className="cx-panel nodrag nowheel" data-testid="explain-panel">
@@ -338,6 +339,31 @@ function useRefit(open: boolean) {
     );
     return () => clearTimeout(t);
   }, [open, present, rf]);
+}
+
+/** Keeps the node the walk is at on screen: pans to it when it is off screen, and zooms in when
+ * the graph is drawn too small to read. */
+function useFollowWalk() {
+  const rf = useReactFlow();
+  const store = useStoreApi();
+  const current = useClassroom(selectCurrentNode);
+  useEffect(() => {
+    if (!current) return;
+    const node = rf.getInternalNode(current);
+    if (!node) return;
+    const { width, height } = store.getState();
+    const { x, y, zoom } = rf.getViewport();
+    const w = node.measured.width ?? 100;
+    const h = node.measured.height ?? 50;
+    const cx = node.internals.positionAbsolute.x + w / 2;
+    const cy = node.internals.positionAbsolute.y + h / 2;
+    const sx = cx * zoom + x;
+    const sy = cy * zoom + y;
+    const margin = 40;
+    const offscreen = sx < margin || sy < margin || sx > width - margin || sy > height - margin;
+    if (zoom < 0.5) void rf.setCenter(cx, cy, { zoom: 0.8, duration: 250 });
+    else if (offscreen) void rf.setCenter(cx, cy, { zoom, duration: 250 });
+  }, [current, rf, store]);
 }
 
 /** Auto-play: one step every 1/speed seconds, stopping at the end. */
