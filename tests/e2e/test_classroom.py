@@ -16,6 +16,7 @@ import contextlib
 import json
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -502,7 +503,7 @@ def test_follow_mode_mirrors_the_teacher_and_cannot_edit(
 
 
 def _artifact(name: str):
-    from conftest import ARTIFACTS  # tests/e2e/conftest.py
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS / f"{name}.png"
+    # the screenshot fixture's folder; computed here since `conftest` is ambiguous to import
+    folder = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}.png"
