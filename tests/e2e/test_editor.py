@@ -192,6 +192,20 @@ def import_doc(page: Page, doc: dict, tmp_path: Path, name: str = "graph.json") 
     path.write_text(json.dumps(doc))
     page.get_by_test_id("import-file").set_input_files(str(path))
     expect(page.locator(".react-flow__node")).to_have_count(len(doc["nodes"]), timeout=SLOW)
+    settle(page)
+
+
+def settle(page: Page) -> None:
+    """Waits until the view stops moving: a loaded graph is fitted to the view a moment after
+    it is drawn, and a drag aimed before that lands in the wrong place."""
+    page.wait_for_function(
+        """() => new Promise((resolve) => {
+            const view = () => document.querySelector(".react-flow__viewport")?.style.transform;
+            const first = view();
+            setTimeout(() => resolve(first !== undefined && view() === first), 300);
+        })""",
+        timeout=SLOW,
+    )
 
 
 def canvas_graph(page: Page) -> tuple[dict[str, str], set[str]]:
