@@ -19,74 +19,45 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from blockprop.service.errors import ServiceError
+from blockprop.service.sender import Sender, SendText
 from blockprop.service.tokens import hash_token, new_edit_token, new_id, token_matches
 
-SendText = Callable[[str], Awaitable[None]]
 
-
-class Follower:
+class Follower(Sender):
     """One WebSocket following a session: a sender task that sends the newest state."""
 
     def __init__(self, session: Session, send_text: SendText, send_timeout: float):
+        super().__init__(send_text, send_timeout)
         self.session = session
-        self._send_text = send_text
-        self.send_timeout = send_timeout
-        self.wake = asyncio.Event()
-        self.wake.set()
         self.sent_version = -1
         self.sent_graph_version = -1
         self.said_hello = False
-        self.closed = False
-        self.drop_reason: str | None = None
-        self.task: asyncio.Task | None = None
 
-    def notify(self) -> None:
-        self.wake.set()
-
-    def drop(self, reason: str) -> None:
-        if not self.closed:
-            self.drop_reason = reason
-            self.closed = True
-            self.wake.set()
-
-    async def _send(self, text: str) -> None:
-        await asyncio.wait_for(self._send_text(text), self.send_timeout)
-
-    async def run(self) -> None:
+    async def _serve(self) -> None:
         s = self.session
-        try:
-            while not self.closed:
-                await self.wake.wait()
-                self.wake.clear()
-                if s.closed:
-                    await self._send(s.closed_frame())
-                    self.drop_reason = "the session has ended"
-                    self.closed = True
-                    break
-                if not self.said_hello:
-                    self.said_hello = True
-                    self.sent_version, self.sent_graph_version = s.version, s.graph_version
-                    await self._send(s.hello_frame())
-                    continue
-                if self.sent_version != s.version:
-                    with_graph = self.sent_graph_version != s.graph_version
-                    self.sent_version, self.sent_graph_version = s.version, s.graph_version
-                    await self._send(s.state_frame(with_graph))
-        except TimeoutError:
-            self.drop_reason = f"the client accepted nothing for {self.send_timeout:g} s"
-            self.closed = True
-        except asyncio.CancelledError:
-            self.closed = True
-            raise
-        except Exception as e:  # the socket went away
-            self.drop_reason = self.drop_reason or f"send failed: {type(e).__name__}"
-            self.closed = True
+        while not self.closed:
+            await self.wake.wait()
+            self.wake.clear()
+            if s.closed:
+                await self._send(s.closed_frame())
+                self.drop_reason = "the session has ended"
+                self.closed = True
+                break
+            if not self.said_hello:
+                self.said_hello = True
+                self.sent_version, self.sent_graph_version = s.version, s.graph_version
+                await self._send(s.hello_frame())
+                continue
+            if self.sent_version != s.version:
+                with_graph = self.sent_graph_version != s.graph_version
+                self.sent_version, self.sent_graph_version = s.version, s.graph_version
+                await self._send(s.state_frame(with_graph))
 
 
 class Session:

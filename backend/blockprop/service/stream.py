@@ -26,6 +26,8 @@ from typing import Any
 
 import orjson
 
+from blockprop.service.sender import Sender
+
 log = logging.getLogger("blockprop.stream")
 
 FetchBatches = Callable[[str, int, int], Awaitable[list[tuple[int, bytes]]]]
@@ -47,7 +49,7 @@ class Subscription:
         return {"rate": self.rate, "nodes": self.nodes, "boundary": self.boundary}
 
 
-class Client:
+class Client(Sender):
     """One WebSocket watching a run."""
 
     def __init__(
@@ -60,8 +62,8 @@ class Client:
         rate: float,
         send_timeout: float,
     ):
+        super().__init__(send_text, send_timeout)
         self.channel = channel
-        self._send_text = send_text
         self._hello = hello
         self.sent_seq = channel.last_seq
         self.pending_since: int | None = since
@@ -69,18 +71,11 @@ class Client:
         self.rate = rate
         self.nodes: list[str] | None = None
         self.boundary = True
-        self.send_timeout = send_timeout
-        self.wake = asyncio.Event()
-        self.wake.set()
         self.outbox: list[str] = []  # replies (errors, acks), in order, bounded
         self.sent_status = -1
         self.sent_snapshot = -1
         self.sent_boundary = -1
         self.last_snapshot_at = 0.0
-        self.closed = False
-        self.drop_reason: str | None = None
-        self.task: asyncio.Task | None = None
-        self.frames_sent = 0
         self._timer = False
 
     def _timer_fired(self) -> None:
@@ -88,9 +83,6 @@ class Client:
         self.wake.set()
 
     # -- called by the channel / the socket handler --
-
-    def notify(self) -> None:
-        self.wake.set()
 
     def push(self, frame: dict[str, Any] | str) -> None:
         """Queue a reply frame (error, ack). Too many unsent ones drop the client."""
@@ -106,17 +98,7 @@ class Client:
         self.want_hello = True
         self.wake.set()
 
-    def drop(self, reason: str) -> None:
-        if not self.closed:
-            self.drop_reason = reason
-            self.closed = True
-            self.wake.set()
-
     # -- the sender task --
-
-    async def _send(self, text: str) -> None:
-        await asyncio.wait_for(self._send_text(text), self.send_timeout)
-        self.frames_sent += 1
 
     def _interrupted(self) -> bool:
         return self.closed or bool(self.outbox) or self.want_hello
@@ -148,45 +130,35 @@ class Client:
                 await self._send(text)
                 self.sent_seq = seq
 
-    async def run(self) -> None:
+    async def _serve(self) -> None:
         ch = self.channel
-        try:
-            while not self.closed:
-                await self.wake.wait()
-                self.wake.clear()
-                await self._catch_up()
-                if self.closed:
-                    break
-                if self.sent_status != ch.status_version and ch.status_frame:
-                    self.sent_status = ch.status_version
-                    await self._send(ch.status_frame)
-                if self.rate > 0 and self.sent_snapshot != ch.snapshot_version and ch.snapshot:
-                    due = self.last_snapshot_at + 1.0 / self.rate
-                    now = time.monotonic()
-                    if now >= due:
-                        self.sent_snapshot = ch.snapshot_version
-                        self.last_snapshot_at = now
-                        await self._send(ch.snapshot_for(self.nodes))
-                    elif not self._timer:
-                        self._timer = True
-                        asyncio.get_running_loop().call_later(due - now, self._timer_fired)
-                if (
-                    self.boundary
-                    and self.rate > 0
-                    and self.sent_boundary != ch.boundary_version
-                    and ch.boundary_frame
-                ):
-                    self.sent_boundary = ch.boundary_version
-                    await self._send(ch.boundary_frame)
-        except TimeoutError:
-            self.drop_reason = f"the client accepted nothing for {self.send_timeout:g} s"
-            self.closed = True
-        except asyncio.CancelledError:
-            self.closed = True
-            raise
-        except Exception as e:  # the socket went away
-            self.drop_reason = self.drop_reason or f"send failed: {type(e).__name__}"
-            self.closed = True
+        while not self.closed:
+            await self.wake.wait()
+            self.wake.clear()
+            await self._catch_up()
+            if self.closed:
+                break
+            if self.sent_status != ch.status_version and ch.status_frame:
+                self.sent_status = ch.status_version
+                await self._send(ch.status_frame)
+            if self.rate > 0 and self.sent_snapshot != ch.snapshot_version and ch.snapshot:
+                due = self.last_snapshot_at + 1.0 / self.rate
+                now = time.monotonic()
+                if now >= due:
+                    self.sent_snapshot = ch.snapshot_version
+                    self.last_snapshot_at = now
+                    await self._send(ch.snapshot_for(self.nodes))
+                elif not self._timer:
+                    self._timer = True
+                    asyncio.get_running_loop().call_later(due - now, self._timer_fired)
+            if (
+                self.boundary
+                and self.rate > 0
+                and self.sent_boundary != ch.boundary_version
+                and ch.boundary_frame
+            ):
+                self.sent_boundary = ch.boundary_version
+                await self._send(ch.boundary_frame)
 
 
 class Channel:

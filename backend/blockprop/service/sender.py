@@ -1,0 +1,54 @@
+"""The sender task of one WebSocket, shared by run streams and classroom sessions.
+
+A sender sleeps until woken, then sends whatever is newest; a send that the client does not
+accept within `send_timeout` drops the client, so a stalled socket never holds anyone up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+SendText = Callable[[str], Awaitable[None]]
+
+
+class Sender:
+    def __init__(self, send_text: SendText, send_timeout: float):
+        self._send_text = send_text
+        self.send_timeout = send_timeout
+        self.wake = asyncio.Event()
+        self.wake.set()
+        self.closed = False
+        self.drop_reason: str | None = None
+        self.task: asyncio.Task | None = None
+        self.frames_sent = 0
+
+    def notify(self) -> None:
+        self.wake.set()
+
+    def drop(self, reason: str) -> None:
+        if not self.closed:
+            self.drop_reason = reason
+            self.closed = True
+            self.wake.set()
+
+    async def _send(self, text: str) -> None:
+        await asyncio.wait_for(self._send_text(text), self.send_timeout)
+        self.frames_sent += 1
+
+    async def _serve(self) -> None:
+        """The sending loop of a subclass; runs until `closed`."""
+        raise NotImplementedError
+
+    async def run(self) -> None:
+        try:
+            await self._serve()
+        except TimeoutError:
+            self.drop_reason = f"the client accepted nothing for {self.send_timeout:g} s"
+            self.closed = True
+        except asyncio.CancelledError:
+            self.closed = True
+            raise
+        except Exception as e:  # the socket went away
+            self.drop_reason = self.drop_reason or f"send failed: {type(e).__name__}"
+            self.closed = True
