@@ -202,9 +202,17 @@ def test_finished_runs_refuse_control_with_409(runs_api):
     assert_error(runs_api.control(run, "pause"), 409, "not_live")
     assert_error(runs_api.control(run, "resume"), 409, "not_resumable")
     assert_error(runs_api.control(run, "step"), 409)
-    assert_error(runs_api.control(run, "stop"), 409)
     h = {"X-Edit-Token": run["edit_token"]}
     assert_error(runs_api.patch(f"/api/runs/{run['id']}", json={"lr": 0.1}, headers=h), 409)
+
+
+def test_stop_after_the_run_has_ended_returns_its_final_state(runs_api):
+    # a Stop that crosses the run's own finish is not an error: the run stays `done`
+    run = runs_api.start_run(train={"epochs": 3})
+    runs_api.wait_status(run, {"done"})
+    r = runs_api.control(run, "stop")
+    assert r.status_code == 200 and r.json()["status"] == "done"
+    assert runs_api.get(f"/api/runs/{run['id']}").json()["status"] == "done"
 
 
 def test_unknown_run_is_404(runs_api):

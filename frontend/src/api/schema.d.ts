@@ -442,7 +442,8 @@ export interface paths {
         put?: never;
         /**
          * Stop Run
-         * @description Stop the run (within a second); its trained state stays readable.
+         * @description Stop the run (within a second); its trained state stays readable. Idempotent: a run
+         *     that has already ended (`done`, `diverged`, …) is returned unchanged.
          */
         post: operations["stop_run_api_runs__run_id__stop_post"];
         delete?: never;
@@ -3863,15 +3864,6 @@ export interface operations {
             };
             /** @description no such resource */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description conflict with the resource's current state */
-            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -150,9 +150,10 @@ async def step_run(
     return await _reread(store, run_id)
 
 
-@router.post("/runs/{run_id}/stop", response_model=RunRead, responses=errors(403, 404, 409))
+@router.post("/runs/{run_id}/stop", response_model=RunRead, responses=errors(403, 404))
 async def stop_run(run_id: str, store: StoreDep, runs: RunsDep, token: EditToken):
-    """Stop the run (within a second); its trained state stays readable."""
+    """Stop the run (within a second); its trained state stays readable. Idempotent: a run
+    that has already ended (`done`, `diverged`, …) is returned unchanged."""
     row = await _controlled(store, run_id, token)
     await runs.stop_run(row)
     return await _reread(store, run_id)
