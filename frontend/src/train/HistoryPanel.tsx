@@ -54,7 +54,8 @@ export function HistoryPanel() {
               {runLabel(r)}
             </div>
             <div className="muted small-text">
-              {r.dataset.name} · {r.status} · step {r.step}
+              {r.dataset.name} · {r.status}
+              {r.status === "diverged" && r.live ? " (paused)" : ""} · step {r.step}
             </div>
           </div>
           <Sparkline run={r} />

@@ -11,7 +11,7 @@ import {
 } from "./draw";
 import { type LiveMode, type TrainState, useTrain } from "./store";
 import "./train.css";
-import type { NodeSummary, TensorSummary } from "./types";
+import { isHeld, type NodeSummary, type TensorSummary } from "./types";
 
 const W = 120;
 const H = 40;
@@ -29,6 +29,8 @@ function NodeLiveImpl({ id }: { id: string }) {
   const present = useTrain((s) => id in s.nodes);
   const mode = useTrain((s) => s.liveMode);
   const diverged = useTrain((s) => s.run?.status === "diverged" && s.run.divergedNode === id);
+  const held = useTrain((s) => diverged && isHeld(s.run));
+  const reason = useTrain((s) => (diverged ? (s.run?.reason ?? null) : null));
   const box = useRef<HTMLDivElement>(null);
   const canvas = useRef<HTMLCanvasElement>(null);
 
@@ -83,7 +85,13 @@ function NodeLiveImpl({ id }: { id: string }) {
           <div className="node-diverged-ring" data-testid={`diverged-${id}`} />
           <div className="node-diverged-hint nodrag" data-testid="diverged-hint">
             <b>Diverged here first.</b> Values became NaN or ∞ in this block. The learning rate is
-            probably too high: try a tenth of it.
+            probably too high: try a tenth of it
+            {held ? " — the run is paused on its last finite weights, ready to resume." : "."}
+            {reason && (
+              <span className="node-diverged-reason" data-testid="diverged-reason">
+                {reason}
+              </span>
+            )}
           </div>
         </>
       )}

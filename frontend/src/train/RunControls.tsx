@@ -2,7 +2,7 @@ import { useMemo } from "react";
 import { useEditor } from "../store/editor";
 import { fmt } from "./draw";
 import { signature, staleReason, useTrain } from "./store";
-import { isLive } from "./types";
+import { isHeld } from "./types";
 
 /** Play, pause, one step, stop, reset, and the run's status line. */
 export function RunControls() {
@@ -15,8 +15,11 @@ export function RunControls() {
   const reset = useTrain((s) => s.reset);
   const running = run?.status === "running" || run?.status === "starting";
   const readOnly = !!run && !run.canControl;
-  const live = isLive(run?.status);
+  const live = !!run?.live;
   const stale = useStale();
+  // ▶ resumes a paused, interrupted, or diverged-and-held run (unless something it cannot
+  // change changed)
+  const resumable = run?.status === "paused" || run?.status === "interrupted" || isHeld(run);
 
   return (
     <div className="run-controls">
@@ -37,18 +40,11 @@ export function RunControls() {
             type="button"
             className="btn primary"
             data-testid="btn-train-play"
-            title={
-              run?.status === "paused" || run?.status === "interrupted"
-                ? "Resume"
-                : "Train this graph on the dataset"
-            }
+            title={resumable && !stale ? "Resume" : "Train this graph on the dataset"}
             onClick={() => void play()}
             disabled={!!busy}
           >
-            ▶{" "}
-            {(run?.status === "paused" || run?.status === "interrupted") && !stale
-              ? "Resume"
-              : "Train"}
+            ▶ {resumable && !stale ? "Resume" : "Train"}
           </button>
         )}
         <button
@@ -98,7 +94,7 @@ function useStale(): string | null {
   const settings = useTrain((s) => s.settings);
   const dataset = useTrain((s) => s.dataset);
   const revision = useEditor((s) => s.revision);
-  const paused = run?.status === "paused" || run?.status === "interrupted";
+  const paused = run?.status === "paused" || run?.status === "interrupted" || isHeld(run);
   const runKey = paused && run ? `${run.id}:${JSON.stringify(run.config)}` : "";
   // biome-ignore lint/correctness/useExhaustiveDependencies: recomputed when the document (revision) or the run's config changes, not on every progress update
   return useMemo(() => {
@@ -139,11 +135,16 @@ function RunStatusLine() {
       data-accuracy={accuracy ?? undefined}
       data-loss={loss ?? undefined}
       data-connection={connection}
+      data-live={run.live}
       data-diverged-node={run.divergedNode ?? undefined}
       data-metrics-step={metricsStep}
     >
-      <span className={`run-badge status-${run.status}`} title={run.reason ?? run.status}>
-        {run.status}
+      <span
+        className={`run-badge status-${run.status}`}
+        data-testid="run-badge"
+        title={run.reason ?? run.status}
+      >
+        {isHeld(run) ? `diverged — paused at step ${run.step}` : run.status}
       </span>
       <span data-testid="run-step">step {run.step}</span>
       <span data-testid="run-epoch">epoch {run.epoch}</span>
@@ -171,7 +172,11 @@ function RunStatusLine() {
           read-only
         </span>
       )}
-      {run.reason && !isLive(run.status) && <span className="muted run-reason">{run.reason}</span>}
+      {run.reason && (!run.live || isHeld(run)) && (
+        <span className="muted run-reason" data-testid="run-reason">
+          {run.reason}
+        </span>
+      )}
       {run.status === "interrupted" && (
         <span className="muted">(the server restarted: ▶ resumes from the last checkpoint)</span>
       )}

@@ -1,7 +1,6 @@
 import { NumberField } from "./DataPanel";
 import { GROUPS, PRESETS, presetOf, SETTINGS, type SettingSpec } from "./settings";
 import { useTrain } from "./store";
-import { isLive } from "./types";
 
 const SPEEDS: [number, string][] = [
   [0, "as fast as it goes"],
@@ -18,7 +17,8 @@ const SPEEDS: [number, string][] = [
 export function SettingsPanel() {
   const settings = useTrain((s) => s.settings);
   const setSetting = useTrain((s) => s.setSetting);
-  const live = useTrain((s) => isLive(s.run?.status));
+  // a held diverged run takes live settings too (lower its rate, then resume it)
+  const live = useTrain((s) => !!s.run?.live);
   const preset = presetOf(settings.batch_size);
 
   const field = (spec: SettingSpec) => {

@@ -7,6 +7,7 @@ import { RunControls } from "./RunControls";
 import { SettingsPanel } from "./SettingsPanel";
 import { type DockTab, type EdgeMode, type LiveMode, startTrainWiring, useTrain } from "./store";
 import "./train.css";
+import { isHeld } from "./types";
 
 const TABS: [DockTab, string][] = [
   ["data", "Data"],
@@ -88,7 +89,7 @@ export function TrainDock() {
           </div>
           <div className="dock-middle">
             <ChartBar />
-            <Message />
+            <DockMessage />
             <LossChart />
           </div>
           <div className="dock-right">
@@ -197,35 +198,62 @@ function ChartBar() {
   );
 }
 
-function Message() {
+export function DockMessage() {
   const message = useTrain((s) => s.message);
   const run = useTrain((s) => s.run);
-  const lr = useTrain((s) => s.settings.lr);
-  const setSetting = useTrain((s) => s.setSetting);
+  const settingsLr = useTrain((s) => s.settings.lr);
+  const busy = useTrain((s) => s.busy);
+  const lowerLr = useTrain((s) => s.lowerLr);
   const play = useTrain((s) => s.play);
   const stopMine = useTrain((s) => s.stopMyRuns);
   if (run?.status === "diverged") {
+    const held = isHeld(run);
+    // held: the rate the run diverged at (PATCHes land in its config); ended: the next run's
+    const lr = held && typeof run.config.lr === "number" ? run.config.lr : settingsLr;
+    const where = run.divergedNode ? (
+      <>
+        : the first non-finite value is in <code>{run.divergedNode}</code>
+      </>
+    ) : null;
     return (
-      <div className="train-message is-error" data-testid="diverged-banner">
-        <b>Diverged</b> at step {run.step}
-        {run.divergedNode ? (
+      <div
+        className="train-message is-error"
+        data-testid="diverged-banner"
+        data-held={held ? "true" : "false"}
+      >
+        {held ? (
           <>
-            : the first non-finite value is in <code>{run.divergedNode}</code>
+            <b>Diverged — paused</b> at step {run.step}
+            {where}. The learning rate ({lr}) is probably too high. The run holds the weights of the
+            last finite step: lower the rate and resume it (or ■ to end it).{" "}
+            <button
+              type="button"
+              className="btn tiny primary"
+              data-testid="btn-resume-lower-lr"
+              title="PATCH this run's learning rate to a tenth, then resume it"
+              onClick={() => void lowerLr()}
+              disabled={!run.canControl || !!busy}
+            >
+              Resume with lr ÷ 10
+            </button>
           </>
-        ) : null}
-        . The learning rate ({lr}) is probably too high; the weights of the last finite step were
-        kept.{" "}
-        <button
-          type="button"
-          className="btn tiny"
-          data-testid="btn-lower-lr"
-          onClick={() => {
-            setSetting("lr", Number((lr / 10).toPrecision(6)));
-            void play();
-          }}
-        >
-          Retry with lr ÷ 10
-        </button>
+        ) : (
+          <>
+            <b>Diverged</b> at step {run.step}
+            {where}. The learning rate ({lr}) is probably too high; the weights of the last finite
+            step were kept.{" "}
+            <button
+              type="button"
+              className="btn tiny"
+              data-testid="btn-lower-lr"
+              title="Start a new run at a tenth of the learning rate"
+              onClick={() => void lowerLr()}
+              disabled={!!busy}
+            >
+              Retry with lr ÷ 10
+            </button>
+          </>
+        )}
       </div>
     );
   }

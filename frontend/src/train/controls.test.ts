@@ -24,6 +24,8 @@ interface Call {
 let calls: Call[] = [];
 let runs = 0;
 let full = false; // the server runs its maximum of runs
+/** a test's own answers, before the fake server's (undefined: the fake server answers) */
+let reply: ((method: string, path: string, body: Record<string, unknown>) => unknown) | null = null;
 
 function run(id: string, status: string, config: Record<string, unknown> = {}) {
   return {
@@ -58,6 +60,7 @@ beforeEach(() => {
   calls = [];
   runs = 0;
   full = false;
+  reply = null;
   localStorage.clear();
   resetEditor(LINREG);
   vi.stubGlobal("WebSocket", SilentSocket);
@@ -69,7 +72,9 @@ beforeEach(() => {
       const body = init?.body ? JSON.parse(String(init.body)) : null;
       const headers = (init?.headers ?? {}) as Record<string, string>;
       calls.push({ method, path, body, token: headers["X-Edit-Token"] ?? null });
-      let out: unknown = [];
+      let out: unknown = reply?.(method, path, body);
+      if (out !== undefined) return new Response(JSON.stringify(out), { status: 200 });
+      out = [];
       if (method === "POST" && path === "/runs" && full) {
         const error = {
           code: "too_many_runs",
@@ -236,3 +241,122 @@ describe("wiring to the document", () => {
 function resetEditorKeepOps(doc: typeof LINREG) {
   useEditor.getState().loadDoc(doc);
 }
+
+/** The stream says the run diverged at step 12 in node "c"; `live`: the worker holds it (a new
+ * server), false: it ended (stopped while held), undefined: an older server. */
+function divergeStream(live: boolean | undefined) {
+  useTrain.getState().applyBatch({
+    hello: null,
+    points: [],
+    seq: 0,
+    snapshot: null,
+    boundary: null,
+    statuses: [
+      {
+        type: "status",
+        status: "diverged",
+        step: 12,
+        diverged_node: "c",
+        reason: "non-finite loss at step 13; first non-finite node: 'c'",
+        ...(live === undefined ? {} : { live }),
+      },
+    ],
+    errors: [],
+  });
+}
+
+/** The fake server while run r1 is held diverged: PATCH keeps it held (with the new lr),
+ * resume runs it. */
+function holdR1() {
+  reply = (method, path, body) => {
+    if (method === "PATCH" && path === "/runs/r1")
+      return { ...run("r1", "diverged", { lr: 1, ...body }), live: true, diverged_node: "c" };
+    if (method === "POST" && path === "/runs/r1/resume")
+      return { ...run("r1", "running"), live: true };
+    if (method === "POST" && path === "/runs/r1/stop")
+      return { ...run("r1", "diverged"), live: false };
+    if (method === "POST" && path === "/runs/r1/step")
+      return { ...run("r1", "paused"), live: true };
+    return undefined;
+  };
+}
+
+describe("a diverged run", () => {
+  beforeEach(async () => {
+    useTrain.setState({ settings: { ...useTrain.getState().settings, lr: 1 } });
+    await useTrain.getState().play();
+    calls = [];
+  });
+
+  it("held by the server stays controllable: live settings, ▶ resumes it, step, stop", async () => {
+    holdR1();
+    divergeStream(true);
+    const r = useTrain.getState().run;
+    expect(r).toMatchObject({ status: "diverged", live: true, divergedNode: "c" });
+    useTrain.getState().setSetting("lr", 0.05);
+    await vi.waitFor(() => expect(useTrain.getState().run?.config.lr).toBe(0.05));
+    expect(posts()).toEqual(["PATCH /runs/r1"]);
+    expect(calls[0].body).toEqual({ lr: 0.05 });
+    await useTrain.getState().play();
+    expect(posts()).toEqual(["PATCH /runs/r1", "POST /runs/r1/resume"]);
+    expect(useTrain.getState().run).toMatchObject({ id: "r1", status: "running", live: true });
+    expect(useTrain.getState().run?.divergedNode).toBeNull();
+
+    divergeStream(true); // diverges again: held again
+    await useTrain.getState().stepOnce();
+    expect(posts().at(-1)).toBe("POST /runs/r1/step");
+    divergeStream(true);
+    await useTrain.getState().stop();
+    expect(posts().at(-1)).toBe("POST /runs/r1/stop");
+    expect(useTrain.getState().run).toMatchObject({ status: "diverged", live: false });
+    expect(posts().filter((p) => p === "POST /runs")).toEqual([]);
+  });
+
+  it("held: resume with lr ÷ 10 PATCHes the lr, then resumes the same run", async () => {
+    holdR1();
+    divergeStream(true);
+    await useTrain.getState().lowerLr();
+    expect(posts()).toEqual(["PATCH /runs/r1", "POST /runs/r1/resume"]);
+    expect(calls.find((c) => c.method === "PATCH")?.body).toEqual({ lr: 0.1 });
+    expect(calls.every((c) => c.method === "GET" || c.token === "t1")).toBe(true);
+    expect(useTrain.getState().settings.lr).toBe(0.1);
+    expect(useTrain.getState().run).toMatchObject({ id: "r1", status: "running" });
+    expect(window.location.search).toBe("?run=r1");
+    // once more from the rate the run now has
+    divergeStream(true);
+    await useTrain.getState().lowerLr();
+    expect(calls.filter((c) => c.method === "PATCH").at(-1)?.body).toEqual({ lr: 0.01 });
+  });
+
+  it("ended (stopped while held, or an older server): lr ÷ 10 starts a new run", async () => {
+    divergeStream(false);
+    expect(useTrain.getState().run).toMatchObject({ status: "diverged", live: false });
+    await useTrain.getState().lowerLr();
+    expect(posts()).toEqual(["POST /runs"]);
+    expect(calls.find((c) => c.path === "/runs")?.body).toMatchObject({ train: { lr: 0.1 } });
+    expect(useTrain.getState().run?.id).toBe("r2");
+  });
+
+  it("from a server that sends no live flag, diverged has ended", async () => {
+    divergeStream(undefined);
+    expect(useTrain.getState().run?.live).toBe(false);
+    useTrain.getState().setSetting("lr", 0.05); // not PATCHed: nothing holds the run
+    await useTrain.getState().play();
+    expect(posts()).toEqual(["POST /runs"]);
+  });
+
+  it("a reload while held shows the held run again", async () => {
+    reply = (method, path) =>
+      method === "GET" && path === "/runs/r1"
+        ? { ...run("r1", "diverged"), step: 12, live: true, diverged_node: "c" }
+        : undefined;
+    useTrain.getState().detach();
+    await useTrain.getState().attach("r1");
+    expect(useTrain.getState().run).toMatchObject({
+      status: "diverged",
+      live: true,
+      divergedNode: "c",
+      canControl: true,
+    });
+  });
+});

@@ -2,9 +2,11 @@ import { act, render } from "@testing-library/react";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { GraphDoc } from "../api/types";
 import { NodeLive } from "./NodeLive";
+import { RunControls } from "./RunControls";
 import { configOf, settingsFrom } from "./settings";
 import { indexSnapshot, signature, useTrain, watchableSpeed } from "./store";
 import type { Batch } from "./stream";
+import { DockMessage } from "./TrainDock";
 import type { SnapshotFrame, TensorSummary } from "./types";
 
 const summary = (norm: number, shape = [4], batch = 4): TensorSummary => ({
@@ -45,6 +47,7 @@ const RUN = {
   graphId: null,
   name: "",
   status: "running" as const,
+  live: true,
   reason: null,
   step: 0,
   epoch: 0,
@@ -132,6 +135,85 @@ describe("NodeLive", () => {
     );
     expect(getByTestId("diverged-cost")).toBeTruthy();
     expect(getByTestId("diverged-hint").textContent).toMatch(/learning rate/);
+  });
+});
+
+describe("a diverged run in the dock", () => {
+  const diverge = (live?: boolean) =>
+    useTrain.getState().applyBatch(
+      batch({
+        statuses: [
+          {
+            type: "status",
+            status: "diverged",
+            step: 12,
+            diverged_node: "cost",
+            reason: "non-finite loss at step 13; first non-finite node: 'cost'",
+            ...(live === undefined ? {} : { live }),
+          },
+        ],
+      }),
+    );
+  const view = () =>
+    render(
+      <>
+        <RunControls />
+        <DockMessage />
+        <NodeLive id="cost" />
+      </>,
+    );
+  const enabled = (el: HTMLElement) => !(el as HTMLButtonElement).disabled;
+  beforeEach(() => {
+    // the run as the panel is set: ▶ would resume it
+    const { settings, dataset } = useTrain.getState();
+    useTrain.setState({ run: { ...RUN, config: configOf(settings), dataset } });
+  });
+
+  it("held: paused at its step, ringed with the reason, every control enabled", () => {
+    const { getByTestId, queryByTestId } = view();
+    act(() => diverge(true));
+    const status = getByTestId("run-status");
+    expect(status.dataset.status).toBe("diverged");
+    expect(status.dataset.live).toBe("true");
+    expect(getByTestId("run-badge").textContent).toBe("diverged — paused at step 12");
+    expect(getByTestId("btn-train-play").textContent).toMatch(/Resume/);
+    for (const id of ["btn-train-play", "btn-train-step", "btn-train-stop"])
+      expect(enabled(getByTestId(id))).toBe(true);
+    expect(getByTestId("diverged-banner").dataset.held).toBe("true");
+    expect(getByTestId("btn-resume-lower-lr").textContent).toBe("Resume with lr ÷ 10");
+    expect(queryByTestId("btn-lower-lr")).toBeNull();
+    expect(getByTestId("diverged-cost")).toBeTruthy();
+    expect(getByTestId("diverged-hint").textContent).toMatch(/learning rate.*paused/);
+    expect(getByTestId("diverged-reason").textContent).toMatch(/non-finite loss at step 13/);
+  });
+
+  it("resuming clears the highlight; diverging again brings it back", () => {
+    const { getByTestId, queryByTestId } = view();
+    act(() => diverge(true));
+    act(() =>
+      useTrain
+        .getState()
+        .applyBatch(batch({ statuses: [{ type: "status", status: "running", live: true }] })),
+    );
+    expect(queryByTestId("diverged-cost")).toBeNull();
+    expect(queryByTestId("diverged-banner")).toBeNull();
+    expect(getByTestId("run-status").dataset.divergedNode).toBeUndefined();
+    act(() => diverge(true));
+    expect(getByTestId("diverged-cost")).toBeTruthy();
+  });
+
+  it("ended (stopped, or an older server): highlighted, ▶ trains anew, no stop", () => {
+    const { getByTestId, queryByTestId } = view();
+    act(() => diverge(undefined));
+    expect(getByTestId("run-status").dataset.live).toBe("false");
+    expect(getByTestId("run-badge").textContent).toBe("diverged");
+    expect(getByTestId("btn-train-play").textContent).toMatch(/Train/);
+    expect(enabled(getByTestId("btn-train-stop"))).toBe(false);
+    expect(getByTestId("diverged-banner").dataset.held).toBe("false");
+    expect(getByTestId("btn-lower-lr")).toBeTruthy();
+    expect(queryByTestId("btn-resume-lower-lr")).toBeNull();
+    expect(getByTestId("diverged-cost")).toBeTruthy();
+    expect(getByTestId("diverged-hint").textContent).not.toMatch(/paused/);
   });
 });
 

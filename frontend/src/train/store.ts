@@ -14,6 +14,7 @@ import {
   type BoundaryFrame,
   type DatasetInfo,
   type DatasetSpec,
+  isHeld,
   isLive,
   type NodeSummary,
   type RunRead,
@@ -31,6 +32,8 @@ export interface RunView {
   graphId: string | null;
   name: string;
   status: RunStatus;
+  /** a worker holds the run: it can be controlled (see `isLive`; a held `diverged` run too) */
+  live: boolean;
   reason: string | null;
   step: number;
   epoch: number;
@@ -109,6 +112,9 @@ export interface TrainState {
   stepOnce: () => Promise<void>;
   stop: () => Promise<void>;
   reset: () => Promise<void>;
+  /** After a divergence, the learning rate ÷ 10: a held run is PATCHed and resumed (the same
+   * run); a run that ended starts anew at that rate. */
+  lowerLr: () => Promise<void>;
   attach: (
     run: RunRead | string,
     opts?: { token?: string | null; sig?: string | null },
@@ -202,6 +208,7 @@ function runView(r: RunRead, canControl: boolean, sig: string | null): RunView {
     graphId: r.graph_id,
     name: r.name,
     status: r.status,
+    live: isLive(r.status, r.live),
     reason: r.reason ?? null,
     step: r.step,
     epoch: r.epoch,
@@ -320,6 +327,7 @@ export const useTrain = create<TrainState>()((set, get) => {
       run: {
         ...run,
         status: r.status,
+        live: isLive(r.status, r.live),
         reason: r.reason ?? null,
         step: Math.max(run.step, r.step),
         epoch: Math.max(run.epoch, r.epoch),
@@ -347,7 +355,7 @@ export const useTrain = create<TrainState>()((set, get) => {
 
   const startRun = async (paused: boolean) => {
     const old = get().run;
-    if (old && isLive(old.status) && token(old)) {
+    if (old?.live && token(old)) {
       await trainApi.control(old.id, "stop", token(old) as string).catch(() => undefined);
     }
     const ed = useEditor.getState();
@@ -432,7 +440,7 @@ export const useTrain = create<TrainState>()((set, get) => {
       persist();
       const run = get().run;
       // Live settings reach a live run at once.
-      if (LIVE.has(name) && typeof value === "number" && run && isLive(run.status) && token(run)) {
+      if (LIVE.has(name) && typeof value === "number" && run?.live && token(run)) {
         if (name === "momentum" && run.config.optimizer !== "momentum") return;
         void trainApi
           .update(run.id, { [name]: value }, token(run) as string)
@@ -463,14 +471,15 @@ export const useTrain = create<TrainState>()((set, get) => {
       guarded("play", async () => {
         const run = get().run;
         if (run && (run.status === "running" || run.status === "starting")) return;
+        const held = isHeld(run);
         if (
           run &&
           token(run) &&
           !stale(run) &&
-          (run.status === "paused" || run.status === "interrupted")
+          (run.status === "paused" || run.status === "interrupted" || held)
         ) {
           const changes = liveChanges(run);
-          if (Object.keys(changes).length && run.status === "paused") {
+          if (Object.keys(changes).length && (run.status === "paused" || held)) {
             mergeRun(await trainApi.update(run.id, changes, token(run) as string));
           }
           await control("resume");
@@ -484,7 +493,7 @@ export const useTrain = create<TrainState>()((set, get) => {
     stepOnce: () =>
       guarded("step", async () => {
         const run = get().run;
-        if (run && token(run) && !stale(run) && isLive(run.status)) {
+        if (run?.live && token(run) && !stale(run)) {
           const t = token(run) as string;
           mergeRun(await trainApi.control(run.id, "step", t, 1));
           return;
@@ -498,10 +507,29 @@ export const useTrain = create<TrainState>()((set, get) => {
 
     stop: () => guarded("stop", () => control("stop")),
 
+    lowerLr: () =>
+      guarded("lower-lr", async () => {
+        const run = get().run;
+        const current = get().settings.lr;
+        if (isHeld(run) && run && token(run)) {
+          // The same run, from its last finite parameters: the rate it diverged at ÷ 10.
+          const at = typeof run.config.lr === "number" ? run.config.lr : current;
+          const lr = Number((at / 10).toPrecision(6));
+          set((s) => ({ settings: { ...s.settings, lr } }));
+          persist();
+          mergeRun(await trainApi.update(run.id, { lr }, token(run) as string));
+          if (get().run?.live) await control("resume");
+          return;
+        }
+        set((s) => ({ settings: { ...s.settings, lr: Number((current / 10).toPrecision(6)) } }));
+        persist();
+        await startRun(false);
+      }),
+
     reset: () =>
       guarded("reset", async () => {
         const run = get().run;
-        if (run && isLive(run.status) && token(run)) {
+        if (run?.live && token(run)) {
           await trainApi.control(run.id, "stop", token(run) as string).catch(() => undefined);
         }
         localRuns.remember(null, null);
@@ -570,15 +598,16 @@ export const useTrain = create<TrainState>()((set, get) => {
       let run = s.run;
       if (!run) return;
       const patch: Partial<TrainState> = {};
-      let wasLive = isLive(run.status);
+      let wasLive = run.live;
       if (b.hello) {
         const h = b.hello;
         run = {
           ...runView(h.run, h.can_control, run.sig),
           status: h.status,
+          live: isLive(h.status, h.run.live),
           step: Math.max(run.step, h.step),
         };
-        wasLive = wasLive || isLive(h.status);
+        wasLive = wasLive || run.live;
       }
       if (b.points.length) {
         s.series.push(b.points);
@@ -595,10 +624,12 @@ export const useTrain = create<TrainState>()((set, get) => {
         run = {
           ...run,
           status: st.status,
+          live: isLive(st.status, st.live),
           reason: st.reason ?? null,
           step: Math.max(run.step, st.step ?? 0),
           epoch: Math.max(run.epoch, st.epoch ?? 0),
-          divergedNode: st.diverged_node ?? run.divergedNode,
+          // a held run that resumes has no diverged node any more
+          divergedNode: st.status === "diverged" ? (st.diverged_node ?? run.divergedNode) : null,
           error: (st.error as RunView["error"]) ?? run.error,
         };
       }
@@ -614,7 +645,7 @@ export const useTrain = create<TrainState>()((set, get) => {
       patch.stepsPerSec = run.status === "running" ? s.series.speed() : null;
       patch.run = run;
       set(patch);
-      if (wasLive && !isLive(run.status)) {
+      if (wasLive && !run.live) {
         // Finished: the history shows it with its final status.
         if (historyTimer) clearTimeout(historyTimer);
         historyTimer = setTimeout(() => void get().refreshHistory(), 300);
@@ -681,7 +712,9 @@ export const useTrain = create<TrainState>()((set, get) => {
         .filter((k) => k.startsWith("blockprop:runtoken:"))
         .map((k) => k.slice("blockprop:runtoken:".length));
       if (!ids.length) return 0;
-      const live = (await trainApi.runs(null, ids.slice(0, 200))).filter((r) => isLive(r.status));
+      const live = (await trainApi.runs(null, ids.slice(0, 200))).filter((r) =>
+        isLive(r.status, r.live),
+      );
       await Promise.all(
         live.map((r) =>
           trainApi.control(r.id, "stop", runTokens.get(r.id) as string).catch(() => null),

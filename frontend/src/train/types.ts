@@ -28,10 +28,13 @@ export interface DatasetSpec {
 
 export type TrainConfig = Record<string, unknown>;
 
-export type RunRead = Omit<Known<S["RunRead"]>, "config" | "dataset" | "error"> & {
+export type RunRead = Omit<Known<S["RunRead"]>, "config" | "dataset" | "error" | "live"> & {
   config: TrainConfig;
   dataset: DatasetSpec;
   error?: { code: string; message: string } | null;
+  /** a worker holds the run (starting, running, paused, or diverged and held on its last
+   * finite parameters): it can be controlled. Missing from an older server: see `isLive`. */
+  live?: boolean;
 };
 export type RunCreated = RunRead & { edit_token: string };
 
@@ -50,7 +53,7 @@ export type SnapshotFrame = {
 export type BoundaryFrame = Omit<Known<S["StreamBoundary"]>, "points"> & {
   points: { train: number[][]; test: number[][] };
 };
-export type StatusFrame = Known<S["StreamStatus"]>;
+export type StatusFrame = Omit<Known<S["StreamStatus"]>, "live"> & { live?: boolean };
 export type ErrorFrame = Known<S["StreamError"]>;
 export type ServerFrame =
   | HelloFrame
@@ -61,5 +64,17 @@ export type ServerFrame =
   | ErrorFrame
   | { type: "ack" | "auth"; [k: string]: unknown };
 
+/** The statuses a worker always holds a run in. A `diverged` run may be held too (paused on
+ * its last finite parameters): only the server's `live` flag tells. */
 export const LIVE_STATUSES: readonly RunStatus[] = ["starting", "running", "paused"];
-export const isLive = (s: RunStatus | undefined) => !!s && LIVE_STATUSES.includes(s);
+
+/** Whether a worker holds the run, so that it can be controlled (PATCHed, resumed, stepped,
+ * stopped): the server's `live` flag when it sends one, else the status (an older server
+ * sends no flag and holds no diverged run). */
+export const isLive = (s: RunStatus | undefined, live?: boolean | null) =>
+  typeof live === "boolean" ? live : !!s && LIVE_STATUSES.includes(s);
+
+/** A diverged run the worker holds on its last finite parameters: lower the learning rate and
+ * resume it (or step it, or stop it). */
+export const isHeld = (run: { status: RunStatus; live: boolean } | null | undefined) =>
+  !!run && run.status === "diverged" && run.live;
