@@ -1,0 +1,163 @@
+"""Control of a training run from another thread while `run()` loops: pause, resume, a number
+of steps, stop, live settings and speed; and the status changes it reports.
+
+Control methods only set flags under the condition `_cond`; the training thread reads them
+between steps, so a step is never interrupted halfway.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from blockprop.engine.trainer.config import LIVE_SETTINGS, TERMINAL, Status, is_int
+
+
+class Control:
+    """The control side of a `Trainer` (a mixin): `run()`, `pause()`, `resume()`,
+    `request_steps()`, `stop()`, `set()`, and the status (`status`, `reason`) they move
+    through."""
+
+    def _set_status(self, status: Status, reason: str | None = None) -> None:
+        if status == self.status and reason == self.reason:
+            return
+        self.status, self.reason = status, reason
+        if self._on_status is not None:
+            self._on_status(status.value, reason)
+
+    def _finish(self, status: Status, reason: str | None) -> None:
+        self._set_status(status, reason)
+        with self._cond:
+            self._cond.notify_all()
+
+    def pause(self) -> None:
+        """Pause between steps (takes effect before the next step)."""
+        with self._cond:
+            self._paused = True
+            self._steps_left = 0
+            self._cond.notify_all()
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._steps_left = 0
+            self._cond.notify_all()
+
+    def request_steps(self, n: int = 1) -> None:
+        """Run `n` more steps, then pause (from a paused run: single-stepping)."""
+        if not is_int(n) or n < 1:
+            raise ValueError(f"n must be an integer ≥ 1, got {n!r}")
+        with self._cond:
+            self._steps_left = (self._steps_left if self._paused else 0) + int(n)
+            self._paused = True
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        """Stop after the current step; `run()` returns with status `stopped`."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+
+    def set(self, **settings: Any) -> dict[str, Any]:
+        """Change live settings (applied before the next step): lr, momentum, l1, l2, speed,
+        l1_start, l2_start, eval_every. Raises ValueError for others or bad values.
+        Returns the settings as they will be."""
+        unknown = sorted(set(settings) - set(LIVE_SETTINGS))
+        if unknown:
+            raise ValueError(
+                f"cannot change {', '.join(map(repr, unknown))} while training "
+                f"(live settings: {', '.join(LIVE_SETTINGS)})"
+            )
+        if "momentum" in settings and self.config.optimizer != "momentum":
+            raise ValueError(
+                f"momentum applies to optimizer 'momentum', not '{self.config.optimizer}'"
+            )
+        merged = {**self.settings, **self._pending, **settings}
+        checked = self.config.replace(**merged)  # validates, naming the field
+        new = {k: getattr(checked, k) for k in settings}
+        with self._cond:
+            self._pending.update(new)
+        return {**self.settings, **self._pending}
+
+    def run(
+        self,
+        on_points: Callable[[list[dict[str, Any]]], Any] | None = None,
+        on_status: Callable[[str, str | None], Any] | None = None,
+        should_continue: Callable[[], bool] | None = None,
+    ) -> Status:
+        """Train until done, stopped, diverged or failed, honouring pause/resume/step/stop.
+
+        `on_points(points)` receives every metric point (in order, none dropped),
+        `on_status(status, reason)` every status change; `should_continue()` is asked before
+        each step and stops the run when it returns False. Exceptions raised inside a step
+        end the run with status `failed` (the exception is kept in `error`).
+        """
+        with self._cond:
+            if self._running:
+                raise RuntimeError("this trainer is already running")
+            self._running = True
+        self._on_status = on_status
+        try:
+            with np.errstate(all="ignore"):
+                return self._run(on_points, should_continue)
+        except Exception as e:  # a failing step (or callback) ends the run, visibly
+            self.error = e
+            self._finish(Status.FAILED, f"{type(e).__name__}: {e}")
+            return self.status
+        finally:
+            self._on_status = None
+            self._running = False
+
+    def _run(self, on_points, should_continue) -> Status:
+        if self.status in TERMINAL:
+            return self.status
+        while True:
+            with self._cond:
+                while True:
+                    if self._stop:
+                        self._finish(Status.STOPPED, "stopped")
+                        return self.status
+                    if not self._paused:
+                        if self.status != Status.RUNNING:
+                            self._set_status(Status.RUNNING)
+                        delay = self._throttle()
+                        if delay > 0:  # slowed down to be watched: wait, still responsive
+                            self._cond.wait(min(delay, 0.25))
+                            continue
+                        break
+                    if self._steps_left > 0:
+                        self._steps_left -= 1
+                        break
+                    if self.status != Status.PAUSED:
+                        self._set_status(Status.PAUSED)
+                    self._cond.wait(0.25)
+                    if should_continue is not None and not should_continue():
+                        self._stop = True
+            if should_continue is not None and not should_continue():
+                with self._cond:
+                    self._stop = True
+                continue
+            points = self._guarded_step()
+            if points and on_points is not None:
+                on_points(points)
+            if self.status in TERMINAL:
+                return self.status
+
+    def _throttle(self) -> float:
+        """Seconds to wait before the next step to keep to `speed` steps per second. Steps
+        are due on a fixed schedule, so time spent in a step (or its callbacks) is not added
+        to the period; a late step is not made up for by more than one period."""
+        speed = self._pending.get("speed", self.settings["speed"])
+        if speed <= 0:
+            return 0.0
+        period = 1.0 / speed
+        now = time.monotonic()
+        if self._next_step_at > now + period:  # the speed went up: due sooner
+            self._next_step_at = now + period
+        delay = self._next_step_at - now
+        if delay <= 0:
+            self._next_step_at = max(self._next_step_at, now - period) + period
+        return delay
