@@ -1,8 +1,9 @@
 import { useReactFlow, useStoreApi } from "@xyflow/react";
-import { useEffect, useRef, useState } from "react";
+import { Fragment, useEffect, useRef, useState } from "react";
 import { useEditor } from "../store/editor";
 import { classroomApi } from "./api";
 import { GradcheckSummary } from "./Gradcheck";
+import { footerKeys } from "./keys";
 import { enterPresent, exitPresent } from "./present";
 import { StepCard } from "./StepCard";
 import { selectCurrentNode, selectStep, useClassroom } from "./store";
@@ -26,15 +27,19 @@ export function ExplainPanel() {
         <StepCard />
         <GradcheckSummary />
       </div>
-      <footer className="cx-keys">
-        <kbd>←</kbd> <kbd>→</kbd> step · <kbd>Space</kbd> play · <kbd>B</kbd> backward graph
-        {!follower && (
-          <>
-            {" "}
-            · <kbd>G</kbd> check · <kbd>E</kbd> close
-          </>
-        )}{" "}
-        · <kbd>P</kbd> present
+      <footer className="cx-keys" data-testid="explain-keys">
+        {footerKeys(follower).map((g, i) => (
+          <span key={g.label}>
+            {i > 0 && " · "}
+            {g.keys.map((k, j) => (
+              <Fragment key={k}>
+                {j > 0 && " "}
+                <kbd>{k}</kbd>
+              </Fragment>
+            ))}{" "}
+            {g.label}
+          </span>
+        ))}
       </footer>
     </aside>
   );

@@ -8,6 +8,7 @@
 // Hideable parts: topbar, palette, inspector, minimap, controls (zoom buttons), explain (the
 // whole panel), sample, steps, tools, card, status (the top bar's validity line), dock (the
 // training dock).
+import { CLASSROOM_KEYS } from "./keys";
 import { useClassroom } from "./store";
 
 export const HIDEABLE = [
@@ -97,29 +98,45 @@ function isEditable(t: EventTarget | null): boolean {
 }
 
 /**
- * Classroom keys, before the editor and the canvas see them (capture phase): → / PageDown next,
- * ← / PageUp previous, Home / End, Space play, B backward graph, G check gradients, E explain,
- * P present, Esc leave presentation. Arrows only act while explain mode is open.
+ * Classroom keys (the table in keys.ts), before the editor and the canvas see them (capture
+ * phase): → / PageDown next, ← / PageUp previous, Home / End, Space play, B backward graph,
+ * G check gradients, E explain, P present, Esc leave presentation. Arrows only act while
+ * explain mode is open.
  */
 export function onClassroomKey(e: KeyboardEvent, dialogOpen: boolean): boolean {
   if (dialogOpen || isEditable(e.target) || e.ctrlKey || e.metaKey || e.altKey) return false;
+  const entry = CLASSROOM_KEYS.find((k) => k.codes.includes(e.key));
+  if (!entry) return false;
   const s = useClassroom.getState();
+  if (entry.teacher && s.role === "follower") return false;
   const stepping = s.open && s.walk !== null;
-  const key = e.key;
-  let act: (() => void) | null = null;
-  if (stepping && (key === "ArrowRight" || key === "PageDown")) act = s.next;
-  else if (stepping && (key === "ArrowLeft" || key === "PageUp")) act = s.prev;
-  else if (stepping && key === "Home") act = s.first;
-  else if (stepping && key === "End") act = s.last;
-  else if (stepping && key === " " && (e.target as HTMLElement | null)?.tagName !== "BUTTON")
-    act = s.togglePlay; // Space on a focused button presses that button
-  else if (key === "b" || key === "B") act = s.open ? s.toggleBackwardGraph : null;
-  else if ((key === "g" || key === "G") && s.open && s.role !== "follower")
-    act = () => void s.runGradcheck();
-  else if ((key === "e" || key === "E") && s.role !== "follower") act = s.toggleExplain;
-  else if (key === "p" || key === "P") act = s.present ? exitPresent : enterPresent;
-  else if (key === "Escape" && s.backwardGraph) act = s.toggleBackwardGraph;
-  else if (key === "Escape" && s.present) act = exitPresent;
+  const act = ((): (() => void) | null => {
+    switch (entry.action) {
+      case "next":
+        return stepping ? s.next : null;
+      case "prev":
+        return stepping ? s.prev : null;
+      case "first":
+        return stepping ? s.first : null;
+      case "last":
+        return stepping ? s.last : null;
+      case "play":
+        // Space on a focused button presses that button
+        return stepping && (e.target as HTMLElement | null)?.tagName !== "BUTTON"
+          ? s.togglePlay
+          : null;
+      case "backward":
+        return s.open ? s.toggleBackwardGraph : null;
+      case "gradcheck":
+        return s.open ? () => void s.runGradcheck() : null;
+      case "explain":
+        return s.toggleExplain;
+      case "present":
+        return s.present ? exitPresent : enterPresent;
+      case "escape":
+        return s.backwardGraph ? s.toggleBackwardGraph : s.present ? exitPresent : null;
+    }
+  })();
   if (!act) return false;
   e.preventDefault();
   e.stopPropagation();

@@ -1,6 +1,7 @@
-import { useMemo, useState } from "react";
+import { Fragment, useMemo, useState } from "react";
 import { api, knownGraphs } from "../api/client";
 import type { GraphSummary } from "../api/types";
+import { CLASSROOM_KEYS } from "../classroom/keys";
 import { useAddOp } from "../flow/placement";
 import { SHORTCUTS } from "../flow/shortcuts";
 import { notationOf } from "../lib/notation";
@@ -132,7 +133,7 @@ function ExamplesDialog() {
   );
 }
 
-function HelpOverlay() {
+export function HelpOverlay() {
   return (
     <Modal title="Keyboard shortcuts" testid="help-overlay" wide>
       <table className="shortcuts">
@@ -143,6 +144,27 @@ function HelpOverlay() {
                 <kbd>{s.keys}</kbd>
               </td>
               <td>{s.what}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <h3 className="shortcuts-head">Classroom: explain mode and presentation</h3>
+      <table className="shortcuts" data-testid="help-classroom-keys">
+        <tbody>
+          {CLASSROOM_KEYS.map((k) => (
+            <tr key={k.action} data-action={k.action}>
+              <td>
+                {k.keys.map((key, i) => (
+                  <Fragment key={key}>
+                    {i > 0 && "  or  "}
+                    <kbd>{key}</kbd>
+                  </Fragment>
+                ))}
+              </td>
+              <td>
+                {k.what}
+                {k.teacher ? <span className="muted"> (not when following)</span> : null}
+              </td>
             </tr>
           ))}
         </tbody>
