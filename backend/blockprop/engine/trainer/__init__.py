@@ -7,7 +7,10 @@
     >>> t.run(on_points=print)            # or: while t.step(): ...
     >>> t.evaluate(), t.snapshot(), t.boundary()
 
-One trainer serves the CLI, the server's run workers and notebooks:
+One trainer serves the CLI, the server's run workers and notebooks. The package splits it by
+concern: `config` (TrainConfig, Status), `feeds` (the dataset onto the graph), `steps` (one
+optimisation step), `control` (run, pause, resume, stop, live settings), `evaluation`,
+`snapshots` (what a watcher sees) and `checkpoints`; `trainer` puts them together.
 
 - **Batch size decides the method**: `batch_size=None` is full-batch gradient descent (one
   step per epoch, no shuffling: the gradient does not depend on the order), 1 is SGD, k is
@@ -29,14 +32,20 @@ One trainer serves the CLI, the server's run workers and notebooks:
   when the test split is empty; `accuracy` is then measured on the training split).
 - **Divergence**: a non-finite loss or gradient stops training with status `diverged`; the
   step is not counted, `diverged_node` is the first node in topological order holding a
-  non-finite value or gradient, and the parameters of the last finite step are restored.
+  non-finite value or gradient, and the parameters of the last finite step are restored
+  (the ones its finite loss was computed with). That ends the run (the CLI, notebooks) unless
+  the trainer is built with `hold_on_divergence=True` (the server's workers): it is then
+  *held* (`held`), status `diverged`, with the optimiser's state put back too, and waits as
+  when paused; `resume()` or `request_steps(n)` go on from that state with whatever settings
+  were changed meanwhile (a smaller `lr`, say), `stop()` ends it as `diverged`. A run that
+  diverges again is held again.
 - **Determinism**: parameters are initialised from `seed`, batches are shuffled and dropout
   masks drawn from generators seeded by `seed`: the same graph, data, config and seed give
   the same loss sequence, bit for bit. `save_checkpoint()` / `from_checkpoint()` carry
   every piece of that state, so a resumed run continues exactly as if uninterrupted.
 - **Control** from another thread while `run()` loops: `pause()`, `resume()`,
   `request_steps(n)`, `stop()`, `set(lr=..., l1=..., l2=..., momentum=..., ...)`; they
-  take effect between steps.
+  take effect between steps (see `control`).
 - **Speed**: `speed=k` keeps `run()` to at most k steps per second (0: as fast as it goes),
   so a person can watch a small model learn; it can change while training (`set(speed=…)`).
 """

@@ -58,6 +58,8 @@ class Checkpoints:
         dataset: Dataset,
         config: TrainConfig | dict | None,
         data: bytes,
+        *,
+        hold_on_divergence: bool = False,
     ) -> Self:
         """A trainer that continues a checkpointed run exactly (same steps, same losses).
         `config` may differ from the saved one only in how long to train (epochs,
@@ -83,7 +85,7 @@ class Checkpoints:
         for key in meta["params"]:
             nid, name = key.split("/", 1)
             state.setdefault(nid, {})[name] = arrays[f"param/{key}"]
-        t = cls(doc, dataset, config, state=state)
+        t = cls(doc, dataset, config, state=state, hold_on_divergence=hold_on_divergence)
         if [f"{nid}/{name}" for nid, name in t.param_keys] != meta["params"]:
             raise ValueError("the checkpoint's parameters do not match this graph")
         if t.dataset.n_train != len(arrays["perm"]):
@@ -91,11 +93,12 @@ class Checkpoints:
         for p, key in zip(t._params, meta["params"], strict=True):
             np.copyto(p, arrays[f"param/{key}"])
             # copyto casts if the dtype differs
-        for keep, p in t._backup_pairs:
-            np.copyto(keep, p)
         t.optimizer.load_state_dict(
             {k[len("optim/") :]: v for k, v in arrays.items() if k.startswith("optim/")}
         )
+        for keep, p in t._backup_pairs:  # the restored state is the last finite one
+            np.copyto(keep, p)
+        t._backup_t = t.optimizer.t
         t.step_count = int(meta["step"])
         t.epoch = int(meta["epoch"])
         t._pos = int(meta["pos"])

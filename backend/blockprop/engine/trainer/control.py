@@ -3,6 +3,12 @@ of steps, stop, live settings and speed; and the status changes it reports.
 
 Control methods only set flags under the condition `_cond`; the training thread reads them
 between steps, so a step is never interrupted halfway.
+
+A trainer built with `hold_on_divergence` (the server's workers) does not end on divergence:
+it is *held*, status `diverged` with the last finite state put back, and waits as when paused,
+so that a person can lower the learning rate and go on. `resume()` (status `running`) and
+`request_steps()` (status `paused`) leave the hold and clear `diverged_node`/`diverged_step`;
+`stop()` ends the run as `diverged`, the reason unchanged: how it ended is the informative part.
 """
 
 from __future__ import annotations
@@ -29,9 +35,29 @@ class Control:
             self._on_status(status.value, reason)
 
     def _finish(self, status: Status, reason: str | None) -> None:
+        self.held = False
         self._set_status(status, reason)
         with self._cond:
             self._cond.notify_all()
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run has ended (a held run has not: it waits for control)."""
+        return self.status in TERMINAL and not self.held
+
+    def _hold(self, reason: str) -> None:
+        """Diverged under `hold_on_divergence`: wait for control as when paused (steps asked
+        for before the divergence are dropped: they would diverge again)."""
+        with self._cond:
+            self.held = True
+            self._paused = True
+            self._steps_left = 0
+        self._set_status(Status.DIVERGED, reason)
+
+    def _leave_hold(self) -> None:
+        """The next step starts from the last finite state: the divergence is history."""
+        self.held = False
+        self.diverged_node = self.diverged_step = None
 
     def pause(self) -> None:
         """Pause between steps (takes effect before the next step)."""
@@ -56,7 +82,8 @@ class Control:
             self._cond.notify_all()
 
     def stop(self) -> None:
-        """Stop after the current step; `run()` returns with status `stopped`."""
+        """Stop after the current step; `run()` returns with status `stopped` (`diverged` when
+        held after diverging)."""
         with self._cond:
             self._stop = True
             self._cond.notify_all()
@@ -88,7 +115,8 @@ class Control:
         on_status: Callable[[str, str | None], Any] | None = None,
         should_continue: Callable[[], bool] | None = None,
     ) -> Status:
-        """Train until done, stopped, diverged or failed, honouring pause/resume/step/stop.
+        """Train until done, stopped, diverged or failed, honouring pause/resume/step/stop
+        (held on divergence, it returns only once stopped).
 
         `on_points(points)` receives every metric point (in order, none dropped),
         `on_status(status, reason)` every status change; `should_continue()` is asked before
@@ -112,15 +140,20 @@ class Control:
             self._running = False
 
     def _run(self, on_points, should_continue) -> Status:
-        if self.status in TERMINAL:
+        if self.finished:
             return self.status
         while True:
             with self._cond:
                 while True:
                     if self._stop:
-                        self._finish(Status.STOPPED, "stopped")
+                        if self.held:
+                            self._finish(Status.DIVERGED, self.reason)
+                        else:
+                            self._finish(Status.STOPPED, "stopped")
                         return self.status
                     if not self._paused:
+                        if self.held:
+                            self._leave_hold()
                         if self.status != Status.RUNNING:
                             self._set_status(Status.RUNNING)
                         delay = self._throttle()
@@ -130,8 +163,11 @@ class Control:
                         break
                     if self._steps_left > 0:
                         self._steps_left -= 1
+                        if self.held:
+                            self._leave_hold()
+                            self._set_status(Status.PAUSED)
                         break
-                    if self.status != Status.PAUSED:
+                    if self.status != Status.PAUSED and not self.held:
                         self._set_status(Status.PAUSED)
                     self._cond.wait(0.25)
                     if should_continue is not None and not should_continue():
@@ -143,7 +179,7 @@ class Control:
             points = self._guarded_step()
             if points and on_points is not None:
                 on_points(points)
-            if self.status in TERMINAL:
+            if self.finished:
                 return self.status
 
     def _throttle(self) -> float:

@@ -15,7 +15,7 @@ import numpy as np
 
 from blockprop.engine import registry
 from blockprop.engine.executor import Plan
-from blockprop.engine.trainer.config import TERMINAL, Status
+from blockprop.engine.trainer.config import Status
 
 
 def is_weight(op: registry.OpDef, trainable: str) -> bool:
@@ -37,7 +37,7 @@ def flat_views(arrays: list[np.ndarray]) -> list[np.ndarray]:
 class Steps:
     """The stepping side of a `Trainer` (a mixin): `step()` and what it needs: the parameters
     and gradients (`_params`, `_grads_full`, `_flat_full`), the optimiser, the backup of the
-    last finite parameters (`_backup`), the counters (`step_count`, `epoch`, `_pos`) and the
+    last finite state (`_backup_pairs`), the counters (`step_count`, `epoch`, `_pos`) and the
     live `settings` with the `_pending` changes applied before a step."""
 
     @property
@@ -63,14 +63,18 @@ class Steps:
     def step(self) -> list[dict[str, Any]]:
         """One optimisation step; returns the metric points it produced ([] when training is
         over or has diverged). Floating-point warnings are silenced: overflow is detected
-        and reported as divergence instead."""
+        and reported as divergence instead. A trainer held on divergence continues from the
+        last finite state (with the settings changed meanwhile)."""
         with np.errstate(all="ignore"):
             return self._guarded_step()
 
     def _guarded_step(self) -> list[dict[str, Any]]:
         with self._lock:
-            if self.status in TERMINAL:
+            if self.finished:
                 return []
+            if self.held:  # stepped by hand while held (run() leaves the hold itself)
+                self._leave_hold()
+                self._set_status(Status.PAUSED if self._running else Status.IDLE)
             if not self.plan.cost_ids:
                 self._finish(Status.DONE, "nothing to train: the graph has no cost node")
                 return []
@@ -124,6 +128,7 @@ class Steps:
         copyto = np.copyto
         for keep, p in self._backup_pairs:
             copyto(keep, p)
+        self._backup_t = self.optimizer.t
         epoch = self.epoch
         if epoch != self._lr_epoch:
             self._set_epoch_rates(epoch)
@@ -187,12 +192,16 @@ class Steps:
             what += " (the sum over the batch overflowed)"
         self.diverged_node = node
         self.diverged_step = self.step_count + 1
-        for p, keep in zip(self._params, self._backup, strict=True):
+        for keep, p in self._backup_pairs:
             np.copyto(p, keep)
         where = f"; first non-finite node: '{node}'" if node else ""
-        self._finish(
-            Status.DIVERGED,
+        reason = (
             f"{what} at step {self.diverged_step}{where}; the parameters of step "
-            f"{self.step_count} were kept (try a smaller learning rate)",
+            f"{self.step_count} were kept (try a smaller learning rate)"
         )
+        if self.hold_on_divergence:
+            self.optimizer.t = self._backup_t
+            self._hold(reason)
+        else:
+            self._finish(Status.DIVERGED, reason)
         return []

@@ -37,6 +37,8 @@ class Trainer(Feeds, Steps, Control, Evaluation, Snapshots, Checkpoints):
         dataset: Dataset,
         config: TrainConfig | dict | None = None,
         state: dict | None = None,
+        *,
+        hold_on_divergence: bool = False,
     ) -> None:
         if not isinstance(config, TrainConfig):
             config = TrainConfig.from_dict(config)
@@ -81,9 +83,17 @@ class Trainer(Feeds, Steps, Control, Evaluation, Snapshots, Checkpoints):
             eps=cfg.eps,
         )
         self._flat_full = flat_views(self._grads_full)
-        # the parameters of the last finite step: put back when a step diverges
+        # The state of the last finite step, put back when a step diverges: the parameters,
+        # and for a trainer held on divergence (which continues from it) the optimiser's
+        # state as well, so that its next update is the one a smaller lr would have made.
+        self.hold_on_divergence = hold_on_divergence
+        self.held = False  # diverged and held: waiting for resume, steps or stop
         self._backup = [p.copy() for p in self._params]
         self._backup_pairs = list(zip(self._backup, self._params, strict=True))
+        if hold_on_divergence:
+            for arrs in self.optimizer.state.values():
+                self._backup_pairs += [(a.copy(), a) for a in arrs]
+        self._backup_t = self.optimizer.t
         self._lr_epoch = -1  # epoch whose rates are cached in _lr_now, _l1_now, _l2_now
         self.schedule = Schedule(
             cfg.schedule,
