@@ -107,6 +107,7 @@ function useStale(): string | null {
 
 function RunStatusLine() {
   const run = useTrain((s) => s.run);
+  const busy = useTrain((s) => s.busy);
   const speed = useTrain((s) => s.stepsPerSec);
   const lr = useTrain((s) => s.lr);
   const connection = useTrain((s) => s.connection);
@@ -136,6 +137,8 @@ function RunStatusLine() {
       data-loss={loss ?? undefined}
       data-connection={connection}
       data-live={run.live}
+      data-run-lr={typeof run.config.lr === "number" ? run.config.lr : undefined}
+      data-busy={busy ?? undefined}
       data-diverged-node={run.divergedNode ?? undefined}
       data-metrics-step={metricsStep}
     >

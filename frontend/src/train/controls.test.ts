@@ -25,7 +25,9 @@ let calls: Call[] = [];
 let runs = 0;
 let full = false; // the server runs its maximum of runs
 /** a test's own answers, before the fake server's (undefined: the fake server answers) */
-let reply: ((method: string, path: string, body: Record<string, unknown>) => unknown) | null = null;
+let reply:
+  | ((method: string, path: string, body: Record<string, unknown>) => unknown | Promise<unknown>)
+  | null = null;
 
 function run(id: string, status: string, config: Record<string, unknown> = {}) {
   return {
@@ -72,7 +74,7 @@ beforeEach(() => {
       const body = init?.body ? JSON.parse(String(init.body)) : null;
       const headers = (init?.headers ?? {}) as Record<string, string>;
       calls.push({ method, path, body, token: headers["X-Edit-Token"] ?? null });
-      let out: unknown = reply?.(method, path, body);
+      let out: unknown = await reply?.(method, path, body);
       if (out !== undefined) return new Response(JSON.stringify(out), { status: 200 });
       out = [];
       if (method === "POST" && path === "/runs" && full) {
@@ -326,6 +328,22 @@ describe("a diverged run", () => {
     divergeStream(true);
     await useTrain.getState().lowerLr();
     expect(calls.filter((c) => c.method === "PATCH").at(-1)?.body).toEqual({ lr: 0.01 });
+  });
+
+  it("resumed and diverged again before the answer came: the stream's word stands", async () => {
+    holdR1();
+    const server = reply;
+    reply = async (method, path, body) => {
+      if (path !== "/runs/r1/resume") return server?.(method, path, body);
+      await Promise.resolve(); // the request is on its way: the stream speaks first
+      divergeStream(true);
+      return { ...run("r1", "running"), live: true };
+    };
+    divergeStream(true);
+    await useTrain.getState().lowerLr();
+    expect(posts()).toEqual(["PATCH /runs/r1", "POST /runs/r1/resume"]);
+    expect(useTrain.getState().run).toMatchObject({ status: "diverged", live: true });
+    expect(useTrain.getState().run?.config.lr).toBe(0.1);
   });
 
   it("ended (stopped while held, or an older server): lr ÷ 10 starts a new run", async () => {

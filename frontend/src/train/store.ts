@@ -284,6 +284,9 @@ const emptyLive = () => ({
 });
 
 let stream: RunStream | null = null;
+/** Status frames (and hellos) the stream delivered so far: a control request's answer may
+ * be older than what the stream said meanwhile (a resumed run that diverged at once). */
+let streamStatuses = 0;
 let historyTimer: ReturnType<typeof setTimeout> | null = null;
 
 // ------------------------------------------------------------------------------- the store
@@ -315,23 +318,35 @@ export const useTrain = create<TrainState>()((set, get) => {
     const t = token(run);
     if (!run || !t)
       throw new Error("This run was started elsewhere: it can be watched, not controlled.");
-    const r = await trainApi.control(run.id, action, t);
-    mergeRun(r);
+    await merge(trainApi.control(run.id, action, t));
   };
 
-  const mergeRun = (r: RunRead) => {
+  /** Applies a control request's answer (see `mergeRun`); call it with the request itself,
+   * so it notes what the stream had said when the request was sent. */
+  const merge = async (request: Promise<RunRead>) => {
+    const sent = streamStatuses;
+    mergeRun(await request, sent);
+  };
+
+  const mergeRun = (r: RunRead, sent: number) => {
     const run = get().run;
     if (!run || run.id !== r.id) return;
-    // The stream may be ahead of this answer: never move progress backwards.
+    // The stream may be ahead of this answer: never move progress backwards, and keep the
+    // status it reported while the request was under way (it is the later word).
+    const newer = streamStatuses !== sent;
     set({
       run: {
         ...run,
-        status: r.status,
-        live: isLive(r.status, r.live),
-        reason: r.reason ?? null,
+        ...(newer
+          ? {}
+          : {
+              status: r.status,
+              live: isLive(r.status, r.live),
+              reason: r.reason ?? null,
+              divergedNode: r.diverged_node ?? null,
+            }),
         step: Math.max(run.step, r.step),
         epoch: Math.max(run.epoch, r.epoch),
-        divergedNode: r.diverged_node ?? null,
         config: r.config ?? run.config,
       },
     });
@@ -442,10 +457,9 @@ export const useTrain = create<TrainState>()((set, get) => {
       // Live settings reach a live run at once.
       if (LIVE.has(name) && typeof value === "number" && run?.live && token(run)) {
         if (name === "momentum" && run.config.optimizer !== "momentum") return;
-        void trainApi
-          .update(run.id, { [name]: value }, token(run) as string)
-          .then(mergeRun)
-          .catch((err) => set({ message: { kind: "error", text: describeError(err) } }));
+        void merge(trainApi.update(run.id, { [name]: value }, token(run) as string)).catch((err) =>
+          set({ message: { kind: "error", text: describeError(err) } }),
+        );
       }
     },
 
@@ -480,7 +494,7 @@ export const useTrain = create<TrainState>()((set, get) => {
         ) {
           const changes = liveChanges(run);
           if (Object.keys(changes).length && (run.status === "paused" || held)) {
-            mergeRun(await trainApi.update(run.id, changes, token(run) as string));
+            await merge(trainApi.update(run.id, changes, token(run) as string));
           }
           await control("resume");
           return;
@@ -495,14 +509,14 @@ export const useTrain = create<TrainState>()((set, get) => {
         const run = get().run;
         if (run?.live && token(run) && !stale(run)) {
           const t = token(run) as string;
-          mergeRun(await trainApi.control(run.id, "step", t, 1));
+          await merge(trainApi.control(run.id, "step", t, 1));
           return;
         }
         // Nothing to step yet: start paused, then take one step.
         await startRun(true);
         const fresh = get().run;
         if (fresh && token(fresh))
-          mergeRun(await trainApi.control(fresh.id, "step", token(fresh) as string, 1));
+          await merge(trainApi.control(fresh.id, "step", token(fresh) as string, 1));
       }),
 
     stop: () => guarded("stop", () => control("stop")),
@@ -517,7 +531,7 @@ export const useTrain = create<TrainState>()((set, get) => {
           const lr = Number((at / 10).toPrecision(6));
           set((s) => ({ settings: { ...s.settings, lr } }));
           persist();
-          mergeRun(await trainApi.update(run.id, { lr }, token(run) as string));
+          await merge(trainApi.update(run.id, { lr }, token(run) as string));
           if (get().run?.live) await control("resume");
           return;
         }
@@ -599,6 +613,7 @@ export const useTrain = create<TrainState>()((set, get) => {
       if (!run) return;
       const patch: Partial<TrainState> = {};
       let wasLive = run.live;
+      if (b.hello || b.statuses.length) streamStatuses++;
       if (b.hello) {
         const h = b.hello;
         run = {
