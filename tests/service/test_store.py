@@ -83,6 +83,18 @@ def test_live_runs_become_interrupted(store):
     assert store.get_run("c").status == "done"
 
 
+def test_a_held_diverged_run_is_live_until_it_finishes(store):
+    for run_id in ("held", "ended"):
+        _run(store, run_id, "running")
+        store.update_run(run_id, status="diverged", diverged_node="c", reason="the loss became inf")
+    store.update_run("ended", finished_at=123.0)
+    assert store.get_run("held").live and not store.get_run("ended").live
+    assert store.interrupt_live_runs() == ["held"]
+    held, ended = store.get_run("held"), store.get_run("ended")
+    assert (held.status, held.live, held.finished_at) == ("interrupted", False, None)
+    assert (ended.status, ended.reason) == ("diverged", "the loss became inf")
+
+
 def test_runs_listed_by_graph_and_ids_newest_first(store, monkeypatch):
     import time as time_module
 

@@ -1,13 +1,16 @@
 """The run manager: starts training runs in worker processes, controls them, records them.
 
 - Each run trains in its own process (`multiprocessing` spawn context, see worker.py), never on
-  the event loop. At most `Settings.max_runs` are live (running or paused) at once; one more is
-  refused with `too_many_runs` (429).
+  the event loop. At most `Settings.max_runs` are live (running, paused, or held after
+  diverging) at once; one more is refused with `too_many_runs` (429).
 - A reader thread per worker receives its messages (bytes only, no pickle), writes metric
   batches, statuses and checkpoints to the store (off the event loop) and hands them to the
   event loop, where the stream hub fans them out.
 - Control (pause, resume, step, stop, set) goes down a control pipe. Stop is prompt: a worker
   that has not stopped after `stop_grace_seconds` is terminated (its last checkpoint stays).
+- A run that diverges is held by its worker (status `diverged`, `finished_at` unset, live) with
+  its last finite parameters until it is resumed or stepped (lr lowered, say) or stopped; stopped,
+  it ends as `diverged`.
 - On shutdown live runs are stopped and marked `interrupted`; so are runs found live at start-up
   (the server died). An interrupted run resumes from its last checkpoint on `resume`.
 """
@@ -28,7 +31,7 @@ from typing import Any
 import orjson
 
 from blockprop.service.errors import ServiceError, from_data_error, from_issues
-from blockprop.service.store import FINAL_STATUSES, RunRow, Store
+from blockprop.service.store import RunRow, Store
 from blockprop.service.stream import Hub, Subscription, metrics_frame
 from blockprop.service.tokens import hash_token, new_edit_token, new_id
 from blockprop.service.worker import build_dataset as worker_build_dataset
@@ -63,8 +66,10 @@ class LiveRun:
     thread: threading.Thread | None = None
 
 
-def status_frame(status: str, reason: str | None, **extra: Any) -> str:
-    return orjson.dumps({"type": "status", "status": status, "reason": reason, **extra}).decode()
+def status_frame(status: str, reason: str | None, *, live: bool, **extra: Any) -> str:
+    """A stream `status` frame; `live`: a worker holds the run (it can be controlled)."""
+    frame = {"type": "status", "status": status, "reason": reason, "live": live, **extra}
+    return orjson.dumps(frame).decode()
 
 
 class RunManager:
@@ -199,7 +204,8 @@ class RunManager:
             raise ServiceError(
                 409,
                 "not_resumable",
-                f"the run is {run.status}; only paused or interrupted runs can be resumed",
+                f"the run is {run.status}; only paused, held (diverged) or interrupted runs can "
+                "be resumed",
             )
         upload, csv = await asyncio.to_thread(self.upload_for, run.dataset)
         await self.start_worker(run, paused=False, upload=upload, csv=csv, resume=True)
@@ -227,7 +233,8 @@ class RunManager:
             raise ServiceError(
                 429,
                 "too_many_runs",
-                f"{len(self.live)} run(s) are live (running or paused) and the limit is "
+                f"{len(self.live)} run(s) are live (running, paused or held after diverging) and "
+                "the limit is "
                 f"{self.settings.max_runs} (BLOCKPROP_MAX_RUNS): stop one, or wait for one to "
                 "finish",
             )
@@ -368,11 +375,14 @@ class RunManager:
 
     async def resume_live(self, live: LiveRun) -> None:
         self._send(live, {"type": "resume"})
-        await self._wait_status(live, lambda s: s != "paused", 2.0)
+        await self._wait_status(live, lambda s: s not in ("paused", "diverged"), 2.0)
 
     async def step(self, run_id: str, n: int) -> None:
         live = self._require_live(run_id, "step")
+        held = live.status == "diverged"
         self._send(live, {"type": "step", "n": n})
+        if held:  # it leaves the hold (status `paused`) before its steps: answer with that
+            await self._wait_status(live, lambda s: s != "diverged", 2.0)
 
     async def stop(self, run_id: str) -> bool:
         """Stop a live run promptly; False if it was not live."""
@@ -416,7 +426,9 @@ class RunManager:
         live = self.live.get(run_id)
         if live is None or live.final is not None:
             raise ServiceError(
-                409, "not_live", f"cannot {verb} the run: it is not running or paused"
+                409,
+                "not_live",
+                f"cannot {verb} the run: it is not live (running, paused or held after diverging)",
             )
         return live
 
@@ -506,6 +518,7 @@ class RunManager:
             started_at=now,
             finished_at=None,
             step=msg.get("step", 0),
+            diverged_node=None,
         )
         self._post(self._became_ready, live, status, msg)
 
@@ -515,11 +528,16 @@ class RunManager:
 
     def _msg_status(self, live: LiveRun, msg: dict[str, Any]) -> None:
         status = msg["status"]
-        if msg.get("final") or status in FINAL_STATUSES:
+        if msg.get("final"):
             live.final = msg
             return  # recorded by _finish once the process has exited
+        # running, paused, or diverged and held (the worker still has it: not final)
         self.store.update_run(
-            live.id, status=status, reason=msg.get("reason"), step=msg.get("step", live.step)
+            live.id,
+            status=status,
+            reason=msg.get("reason"),
+            step=msg.get("step", live.step),
+            diverged_node=msg.get("diverged_node"),
         )
         self._post(self._status_changed, live, status, msg)
 
@@ -601,8 +619,10 @@ class RunManager:
                 status_frame(
                     status,
                     live.reason,
+                    live=True,
                     step=msg.get("step", live.step),
                     epoch=msg.get("epoch", live.epoch),
+                    diverged_node=msg.get("diverged_node"),
                 )
             )
         for pred, fut in list(live.waiters):
@@ -630,6 +650,7 @@ class RunManager:
                 status_frame(
                     status,
                     reason,
+                    live=False,
                     step=final.get("step", live.step),
                     epoch=final.get("epoch", live.epoch),
                     diverged_node=final.get("diverged_node"),

@@ -23,9 +23,18 @@ from typing import Any
 import orjson
 
 # Run statuses. `interrupted`: the server stopped while the run was live; it can be resumed.
+# `diverged` is final once `finished_at` is set; before that the run is *held*: its worker keeps
+# the last finite parameters and waits to be resumed, stepped or stopped, so it is live.
 LIVE_STATUSES = ("starting", "running", "paused")
 FINAL_STATUSES = ("done", "stopped", "diverged", "failed")
 RESUMABLE_STATUSES = ("interrupted",)
+HELD_STATUS = "diverged"
+
+
+def is_live(status: str, finished_at: float | None) -> bool:
+    """Whether a worker holds the run: it can be paused, resumed, stepped and changed."""
+    return status in LIVE_STATUSES or (status == HELD_STATUS and finished_at is None)
+
 
 MIGRATIONS: list[list[str]] = [
     # 1: the first schema
@@ -134,6 +143,10 @@ class RunRow:
     finished_at: float | None
     updated_at: float
     checkpoint_step: int | None = None
+
+    @property
+    def live(self) -> bool:
+        return is_live(self.status, self.finished_at)
 
 
 @dataclass
@@ -416,21 +429,17 @@ class Store:
             db.execute(f"UPDATE runs SET {assigns} WHERE id = ?", (*fields.values(), id))
 
     def interrupt_live_runs(self) -> list[str]:
-        """Mark runs left live by a previous server process as `interrupted` (at start-up)."""
+        """Mark runs left live by a previous server process as `interrupted` (at start-up),
+        held diverged runs included: they resume from the checkpoint taken when they diverged."""
         now = time.time()
         marks = ",".join("?" * len(LIVE_STATUSES))
+        live = f"status IN ({marks}) OR (status = ? AND finished_at IS NULL)"
+        args = (*LIVE_STATUSES, HELD_STATUS)
         with self._tx() as db:
-            ids = [
-                r[0]
-                for r in db.execute(
-                    f"SELECT id FROM runs WHERE status IN ({marks})", LIVE_STATUSES
-                ).fetchall()
-            ]
+            ids = [r[0] for r in db.execute(f"SELECT id FROM runs WHERE {live}", args).fetchall()]
             db.execute(
-                f"UPDATE runs SET status = 'interrupted', reason = ?, updated_at = ? "
-                f"WHERE status IN ({marks})",
-                ("the server stopped while the run was live; resume it to continue", now)
-                + LIVE_STATUSES,
+                f"UPDATE runs SET status = 'interrupted', reason = ?, updated_at = ? WHERE {live}",
+                ("the server stopped while the run was live; resume it to continue", now, *args),
             )
         return ids
 

@@ -19,6 +19,10 @@ through its thread-safe methods (the trainer's own lock makes `snapshot` and `st
 call from that thread). Checkpoints are taken on the training thread only, right after the
 points up to their step have been sent. If the server goes away (the pipe closes) the run
 stops.
+
+The trainer is built with `hold_on_divergence`: a run that diverges is held (status `diverged`,
+not final) with its last finite state, which is checkpointed then as on pause, so the person
+watching can lower the learning rate and resume, or step, or stop it.
 """
 
 from __future__ import annotations
@@ -233,11 +237,14 @@ class Worker:
 
     def _on_status(self, status: str, reason: str | None) -> None:
         self._flush()
-        if status == "paused":
-            self._snapshot(force=True)
+        held = status == "diverged" and self.trainer.held
+        if status == "paused" or held:
+            self._snapshot(force=True)  # held: the values of the diverging step, non-finite
             self._boundary(force=True)
-            self._checkpoint()
-        if status in ("running", "paused"):
+            # Held, the parameters were put back after the last checkpoint may have been taken
+            # at this step: replace it, so a restart resumes from the state that was kept.
+            self._checkpoint(force=held)
+        if status in ("running", "paused") or held:
             self._send_status(status, reason)
 
     def _send_status(
@@ -404,6 +411,25 @@ class Worker:
                 traceback.print_exc()
 
 
+#: the settings a client may change while a run is live (PATCH /api/runs/{id}); the stored config
+#: records them
+CHANGEABLE = ("lr", "momentum", "l1", "l2", "speed")
+
+
+def _apply_changed_settings(trainer: Any, config: Any) -> None:
+    """A checkpoint restores the live settings of its moment; settings changed after it (say, a
+    smaller lr while held after diverging, then the server restarted) are in the stored config,
+    and apply from the next step on as they would have without the restart."""
+    changed = {
+        k: getattr(config, k)
+        for k in CHANGEABLE
+        if trainer.settings[k] != getattr(config, k)
+        and (k != "momentum" or config.optimizer == "momentum")
+    }
+    if changed:
+        trainer.set(**changed)
+
+
 def main(run_id: str, ctrl: Connection, out_conn: Connection) -> None:
     """Entry point of the worker process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the server, which stops us
@@ -421,9 +447,12 @@ def main(run_id: str, ctrl: Connection, out_conn: Connection) -> None:
         dataset = build_dataset(init["dataset"], init.get("upload"), csv, init.get("max_rows"))
         config = TrainConfig.from_dict(init["config"])
         if checkpoint is not None:
-            trainer = Trainer.from_checkpoint(init["doc"], dataset, config, checkpoint)
+            trainer = Trainer.from_checkpoint(
+                init["doc"], dataset, config, checkpoint, hold_on_divergence=True
+            )
+            _apply_changed_settings(trainer, config)
         else:
-            trainer = Trainer(init["doc"], dataset, config)
+            trainer = Trainer(init["doc"], dataset, config, hold_on_divergence=True)
     except Exception as e:
         traceback.print_exc()
         out.json({"type": "failed", "error": error_dict(e)})
