@@ -45,8 +45,14 @@ data loaders' codes (`cycle`, `unknown_op`, `shape_mismatch`, `bad_feed`, `too_l
 ## Runs
 Status: `starting`, `running`, `paused`, `done`, `stopped`, `diverged`, `failed`, and
 `interrupted` (the server stopped while the run was live: `POST …/resume` continues it from its
-last checkpoint). Metric points: `{step, epoch, loss, lr, grad_norm, t}` plus, at the end of an
-epoch, `train_loss`, and on evaluation epochs `test_loss` and `accuracy`.
+last checkpoint). A run that diverges (a non-finite loss or gradient) is *held* with the
+parameters of its last finite step and `diverged_node`, the first node holding a non-finite value:
+`live` stays true and `finished_at` null until it is resumed (`PATCH` a smaller `lr` first) or
+stepped, which go on from those parameters, or stopped, which ends it as `diverged`.
+`live` (in a run and in every stream `status` frame): a worker holds the run, so it can be
+paused, resumed, stepped and changed.
+Metric points: `{step, epoch, loss, lr, grad_norm, t}` plus, at the end of an epoch,
+`train_loss`, and on evaluation epochs `test_loss` and `accuracy`.
 A run trains a stored graph (`graph_id`) or an inline `graph`; with both, the inline graph (say,
 unsaved edits) is trained and the run is listed under the stored one:
 `GET /api/runs?graph_id=…&ids=…` lists a graph's runs (and the given ones), newest first.

@@ -474,17 +474,29 @@ class RunStep(Request):
     n: int = Field(default=1, ge=1, le=1_000_000, description="steps to run, then pause")
 
 
+LIVE_DOC = (
+    "a worker holds the run: it can be paused, resumed, stepped and changed (true while "
+    "starting, running or paused, and while diverged and held with its last finite parameters "
+    "until it is resumed or stopped; false once the run has ended or is interrupted)"
+)
+
+
 class RunRead(Reply):
     id: str
     graph_id: str | None
     name: str
     status: RunStatus
+    live: bool = Field(description=LIVE_DOC)
     reason: str | None = None
     error: dict[str, Any] | None = None
     step: int
     epoch: int
     last_seq: int = Field(description="seq of the last metrics batch")
-    diverged_node: str | None = None
+    diverged_node: str | None = Field(
+        default=None,
+        description="status diverged: the first node (in topological order) holding a "
+        "non-finite value or gradient",
+    )
     checkpoint_step: int | None = Field(description="step of the last checkpoint, if any")
     dataset: dict[str, Any]
     config: dict[str, Any]
@@ -609,6 +621,7 @@ class StreamBoundary(Reply):
 class StreamStatus(Reply):
     type: Literal["status"]
     status: RunStatus
+    live: bool = Field(description=LIVE_DOC)
     reason: str | None = None
     step: int | None = None
     epoch: int | None = None

@@ -323,8 +323,9 @@ export interface paths {
         head?: never;
         /**
          * Update Run
-         * @description Change settings while the run trains: `lr`, `momentum`, `l1`, `l2` (from the next
-         *     step on) and `speed` (steps per second at most). The stored config records them.
+         * @description Change settings while the run is live (training, paused, or held after diverging):
+         *     `lr`, `momentum`, `l1`, `l2` (from the next step on) and `speed` (steps per second at
+         *     most). The stored config records them.
          */
         patch: operations["update_run_api_runs__run_id__patch"];
         trace?: never;
@@ -361,7 +362,8 @@ export interface paths {
         put?: never;
         /**
          * Pause Run
-         * @description Pause between steps (a snapshot and a checkpoint are taken).
+         * @description Pause between steps (a snapshot and a checkpoint are taken). A run held after diverging
+         *     is returned unchanged: it is already waiting.
          */
         post: operations["pause_run_api_runs__run_id__pause_post"];
         delete?: never;
@@ -381,7 +383,9 @@ export interface paths {
         put?: never;
         /**
          * Resume Run
-         * @description Resume a paused run, or restart an `interrupted` one from its last checkpoint.
+         * @description Resume a paused run or one held after diverging (it goes on from its last finite
+         *     parameters, with the settings changed meanwhile: lower `lr` first), or restart an
+         *     `interrupted` one from its last checkpoint. Answers once the run is `running`.
          */
         post: operations["resume_run_api_runs__run_id__resume_post"];
         delete?: never;
@@ -422,7 +426,8 @@ export interface paths {
         put?: never;
         /**
          * Step Run
-         * @description Run `n` steps (default 1), then pause: single-stepping for teaching.
+         * @description Run `n` steps (default 1), then pause: single-stepping for teaching. From a run held
+         *     after diverging, the steps go on from its last finite parameters (status `paused`).
          */
         post: operations["step_run_api_runs__run_id__step_post"];
         delete?: never;
@@ -442,8 +447,9 @@ export interface paths {
         put?: never;
         /**
          * Stop Run
-         * @description Stop the run (within a second); its trained state stays readable. Idempotent: a run
-         *     that has already ended (`done`, `diverged`, …) is returned unchanged.
+         * @description Stop the run (within a second); its trained state stays readable. A run held after
+         *     diverging ends as `diverged` (its reason kept). Idempotent: a run that has already ended
+         *     (`done`, `diverged`, …) is returned unchanged.
          */
         post: operations["stop_run_api_runs__run_id__stop_post"];
         delete?: never;
@@ -2133,7 +2139,10 @@ export interface components {
             dataset: {
                 [key: string]: unknown;
             };
-            /** Diverged Node */
+            /**
+             * Diverged Node
+             * @description status diverged: the first node (in topological order) holding a non-finite value or gradient
+             */
             diverged_node?: string | null;
             /**
              * Edit Token
@@ -2157,6 +2166,11 @@ export interface components {
              * @description seq of the last metrics batch
              */
             last_seq: number;
+            /**
+             * Live
+             * @description a worker holds the run: it can be paused, resumed, stepped and changed (true while starting, running or paused, and while diverged and held with its last finite parameters until it is resumed or stopped; false once the run has ended or is interrupted)
+             */
+            live: boolean;
             /** Name */
             name: string;
             /** Reason */
@@ -2206,7 +2220,10 @@ export interface components {
             dataset: {
                 [key: string]: unknown;
             };
-            /** Diverged Node */
+            /**
+             * Diverged Node
+             * @description status diverged: the first node (in topological order) holding a non-finite value or gradient
+             */
             diverged_node?: string | null;
             /** Epoch */
             epoch: number;
@@ -2225,6 +2242,11 @@ export interface components {
              * @description seq of the last metrics batch
              */
             last_seq: number;
+            /**
+             * Live
+             * @description a worker holds the run: it can be paused, resumed, stepped and changed (true while starting, running or paused, and while diverged and held with its last finite parameters until it is resumed or stopped; false once the run has ended or is interrupted)
+             */
+            live: boolean;
             /** Name */
             name: string;
             /** Reason */
@@ -2578,6 +2600,11 @@ export interface components {
             epoch?: number | null;
             /** @default null */
             error?: components["schemas"]["ErrorDetail"] | null;
+            /**
+             * Live
+             * @description a worker holds the run: it can be paused, resumed, stepped and changed (true while starting, running or paused, and while diverged and held with its last finite parameters until it is resumed or stopped; false once the run has ended or is interrupted)
+             */
+            live: boolean;
             /**
              * Reason
              * @default null

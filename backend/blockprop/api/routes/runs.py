@@ -35,6 +35,7 @@ def run_read(row: RunRow) -> dict[str, Any]:
         "graph_id": row.graph_id,
         "name": row.name,
         "status": row.status,
+        "live": row.live,
         "reason": row.reason,
         "error": row.error,
         "step": row.step,
@@ -126,7 +127,8 @@ async def _reread(store: Store, run_id: str) -> dict[str, Any]:
 
 @router.post("/runs/{run_id}/pause", response_model=RunRead, responses=errors(403, 404, 409))
 async def pause_run(run_id: str, store: StoreDep, runs: RunsDep, token: EditToken):
-    """Pause between steps (a snapshot and a checkpoint are taken)."""
+    """Pause between steps (a snapshot and a checkpoint are taken). A run held after diverging
+    is returned unchanged: it is already waiting."""
     await _controlled(store, run_id, token)
     await runs.pause(run_id)
     return await _reread(store, run_id)
@@ -134,7 +136,9 @@ async def pause_run(run_id: str, store: StoreDep, runs: RunsDep, token: EditToke
 
 @router.post("/runs/{run_id}/resume", response_model=RunRead, responses=errors(403, 404, 409, 429))
 async def resume_run(run_id: str, store: StoreDep, runs: RunsDep, token: EditToken):
-    """Resume a paused run, or restart an `interrupted` one from its last checkpoint."""
+    """Resume a paused run or one held after diverging (it goes on from its last finite
+    parameters, with the settings changed meanwhile: lower `lr` first), or restart an
+    `interrupted` one from its last checkpoint. Answers once the run is `running`."""
     row = await _controlled(store, run_id, token)
     await runs.resume(row)
     return await _reread(store, run_id)
@@ -144,7 +148,8 @@ async def resume_run(run_id: str, store: StoreDep, runs: RunsDep, token: EditTok
 async def step_run(
     run_id: str, store: StoreDep, runs: RunsDep, token: EditToken, body: RunStep | None = None
 ):
-    """Run `n` steps (default 1), then pause: single-stepping for teaching."""
+    """Run `n` steps (default 1), then pause: single-stepping for teaching. From a run held
+    after diverging, the steps go on from its last finite parameters (status `paused`)."""
     await _controlled(store, run_id, token)
     await runs.step(run_id, body.n if body else 1)
     return await _reread(store, run_id)
@@ -152,8 +157,9 @@ async def step_run(
 
 @router.post("/runs/{run_id}/stop", response_model=RunRead, responses=errors(403, 404))
 async def stop_run(run_id: str, store: StoreDep, runs: RunsDep, token: EditToken):
-    """Stop the run (within a second); its trained state stays readable. Idempotent: a run
-    that has already ended (`done`, `diverged`, …) is returned unchanged."""
+    """Stop the run (within a second); its trained state stays readable. A run held after
+    diverging ends as `diverged` (its reason kept). Idempotent: a run that has already ended
+    (`done`, `diverged`, …) is returned unchanged."""
     row = await _controlled(store, run_id, token)
     await runs.stop_run(row)
     return await _reread(store, run_id)
@@ -163,8 +169,9 @@ async def stop_run(run_id: str, store: StoreDep, runs: RunsDep, token: EditToken
 async def update_run(
     run_id: str, body: RunUpdate, store: StoreDep, runs: RunsDep, token: EditToken
 ):
-    """Change settings while the run trains: `lr`, `momentum`, `l1`, `l2` (from the next
-    step on) and `speed` (steps per second at most). The stored config records them."""
+    """Change settings while the run is live (training, paused, or held after diverging):
+    `lr`, `momentum`, `l1`, `l2` (from the next step on) and `speed` (steps per second at
+    most). The stored config records them."""
     row = await _controlled(store, run_id, token)
     values = body.model_dump(exclude_none=True)
     if not values:

@@ -140,6 +140,7 @@ async def _prime_finished(channel: Channel, store: Store, row: Any) -> None:
                 {
                     "type": "status",
                     "status": row.status,
+                    "live": row.live,
                     "reason": row.reason,
                     "step": row.step,
                     "epoch": row.epoch,
