@@ -35,6 +35,7 @@ from __future__ import annotations
 import inspect
 import math
 import re
+import string
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -318,7 +319,8 @@ class OpDef:
     are fed; ``"static"``: forward runs once at compile time and returns a live view) and
     ``broadcast`` (inputs broadcast against each other, per sample) and ``rate_param``
     (the drop-rate param of a stochastic op), ``explain`` (LaTeX templates with numbers
-    plugged in, for the classroom: see :func:`check_explain`).
+    plugged in, for the classroom: see :func:`check_explain`), ``torch`` and ``onnx`` (how
+    the op exports: see :func:`check_export`).
     """
 
     name: str
@@ -343,6 +345,10 @@ class OpDef:
     rate_param: str | None = None
     #: templates for the classroom's explain mode; see :func:`check_explain`
     explain: dict = field(default_factory=dict)
+    #: export to PyTorch source: a template or a rule returning a Python expression
+    torch: str | Callable | None = None
+    #: export to ONNX: a rule adding nodes to a graph builder, returning the output name(s)
+    onnx: Callable | None = None
     # filled in by __post_init__: the rules with their argument names, the param names
     rules: dict = field(default_factory=dict, repr=False, init=False)
     param_names: frozenset = field(default=frozenset(), repr=False, init=False)
@@ -418,6 +424,7 @@ class OpDef:
             for t in self.trainables:
                 if self.vjp.get(t.name) is None:
                     raise ValueError(f"{w}: needs a vjp for trainable {t.name!r}")
+        check_export(self, bind, set(ports) | set(pnames) | set(tnames))
         set_(self, "rules", rules)
         set_(self, "param_names", frozenset(pnames))
         check_explain(self)
@@ -490,6 +497,41 @@ def check_explain(op: OpDef) -> None:
         unknown = sorted(set(PLACEHOLDER.findall(tpl)) - names)
         if unknown:
             raise ValueError(f"{w}: explain[{key!r}] names unknown value(s) {unknown}")
+
+
+# --------------------------------------------------------------------------- export rules
+
+#: the name an export rule binds to the exporter's helper, per target
+EXPORT_CONTEXT = {"torch": "pt", "onnx": "ox"}
+
+
+def check_export(op: OpDef, bind: Callable, names: set[str]) -> None:
+    """Check and bind an op's export rules (raises ``ValueError``); used by ``OpDef``.
+
+    Export rules are bound by name like the other rules, but to *symbolic* values: each input
+    port and trainable binds to the expression (PyTorch: Python source such as ``"h1"`` or
+    ``"self.l1_W"``; ONNX: a value name) of its value, an absent optional trainable to
+    ``None``, and each param to its value. ``pt`` / ``ox`` bind to the exporter's helper
+    (shapes, the batch size, constants, reductions; see :mod:`blockprop.export`). Inputs of
+    ``broadcast`` ops arrive already aligned, as in the executor.
+
+    - ``torch``: a rule returning a Python expression (a tuple of them for several outputs),
+      or a ``str.format`` template over ports, params and trainables: ``"torch.relu({x})"``.
+      Values have the batch axis first, like the engine's.
+    - ``onnx``: a rule that adds nodes with ``ox.op("Relu", x)`` and returns the output's
+      value name (a tuple for several outputs).
+    """
+    w = f"op {op.name!r}"
+    if isinstance(op.torch, str):
+        parsed = string.Formatter().parse(op.torch)
+        fields = {f.split(".")[0].split("[")[0] for _, f, _, _ in parsed if f is not None}
+        unknown = sorted(fields - names)
+        if unknown:
+            raise ValueError(f"{w}: torch template names unknown value(s) {unknown}")
+    elif op.torch is not None:
+        bind("torch", op.torch, names | {EXPORT_CONTEXT["torch"]})
+    if op.onnx is not None:
+        bind("onnx", op.onnx, names | {EXPORT_CONTEXT["onnx"]})
 
 
 # --------------------------------------------------------------------------- the registry

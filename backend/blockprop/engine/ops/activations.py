@@ -111,6 +111,8 @@ OPS = [
             "forward": r"\max(0, @x)",
             "x": r"@g \odot [@x > 0]",
         },
+        torch="torch.relu({x})",
+        onnx=lambda ox, x: ox.op("Relu", x),
         samples=SAMPLES,
     ),
     OpDef(
@@ -133,6 +135,8 @@ OPS = [
             "x": r"@g \odot \begin{cases} 1 & @x > 0 \\ @slope & \text{otherwise} \end{cases}",
             "symbols": {"slope": r"\alpha"},
         },
+        torch="F.leaky_relu({x}, {slope})",
+        onnx=lambda ox, x, slope: ox.op("LeakyRelu", x, alpha=slope),
         samples=[*SAMPLES, Sample({"x": (4,)}, {"slope": 0.2})],
     ),
     OpDef(
@@ -152,6 +156,8 @@ OPS = [
             "forward": r"\tanh(@x)",
             "x": r"@g \odot (1 - @ans \odot @ans)",
         },
+        torch="torch.tanh({x})",
+        onnx=lambda ox, x: ox.op("Tanh", x),
         samples=SAMPLES,
     ),
     OpDef(
@@ -171,6 +177,8 @@ OPS = [
             "forward": r"\sigma(@x)",
             "x": r"@g \odot @ans \odot (1 - @ans)",
         },
+        torch="torch.sigmoid({x})",
+        onnx=lambda ox, x: ox.op("Sigmoid", x),
         samples=SAMPLES,
     ),
     OpDef(
@@ -190,6 +198,8 @@ OPS = [
             "forward": r"\mathrm{softmax}(@x)",
             "x": r"@ans \odot (@g - \langle @g, @ans \rangle)",
         },
+        torch="torch.softmax({x}, dim=-1)",
+        onnx=lambda ox, x: ox.op("Softmax", x, axis=-1),
         samples=VECTOR_SAMPLES,
     ),
     OpDef(
@@ -209,6 +219,8 @@ OPS = [
             "forward": r"@x - \log \textstyle\sum_j \exp({@x}_j)",
             "x": r"@g - \exp(@ans) \textstyle\sum_i {@g}_i",
         },
+        torch="torch.log_softmax({x}, dim=-1)",
+        onnx=lambda ox, x: ox.op("LogSoftmax", x, axis=-1),
         samples=VECTOR_SAMPLES,
     ),
     OpDef(
@@ -233,6 +245,9 @@ OPS = [
             "x": r"@mask \odot @g",
             "symbols": {"mask": "m"},
         },
+        # active in train() mode like the engine's training steps; the identity in eval()
+        torch="F.dropout({x}, {p}, self.training)",
+        onnx=lambda x: x,  # an inference graph: the identity
         samples=[Sample({"x": (4,)}, {"p": 0.3}), Sample({"x": (2, 2)})],
     ),
 ]

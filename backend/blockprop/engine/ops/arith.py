@@ -42,7 +42,7 @@ def _square_vjp(g, x, out):
     return r
 
 
-def _binary(name, label, doc, forward, vjp, formula, explain):
+def _binary(name, label, doc, forward, vjp, formula, explain, torch, onnx):
     return OpDef(
         name=name,
         label=label,
@@ -55,11 +55,13 @@ def _binary(name, label, doc, forward, vjp, formula, explain):
         vjp=vjp,
         formula=formula,
         explain=explain,
+        torch=torch,
+        onnx=onnx,
         samples=BROADCAST_SAMPLES,
     )
 
 
-def _unary(name, label, doc, forward, vjp, formula, explain, samples=None):
+def _unary(name, label, doc, forward, vjp, formula, explain, torch, onnx, samples=None):
     return OpDef(
         name=name,
         label=label,
@@ -71,6 +73,8 @@ def _unary(name, label, doc, forward, vjp, formula, explain, samples=None):
         vjp={"x": vjp},
         formula=formula,
         explain=explain,
+        torch=torch,
+        onnx=onnx,
         samples=samples or [Sample({"x": (3,)}), Sample({"x": (2, 2)}), Sample({"x": ()})],
     )
 
@@ -92,6 +96,8 @@ OPS = [
             "a": "@g",
             "b": "@g",
         },
+        torch="{a} + {b}",
+        onnx=lambda ox, a, b: ox.op("Add", a, b),
     ),
     _binary(
         "subtract",
@@ -109,6 +115,8 @@ OPS = [
             "a": "@g",
             "b": "-@g",
         },
+        torch="{a} - {b}",
+        onnx=lambda ox, a, b: ox.op("Sub", a, b),
     ),
     _binary(
         "multiply",
@@ -129,6 +137,8 @@ OPS = [
             "a": r"@g \odot @b",
             "b": r"@g \odot @a",
         },
+        torch="{a} * {b}",
+        onnx=lambda ox, a, b: ox.op("Mul", a, b),
     ),
     _binary(
         "max",
@@ -149,6 +159,9 @@ OPS = [
             "a": r"@g \odot [@a \ge @b]",
             "b": r"@g \odot [@a < @b]",
         },
+        # torch.maximum splits the gradient of a tie; the engine gives it to a, like this
+        torch="torch.where({a} >= {b}, {a}, {b})",
+        onnx=lambda ox, a, b: ox.op("Max", a, b),
     ),
     OpDef(
         name="duplicate",
@@ -169,6 +182,8 @@ OPS = [
             "forward": "@x",
             "x": "@g.y1 + @g.y2",
         },
+        torch=lambda x: (x, x),  # the exporter gives each copy a tensor of its own
+        onnx=lambda x: (x, x),
         samples=[Sample({"x": (3,)}), Sample({"x": ()})],
     ),
     _unary(
@@ -182,6 +197,8 @@ OPS = [
             "forward": r"@x \odot @x",
             "x": r"2\, @x \odot @g",
         },
+        torch="torch.square({x})",
+        onnx=lambda ox, x: ox.op("Mul", x, x),
     ),
     _unary(
         "exp",
@@ -194,6 +211,8 @@ OPS = [
             "forward": r"\exp(@x)",
             "x": r"@g \odot @ans",
         },
+        torch="torch.exp({x})",
+        onnx=lambda ox, x: ox.op("Exp", x),
     ),
     _unary(
         "log",
@@ -206,6 +225,8 @@ OPS = [
             "forward": r"\ln(@x)",
             "x": r"@g \oslash @x",
         },
+        torch="torch.log({x})",
+        onnx=lambda ox, x: ox.op("Log", x),
         samples=[Sample({"x": positive(3)}), Sample({"x": positive(2, 2)})],
     ),
 ]

@@ -157,6 +157,40 @@ def _pair(name):
     return [(name, "prediction"), ("target", "desired output")]
 
 
+# -- export (PyTorch source, ONNX nodes): see registry.check_export
+
+
+def _se_onnx(ox, y, target, mean=False):
+    d = ox.op("Sub", y, target)
+    return ox.sum_sample(ox.op("Mul", d, d), "y", mean)
+
+
+def _pick(ox, logp, target):
+    """logp[b, target[b]] for each sample b."""
+    idx = ox.op("Unsqueeze", target, ox.ints([1]))
+    return ox.op("Squeeze", ox.op("GatherElements", logp, idx, axis=1), ox.ints([1]))
+
+
+def _ce_onnx(ox, logits, target):
+    logp = ox.op("LogSoftmax", logits, axis=-1)
+    if ox.dtypes["target"] == "int":
+        return ox.op("Neg", _pick(ox, logp, target))
+    return ox.op("Neg", ox.sum_sample(ox.op("Mul", target, logp), "logits"))
+
+
+def _bce_onnx(ox, logits, target):
+    # max(z, 0) - z t + log(1 + exp(-|z|)), as the engine computes it
+    z = logits
+    r = ox.op("Sub", ox.op("Relu", z), ox.op("Mul", z, target))
+    r = ox.op("Add", r, ox.op("Softplus", ox.op("Neg", ox.op("Abs", z))))
+    return ox.sum_sample(r, "logits")
+
+
+def _hinge_onnx(ox, y, target):
+    margin = ox.op("Sub", ox.const(1.0), ox.op("Mul", y, target))
+    return ox.sum_sample(ox.op("Relu", margin), "y")
+
+
 SAME_SAMPLES = [
     Sample({"y": (3,), "target": (3,)}),
     Sample({"y": (), "target": ()}),
@@ -193,6 +227,8 @@ OPS = [
                 "y": "y",
             },
         },
+        torch=lambda pt, y, target: pt.sum_sample(f"({y} - {target}) ** 2", "y"),
+        onnx=_se_onnx,
         samples=SAME_SAMPLES,
     ),
     OpDef(
@@ -219,6 +255,8 @@ OPS = [
             "target": r"-\tfrac{2}{n}\, (@y - @target)\, @g",
             "symbols": {"ans": "c", "g": r"\frac{\partial C}{\partial c}", "target": r"\bar y"},
         },
+        torch=lambda pt, y, target: pt.sum_sample(f"({y} - {target}) ** 2", "y", mean=True),
+        onnx=lambda ox, y, target: _se_onnx(ox, y, target, mean=True),
         samples=SAME_SAMPLES,
     ),
     OpDef(
@@ -252,6 +290,9 @@ OPS = [
                 "probs": r"\mathrm{softmax}(z)",
             },
         },
+        # integer labels or, since torch 1.10, class probabilities
+        torch='F.cross_entropy({logits}, {target}, reduction="none")',
+        onnx=_ce_onnx,
         samples=[
             Sample({"logits": (4,), "target": labels(4)}),
             Sample({"logits": (3,), "target": onehot(3)}),
@@ -283,6 +324,8 @@ OPS = [
                 "logp": r"\log p",
             },
         },
+        torch='F.nll_loss({logp}, {target}, reduction="none")',
+        onnx=lambda ox, logp, target: ox.op("Neg", _pick(ox, logp, target)),
         samples=[Sample({"logp": (4,), "target": labels(4)})],
     ),
     OpDef(
@@ -315,6 +358,10 @@ OPS = [
                 "logits": "z",
             },
         },
+        torch=lambda pt, logits, target: pt.sum_sample(
+            f'F.binary_cross_entropy_with_logits({logits}, {target}, reduction="none")', "logits"
+        ),
+        onnx=_bce_onnx,
         samples=[
             Sample({"logits": (3,), "target": probs(3)}),
             Sample({"logits": (), "target": probs()}),
@@ -345,6 +392,9 @@ OPS = [
             "target": r"-@y \odot [@target \odot @y < 1]\, @g",
             "symbols": {"ans": "c", "g": r"\frac{\partial C}{\partial c}", "target": r"\bar y"},
         },
+        # relu, not clamp: no gradient at the kink (y ȳ = 1), like the engine
+        torch=lambda pt, y, target: pt.sum_sample(f"torch.relu(1 - {y} * {target})", "y"),
+        onnx=_hinge_onnx,
         samples=[
             Sample({"y": (3,), "target": signs(3)}),
             Sample({"y": (), "target": signs()}),
@@ -372,6 +422,8 @@ OPS = [
             "target": r"-\operatorname{sign}(@y - @target)\, @g",
             "symbols": {"ans": "c", "g": r"\frac{\partial C}{\partial c}", "target": r"\bar y"},
         },
+        torch=lambda pt, y, target: pt.sum_sample(f"({y} - {target}).abs()", "y"),
+        onnx=lambda ox, y, target: ox.sum_sample(ox.op("Abs", ox.op("Sub", y, target)), "y"),
         samples=SAME_SAMPLES,
     ),
 ]

@@ -122,6 +122,32 @@ def _argmin_shape(x):
     return ()
 
 
+# -- export (PyTorch source, ONNX nodes): see registry.check_export
+
+
+def _linear_torch(x, W, b):
+    return f"F.linear({x}, {W}, {b})" if b else f"F.linear({x}, {W})"
+
+
+def _linear_onnx(ox, x, W, b):
+    if len(ox.shapes["x"]) == 1:  # (batch, in): one Gemm, x W^T + b
+        return ox.op("Gemm", x, W, *([b] if b else []), transB=1)
+    y = ox.op("MatMul", x, ox.op("Transpose", W, perm=[1, 0]))
+    return ox.op("Add", y, b) if b else y
+
+
+def _matmul_equation(shapes):
+    """The einsum of the per-sample product, batch axis first: "bmn,bnp->bmp", "bn,bn->b"..."""
+    a = "mn" if len(shapes["a"]) == 2 else "n"
+    b = "np" if len(shapes["b"]) == 2 else "n"
+    return f"b{a},b{b}->b{a[:-1]}{b[1:]}"
+
+
+def _sqd_onnx(ox, x, P):
+    d = ox.op("Sub", ox.op("Unsqueeze", x, ox.ints([1])), P)
+    return ox.reduce("ReduceSum", ox.op("Mul", d, d), [-1])
+
+
 OPS = [
     OpDef(
         name="linear",
@@ -160,6 +186,8 @@ OPS = [
             "W": _linear_dW,
             "b": _linear_db,
         },
+        torch=_linear_torch,
+        onnx=_linear_onnx,
         formula={
             "forward": r"y = W x + b",
             "backward": r"\frac{\partial C}{\partial x} = W^\top g,\quad "
@@ -187,6 +215,8 @@ OPS = [
         shape=_matmul_shape,
         forward=_matmul_forward,
         vjp={"a": _matmul_da, "b": _matmul_db},
+        torch=lambda pt, a, b: f'torch.einsum("{_matmul_equation(pt.shapes)}", {a}, {b})',
+        onnx=lambda ox, a, b: ox.op("Einsum", a, b, equation=_matmul_equation(ox.shapes)),
         formula={
             "forward": r"y = a\, b",
             "backward": r"\frac{\partial C}{\partial a} = g\, b^\top,\quad "
@@ -227,6 +257,8 @@ OPS = [
         shape=_sqd_shape,
         forward=_sqd_forward,
         vjp={"x": _sqd_dx, "P": _sqd_dP},
+        torch="(({x}[:, None, :] - {P}) ** 2).sum(-1)",
+        onnx=_sqd_onnx,
         formula={
             "forward": r"y_j = \lVert x - P_j \rVert^2",
             "backward": r"\frac{\partial C}{\partial x} = 2 \sum_j g_j (x - P_j),\quad "
@@ -250,6 +282,8 @@ OPS = [
         dtype="int",
         shape=_argmin_shape,
         forward=lambda x, out: np.argmin(x, axis=-1, out=out),
+        torch="torch.argmin({x}, dim=-1)",
+        onnx=lambda ox, x: ox.op("ArgMin", x, axis=-1, keepdims=0),
         formula={
             "forward": r"y = \arg\min_j x_j",
             "backward": r"\text{none: } y \text{ is piecewise constant}",

@@ -114,6 +114,30 @@ def _reshape_back(g, x, out):
     return out
 
 
+# -- export (PyTorch source, ONNX nodes): see registry.check_export
+
+
+def _sum_torch(pt, x, axis, mean=False):
+    if axis is None:
+        return pt.sum_sample(x, "x", mean)
+    return f"{x}.{'mean' if mean else 'sum'}({pt.dim(axis)})"
+
+
+def _sum_onnx(ox, x, axis, mean=False):
+    if axis is None:
+        return ox.sum_sample(x, "x", mean)
+    return ox.reduce("ReduceMean" if mean else "ReduceSum", x, [ox.dim(axis)])
+
+
+def _flatten_torch(pt, x):
+    rank = len(pt.shapes["x"])
+    return f"{x}.reshape(-1, 1)" if rank == 0 else x if rank == 1 else f"{x}.flatten(1)"
+
+
+def _reshape_torch(pt, x):
+    return f"{x}.reshape({', '.join(['-1', *map(str, pt.out_shape)])})"
+
+
 OPS = [
     OpDef(
         name="sum",
@@ -133,6 +157,8 @@ OPS = [
             "forward": r"\textstyle\sum_i {@x}_i",
             "x": r"@g\, \mathbf{1}",
         },
+        torch=_sum_torch,
+        onnx=_sum_onnx,
         samples=[
             Sample({"x": (3,)}),
             Sample({"x": (2, 3)}, {"axis": 0}),
@@ -157,6 +183,8 @@ OPS = [
             "forward": r"\tfrac{1}{n} \textstyle\sum_i {@x}_i",
             "x": r"\tfrac{1}{n}\, @g\, \mathbf{1}",
         },
+        torch=lambda pt, x, axis: _sum_torch(pt, x, axis, mean=True),
+        onnx=lambda ox, x, axis: _sum_onnx(ox, x, axis, mean=True),
         samples=[Sample({"x": (3,)}), Sample({"x": (2, 3)}, {"axis": 1})],
     ),
     OpDef(
@@ -182,6 +210,8 @@ OPS = [
             "a": "{@g}_{1:n_a}",
             "b": "{@g}_{n_a+1:}",
         },
+        torch=lambda pt, a, b, axis: f"torch.cat(({a}, {b}), dim={pt.dim(axis)})",
+        onnx=lambda ox, a, b, axis: ox.op("Concat", a, b, axis=ox.dim(axis)),
         samples=[
             Sample({"a": (2,), "b": (3,)}),
             Sample({"a": (2, 3), "b": (1, 3)}, {"axis": 0}),
@@ -204,6 +234,8 @@ OPS = [
             "forward": r"\operatorname{vec}(@x)",
             "x": r"\operatorname{vec}^{-1}(@g)",
         },
+        torch=_flatten_torch,
+        onnx=lambda ox, x: ox.reshape(x, ox.out_shape),
         samples=[Sample({"x": (2, 3)}), Sample({"x": ()})],
     ),
     OpDef(
@@ -227,6 +259,8 @@ OPS = [
             "forward": r"\operatorname{reshape}(@x)",
             "x": r"\operatorname{reshape}^{-1}(@g)",
         },
+        torch=_reshape_torch,
+        onnx=lambda ox, x: ox.reshape(x, ox.out_shape),
         samples=[
             Sample({"x": (6,)}, {"shape": [2, 3]}),
             Sample({"x": (2, 2)}, {"shape": [-1]}),

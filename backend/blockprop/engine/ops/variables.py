@@ -48,6 +48,8 @@ OPS = [
             "forward": r"x = x^{(p)} \quad \text{(sample } p \text{ of the data)}",
             "backward": r"\frac{\partial C}{\partial x} = \sum_{\text{uses}} g",
         },
+        torch=lambda pt: pt.fed,
+        onnx=lambda ox: ox.fed,
         samples=[Sample({}, {"shape": [3]}), Sample({}, {"shape": [2, 2]})],
     ),
     OpDef(
@@ -74,6 +76,8 @@ OPS = [
             "forward": r"\bar y = \bar y^{(p)} \quad \text{(sample } p \text{ of the data)}",
             "backward": r"\frac{\partial C}{\partial \bar y} = \sum_{\text{uses}} g",
         },
+        torch=lambda pt: pt.fed,
+        onnx=lambda ox: ox.fed,
         samples=[Sample({}, {"shape": [2]})],
     ),
     OpDef(
@@ -107,6 +111,8 @@ OPS = [
             "forward": "@value",
             "value": "@g",
         },
+        torch=lambda pt, value: pt.expand(value),
+        onnx=lambda ox, value: ox.expand(value),
         samples=[Sample({}, {"shape": [3]}), Sample({}, {"shape": [2, 3], "init": "he"})],
     ),
     OpDef(
@@ -122,6 +128,8 @@ OPS = [
         explain={
             "forward": "@value",
         },
+        torch=lambda pt, value: pt.expand(pt.const(value)),
+        onnx=lambda ox, value: ox.expand(ox.const(value)),
         samples=[Sample({}, {"value": [1.0, -2.0]}), Sample({}, {"value": 0.5})],
     ),
 ]
