@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
+import re
 import statistics
 import sys
 import time
@@ -218,32 +220,73 @@ def test_pause_step_gradients_live_lr_history_and_compare(
 
 
 def test_a_huge_learning_rate_diverges_and_the_node_is_highlighted(
-    trainer: Page, console_errors, screenshot
+    trainer: Page, live_server, console_errors, screenshot
 ):
     page = trainer
     open_example(page, "linear_regression")  # squared error, plain SGD: lr 100 overflows
     setting(page, "lr", "100")
     page.get_by_test_id("btn-train-play").click()
-    wait_for(page, lambda s: s["status"] == "diverged", what="divergence")
+    held = wait_for(page, lambda s: s["status"] == "diverged", what="divergence")
     expect(page.get_by_test_id("diverged-banner")).to_contain_text("learning rate")
     node = status(page)["divergedNode"]  # the first node holding a non-finite value
     assert node == "cost"
     expect(page.get_by_test_id(f"diverged-{node}")).to_be_visible()
     expect(page.get_by_test_id("diverged-hint")).to_contain_text("learning rate")
+    expect(page.get_by_test_id("diverged-reason")).to_contain_text("non-finite")
+
+    # the run pauses: held on its last finite weights, every control at hand
+    assert held["live"] == "true", held
+    expect(page.get_by_test_id("run-badge")).to_have_text(
+        re.compile(r"^diverged — paused at step \d+$")
+    )
+    expect(page.get_by_test_id("diverged-banner")).to_have_attribute("data-held", "true")
+    expect(page.get_by_test_id("btn-train-play")).to_contain_text("Resume")
+    for control in ("btn-train-play", "btn-train-step", "btn-train-stop"):
+        expect(page.get_by_test_id(control)).to_be_enabled()
+    page.get_by_test_id("train-tab-settings").click()
+    expect(page.get_by_test_id("train-lr")).to_be_editable()
     screenshot("training-diverged")
-    # the fix the hint suggests: a new run at a tenth of the rate
+
+    # the fix the hint suggests, on the same run: a tenth of the rate is still too much from
+    # lr 100 (it diverges again, and is held again) ...
     first = run_id(page)
-    page.get_by_test_id("btn-lower-lr").click()
-    page.wait_for_url(lambda url: f"run={first}" not in url)
-    wait_for(page, lambda s: s["status"] in ("done", "diverged"), what="the retry")
+    page.get_by_test_id("btn-resume-lower-lr").click()
+    again = wait_for(
+        page,
+        lambda s: (
+            "busy" not in s
+            and s["status"] == "diverged"
+            and s["live"] == "true"
+            and float(s["runLr"]) == 10
+        ),
+        what="diverging again at lr 10",
+    )
+    assert run_id(page) == first and again["divergedNode"] == node, again
+    expect(page.get_by_test_id(f"diverged-{node}")).to_be_visible()
     assert page.get_by_test_id("train-lr").input_value() == "10"
-    # at the example's own rate it fits: the fit panel draws the line through the samples
-    retry = run_id(page)
-    setting(page, "lr", "0.5")
-    setting(page, "speed", "0")
+
+    # ... so type the example's own rate and resume: the same run goes on from its last finite
+    # weights and fits
+    at = step_of(page)
+    setting(page, "lr", "0.5")  # live: PATCHed to the held run
+    wait_for(page, lambda s: float(s["runLr"]) == 0.5, what="lr 0.5 on the held run")
     page.get_by_test_id("btn-train-play").click()
-    page.wait_for_url(lambda url: f"run={retry}" not in url)
-    wait_for(page, lambda s: s["status"] == "done", what="a sane run")
+    on = wait_for(
+        page,
+        lambda s: s["status"] in ("running", "done") and int(s.get("metricsStep", 0)) >= at + 5,
+        what="training on at lr 0.5",
+    )
+    assert run_id(page) == first  # resumed, not restarted
+    expect(page.get_by_test_id(f"diverged-{node}")).to_have_count(0)
+    expect(page.get_by_test_id("diverged-banner")).to_have_count(0)
+    assert "divergedNode" not in on, on
+    assert float(on["lr"]) == 0.5 and math.isfinite(float(on["loss"])), on
+    screenshot("training-diverged-resumed")
+    done = wait_for(page, finished("done"), timeout=30, what="the resumed run to finish")
+    assert run_id(page) == first, done
+    losses = [p["loss"] for p in metrics(live_server.url, first) if p["step"] > at]
+    assert all(math.isfinite(x) for x in losses) and losses[-1] < 1e-3 * losses[0], losses
+    # the fit panel draws the line through the samples
     expect(page.get_by_test_id("boundary-view")).to_have_attribute("data-kind", "curve")
     screenshot("training-linear-fit")
     assert console_errors == []
