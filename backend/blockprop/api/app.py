@@ -15,7 +15,17 @@ from fastapi import FastAPI
 
 from blockprop import __version__
 from blockprop.api.errors import install_error_handlers
-from blockprop.api.routes import analysis, datasets, examples, graphs, health, ops, runs, stream
+from blockprop.api.routes import (
+    analysis,
+    datasets,
+    examples,
+    export,
+    graphs,
+    health,
+    ops,
+    runs,
+    stream,
+)
 from blockprop.api.security import Guard
 from blockprop.api.spa import mount_spa
 from blockprop.settings import Settings, get_settings
@@ -27,11 +37,11 @@ Draw computation graphs as block diagrams and train them with backpropagation.
 Every error has one shape, `{"error": {"code", "message", "nodes", "port"}}`, with a stable
 `code` and the HTTP status that fits: 401 `unauthorized`; 403 `edit_token_required`,
 `bad_edit_token`, `forbidden_origin`, `forbidden_host`; 404 `not_found`; 405; 409 `conflict`,
-`not_live`, `not_resumable`; 413 `too_large` (body, JSON depth, node count, gradcheck size);
-415; 422 `invalid_request` (unknown or bad fields, naming the field) and the engine's and the
-data loaders' codes (`cycle`, `unknown_op`, `shape_mismatch`, `bad_feed`, `too_large`,
-`bad_config`, `unknown_dataset`, `not_numeric`, …); 429 `too_many_runs`, `too_many_clients`;
-500 `internal` (never with internals).
+`not_live`, `not_resumable`; 413 `too_large` (body, JSON depth, node count, gradcheck size,
+exported source size); 415; 422 `invalid_request` (unknown or bad fields, naming the field) and
+the engine's and the data loaders' codes (`cycle`, `unknown_op`, `shape_mismatch`, `bad_feed`,
+`too_large`, `bad_config`, `unknown_dataset`, `not_numeric`, `not_exportable`, …); 429
+`too_many_runs`, `too_many_clients`; 500 `internal` (never with internals).
 
 ## Access
 - Graphs and runs return an **edit token** when created, shown once; changing or controlling
@@ -105,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (health, ops, analysis, datasets, examples, graphs, runs, stream):
+    for module in (health, ops, analysis, datasets, examples, graphs, runs, stream, export):
         app.include_router(module.router, prefix="/api")
     _include_classroom(app)
     mount_spa(app, settings.static_dir)

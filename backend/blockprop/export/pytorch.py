@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from blockprop import __version__
-from blockprop.export import Prepared, prepare
+from blockprop.engine.graph import Issue
+from blockprop.export import ExportError, Prepared, prepare
 
 #: names the generated code uses itself (a node id never shadows them)
 RESERVED = frozenset(
@@ -271,19 +272,38 @@ class _Generator:
         return f"{', '.join(names)} = {', '.join(results)}  # {node.id} ({kind}) {shapes}"
 
 
+class SourceTooLarge(ExportError):
+    """The parameters would make the source too long (code ``too_large``)."""
+
+
 def to_pytorch(
     doc: Mapping[str, Any],
     *,
     seed: int = 0,
     state: Mapping | None = None,
     max_bytes: int | None = None,
+    max_numbers: int | None = None,
 ) -> str:
     """PyTorch source for ``doc``: a module named after the graph (see the module
     docstring). Raises ``GraphError`` for an invalid graph, ``ExportError``
-    (``not_exportable``) for a node whose op has no PyTorch rule."""
+    (``not_exportable``) for a node whose op has no PyTorch rule, :class:`SourceTooLarge`
+    when the parameters and constants hold more than ``max_numbers`` numbers (the source
+    writes each one out, about 20 characters)."""
     prep = prepare(doc, "pytorch", seed=seed, state=state, max_bytes=max_bytes)
     gen = _Generator(prep)
     body = [gen.line(node) for node in prep.nodes]
+    if max_numbers is not None:
+        count = sum(a.size for ps in prep.params.values() for a in ps.values())
+        count += sum(value.size for _, value in gen.buffers)
+        if count > max_numbers:
+            raise SourceTooLarge(
+                Issue(
+                    "too_large",
+                    f"the graph holds {count:,} parameter values; PyTorch source writes each "
+                    f"one out and is limited to {max_numbers:,} here (export to ONNX, or use "
+                    "the command line: `blockprop export GRAPH --to pytorch`)",
+                )
+            )
     fed = prep.fed
     if gen.uses_batch:
         first = next((n for n in fed if n.op.source == "input"), fed[0] if fed else None)
@@ -385,4 +405,4 @@ def to_pytorch(
     return "\n".join(out) + "\n"
 
 
-__all__ = ["TorchHelper", "class_name", "literal", "to_pytorch"]
+__all__ = ["SourceTooLarge", "TorchHelper", "class_name", "literal", "to_pytorch"]

@@ -138,6 +138,59 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/export/onnx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Export Onnx
+         * @description The graph's forward pass as an ONNX model (opset 17, float32, checked with
+         *     `onnx.checker`). Inputs: the input nodes and (with `targets`) the target nodes, by node
+         *     id, `[batch, ...]` with a dynamic batch axis (labels int64). Outputs: every function and
+         *     cost node's value by node id (`"node:port"` for several outputs) and, with costs and
+         *     targets, the scalar `loss` (named in the model's metadata). Parameters are initializers
+         *     `"<node>.<name>"` from the graph's `state`, else the engine's initialisation for `seed`.
+         *     Invalid graphs give the /api/validate codes (422); a node whose op has no ONNX rule gives
+         *     422 `not_exportable` naming it.
+         */
+        post: operations["export_onnx_api_export_onnx_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/export/pytorch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Export Pytorch
+         * @description The graph as readable, self-contained PyTorch source: an `nn.Module` named after the
+         *     graph, an `nn.Parameter` per trainable (from the graph's `state`, else the engine's
+         *     initialisation for `seed`), and `forward(**inputs)` with one line per node in topological
+         *     order returning `(loss, values)`: the mean over the batch of the sum of the costs (None
+         *     without costs) and every node's value. Invalid graphs give the /api/validate codes (422);
+         *     a node whose op has no PyTorch rule gives 422 `not_exportable` naming it; more than
+         *     2,000,000 parameter values give 413 `too_large` (export to ONNX instead).
+         */
+        post: operations["export_pytorch_api_export_pytorch_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/gradcheck": {
         parameters: {
             query?: never;
@@ -1370,6 +1423,85 @@ export interface components {
             [key: string]: unknown;
         };
         /**
+         * ExportRequest
+         * @description A graph to export. Parameters come from its `state`, else from `seed`.
+         * @example {
+         *       "graph": {
+         *         "name": "spiral classifier",
+         *         "nodes": [
+         *           {
+         *             "id": "x",
+         *             "op": "input",
+         *             "params": {
+         *               "shape": [
+         *                 2
+         *               ]
+         *             },
+         *             "ui": {
+         *               "x": 40,
+         *               "y": 120
+         *             }
+         *           },
+         *           {
+         *             "id": "y",
+         *             "op": "target",
+         *             "params": {
+         *               "dtype": "int",
+         *               "shape": []
+         *             }
+         *           },
+         *           {
+         *             "id": "l1",
+         *             "inputs": {
+         *               "x": "x"
+         *             },
+         *             "op": "linear",
+         *             "params": {
+         *               "out_features": 16
+         *             }
+         *           },
+         *           {
+         *             "id": "h1",
+         *             "inputs": {
+         *               "x": "l1"
+         *             },
+         *             "op": "relu"
+         *           },
+         *           {
+         *             "id": "l2",
+         *             "inputs": {
+         *               "x": "h1"
+         *             },
+         *             "op": "linear",
+         *             "params": {
+         *               "out_features": 2
+         *             }
+         *           },
+         *           {
+         *             "id": "c",
+         *             "inputs": {
+         *               "logits": "l2",
+         *               "target": "y"
+         *             },
+         *             "op": "cross_entropy"
+         *           }
+         *         ],
+         *         "version": 1
+         *       },
+         *       "seed": 0
+         *     }
+         */
+        ExportRequest: {
+            /** @description the graph; its `state` (trained parameters) is used */
+            graph: components["schemas"]["Graph"];
+            /**
+             * Seed
+             * @description seed of the engine's initialisation, for parameters the graph's state does not give (the same numbers as /api/evaluate with this seed)
+             * @default 0
+             */
+            seed?: number;
+        };
+        /**
          * GradcheckRequest
          * @example {
          *       "backward": true,
@@ -1893,6 +2025,90 @@ export interface components {
             std: number[];
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * OnnxExportRequest
+         * @example {
+         *       "graph": {
+         *         "name": "spiral classifier",
+         *         "nodes": [
+         *           {
+         *             "id": "x",
+         *             "op": "input",
+         *             "params": {
+         *               "shape": [
+         *                 2
+         *               ]
+         *             },
+         *             "ui": {
+         *               "x": 40,
+         *               "y": 120
+         *             }
+         *           },
+         *           {
+         *             "id": "y",
+         *             "op": "target",
+         *             "params": {
+         *               "dtype": "int",
+         *               "shape": []
+         *             }
+         *           },
+         *           {
+         *             "id": "l1",
+         *             "inputs": {
+         *               "x": "x"
+         *             },
+         *             "op": "linear",
+         *             "params": {
+         *               "out_features": 16
+         *             }
+         *           },
+         *           {
+         *             "id": "h1",
+         *             "inputs": {
+         *               "x": "l1"
+         *             },
+         *             "op": "relu"
+         *           },
+         *           {
+         *             "id": "l2",
+         *             "inputs": {
+         *               "x": "h1"
+         *             },
+         *             "op": "linear",
+         *             "params": {
+         *               "out_features": 2
+         *             }
+         *           },
+         *           {
+         *             "id": "c",
+         *             "inputs": {
+         *               "logits": "l2",
+         *               "target": "y"
+         *             },
+         *             "op": "cross_entropy"
+         *           }
+         *         ],
+         *         "version": 1
+         *       },
+         *       "seed": 0
+         *     }
+         */
+        OnnxExportRequest: {
+            /** @description the graph; its `state` (trained parameters) is used */
+            graph: components["schemas"]["Graph"];
+            /**
+             * Seed
+             * @description seed of the engine's initialisation, for parameters the graph's state does not give (the same numbers as /api/evaluate with this seed)
+             * @default 0
+             */
+            seed?: number;
+            /**
+             * Targets
+             * @description targets are model inputs and the loss an output; false: an inference model without the targets and the nodes that need them
+             * @default true
+             */
+            targets?: boolean;
         };
         /**
          * OpExplain
@@ -2987,6 +3203,112 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ExplainResult"];
+                };
+            };
+            /** @description request too large (body size, JSON depth, node count) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid request (unknown or bad fields, invalid graph) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    export_onnx_api_export_onnx_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OnnxExportRequest"];
+            };
+        };
+        responses: {
+            /** @description a serialised ONNX model (protobuf), as a download */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/onnx": string;
+                };
+            };
+            /** @description request too large (body size, JSON depth, node count) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid request (unknown or bad fields, invalid graph) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    export_pytorch_api_export_pytorch_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExportRequest"];
+            };
+        };
+        responses: {
+            /** @description Python source of one `torch.nn.Module`, as a download */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example """Spiral classifier: exported from Blockprop as a PyTorch module. …"""
+                     *
+                     *     import torch
+                     *     import torch.nn.functional as F
+                     *     from torch import nn
+                     *
+                     *
+                     *     class SpiralClassifier(nn.Module):
+                     *         …
+                     *         def forward(self, **inputs):
+                     *             x = inputs["x"]  # x (input) [batch, 2]
+                     *             y = inputs["y"]  # y (target, int) [batch]
+                     *             l1 = F.linear(x, self.l1_W, self.l1_b)  # l1 (linear) [batch, 16]
+                     *             h1 = torch.relu(l1)  # h1 (relu) [batch, 16]
+                     *             l2 = F.linear(h1, self.l2_W, self.l2_b)  # l2 (linear) [batch, 2]
+                     *             c = F.cross_entropy(l2, y, reduction="none")  # c (cross_entropy) [batch]
+                     *             loss = c.mean()  # the mean over the batch of the sum of the costs
+                     *             values = {"x": x, "y": y, "l1": l1, "h1": h1, "l2": l2, "c": c}
+                     *             return loss, values
+                     *     …
+                     */
+                    "text/x-python": string;
                 };
             };
             /** @description request too large (body size, JSON depth, node count) */

@@ -1,0 +1,160 @@
+"""POST /api/export/pytorch and /api/export/onnx: a graph (and its state) as PyTorch source or
+an ONNX model. Stateless, like /api/evaluate; plain functions, so they run off the event loop.
+
+The request models live here (a section of the wire types of their own).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import ConfigDict, Field
+
+from blockprop.api.deps import SettingsDep, graph_doc
+from blockprop.api.schemas import SPIRAL_GRAPH, Graph, Request, errors
+from blockprop.service.errors import from_issues
+
+router = APIRouter(tags=["export"])
+
+#: PyTorch source writes every parameter out (about 20 characters each): 2M numbers ≈ 45 MB
+MAX_SOURCE_NUMBERS = 2_000_000
+
+
+class ExportRequest(Request):
+    """A graph to export. Parameters come from its `state`, else from `seed`."""
+
+    graph: Graph = Field(description="the graph; its `state` (trained parameters) is used")
+    seed: int = Field(
+        default=0,
+        ge=0,
+        description="seed of the engine's initialisation, for parameters "
+        "the graph's state does not give (the same numbers as /api/evaluate with this seed)",
+    )
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"graph": SPIRAL_GRAPH, "seed": 0}]})
+
+
+class OnnxExportRequest(ExportRequest):
+    targets: bool = Field(
+        default=True,
+        description="targets are model inputs and the loss an output; false: an inference "
+        "model without the targets and the nodes that need them",
+    )
+
+
+class PythonSource(Response):
+    media_type = "text/x-python"
+
+
+class OnnxModel(Response):
+    media_type = "application/onnx"
+
+
+PYTORCH_EXAMPLE = '''"""Spiral classifier: exported from Blockprop as a PyTorch module. …"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SpiralClassifier(nn.Module):
+    …
+    def forward(self, **inputs):
+        x = inputs["x"]  # x (input) [batch, 2]
+        y = inputs["y"]  # y (target, int) [batch]
+        l1 = F.linear(x, self.l1_W, self.l1_b)  # l1 (linear) [batch, 16]
+        h1 = torch.relu(l1)  # h1 (relu) [batch, 16]
+        l2 = F.linear(h1, self.l2_W, self.l2_b)  # l2 (linear) [batch, 2]
+        c = F.cross_entropy(l2, y, reduction="none")  # c (cross_entropy) [batch]
+        loss = c.mean()  # the mean over the batch of the sum of the costs
+        values = {"x": x, "y": y, "l1": l1, "h1": h1, "l2": l2, "c": c}
+        return loss, values
+…
+'''
+
+
+def _json_errors(*statuses: int) -> dict[int | str, dict]:
+    """`errors(...)` as JSON bodies: the route's own media type is for its 200 reply only."""
+    ref = {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
+    return {
+        s: {"description": e["description"], "content": {"application/json": ref}}
+        for s, e in errors(*statuses).items()
+    }
+
+
+def _attachment(name: str, suffix: str) -> dict[str, str]:
+    from blockprop.export import file_stem
+
+    return {"Content-Disposition": f'attachment; filename="{file_stem(name)}{suffix}"'}
+
+
+@router.post(
+    "/export/pytorch",
+    response_class=PythonSource,
+    responses={
+        200: {
+            "description": "Python source of one `torch.nn.Module`, as a download",
+            "content": {
+                "text/x-python": {"schema": {"type": "string"}, "example": PYTORCH_EXAMPLE}
+            },
+        },
+        **_json_errors(413, 422),
+    },
+)
+def export_pytorch(body: ExportRequest, settings: SettingsDep) -> PythonSource:
+    """The graph as readable, self-contained PyTorch source: an `nn.Module` named after the
+    graph, an `nn.Parameter` per trainable (from the graph's `state`, else the engine's
+    initialisation for `seed`), and `forward(**inputs)` with one line per node in topological
+    order returning `(loss, values)`: the mean over the batch of the sum of the costs (None
+    without costs) and every node's value. Invalid graphs give the /api/validate codes (422);
+    a node whose op has no PyTorch rule gives 422 `not_exportable` naming it; more than
+    2,000,000 parameter values give 413 `too_large` (export to ONNX instead)."""
+    from blockprop.engine.graph import GraphError
+    from blockprop.export.pytorch import SourceTooLarge, to_pytorch
+
+    doc = graph_doc(body.graph, settings)
+    try:
+        source = to_pytorch(
+            doc,
+            seed=body.seed,
+            max_bytes=settings.max_tensor_bytes,
+            max_numbers=MAX_SOURCE_NUMBERS,
+        )
+    except SourceTooLarge as e:
+        raise from_issues(e.issues, 413) from None
+    except GraphError as e:
+        raise from_issues(e.issues) from None
+    return PythonSource(source, headers=_attachment(body.graph.name, ".py"))
+
+
+@router.post(
+    "/export/onnx",
+    response_class=OnnxModel,
+    responses={
+        200: {
+            "description": "a serialised ONNX model (protobuf), as a download",
+            "content": {"application/onnx": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **_json_errors(413, 422),
+    },
+)
+def export_onnx(body: OnnxExportRequest, settings: SettingsDep) -> OnnxModel:
+    """The graph's forward pass as an ONNX model (opset 17, float32, checked with
+    `onnx.checker`). Inputs: the input nodes and (with `targets`) the target nodes, by node
+    id, `[batch, ...]` with a dynamic batch axis (labels int64). Outputs: every function and
+    cost node's value by node id (`"node:port"` for several outputs) and, with costs and
+    targets, the scalar `loss` (named in the model's metadata). Parameters are initializers
+    `"<node>.<name>"` from the graph's `state`, else the engine's initialisation for `seed`.
+    Invalid graphs give the /api/validate codes (422); a node whose op has no ONNX rule gives
+    422 `not_exportable` naming it."""
+    from blockprop.engine.graph import GraphError
+    from blockprop.export.onnx import to_onnx_bytes
+
+    doc = graph_doc(body.graph, settings)
+    try:
+        data = to_onnx_bytes(
+            doc, seed=body.seed, targets=body.targets, max_bytes=settings.max_tensor_bytes
+        )
+    except GraphError as e:
+        raise from_issues(e.issues) from None
+    return OnnxModel(data, headers=_attachment(body.graph.name, ".onnx"))
