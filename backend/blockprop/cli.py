@@ -382,6 +382,88 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 1
 
 
+# ---- export ----------------------------------------------------------------------------------
+
+
+def _read_state(spec: str) -> dict:
+    """Trained parameters from a `blockprop train --out` file: checkpoint.npz, state.json or
+    graph.json (its `state`); also an .npz of arrays named "node/name"."""
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    path = Path(spec)
+    try:
+        if path.suffix.lower() == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+            state: dict = {}
+            checkpoint = "meta" in arrays
+            for key, arr in arrays.items():
+                if checkpoint and not key.startswith("param/"):
+                    continue  # optimiser state, counters, the shuffle order
+                nid, _, name = key.removeprefix("param/").partition("/")
+                if not name:
+                    raise UsageError(f"--state {spec}: array {key!r} is not named 'node/name'")
+                state.setdefault(nid, {})[name] = arr
+            return state
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except UsageError:
+        raise
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--state {spec}: cannot read it ({e})") from None
+    if isinstance(doc, dict) and isinstance(doc.get("nodes"), list):
+        doc = doc.get("state") or {}  # a graph document with its state
+    if not isinstance(doc, dict):
+        raise UsageError(f"--state {spec}: expected {{node: {{parameter: values}}}}")
+    return doc
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from blockprop.engine.graph import GraphError
+
+    graph, _ = _read_graph(args.graph)
+    state = _read_state(args.state) if args.state else None
+    kw = {"seed": args.seed, "state": state}
+    try:
+        if args.to == "pytorch":
+            from blockprop.export.pytorch import to_pytorch
+
+            data: str | bytes = to_pytorch(graph, **kw)
+        else:
+            try:
+                from blockprop.export.onnx import to_onnx_bytes
+            except ImportError as e:
+                _err(f"exporting to ONNX needs the onnx package ({e}): pip install onnx")
+                return 1
+            data = to_onnx_bytes(graph, targets=args.targets, **kw)
+    except GraphError as e:
+        _print_issues(e.issues)
+        return 1
+    out = args.output
+    if out is None and args.to == "onnx":
+        out = Path(args.graph).stem + ".onnx"
+    if out is None or out == "-":
+        if isinstance(data, bytes):
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        else:
+            sys.stdout.write(data)
+        return 0
+    try:
+        if isinstance(data, bytes):
+            Path(out).write_bytes(data)
+        else:
+            Path(out).write_text(data, encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"cannot write {out}: {e}") from None
+    print(f"wrote {out} ({len(data):,} bytes)", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="blockprop", description=__doc__)
     parser.add_argument("--version", action="version", version=f"blockprop {__version__}")
@@ -456,6 +538,33 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--batch-size", type=int, default=1, help=argparse.SUPPRESS)
     val.add_argument("--json", action="store_true", help="print the result as JSON")
     val.set_defaults(func=cmd_validate)
+
+    exp = sub.add_parser(
+        "export",
+        help="export a graph to PyTorch source or an ONNX model",
+        description="Export GRAPH (a graph document, an example file or a shipped example id) "
+        "as PyTorch source (an nn.Module; to stdout unless -o) or an ONNX model of its forward "
+        "pass (to -o FILE, by default GRAPH's name with .onnx; '-o -' for stdout). Parameters "
+        "come from --state, else the graph's own state, else the engine's initialisation for "
+        "--seed. Exit codes: 0 written, 1 invalid or not exportable graph, 2 usage.",
+    )
+    exp.add_argument("graph", metavar="GRAPH", help="graph JSON, example JSON or example id")
+    exp.add_argument("--to", required=True, choices=("pytorch", "onnx"), help="the format")
+    exp.add_argument("-o", "--output", metavar="FILE", help="where to write ('-': stdout)")
+    exp.add_argument("--seed", type=int, default=0, help="seed of the initialisation (default 0)")
+    exp.add_argument(
+        "--state",
+        metavar="FILE",
+        help="trained parameters: checkpoint.npz, state.json or graph.json from "
+        "`blockprop train --out`",
+    )
+    exp.add_argument(
+        "--no-targets",
+        dest="targets",
+        action="store_false",
+        help="ONNX: an inference model without the targets and what needs them (no loss)",
+    )
+    exp.set_defaults(func=cmd_export)
 
     ds = sub.add_parser("datasets", help="list the built-in datasets")
     ds.add_argument("--json", action="store_true")
