@@ -6,6 +6,7 @@ stop it (final `diverged`). It takes a slot like a paused run, and a restart mak
 import asyncio
 import math
 import signal
+import time
 
 import pytest
 
@@ -154,5 +155,21 @@ def test_a_restart_while_held_interrupts_the_run_and_it_resumes(private_server, 
         assert [p["step"] for p in points] == list(range(1, 31))
         assert all(math.isfinite(p["loss"]) for p in points)
         assert points[-1]["lr"] == 0.05 and points[-1]["train_loss"] < 0.1
+    finally:
+        api.close()
+
+
+def test_the_wall_time_limit_ends_a_held_run(private_server):
+    server = private_server(env={"BLOCKPROP_MAX_RUN_SECONDS": "1.5"})
+    api = Api(server.url)
+    try:
+        run = start_diverging(api)
+        assert_held(run)
+        deadline = time.monotonic() + 10
+        while (current := api.get(f"/api/runs/{run['id']}").json())["live"]:
+            assert time.monotonic() < deadline, current
+            time.sleep(0.05)
+        assert (current["status"], current["reason"]) == ("diverged", run["reason"])
+        assert current["finished_at"] is not None
     finally:
         api.close()
