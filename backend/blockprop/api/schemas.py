@@ -531,10 +531,23 @@ class RunMetrics(Reply):
     points: list[MetricPoint] = Field(description="in step order")
 
 
+class InputNormalization(Reply):
+    """How a run normalised an input's feed: `(x - mean) / std` per feature (flattened), with
+    training-split statistics."""
+
+    mean: list[float]
+    std: list[float]
+
+
 class RunState(Reply):
     run_id: str
     step: int
     state: dict[str, dict[str, Any]] = Field(description="parameters by node and name")
+    normalized: dict[str, InputNormalization] = Field(
+        default_factory=dict,
+        description="input node id → how the run normalised its feed (empty: not normalised); "
+        "a raw sample goes through it before it meets these parameters",
+    )
 
 
 # --------------------------------------------------------------------------- stream frames
@@ -712,10 +725,33 @@ class ExplainRequest(Request):
         "(inputs uniform in [-1, 1], float targets in [0, 1], class labels 0)",
     )
     seed: int = Field(default=0, ge=0, description="seed for parameter initialisation")
+    run_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="explain with this run's trained parameters (live from its worker, else "
+        "its last checkpoint) instead of the graph's `state` or `seed`; they must fit the "
+        "graph's trainable parameters exactly (422 `state_mismatch`). `inputs` stay raw: when "
+        "the run normalised its inputs, the server applies the same transform (see `run`)",
+    )
+    run_step: int | None = Field(
+        default=None,
+        ge=0,
+        description="with `run_id`: the step an earlier answer's `run.step` named. The server "
+        "keeps the last few trained states it explained with, so the same numbers come back "
+        "(a follower replaying the teacher's sample); when it no longer has them, the run's "
+        "current parameters are used and `run.step` says which",
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"graph": SPIRAL_GRAPH, "inputs": {"x": [[0.5, -1.0]], "y": [1]}}]
+            "examples": [
+                {"graph": SPIRAL_GRAPH, "inputs": {"x": [[0.5, -1.0]], "y": [1]}},
+                {
+                    "graph": SPIRAL_GRAPH,
+                    "inputs": {"x": [[0.5, -1.0]], "y": [1]},
+                    "run_id": "k3J9x2AbQm",
+                },
+            ]
         }
     )
 
@@ -756,6 +792,17 @@ class ExplainNode(Reply):
     )
 
 
+class ExplainRun(Reply):
+    """The trained parameters an explain used."""
+
+    id: str = Field(description="the run")
+    step: int = Field(description="the training step of the parameters")
+    normalized: dict[str, InputNormalization] = Field(
+        description="input id → the transform applied to the raw sample before it entered the "
+        "graph (the run's training-split statistics); empty when the run did not normalise"
+    )
+
+
 class ExplainResult(Reply):
     loss: float | None = Field(description="C for this sample (the sum of the costs)")
     order: list[str] = Field(description="node ids in topological order")
@@ -764,6 +811,53 @@ class ExplainResult(Reply):
     nodes: list[ExplainNode] = Field(description="in topological order")
     state: dict[str, dict[str, Any]] = Field(description="parameters by node and name")
     param_grads: dict[str, dict[str, Any]] = Field(description="dC/dparameter by node and name")
+    run: ExplainRun | None = Field(
+        default=None,
+        description="with `run_id`: the run, the step of its parameters, and the normalisation "
+        "applied to `inputs` (which stay raw; the input nodes' values are the normalised ones)",
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "loss": 0.0412,
+                    "order": ["x", "y", "l1", "h1", "l2", "c"],
+                    "feeds": [
+                        {"id": "x", "role": "input", "shape": [2], "dtype": "float"},
+                        {"id": "y", "role": "target", "shape": [], "dtype": "int"},
+                    ],
+                    "inputs": {"x": [[0.5, -1.0]], "y": [1]},
+                    "nodes": [
+                        {
+                            "id": "x",
+                            "op": "input",
+                            "category": "variable",
+                            "sources": {},
+                            "outputs": [
+                                {
+                                    "port": "out",
+                                    "key": "x",
+                                    "value": [0.81, -1.62],
+                                    "grad": [0.03, -0.01],
+                                    "consumers": [{"node": "l1", "port": "x"}],
+                                }
+                            ],
+                            "env": {"ans": [0.81, -1.62], "g": [0.03, -0.01]},
+                            "vjps": {},
+                        }
+                    ],
+                    "state": {"l1": {"W": "…", "b": "…"}, "l2": {"W": "…", "b": "…"}},
+                    "param_grads": {"l1": {"W": "…", "b": "…"}, "l2": {"W": "…", "b": "…"}},
+                    "run": {
+                        "id": "k3J9x2AbQm",
+                        "step": 1200,
+                        "normalized": {"x": {"mean": [0.02, -0.05], "std": [0.6, 0.59]}},
+                    },
+                }
+            ]
+        }
+    )
 
 
 # --------------------------------------------------------------------------- classroom: sessions
@@ -780,6 +874,12 @@ class ExplainPosition(Request):
     speed: float = Field(default=1.0, gt=0, le=100, description="steps per second")
     param: str | None = Field(default=None, description='"node.param" for the update step')
     lr: float = Field(default=0.1, description="η of the update step")
+    run_id: str | None = Field(
+        default=None, max_length=64, description="the run whose trained parameters are explained"
+    )
+    run_step: int | None = Field(
+        default=None, ge=0, description="the step of those parameters (`run.step` of the answer)"
+    )
 
 
 class SessionView(Request):

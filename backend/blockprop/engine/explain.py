@@ -99,6 +99,8 @@ def explain(
     seed: int = 0,
     state: Mapping | None = None,
     max_bytes: int | None = None,
+    trained: Mapping | None = None,
+    trained_by: str = "the run",
 ) -> dict[str, Any]:
     """Forward and backward on one sample, with every node's local results (float64).
 
@@ -106,6 +108,13 @@ def explain(
     :func:`default_feeds`). Returns ``{loss, order, feeds, inputs, nodes, state,
     param_grads}``; arrays are per sample (no batch axis). ``max_bytes`` refuses graphs whose
     buffers would exceed it (``too_large``). Raises :class:`GraphError`.
+
+    ``trained`` (``{state, normalized}``, as a training run records them) explains with
+    trained parameters: ``state`` must hold exactly the graph's trainable parameters, in
+    their shapes (else ``state_mismatch`` naming the node and the parameter; ``trained_by``
+    says whose in messages), and the feeds named in ``normalized`` (``{id: {mean, std}}``)
+    are taken as raw and normalised like the training data before they enter the graph.
+    ``inputs`` in the answer stay as given; the input nodes' values are what the graph saw.
     """
     needed = feeds_of(doc, max_bytes)
     given = dict(feeds or {})
@@ -118,9 +127,20 @@ def explain(
             )
             raise GraphError([issue])
     plan = compile_graph(
-        doc, 1, dtype=np.float64, seed=seed, state=state, grads="all", max_bytes=max_bytes
+        doc,
+        1,
+        dtype=np.float64,
+        seed=seed,
+        state=state if trained is None else None,
+        grads="all",
+        max_bytes=max_bytes,
     )
-    loss = plan.forward(inputs, training=False)
+    fed = inputs
+    if trained is not None:
+        _check_trained(plan.params, trained.get("state") or {}, trained_by)
+        plan.load_state(trained.get("state") or {})
+        fed = _normalized(inputs, trained.get("normalized") or {}, needed, trained_by)
+    loss = plan.forward(fed, training=False)
     plan.backward()
 
     consumers: dict[str, list[dict[str, str]]] = {k: [] for k in plan.values}
@@ -193,6 +213,93 @@ def explain(
             nid: {k: a.copy() for k, a in p.items()} for nid, p in plan.param_grads.items()
         },
     }
+
+
+def _fmt(shape: tuple[int, ...]) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]" if shape else "scalar"
+
+
+def _check_trained(params: Mapping, state: Mapping, who: str) -> None:
+    """Trained parameters must be exactly the graph's: every one there, each in its shape,
+    none for a node the graph lacks (``state_mismatch``, naming the node and the parameter)."""
+    issues: list[Issue] = []
+    for nid, own in params.items():
+        got = state.get(nid)
+        for name, arr in own.items():
+            if got is None or name not in got:
+                issues.append(
+                    Issue(
+                        "state_mismatch",
+                        f"{who} has no trained '{nid}.{name}': node '{nid}' was added or "
+                        "changed since it trained",
+                        [nid],
+                        None,
+                    )
+                )
+                continue
+            shape = tuple(np.shape(got[name]))
+            if shape != arr.shape:
+                issues.append(
+                    Issue(
+                        "state_mismatch",
+                        f"'{nid}.{name}' is {_fmt(shape)} in {who} but {_fmt(arr.shape)} in "
+                        "the graph: it changed since the run trained",
+                        [nid],
+                        None,
+                    )
+                )
+    for nid, got in state.items():
+        own = params.get(nid, {})
+        for name in got:
+            if name not in own:
+                issues.append(
+                    Issue(
+                        "state_mismatch",
+                        f"{who} trained '{nid}.{name}', which the graph no longer has",
+                        [nid] if nid in params else [],
+                        None,
+                    )
+                )
+    if issues:
+        raise GraphError(issues)
+
+
+def _normalized(
+    inputs: Mapping[str, Any], normalized: Mapping[str, Any], needed: list, who: str
+) -> dict[str, Any]:
+    """The raw feeds with the trained run's input transform applied (per flattened feature)."""
+    out = dict(inputs)
+    roles = {f["id"]: f["role"] for f in needed}
+    for nid, t in normalized.items():
+        if roles.get(nid) != "input":
+            raise GraphError(
+                [
+                    Issue(
+                        "state_mismatch",
+                        f"{who} fed its data to input '{nid}', which the graph does not have",
+                        [],
+                        None,
+                    )
+                ]
+            )
+        x = np.asarray(inputs[nid], dtype=np.float64)
+        mean = np.asarray(t["mean"], dtype=np.float64)
+        std = np.asarray(t["std"], dtype=np.float64)
+        flat = x.reshape(1, -1)
+        if flat.shape[1] != mean.size:
+            raise GraphError(
+                [
+                    Issue(
+                        "state_mismatch",
+                        f"input '{nid}' takes {flat.shape[1]} values but {who} normalised "
+                        f"{mean.size} features",
+                        [nid],
+                        None,
+                    )
+                ]
+            )
+        out[nid] = ((flat - mean) / std).reshape(x.shape)
+    return out
 
 
 __all__ = ["default_feeds", "explain", "feeds_of"]

@@ -359,7 +359,11 @@ class Worker:
     def _answer(self, req: dict[str, Any]) -> None:
         if req["type"] == "state":
             try:
-                reply = {"state": self._state(), "step": self.trainer.step_count}
+                reply = {
+                    "state": self._state(),
+                    "step": self.trainer.step_count,
+                    "normalized": self.trainer.input_normalization(),
+                }
             except Exception as e:
                 reply = {"error": error_dict(e)}
         else:

@@ -130,6 +130,14 @@ export interface paths {
          *     (`GET /api/ops` → `explain`), and each local rule's result — a node's contribution to
          *     dC/d(input). Parameters come from the graph's `state` or from `seed`. Missing feeds get
          *     defaults, so `{"graph": ...}` alone works; `feeds` says what can be fed.
+         *
+         *     With `run_id`, the **trained** parameters of that run (live from its worker, else its last
+         *     checkpoint) are used: 404 `not_found` for an unknown run, 409 `no_state` when it has no
+         *     parameters yet, 422 `state_mismatch` naming the node and parameter when they do not fit
+         *     the posted graph. `inputs` are raw (as in the dataset, or as typed): when the run
+         *     normalised its inputs, the same transform is applied to them and `run.normalized` says so;
+         *     the input nodes' values are the normalised ones. `run.step` is the step of the parameters;
+         *     `run_step` asks for the same ones again (see the field).
          */
         post: operations["explain_api_explain_post"];
         delete?: never;
@@ -457,7 +465,9 @@ export interface paths {
         /**
          * Run State
          * @description The trained parameters, by node and name (nested lists), as a graph's `state`:
-         *     live from the worker, else from the last checkpoint.
+         *     live from the worker, else from the last checkpoint (404 `no_state` before either).
+         *     `normalized`: how the run normalised its input feed (`(x - mean) / std` per feature,
+         *     training-split statistics), which a raw sample needs before it meets these parameters.
          */
         get: operations["run_state_api_runs__run_id__state_get"];
         put?: never;
@@ -1260,6 +1270,16 @@ export interface components {
              */
             playing?: boolean;
             /**
+             * Run Id
+             * @description the run whose trained parameters are explained
+             */
+            run_id?: string | null;
+            /**
+             * Run Step
+             * @description the step of those parameters (`run.step` of the answer)
+             */
+            run_step?: number | null;
+            /**
              * Seed
              * @default 0
              */
@@ -1355,6 +1375,82 @@ export interface components {
          *         ]
          *       }
          *     }
+         * @example {
+         *       "graph": {
+         *         "name": "spiral classifier",
+         *         "nodes": [
+         *           {
+         *             "id": "x",
+         *             "op": "input",
+         *             "params": {
+         *               "shape": [
+         *                 2
+         *               ]
+         *             },
+         *             "ui": {
+         *               "x": 40,
+         *               "y": 120
+         *             }
+         *           },
+         *           {
+         *             "id": "y",
+         *             "op": "target",
+         *             "params": {
+         *               "dtype": "int",
+         *               "shape": []
+         *             }
+         *           },
+         *           {
+         *             "id": "l1",
+         *             "inputs": {
+         *               "x": "x"
+         *             },
+         *             "op": "linear",
+         *             "params": {
+         *               "out_features": 16
+         *             }
+         *           },
+         *           {
+         *             "id": "h1",
+         *             "inputs": {
+         *               "x": "l1"
+         *             },
+         *             "op": "relu"
+         *           },
+         *           {
+         *             "id": "l2",
+         *             "inputs": {
+         *               "x": "h1"
+         *             },
+         *             "op": "linear",
+         *             "params": {
+         *               "out_features": 2
+         *             }
+         *           },
+         *           {
+         *             "id": "c",
+         *             "inputs": {
+         *               "logits": "l2",
+         *               "target": "y"
+         *             },
+         *             "op": "cross_entropy"
+         *           }
+         *         ],
+         *         "version": 1
+         *       },
+         *       "inputs": {
+         *         "x": [
+         *           [
+         *             0.5,
+         *             -1
+         *           ]
+         *         ],
+         *         "y": [
+         *           1
+         *         ]
+         *       },
+         *       "run_id": "k3J9x2AbQm"
+         *     }
          */
         ExplainRequest: {
             graph: components["schemas"]["Graph"];
@@ -1366,13 +1462,138 @@ export interface components {
                 [key: string]: unknown;
             };
             /**
+             * Run Id
+             * @description explain with this run's trained parameters (live from its worker, else its last checkpoint) instead of the graph's `state` or `seed`; they must fit the graph's trainable parameters exactly (422 `state_mismatch`). `inputs` stay raw: when the run normalised its inputs, the server applies the same transform (see `run`)
+             */
+            run_id?: string | null;
+            /**
+             * Run Step
+             * @description with `run_id`: the step an earlier answer's `run.step` named. The server keeps the last few trained states it explained with, so the same numbers come back (a follower replaying the teacher's sample); when it no longer has them, the run's current parameters are used and `run.step` says which
+             */
+            run_step?: number | null;
+            /**
              * Seed
              * @description seed for parameter initialisation
              * @default 0
              */
             seed?: number;
         };
-        /** ExplainResult */
+        /**
+         * ExplainResult
+         * @example {
+         *       "feeds": [
+         *         {
+         *           "dtype": "float",
+         *           "id": "x",
+         *           "role": "input",
+         *           "shape": [
+         *             2
+         *           ]
+         *         },
+         *         {
+         *           "dtype": "int",
+         *           "id": "y",
+         *           "role": "target",
+         *           "shape": []
+         *         }
+         *       ],
+         *       "inputs": {
+         *         "x": [
+         *           [
+         *             0.5,
+         *             -1
+         *           ]
+         *         ],
+         *         "y": [
+         *           1
+         *         ]
+         *       },
+         *       "loss": 0.0412,
+         *       "nodes": [
+         *         {
+         *           "category": "variable",
+         *           "env": {
+         *             "ans": [
+         *               0.81,
+         *               -1.62
+         *             ],
+         *             "g": [
+         *               0.03,
+         *               -0.01
+         *             ]
+         *           },
+         *           "id": "x",
+         *           "op": "input",
+         *           "outputs": [
+         *             {
+         *               "consumers": [
+         *                 {
+         *                   "node": "l1",
+         *                   "port": "x"
+         *                 }
+         *               ],
+         *               "grad": [
+         *                 0.03,
+         *                 -0.01
+         *               ],
+         *               "key": "x",
+         *               "port": "out",
+         *               "value": [
+         *                 0.81,
+         *                 -1.62
+         *               ]
+         *             }
+         *           ],
+         *           "sources": {},
+         *           "vjps": {}
+         *         }
+         *       ],
+         *       "order": [
+         *         "x",
+         *         "y",
+         *         "l1",
+         *         "h1",
+         *         "l2",
+         *         "c"
+         *       ],
+         *       "param_grads": {
+         *         "l1": {
+         *           "W": "…",
+         *           "b": "…"
+         *         },
+         *         "l2": {
+         *           "W": "…",
+         *           "b": "…"
+         *         }
+         *       },
+         *       "run": {
+         *         "id": "k3J9x2AbQm",
+         *         "normalized": {
+         *           "x": {
+         *             "mean": [
+         *               0.02,
+         *               -0.05
+         *             ],
+         *             "std": [
+         *               0.6,
+         *               0.59
+         *             ]
+         *           }
+         *         },
+         *         "step": 1200
+         *       },
+         *       "state": {
+         *         "l1": {
+         *           "W": "…",
+         *           "b": "…"
+         *         },
+         *         "l2": {
+         *           "W": "…",
+         *           "b": "…"
+         *         }
+         *       }
+         *     }
+         */
         ExplainResult: {
             /**
              * Feeds
@@ -1410,6 +1631,8 @@ export interface components {
                     [key: string]: unknown;
                 };
             };
+            /** @description with `run_id`: the run, the step of its parameters, and the normalisation applied to `inputs` (which stay raw; the input nodes' values are the normalised ones) */
+            run?: components["schemas"]["ExplainRun"] | null;
             /**
              * State
              * @description parameters by node and name
@@ -1419,6 +1642,31 @@ export interface components {
                     [key: string]: unknown;
                 };
             };
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ExplainRun
+         * @description The trained parameters an explain used.
+         */
+        ExplainRun: {
+            /**
+             * Id
+             * @description the run
+             */
+            id: string;
+            /**
+             * Normalized
+             * @description input id → the transform applied to the raw sample before it entered the graph (the run's training-split statistics); empty when the run did not normalise
+             */
+            normalized: {
+                [key: string]: components["schemas"]["InputNormalization"];
+            };
+            /**
+             * Step
+             * @description the training step of the parameters
+             */
+            step: number;
         } & {
             [key: string]: unknown;
         };
@@ -1930,6 +2178,19 @@ export interface components {
             counts: number[];
             /** Edges */
             edges: (number | null)[];
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * InputNormalization
+         * @description How a run normalised an input's feed: `(x - mean) / std` per feature (flattened), with
+         *     training-split statistics.
+         */
+        InputNormalization: {
+            /** Mean */
+            mean: number[];
+            /** Std */
+            std: number[];
         } & {
             [key: string]: unknown;
         };
@@ -2483,6 +2744,13 @@ export interface components {
         };
         /** RunState */
         RunState: {
+            /**
+             * Normalized
+             * @description input node id → how the run normalised its feed (empty: not normalised); a raw sample goes through it before it meets these parameters
+             */
+            normalized?: {
+                [key: string]: components["schemas"]["InputNormalization"];
+            };
             /** Run Id */
             run_id: string;
             /**
@@ -3203,6 +3471,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ExplainResult"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict with the resource's current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description request too large (body size, JSON depth, node count) */

@@ -203,18 +203,20 @@ async def run_metrics(
 @router.get("/runs/{run_id}/state", response_model=RunState, responses=errors(404))
 async def run_state(run_id: str, store: StoreDep, runs: RunsDep) -> Response:
     """The trained parameters, by node and name (nested lists), as a graph's `state`:
-    live from the worker, else from the last checkpoint."""
-    await load_run(store, run_id)
-    live = await runs.live_state(run_id)
-    if live is not None:
-        state, step = live["state"], live["step"]
-        body = orjson.dumps(
-            {"run_id": run_id, "step": step, "state": state}, option=orjson.OPT_SERIALIZE_NUMPY
-        )
-        return Response(body, media_type="application/json")
-    cp = await asyncio.to_thread(store.get_checkpoint, run_id)
-    if cp is None:
+    live from the worker, else from the last checkpoint (404 `no_state` before either).
+    `normalized`: how the run normalised its input feed (`(x - mean) / std` per feature,
+    training-split statistics), which a raw sample needs before it meets these parameters."""
+    row = await load_run(store, run_id)
+    found = await runs.trained_state(row)
+    if found is None:
         raise ApiError(404, "no_state", "the run has no trained state yet")
-    step, _npz, state_json = cp
-    body = b'{"run_id":%s,"step":%d,"state":%s}' % (orjson.dumps(run_id), step, state_json)
+    body = orjson.dumps(
+        {
+            "run_id": run_id,
+            "step": found["step"],
+            "state": found["state"],
+            "normalized": found["normalized"],
+        },
+        option=orjson.OPT_SERIALIZE_NUMPY,
+    )
     return Response(body, media_type="application/json")

@@ -38,6 +38,9 @@ class Checkpoints:
                 "dropout_rng": self._dropout_rng.bit_generator.state,
                 "params": [f"{nid}/{name}" for nid, name in self.param_keys],
                 "status": self.status.value,
+                # not needed to resume (the dataset is rebuilt): read by whoever explains a
+                # raw sample with these parameters
+                "normalized": self.input_normalization(),
             }
             arrays: dict[str, np.ndarray] = {
                 "meta": np.array(json.dumps(meta)),

@@ -151,6 +151,15 @@ class Snapshots:
             "points": pts,
         }
 
+    def input_normalization(self) -> dict[str, dict[str, list[float]]]:
+        """How the input node's feed was normalised: ``{input_id: {mean, std}}`` (per feature,
+        training-split statistics, `(x - mean) / std`), or ``{}`` when the dataset was not
+        normalised. A raw sample must be transformed alike before it meets the parameters."""
+        norm = self.dataset.normalizer
+        if not norm.active:
+            return {}
+        return {self.input_id: {"mean": norm.mean.tolist(), "std": norm.std.tolist()}}
+
     def state(self) -> dict[str, dict[str, list]]:
         """Trained parameters as nested lists, for a graph document's "state"."""
         with self._lock:
