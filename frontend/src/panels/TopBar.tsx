@@ -1,9 +1,10 @@
 import { useRef } from "react";
 import { ClassroomButtons } from "../classroom/ClassroomButtons";
 import { useCanvasCommands } from "../flow/commands";
-import { confirmDiscard, exportFile, importFile, newGraph, saveGraph } from "../store/documents";
+import { confirmDiscard, importFile, newGraph, saveGraph } from "../store/documents";
 import { selectCanRedo, selectCanUndo, selectDirty, useEditor } from "../store/editor";
 import { useUi } from "../store/ui";
+import { ExportButtons } from "./ExportMenu";
 import { Status } from "./Status";
 
 export function TopBar() {
@@ -93,14 +94,7 @@ export function TopBar() {
               if (file && confirmDiscard()) void importFile(file);
             }}
           />
-          <Btn
-            id="export"
-            title="Download the graph as JSON"
-            onClick={exportFile}
-            disabled={!ready}
-          >
-            Export
-          </Btn>
+          <ExportButtons />
         </div>
         <div className="group">
           <Btn id="undo" label="Undo" title="Undo (Ctrl+Z)" onClick={undo} disabled={!canUndo}>
