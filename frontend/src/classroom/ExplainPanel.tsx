@@ -1,12 +1,20 @@
 import { useReactFlow, useStoreApi } from "@xyflow/react";
 import { Fragment, useEffect, useRef, useState } from "react";
 import { useEditor } from "../store/editor";
+import { useTrain } from "../train/store";
 import { classroomApi } from "./api";
 import { GradcheckSummary } from "./Gradcheck";
 import { footerKeys } from "./keys";
 import { enterPresent, exitPresent } from "./present";
 import { StepCard } from "./StepCard";
-import { selectCurrentNode, selectStep, useClassroom } from "./store";
+import {
+  requestKey,
+  selectCurrentNode,
+  selectStep,
+  shortId,
+  useClassroom,
+  weightsFor,
+} from "./store";
 
 /** Explain mode: the sample, the step controls and the card for the current step. */
 export function ExplainPanel() {
@@ -14,6 +22,7 @@ export function ExplainPanel() {
   const follower = useClassroom((s) => s.role === "follower");
   usePlayer();
   useRerunOnEdit();
+  useRerunOnWeights();
   useRefit(open);
   useFollowWalk();
   if (!open) return null;
@@ -120,6 +129,7 @@ function SampleBox() {
         <b>Sample</b>
         {!follower && <SourcePicker />}
       </div>
+      <WeightsRow />
       {source === "dataset" && !follower && <DatasetRow />}
       <form
         className="cx-feeds"
@@ -202,6 +212,63 @@ function SourcePicker() {
         </option>
       ))}
     </select>
+  );
+}
+
+/** Initial (seed) or trained parameters: the training dock's run, when it has one. */
+function WeightsRow() {
+  const follower = useClassroom((s) => s.role === "follower");
+  const seed = useClassroom((s) => s.seed);
+  const used = useClassroom((s) => s.result?.run ?? null);
+  const note = useClassroom((s) => s.weightsNote);
+  const setWeights = useClassroom((s) => s.setWeights);
+  const runId = useTrain((s) => s.run?.id ?? null);
+  const runStep = useTrain((s) => s.run?.step ?? 0);
+  const offered = follower ? used : runId ? { id: runId, step: runStep } : null;
+  const value = used ? "trained" : "initial";
+  const newer = !follower && used && used.id === runId && runStep > used.step;
+  return (
+    <>
+      <div className="cx-row cx-weights">
+        <label htmlFor="explain-weights">Weights</label>
+        <select
+          id="explain-weights"
+          data-testid="explain-weights"
+          value={value}
+          disabled={follower || !offered}
+          title={
+            offered
+              ? "The initial parameters (from the seed) or those the run in the training dock has learnt (W)"
+              : "Train the graph in the dock to explain it with trained weights"
+          }
+          onChange={(e) => void setWeights(e.target.value as "initial" | "trained")}
+        >
+          <option value="initial">initial (seed {seed})</option>
+          {offered && (
+            <option value="trained">
+              trained — run {shortId(offered.id)}, step{" "}
+              {used?.id === offered.id ? used.step : offered.step}
+            </option>
+          )}
+        </select>
+        {newer && (
+          <button
+            type="button"
+            className="btn small"
+            data-testid="explain-weights-refresh"
+            title="The run has trained on: explain with its parameters now"
+            onClick={() => void useClassroom.getState().run({ fallback: true })}
+          >
+            ↻ step {runStep}
+          </button>
+        )}
+      </div>
+      {note && (
+        <p className="muted cx-weights-note" data-testid="explain-weights-note">
+          {note}
+        </p>
+      )}
+    </>
   );
 }
 
@@ -386,6 +453,24 @@ function usePlayer() {
     const t = setTimeout(() => useClassroom.getState().next(), 1000 / speed);
     return () => clearTimeout(t);
   }, [playing, position, speed, total]);
+}
+
+/** Explain follows the weights chosen: a change of choice, a run appearing in the dock (or
+ * taking its first step, for the default) or going: explain again. */
+function useRerunOnWeights() {
+  const open = useClassroom((s) => s.open);
+  const follower = useClassroom((s) => s.role === "follower");
+  const idle = useClassroom((s) => s.status === "idle");
+  const requested = useClassroom((s) => s.requested);
+  const runId = useTrain((s) => s.run?.id ?? null);
+  const trainedYet = useTrain((s) => (s.run?.step ?? 0) > 0);
+  const wanted = useClassroom((s) =>
+    requestKey(weightsFor(s, runId ? { id: runId, step: trainedYet ? 1 : 0 } : null)),
+  );
+  useEffect(() => {
+    if (!open || follower || idle || wanted === requested) return;
+    void useClassroom.getState().run({ fallback: true });
+  }, [open, follower, idle, wanted, requested]);
 }
 
 /** Explain follows the drawing: after an edit, once the graph is valid again, recompute. */

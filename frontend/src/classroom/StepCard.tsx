@@ -1,9 +1,9 @@
 import type { OpSpec } from "../api/types";
 import { useEditor } from "../store/editor";
 import { forwardLines, incomingLines, type Line, ruleLines, updateLine, wiring } from "./lines";
-import { selectStep, useClassroom } from "./store";
+import { selectStep, shortId, useClassroom } from "./store";
 import { Tex } from "./Tex";
-import { texNumber } from "./tex";
+import { texNumber, texValue } from "./tex";
 import type { ExplainNode } from "./types";
 import { paramKeys } from "./walk";
 
@@ -26,6 +26,7 @@ export function StepCard() {
           {walk.updateAt ? ", then one update of a parameter" : ""}. Press <kbd>→</kbd> or{" "}
           <b>Next</b>.
         </p>
+        <WeightsLine />
         {result.loss !== null && (
           <p className="muted">
             This sample's cost: <Tex tex={`C = ${texNumber(result.loss)}`} />
@@ -41,6 +42,58 @@ export function StepCard() {
     <ForwardCard node={node} spec={spec} position={position} />
   ) : (
     <BackwardCard node={node} spec={spec} position={position} />
+  );
+}
+
+/** Which parameters these numbers come from. */
+function WeightsLine() {
+  const run = useClassroom((s) => s.result?.run ?? null);
+  const seed = useClassroom((s) => s.seed);
+  return (
+    <p
+      className="cx-weights-used"
+      data-testid="explain-card-weights"
+      data-run={run?.id}
+      data-step={run?.step}
+    >
+      {run ? (
+        <>
+          With the <b>trained weights</b> of run <code>{shortId(run.id)}</code> at step {run.step}
+          {Object.keys(run.normalized).length > 0 &&
+            ", the sample normalised like its training data"}
+          .
+        </>
+      ) : (
+        <>
+          With the <b>initial weights</b> (seed {seed}).
+        </>
+      )}
+    </p>
+  );
+}
+
+/** The raw sample, normalised like the run's training data before it entered the graph. */
+function NormalizedNote({ node }: { node: ExplainNode }) {
+  const run = useClassroom((s) => s.result?.run ?? null);
+  const raw = useClassroom((s) => s.result?.inputs[node.id]);
+  const t = run?.normalized[node.id];
+  if (!run || !t) return null;
+  const sample = Array.isArray(raw) ? raw[0] : raw;
+  return (
+    <div
+      className="cx-own cx-normalized"
+      data-testid="explain-normalized"
+      data-mean={JSON.stringify(t.mean)}
+      data-std={JSON.stringify(t.std)}
+    >
+      <span className="muted">
+        normalised like the training data of run {shortId(run.id)}: (raw − mean) / std, per feature
+      </span>
+      <Tex
+        tex={`\\begin{aligned}x_{\\text{raw}} &= ${texValue(sample)}\\\\ \\mu &= ${texValue(t.mean)}\\\\ \\sigma &= ${texValue(t.std)}\\end{aligned}`}
+        display
+      />
+    </div>
   );
 }
 
@@ -92,6 +145,7 @@ function ForwardCard(props: { node: ExplainNode; spec: OpSpec | undefined; posit
       data-value={JSON.stringify(value)}
     >
       <Head phase="forward" node={node} spec={spec} />
+      <NormalizedNote node={node} />
       {spec?.formula.forward && (
         <div className="cx-own">
           <span className="muted">the block's rule</span>

@@ -44,10 +44,21 @@ const enc = encodeURIComponent;
 export const GRADCHECK_PER_ITEM = 32;
 
 export const classroomApi = {
-  explain: (graph: GraphDoc, inputs: Record<string, Tensor> | null, seed = 0) =>
+  /** With `run`, the run's trained parameters (at `run.step`, when the server still has them). */
+  explain: (
+    graph: GraphDoc,
+    inputs: Record<string, Tensor> | null,
+    seed = 0,
+    run: { id: string; step?: number | null } | null = null,
+  ) =>
     call<ExplainResult>("/explain", {
       method: "POST",
-      body: json(inputs ? { graph, inputs, seed } : { graph, seed }),
+      body: json({
+        graph,
+        ...(inputs ? { inputs } : {}),
+        seed,
+        ...(run ? { run_id: run.id, ...(run.step != null ? { run_step: run.step } : {}) } : {}),
+      }),
     }),
   gradcheck: (graph: GraphDoc, inputs: Record<string, Tensor>, seed = 0) =>
     call<GradcheckResult>("/gradcheck", {

@@ -22,6 +22,7 @@ const CALLS: Record<ClassroomAction, string> = {
   play: "togglePlay",
   backward: "toggleBackwardGraph",
   gradcheck: "runGradcheck",
+  weights: "toggleWeights",
   explain: "toggleExplain",
   present: "setPresent",
   escape: "toggleBackwardGraph",

@@ -10,6 +10,7 @@ export type ClassroomAction =
   | "play"
   | "backward"
   | "gradcheck"
+  | "weights"
   | "explain"
   | "present"
   | "escape";
@@ -65,6 +66,13 @@ export const CLASSROOM_KEYS: readonly ClassroomKey[] = [
     codes: ["g", "G"],
     keys: ["G"],
     what: "Explain mode: check the gradients numerically",
+    teacher: true,
+  },
+  {
+    action: "weights",
+    codes: ["w", "W"],
+    keys: ["W"],
+    what: "Explain mode: initial or trained weights (when the dock has a run)",
     teacher: true,
   },
   { action: "present", codes: ["p", "P"], keys: ["P"], what: "Presentation mode: on or off" },

@@ -100,7 +100,7 @@ function isEditable(t: EventTarget | null): boolean {
 /**
  * Classroom keys (the table in keys.ts), before the editor and the canvas see them (capture
  * phase): → / PageDown next, ← / PageUp previous, Home / End, Space play, B backward graph,
- * G check gradients, E explain, P present, Esc leave presentation. Arrows only act while
+ * G check gradients, W weights, E explain, P present, Esc leave presentation. Arrows only act while
  * explain mode is open.
  */
 export function onClassroomKey(e: KeyboardEvent, dialogOpen: boolean): boolean {
@@ -129,6 +129,8 @@ export function onClassroomKey(e: KeyboardEvent, dialogOpen: boolean): boolean {
         return s.open ? s.toggleBackwardGraph : null;
       case "gradcheck":
         return s.open ? () => void s.runGradcheck() : null;
+      case "weights":
+        return s.open ? s.toggleWeights : null;
       case "explain":
         return s.toggleExplain;
       case "present":

@@ -3,6 +3,7 @@ import { ReactFlowProvider } from "@xyflow/react";
 import { act } from "react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { useEditor } from "../store/editor";
+import { useTrain } from "../train/store";
 import { ExplainPanel } from "./ExplainPanel";
 import { OPS, TWO_LAYER, TWO_RESULT } from "./fixtures";
 import { NodeExplain } from "./NodeExplain";
@@ -11,13 +12,25 @@ import { nodeStage, useClassroom, viewOf } from "./store";
 
 const cls = () => useClassroom.getState();
 
-/** A server that answers explain with the recorded result and gradcheck with all-green. */
-function fakeServer() {
+const NORMALIZED = { x: { mean: [0.5, 0, -1], std: [1, 2, 4] } };
+
+/** A server that answers explain with the recorded result (with `run` when a run_id is sent,
+ * or `refuse` when it refuses that run) and gradcheck with all-green. */
+function fakeServer(opts: { refuse?: string } = {}) {
   const calls: { path: string; body: Record<string, unknown> }[] = [];
   const fetchMock = vi.fn(async (url: RequestInfo | URL, init?: RequestInit) => {
     const path = String(url);
     const body = init?.body ? JSON.parse(String(init.body)) : {};
     calls.push({ path, body });
+    if (path.endsWith("/explain") && body.run_id && opts.refuse) {
+      const error = { code: opts.refuse, message: "'l1.W' is [8, 3] in the run", nodes: ["l1"] };
+      return new Response(JSON.stringify({ error: { ...error, port: null } }), { status: 422 });
+    }
+    if (path.endsWith("/explain") && body.run_id) {
+      const step = body.run_step ?? 40;
+      const run = { id: body.run_id, step, normalized: NORMALIZED };
+      return new Response(JSON.stringify({ ...TWO_RESULT, run }));
+    }
     if (path.endsWith("/explain")) return new Response(JSON.stringify(TWO_RESULT));
     if (path.endsWith("/gradcheck")) {
       const errors = { l1: 1e-9, "l1.W": 2e-10, "l1.b": 1e-10, h: 3e-9 };
@@ -157,5 +170,181 @@ describe("the classroom store", () => {
     expect(screen.getByTestId("explain-value-l1").textContent).toMatch(/^\[/);
     expect(screen.queryByTestId("explain-value-h")).toBeNull();
     expect(screen.getByTestId("explain-step").dataset.position).toBe("3");
+  });
+});
+
+/** The training dock's run (the fields the classroom reads; the rest as the dock keeps them). */
+function dockRun(id: string, step: number) {
+  useTrain.setState({
+    run: {
+      id,
+      graphId: null,
+      name: "run",
+      status: "paused",
+      live: true,
+      reason: null,
+      step,
+      epoch: step,
+      divergedNode: null,
+      error: null,
+      config: {},
+      dataset: { name: "spiral", seed: 0, test_fraction: 0.2, normalize: true },
+      canControl: true,
+      createdAt: 0,
+      sig: null,
+    },
+  });
+}
+
+describe("explain with trained weights", () => {
+  let server: ReturnType<typeof fakeServer>;
+  const explains = () => server.calls.filter((c) => c.path === "/api/explain");
+  const open = async () => {
+    await act(async () => {
+      cls().openExplain();
+      await vi.waitFor(() => expect(cls().status).toBe("ready"));
+    });
+  };
+  beforeEach(() => {
+    useEditor.setState(useEditor.getInitialState(), true);
+    useEditor.getState().setOps(OPS);
+    useEditor.getState().loadDoc(TWO_LAYER);
+    useClassroom.setState(useClassroom.getInitialState(), true);
+    useTrain.setState({ run: null });
+    server = fakeServer();
+    vi.stubGlobal("fetch", server.fetchMock);
+  });
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    useTrain.setState({ run: null });
+  });
+
+  it("without a run in the dock: the initial weights, no run_id", async () => {
+    await open();
+    expect(explains()[0].body).not.toHaveProperty("run_id");
+    expect(cls().result?.run ?? null).toBeNull();
+  });
+
+  it("a dock run that has trained is the default; the choice re-explains, run_id or not", async () => {
+    dockRun("abcdef123456", 40);
+    await open();
+    expect(explains()[0].body.run_id).toBe("abcdef123456");
+    expect(explains()[0].body).not.toHaveProperty("run_step");
+    expect(cls().result?.run).toEqual({ id: "abcdef123456", step: 40, normalized: NORMALIZED });
+
+    await act(async () => {
+      await cls().setWeights("initial");
+    });
+    expect(explains()).toHaveLength(2);
+    expect(explains()[1].body).not.toHaveProperty("run_id");
+    expect(explains()[1].body.inputs).toEqual(TWO_RESULT.inputs); // the same sample
+    expect(cls().result?.run ?? null).toBeNull();
+
+    await act(async () => {
+      cls().toggleWeights(); // W
+      await vi.waitFor(() => expect(explains()).toHaveLength(3));
+      await vi.waitFor(() => expect(cls().status).toBe("ready"));
+    });
+    expect(explains()[2].body.run_id).toBe("abcdef123456");
+    expect(cls().weights).toBe("trained");
+  });
+
+  it("a run at step 0 is offered, not the default", async () => {
+    dockRun("fresh0000000", 0);
+    await open();
+    expect(explains()[0].body).not.toHaveProperty("run_id");
+    await act(async () => {
+      await cls().setWeights("trained");
+    });
+    expect(explains()[1].body.run_id).toBe("fresh0000000");
+  });
+
+  it("by default, trained weights that do not fit fall back to the initial ones, saying why", async () => {
+    server = fakeServer({ refuse: "state_mismatch" });
+    vi.stubGlobal("fetch", server.fetchMock);
+    dockRun("abcdef123456", 40);
+    await open();
+    expect(explains().map((c) => c.body.run_id ?? null)).toEqual(["abcdef123456", null]);
+    expect(cls().result?.run ?? null).toBeNull();
+    expect(cls().weightsNote).toMatch(/run abcdef do not fit: 'l1.W' is \[8, 3\]/);
+    // chosen explicitly, the refusal is the answer
+    await act(async () => {
+      await cls().setWeights("trained");
+    });
+    expect(cls().status).toBe("error");
+    expect(cls().error).toMatch(/l1.W/);
+  });
+
+  it("the panel re-explains when a run appears in the dock", async () => {
+    await open();
+    render(
+      <ReactFlowProvider>
+        <ExplainPanel />
+      </ReactFlowProvider>,
+    );
+    const select = screen.getByTestId("explain-weights") as HTMLSelectElement;
+    expect(select.value).toBe("initial");
+    expect(select.disabled).toBe(true);
+    await act(async () => {
+      dockRun("abcdef123456", 12);
+      await vi.waitFor(() => expect(explains()).toHaveLength(2));
+      await vi.waitFor(() => expect(cls().status).toBe("ready"));
+    });
+    expect(explains()[1].body.run_id).toBe("abcdef123456");
+    expect(select.value).toBe("trained");
+    expect(select.selectedOptions[0].textContent).toBe("trained — run abcdef, step 40");
+    const line = screen.getByTestId("explain-card-weights");
+    expect(line.dataset.step).toBe("40");
+    expect(line.textContent).toMatch(/trained weights of run abcdef at step 40/);
+    // the input's card shows the normalisation
+    act(() => cls().goto(1));
+    const note = screen.getByTestId("explain-normalized");
+    expect(JSON.parse(note.dataset.std ?? "null")).toEqual([1, 2, 4]);
+    // the run trains on: one click brings its newer parameters
+    act(() => dockRun("abcdef123456", 90));
+    expect(screen.getByTestId("explain-weights-refresh").textContent).toBe("↻ step 90");
+  });
+
+  it("the broadcast carries the run and its step; a follower asks for the same", async () => {
+    dockRun("abcdef123456", 40);
+    await open();
+    const view = viewOf(cls());
+    expect(view.explain?.run_id).toBe("abcdef123456");
+    expect(view.explain?.run_step).toBe(40);
+
+    useClassroom.setState(useClassroom.getInitialState(), true);
+    useTrain.setState({ run: null }); // a student's page has no dock run
+    cls().follow(TWO_LAYER);
+    await act(async () => {
+      await cls().applyView(view, true);
+    });
+    const last = explains()[explains().length - 1];
+    expect(last.body.run_id).toBe("abcdef123456");
+    expect(last.body.run_step).toBe(40);
+    expect(cls().result?.run?.step).toBe(40);
+    const n = explains().length;
+    await act(async () => {
+      await cls().applyView({ explain: { ...view.explain, step: 3 } }, false);
+    });
+    expect(explains()).toHaveLength(n); // same run and step: no refetch
+    expect(cls().position).toBe(3);
+    await act(async () => {
+      await cls().applyView({ explain: { ...view.explain, run_id: null, run_step: null } }, false);
+    });
+    expect(explains()).toHaveLength(n + 1);
+    expect(explains()[n].body).not.toHaveProperty("run_id");
+  });
+
+  it("the gradient check of trained weights sends them and the sample as the graph saw it", async () => {
+    dockRun("abcdef123456", 40);
+    await open();
+    await act(async () => {
+      await cls().runGradcheck();
+    });
+    const gc = server.calls.find((c) => c.path === "/api/gradcheck");
+    if (!gc) throw new Error("no gradcheck request");
+    expect((gc.body.graph as { state?: unknown }).state).toEqual(TWO_RESULT.state);
+    const x = TWO_RESULT.nodes.find((n) => n.id === "x")?.outputs[0].value;
+    expect((gc.body.inputs as Record<string, unknown>).x).toEqual([x]);
   });
 });

@@ -5,6 +5,7 @@ import { create } from "zustand";
 import { ApiError } from "../api/client";
 import type { GraphDoc } from "../api/types";
 import { useEditor } from "../store/editor";
+import { useTrain } from "../train/store";
 import { classroomApi, describeError } from "./api";
 import { feedsFromRow, feedText, parseFeed } from "./sample";
 import type { ExplainFeed, ExplainResult, GradcheckResult, SessionView, Tensor } from "./types";
@@ -27,6 +28,22 @@ export interface GradcheckState {
   error: string | null;
 }
 
+/** The person's choice of parameters: `null` is the default (trained when the dock has a run
+ * with trained steps, else initial). */
+export type WeightsChoice = "initial" | "trained" | null;
+
+/** The run of the training dock, as explain offers it. */
+export interface DockRun {
+  id: string;
+  step: number;
+}
+
+/** What an explain request asks for: a run's trained parameters (at a step), or none. */
+export interface RunRequest {
+  id: string;
+  step?: number | null;
+}
+
 export interface DatasetRows {
   name: string;
   x: number[][];
@@ -46,6 +63,16 @@ export interface ClassroomState {
   rows: DatasetRows | null;
   row: number;
   seed: number;
+  /** initial (seed) or trained parameters; see `weightsFor` */
+  weights: WeightsChoice;
+  /** a run whose trained parameters the server refused by default (they do not fit the graph) */
+  refusedRun: string | null;
+  /** why the default fell back to the initial weights */
+  weightsNote: string | null;
+  /** a follower: the teacher's run and step */
+  followRun: RunRequest | null;
+  /** what the last request asked for ("initial" or the run id), to re-explain on a change */
+  requested: string | null;
 
   status: LoadStatus;
   error: string | null;
@@ -76,6 +103,10 @@ export interface ClassroomState {
   setSource: (source: "typed" | "dataset") => void;
   loadDataset: (name: string) => Promise<void>;
   setRow: (row: number) => Promise<void>;
+  /** Initial or trained parameters; re-explains the sample with them. */
+  setWeights: (weights: "initial" | "trained") => Promise<void>;
+  /** `W`: between initial and trained (when the dock has a run). */
+  toggleWeights: () => void;
   next: () => void;
   prev: () => void;
   first: () => void;
@@ -99,6 +130,24 @@ export interface ClassroomState {
 let runSeq = 0;
 
 const docNow = (s: ClassroomState): GraphDoc => s.followDoc ?? useEditor.getState().toDoc();
+
+/** The training dock's run, if any (read-only: the train store is not ours). */
+export const dockRun = (): DockRun | null => {
+  const run = useTrain.getState().run;
+  return run ? { id: run.id, step: run.step } : null;
+};
+
+/** Which parameters explain uses: a follower the teacher's; otherwise the chosen ones, by
+ * default the dock run's trained ones once it has taken a step (unless the server refused
+ * them for this graph). */
+export function weightsFor(s: ClassroomState, run: DockRun | null): RunRequest | null {
+  if (s.role === "follower") return s.followRun;
+  if (!run || s.weights === "initial") return null;
+  if (s.weights === "trained") return { id: run.id };
+  return run.step > 0 && s.refusedRun !== run.id ? { id: run.id } : null;
+}
+
+export const requestKey = (r: RunRequest | null) => (r ? r.id : "initial");
 
 /** Where the follower should go once the current answer has arrived. */
 let pendingPosition: number | null = null;
@@ -127,9 +176,10 @@ export const useClassroom = create<ClassroomState>()((set, get) => {
     const s = get();
     const seq = ++runSeq;
     const revision = s.followDoc ? null : useEditor.getState().revision;
-    set({ status: "loading", error: null, inputError: null });
+    const weights = weightsFor(s, dockRun());
+    set({ status: "loading", error: null, inputError: null, requested: requestKey(weights) });
     try {
-      const result = await classroomApi.explain(docNow(s), inputs, s.seed);
+      const result = await classroomApi.explain(docNow(s), inputs, s.seed, weights);
       if (seq !== runSeq) return;
       const walk = buildWalk(result);
       // what the person typed stays as typed (an answer may arrive while they type on)
@@ -151,11 +201,26 @@ export const useClassroom = create<ClassroomState>()((set, get) => {
         param: cur.param && params.includes(cur.param) ? cur.param : (params[0] ?? null),
         // a new sample or graph: old badges no longer describe it
         gradcheck: cur.role === "follower" ? cur.gradcheck : emptyGradcheck(),
+        // the note says why the default fell back; it goes with the run it was about
+        weightsNote: !weights && cur.refusedRun === dockRun()?.id ? cur.weightsNote : null,
       });
     } catch (err) {
       if (seq !== runSeq) return;
       if (fallback && inputs && err instanceof ApiError && err.body.code === "bad_feed") {
         await explainWith(null);
+        return;
+      }
+      // By default the trained weights are tried; when they do not fit the graph (edited since
+      // it trained) or the run has none yet, explain with the initial ones and say why.
+      const refused =
+        err instanceof ApiError &&
+        (err.body.code === "state_mismatch" || err.body.code === "no_state");
+      if (weights && refused && get().weights === null && get().role !== "follower") {
+        set({
+          refusedRun: weights.id,
+          weightsNote: `The trained weights of run ${shortId(weights.id)} do not fit: ${describeError(err)}`,
+        });
+        await explainWith(inputs, fallback, fromTexts);
         return;
       }
       set({ status: "error", error: describeError(err), playing: false });
@@ -179,6 +244,11 @@ export const useClassroom = create<ClassroomState>()((set, get) => {
     rows: null,
     row: 0,
     seed: 0,
+    weights: null,
+    refusedRun: null,
+    weightsNote: null,
+    followRun: null,
+    requested: null,
     status: "idle",
     error: null,
     result: null,
@@ -243,6 +313,18 @@ export const useClassroom = create<ClassroomState>()((set, get) => {
       await explainWith(made.inputs);
     },
 
+    setWeights: async (weights) => {
+      if (get().role === "follower") return;
+      set({ weights, weightsNote: null, refusedRun: null });
+      if (get().status !== "idle") await get().run({ fallback: true });
+    },
+    toggleWeights: () => {
+      const s = get();
+      const run = dockRun();
+      if (!run || s.role === "follower") return;
+      void s.setWeights(weightsFor(s, run) ? "initial" : "trained");
+    },
+
     next: () => move(get().position + 1),
     prev: () => move(get().position - 1),
     first: () => move(0),
@@ -267,7 +349,11 @@ export const useClassroom = create<ClassroomState>()((set, get) => {
       if (!result) return;
       set({ gradcheck: { status: "loading", result: null, error: null } });
       try {
-        const gc = await classroomApi.gradcheck(docNow(get()), result.inputs, get().seed);
+        // with trained parameters: those parameters, and the sample as the graph saw it
+        const doc = docNow(get());
+        const gc = result.run
+          ? await classroomApi.gradcheck({ ...doc, state: result.state }, fedInputs(result), 0)
+          : await classroomApi.gradcheck(doc, result.inputs, get().seed);
         set({ gradcheck: { status: "ready", result: gc, error: null } });
       } catch (err) {
         set({ gradcheck: { status: "error", result: null, error: describeError(err) } });
@@ -301,21 +387,37 @@ export const useClassroom = create<ClassroomState>()((set, get) => {
       });
       if (!ex) return;
       const inputs = (ex.inputs ?? {}) as Record<string, Tensor>;
+      const followRun: RunRequest | null = ex.run_id
+        ? { id: ex.run_id, step: ex.run_step ?? null }
+        : null;
+      const used = s.result?.run ?? null;
       const same =
         !graphChanged &&
         s.result !== null &&
         (ex.seed ?? 0) === s.seed &&
+        (followRun?.id ?? null) === (used?.id ?? null) &&
+        (followRun === null || followRun.step == null || followRun.step === used?.step) &&
         JSON.stringify(inputs) === JSON.stringify(s.result.inputs);
       if (same) {
         set({ position: clampPosition(ex.step ?? 0, s.walk) });
         return;
       }
       pendingPosition = ex.step ?? 0;
-      set({ seed: ex.seed ?? 0 });
+      set({ seed: ex.seed ?? 0, followRun });
       await explainWith(Object.keys(inputs).length ? inputs : null);
     },
   };
 });
+
+/** The sample as the graph saw it: the input nodes' values where the run normalised them. */
+export function fedInputs(result: ExplainResult): Record<string, Tensor> {
+  const out = { ...result.inputs };
+  for (const id of Object.keys(result.run?.normalized ?? {})) {
+    const node = result.nodes.find((n) => n.id === id);
+    if (node) out[id] = [node.outputs[0].value];
+  }
+  return out;
+}
 
 function emptyGradcheck(): GradcheckState {
   return { status: "idle", result: null, error: null };
@@ -355,6 +457,9 @@ export function viewOf(s: ClassroomState): SessionView {
             speed: s.speed,
             param: s.param,
             lr: s.lr,
+            // followers recompute with the same trained parameters (the server keeps them)
+            run_id: s.result.run?.id ?? null,
+            run_step: s.result.run?.step ?? null,
           }
         : null,
     gradcheck: s.gradcheck.result,
@@ -362,3 +467,6 @@ export function viewOf(s: ClassroomState): SessionView {
     present: s.present,
   };
 }
+
+/** A run id as the panel shows it. */
+export const shortId = (id: string) => id.slice(0, 6);

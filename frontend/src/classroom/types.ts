@@ -20,10 +20,16 @@ export type ExplainNode = Omit<Known<S["ExplainNode"]>, "outputs" | "env" | "vjp
   env: Record<string, Tensor | string | boolean>;
   vjps: Record<string, Tensor>;
 };
+export type InputNormalization = Known<S["InputNormalization"]>;
+export type ExplainRun = Omit<Known<S["ExplainRun"]>, "normalized"> & {
+  normalized: Record<string, InputNormalization>;
+};
 export type ExplainResult = Omit<
   Known<S["ExplainResult"]>,
-  "nodes" | "inputs" | "state" | "param_grads" | "feeds"
+  "nodes" | "inputs" | "state" | "param_grads" | "feeds" | "run"
 > & {
+  /** with trained parameters: the run, their step and the input normalisation applied */
+  run?: ExplainRun | null;
   feeds: ExplainFeed[];
   nodes: ExplainNode[];
   inputs: Record<string, Tensor>;
