@@ -502,6 +502,152 @@ def test_follow_mode_mirrors_the_teacher_and_cannot_edit(
     assert console_errors == []
 
 
+def _run_status(page: Page) -> dict[str, str]:
+    return page.get_by_test_id("run-status").evaluate("e => ({...e.dataset})")
+
+
+def _stop_page_runs(page: Page, url: str) -> None:
+    with contextlib.suppress(Exception):
+        tokens = page.evaluate(
+            """() => Object.keys(localStorage).filter(k => k.startsWith('blockprop:runtoken:'))
+                 .map(k => [k.slice(19), localStorage.getItem(k)])"""
+        )
+        for rid, token in tokens:
+            httpx.post(
+                f"{url}/api/runs/{rid}/stop",
+                headers={"X-Edit-Token": token, "Origin": url},
+                timeout=5,
+            )
+
+
+def test_explain_with_the_weights_trained_in_the_dock(
+    live_server, page: Page, browser: Browser, console_errors, screenshot
+):
+    """Train the spiral example briefly in the dock, then explain: trained weights at the
+    run's step by default, a dataset row normalised like the run's data, every number equal to
+    POST /api/explain with that run_id (and unlike the seed's); a follower sees the same."""
+    from blockprop.examples import get_example
+
+    url = live_server.url
+    page.on("dialog", lambda d: d.accept())
+    page.goto(url + "/")
+    expect(page.get_by_test_id("empty-hint")).to_be_visible(timeout=SLOW)
+    page.get_by_test_id("btn-examples").click()
+    page.get_by_test_id("example-spiral").click()
+    expect(page.locator(".react-flow__node").first).to_be_visible(timeout=SLOW)
+    try:
+        page.get_by_test_id("train-tab-settings").click()
+        page.get_by_test_id("train-epochs").fill("20")
+        page.get_by_test_id("train-epochs").press("Enter")
+        page.get_by_test_id("btn-train-play").click()
+        deadline = time.monotonic() + 60
+        while True:
+            st = _run_status(page)
+            if st.get("status") == "done" and st.get("metricsStep") == st.get("step"):
+                break
+            assert time.monotonic() < deadline, f"the run did not finish: {st}"
+            page.wait_for_timeout(100)
+        step = int(st["step"])
+        rid = re.search(r"[?&]run=([^&]+)", page.url).group(1)
+        assert step > 0
+
+        page.get_by_test_id("btn-explain").click()
+        weights = page.get_by_test_id("explain-card-weights")
+        expect(weights).to_have_attribute("data-run", rid, timeout=SLOW)
+        expect(weights).to_have_attribute("data-step", str(step))
+        expect(weights).to_contain_text(f"trained weights of run {rid[:6]} at step {step}")
+        expect(page.get_by_test_id("explain-weights")).to_have_value("trained")
+
+        # a row of the dataset, raw as in the dataset
+        page.get_by_test_id("explain-source").select_option("spiral")
+        page.evaluate("() => document.activeElement?.blur()")  # the arrow keys step again
+        expect(page.get_by_test_id("explain-row")).to_contain_text("row 1 of")
+        rows = httpx.get(
+            f"{url}/api/datasets/spiral", params={"limit": 200, "normalize": "false"}, timeout=10
+        ).json()
+        sample = {"x": [rows["x"][0]], "y": [rows["y"][0]]}
+        expect(page.get_by_test_id("explain-input-x")).to_have_value(
+            ", ".join(fmt(v) for v in rows["x"][0]), timeout=SLOW
+        )
+        doc = get_example("spiral")["graph"]
+        body = {"graph": doc, "inputs": sample}
+        want = httpx.post(f"{url}/api/explain", json={**body, "run_id": rid}, timeout=10).json()
+        seeded = httpx.post(f"{url}/api/explain", json=body, timeout=10).json()
+        assert want["run"]["step"] == step and set(want["run"]["normalized"]) == {"x"}
+        assert abs(want["loss"] - seeded["loss"]) > 1e-6
+
+        by_id = {n["id"]: n for n in want["nodes"]}
+        for i, nid in enumerate(want["order"]):
+            step_to(page, i + 1)
+            c = card(page)
+            assert (c["phase"], c["node"]) == ("forward", nid)
+            close(c["value"], by_id[nid]["outputs"][0]["value"])
+            if nid == "x":  # the input's card: the raw row normalised like the run's data
+                note = page.get_by_test_id("explain-normalized")
+                close(
+                    json.loads(note.get_attribute("data-mean")),
+                    want["run"]["normalized"]["x"]["mean"],
+                )
+                close(
+                    json.loads(note.get_attribute("data-std")),
+                    want["run"]["normalized"]["x"]["std"],
+                )
+                screenshot("classroom-trained-input")
+        loss = page.get_by_test_id("explain-loss")
+        assert float(loss.get_attribute("data-value")) == pytest.approx(want["loss"], rel=1e-9)
+        # backward too: dC/d(output) at every node
+        n = len(want["order"])
+        total = int(page.get_by_test_id("explain-step").get_attribute("data-total"))
+        for pos in range(n + 1, total + 1):
+            step_to(page, pos)
+            c = card(page)
+            if c["phase"] != "backward":
+                break
+            close(c["grad"], by_id[c["node"]]["outputs"][0]["grad"])
+
+        # a follower sees the same numbers: the run and its step travel with the position
+        page.get_by_test_id("btn-broadcast").click()
+        link = page.get_by_test_id("broadcast-link").input_value()
+        student_ctx = browser.new_context(viewport={"width": 1280, "height": 860})
+        student = student_ctx.new_page()
+        student_errors: list[str] = []
+        student.on(
+            "console", lambda m: student_errors.append(m.text) if m.type == "error" else None
+        )
+        student.on("pageerror", lambda e: student_errors.append(str(e)))
+        try:
+            student.goto(link)
+            sw = student.get_by_test_id("explain-card-weights")
+            page.keyboard.press("Home")
+            expect(sw).to_have_attribute("data-step", str(step), timeout=SLOW)
+            expect(sw).to_have_attribute("data-run", rid)
+            page.keyboard.press("ArrowRight")
+            page.keyboard.press("ArrowRight")
+            page.keyboard.press("ArrowRight")
+            expect(student.get_by_test_id("explain-step")).to_have_attribute(
+                "data-position", "3", timeout=SLOW
+            )
+            nid = want["order"][2]
+            sc = student.get_by_test_id("explain-card")
+            expect(sc).to_have_attribute("data-node", nid)
+            close(json.loads(sc.get_attribute("data-value")), by_id[nid]["outputs"][0]["value"])
+            assert student_errors == []
+        finally:
+            student_ctx.close()
+
+        # back to the initial weights: the seed's numbers
+        page.keyboard.press("Home")
+        page.get_by_test_id("explain-weights").select_option("initial")
+        page.evaluate("() => document.activeElement?.blur()")
+        expect(weights).to_contain_text("initial weights (seed 0)", timeout=SLOW)
+        step_to(page, n)
+        loss = page.get_by_test_id("explain-loss")
+        assert float(loss.get_attribute("data-value")) == pytest.approx(seeded["loss"], rel=1e-9)
+        assert console_errors == []
+    finally:
+        _stop_page_runs(page, url)
+
+
 def _artifact(name: str):
     # the screenshot fixture's folder; computed here since `conftest` is ambiguous to import
     folder = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"

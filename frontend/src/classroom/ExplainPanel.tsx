@@ -257,7 +257,7 @@ function WeightsRow() {
             className="btn small"
             data-testid="explain-weights-refresh"
             title="The run has trained on: explain with its parameters now"
-            onClick={() => void useClassroom.getState().run({ fallback: true })}
+            onClick={() => void useClassroom.getState().rerun()}
           >
             ↻ step {runStep}
           </button>
@@ -469,7 +469,7 @@ function useRerunOnWeights() {
   );
   useEffect(() => {
     if (!open || follower || idle || wanted === requested) return;
-    void useClassroom.getState().run({ fallback: true });
+    void useClassroom.getState().rerun();
   }, [open, follower, idle, wanted, requested]);
 }
 

@@ -80,8 +80,12 @@ export const classroomApi = {
     call<{ name: string; title: string; task: string; features: number; input_shape: number[] }[]>(
       "/datasets",
     ),
+  /** Rows as in the dataset (not normalised): explain takes raw samples, and the server
+   * normalises them like a trained run's data when it explains with that run. */
   dataset: (name: string, limit = 200) =>
-    call<{ x: number[][]; y: unknown[]; task: string }>(`/datasets/${enc(name)}?limit=${limit}`),
+    call<{ x: number[][]; y: unknown[]; task: string }>(
+      `/datasets/${enc(name)}?limit=${limit}&normalize=false`,
+    ),
 };
 
 export function describeError(err: unknown): string {

@@ -16,7 +16,7 @@ const NORMALIZED = { x: { mean: [0.5, 0, -1], std: [1, 2, 4] } };
 
 /** A server that answers explain with the recorded result (with `run` when a run_id is sent,
  * or `refuse` when it refuses that run) and gradcheck with all-green. */
-function fakeServer(opts: { refuse?: string } = {}) {
+function fakeServer(opts: { refuse?: string; inputs?: Record<string, unknown> } = {}) {
   const calls: { path: string; body: Record<string, unknown> }[] = [];
   const fetchMock = vi.fn(async (url: RequestInfo | URL, init?: RequestInit) => {
     const path = String(url);
@@ -26,12 +26,13 @@ function fakeServer(opts: { refuse?: string } = {}) {
       const error = { code: opts.refuse, message: "'l1.W' is [8, 3] in the run", nodes: ["l1"] };
       return new Response(JSON.stringify({ error: { ...error, port: null } }), { status: 422 });
     }
+    const inputs = body.inputs ?? opts.inputs ?? TWO_RESULT.inputs;
     if (path.endsWith("/explain") && body.run_id) {
       const step = body.run_step ?? 40;
       const run = { id: body.run_id, step, normalized: NORMALIZED };
-      return new Response(JSON.stringify({ ...TWO_RESULT, run }));
+      return new Response(JSON.stringify({ ...TWO_RESULT, inputs, run }));
     }
-    if (path.endsWith("/explain")) return new Response(JSON.stringify(TWO_RESULT));
+    if (path.endsWith("/explain")) return new Response(JSON.stringify({ ...TWO_RESULT, inputs }));
     if (path.endsWith("/gradcheck")) {
       const errors = { l1: 1e-9, "l1.W": 2e-10, "l1.b": 1e-10, h: 3e-9 };
       return new Response(
@@ -237,7 +238,7 @@ describe("explain with trained weights", () => {
     });
     expect(explains()).toHaveLength(2);
     expect(explains()[1].body).not.toHaveProperty("run_id");
-    expect(explains()[1].body.inputs).toEqual(TWO_RESULT.inputs); // the same sample
+    expect(explains()[1].body.inputs).toEqual(TWO_RESULT.inputs); // the same sample, exactly
     expect(cls().result?.run ?? null).toBeNull();
 
     await act(async () => {
@@ -247,6 +248,25 @@ describe("explain with trained weights", () => {
     });
     expect(explains()[2].body.run_id).toBe("abcdef123456");
     expect(cls().weights).toBe("trained");
+  });
+
+  it("switching weights sends the very sample, not its rounded text", async () => {
+    const exact = { x: [[0.123456789, -1.987654321, 2]], y: [1] };
+    server = fakeServer({ inputs: exact });
+    vi.stubGlobal("fetch", server.fetchMock);
+    dockRun("abcdef123456", 40);
+    await open();
+    expect(cls().texts.x).toBe("0.1235, -1.988, 2");
+    await act(async () => {
+      await cls().setWeights("initial");
+    });
+    expect(explains()[1].body.inputs).toEqual(exact);
+    // an edited text is what is sent
+    cls().setText("x", "1, 2, 3");
+    await act(async () => {
+      await cls().setWeights("trained");
+    });
+    expect(explains()[2].body.inputs).toEqual({ x: [[1, 2, 3]], y: [1] });
   });
 
   it("a run at step 0 is offered, not the default", async () => {

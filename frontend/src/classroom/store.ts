@@ -103,6 +103,8 @@ export interface ClassroomState {
   setSource: (source: "typed" | "dataset") => void;
   loadDataset: (name: string) => Promise<void>;
   setRow: (row: number) => Promise<void>;
+  /** The same sample again (exactly, unless its texts were edited), say with other weights. */
+  rerun: () => Promise<void>;
   /** Initial or trained parameters; re-explains the sample with them. */
   setWeights: (weights: "initial" | "trained") => Promise<void>;
   /** `W`: between initial and trained (when the dock has a run). */
@@ -313,10 +315,21 @@ export const useClassroom = create<ClassroomState>()((set, get) => {
       await explainWith(made.inputs);
     },
 
+    rerun: async () => {
+      const s = get();
+      const result = s.result;
+      // the texts show rounded numbers: as long as they are untouched, send the sample itself
+      const untouched =
+        result !== null &&
+        s.feeds.every((f) => (s.texts[f.id] ?? "") === feedText(result.inputs[f.id]));
+      if (result && untouched) await explainWith(result.inputs, true);
+      else await get().run({ fallback: true });
+    },
+
     setWeights: async (weights) => {
       if (get().role === "follower") return;
       set({ weights, weightsNote: null, refusedRun: null });
-      if (get().status !== "idle") await get().run({ fallback: true });
+      if (get().status !== "idle") await get().rerun();
     },
     toggleWeights: () => {
       const s = get();
