@@ -394,43 +394,61 @@ def chain_graph(layers: int = 24) -> dict:
 
 def measure(page: Page, snapshots: list[float], seconds: float) -> dict:
     """Long tasks (PerformanceObserver) and frame times (requestAnimationFrame) over a window,
-    and the snapshots the page received meanwhile."""
+    the snapshots the page received meanwhile (WebSocket frames) and those it showed (a node
+    view's `data-step` changes), and the machine's load."""
     page.evaluate(PERF_PROBE)
     t0 = time.monotonic()
     page.wait_for_timeout(seconds * 1000)
     perf = page.evaluate("() => { window.__perf.done = true; return window.__perf; }")
-    received = len([t for t in snapshots if t >= t0]) / (time.monotonic() - t0)
+    elapsed = time.monotonic() - t0
+    received = len([t for t in snapshots if t >= t0]) / elapsed
     frames = sorted(perf["frames"][1:])
     return {
         "snapshots_per_s": round(received, 1),
+        "shown_per_s": round(perf["shown"] / elapsed, 1),
         "long_tasks": len(perf["long"]),
         "longest_task_ms": round(max(perf["long"], default=0), 1),
         "frames": len(frames),
         "frame_ms_p50": round(statistics.median(frames), 1),
         "frame_ms_p95": round(frames[int(0.95 * (len(frames) - 1))], 1),
         "frame_ms_max": round(frames[-1], 1),
+        "load_1min": round(os.getloadavg()[0], 2),
     }
 
 
 PERF_PROBE = """() => {
-  const perf = { long: [], frames: [] };
+  const perf = { long: [], frames: [], shown: 0 };
   window.__perf = perf;
   new PerformanceObserver((list) => {
+    if (perf.done) return;
     for (const e of list.getEntries()) perf.long.push(e.duration);
   }).observe({ type: "longtask" });
+  // the snapshots shown: the steps a node view takes, read once a frame (a MutationObserver
+  // would slow every attribute write of the page down)
+  const view = document.querySelector('[data-testid="node-live-h23"]');
+  let step = view.dataset.step;
   let last = performance.now();
   const tick = (t) => {
     perf.frames.push(t - last);
     last = t;
+    if (view.dataset.step !== step) {
+      step = view.dataset.step;
+      perf.shown++;
+    }
     if (!perf.done) requestAnimationFrame(tick);
   };
   requestAnimationFrame(tick);
 }"""
 
+WINDOWS = 3  # 5-second windows at most: the target must hold in one of them
+
 
 def test_twenty_snapshots_a_second_on_a_50_node_graph_keep_the_page_smooth(
     trainer: Page, tmp_path: Path, console_errors, screenshot
 ):
+    """The requirement: with 20 snapshots a second on a 50-node graph, no long task over 50 ms
+    and at least 15 snapshots a second, in the best of (at most) three 5-second windows. Every
+    window's figures are printed and written to test-results/training-perf.json."""
     page = trainer
     doc = chain_graph()
     assert len(doc["nodes"]) == 52
@@ -459,29 +477,18 @@ def test_twenty_snapshots_a_second_on_a_50_node_graph_keep_the_page_smooth(
     page.get_by_test_id("btn-train-play").click()
     expect(page.get_by_test_id("node-live-h23")).to_be_visible(timeout=SLOW)
     page.wait_for_timeout(1000)
-    # Two 5-second windows at most: the target must hold in one of them (a shared machine can
-    # be busy for a moment with something else).
     windows = []
-    for _ in range(2):
+    for i in range(WINDOWS):
         figures = measure(page, snapshots, 5.0)
         windows.append(figures)
-        print("\nperf (20 snapshots/s, 52 nodes):", json.dumps(figures))
+        print(f"\nperf window {i + 1} (20 snapshots/s, 52 nodes):", json.dumps(figures))
         if figures["longest_task_ms"] <= 50 and figures["snapshots_per_s"] >= 15:
             break
     results = Path(__file__).resolve().parents[2] / "test-results"
     results.mkdir(exist_ok=True)
     (results / "training-perf.json").write_text(json.dumps(windows, indent=2))
     screenshot("training-50-nodes")
-    best = min(windows, key=lambda f: f["longest_task_ms"])
-    met = best["longest_task_ms"] <= 50 and best["snapshots_per_s"] >= 15
-    load = os.getloadavg()[0]
-    if load > 1.5 * (os.cpu_count() or 1):
-        # On a machine busy with other work the 50 ms target measures the machine, not the
-        # page; a looser bound still catches a page that blocks on every snapshot.
-        print(f"machine loaded (load average {load:.1f}): checking a 200 ms bound instead")
-        assert best["longest_task_ms"] <= 200 and best["snapshots_per_s"] >= 10, windows
-    else:
-        assert met, windows
+    assert any(w["longest_task_ms"] <= 50 and w["snapshots_per_s"] >= 15 for w in windows), windows
     assert console_errors == []
 
 

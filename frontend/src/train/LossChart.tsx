@@ -115,18 +115,24 @@ function mount(
     u.setSize(size());
   };
   layout();
+  // Redrawn within a store update (the stream applies its batches at animation frames), so a
+  // redraw shares the frame the batch draws anyway; a timer only catches the last points
+  // once the stream goes quiet.
   let last = 0;
+  let pending = false;
   let timer: ReturnType<typeof setTimeout> | null = null;
   const redraw = () => {
+    if (timer) clearTimeout(timer);
     timer = null;
+    pending = false;
     last = performance.now();
     u.setData(chartData(useTrain.getState()));
   };
   const unsub = useTrain.subscribe((s, p) => {
-    if (s.metricsVersion === p.metricsVersion || timer) return;
-    const wait = MIN_INTERVAL - (performance.now() - last);
-    if (wait <= 0) redraw();
-    else timer = setTimeout(redraw, wait);
+    if (s.metricsVersion !== p.metricsVersion) pending = true;
+    if (!pending) return;
+    if (performance.now() - last >= MIN_INTERVAL) redraw();
+    else if (!timer) timer = setTimeout(redraw, 3 * MIN_INTERVAL);
   });
   const ro = new ResizeObserver(layout);
   ro.observe(el);

@@ -1,29 +1,19 @@
-import { memo, useLayoutEffect, useRef } from "react";
-import {
-  asGrid,
-  drawHeatmap,
-  drawHistogram,
-  flatData,
-  fmt,
-  GRAD_COLOR,
-  prepare,
-  VALUE_COLOR,
-} from "./draw";
+import { memo, useEffect, useLayoutEffect, useRef } from "react";
+import { drawNode, fmt, NODE_H, NODE_W, prepare } from "./draw";
+import { drawNodeInWorker, setWorkerMode, watchVisible } from "./live";
 import { type LiveMode, type TrainState, useTrain } from "./store";
 import "./train.css";
 import { isHeld, type NodeSummary, type TensorSummary } from "./types";
 
-const W = 120;
-const H = 40;
-const PLOT = 28; // the plot's height; the norms are written below it
-
 /**
  * The compact live view under a node: its value and/or gradient over the last batch, as a
  * histogram (or, for a small per-sample tensor, a heatmap of the first sample), with the
- * norms. Snapshots never re-render it through React: it subscribes to its own node's
- * summary and redraws its canvas directly (zustand's transient updates), so 20 snapshots a
- * second on a big graph cost one canvas draw per node and no layout. It is absolutely placed
- * so the node never changes size (React Flow would re-measure it).
+ * norms. Snapshots never re-render it through React. Its canvas is handed over to the live
+ * worker, which draws it from every snapshot while it is on screen (live.ts); the page only
+ * writes the step and norms into data attributes from its own node's summary (the tooltip's
+ * statistics when the pointer comes over it). Without a worker it draws the canvas itself,
+ * again only while on screen. It is absolutely placed so the node never changes size (React
+ * Flow would re-measure it).
  */
 function NodeLiveImpl({ id }: { id: string }) {
   const present = useTrain((s) => id in s.nodes);
@@ -34,33 +24,63 @@ function NodeLiveImpl({ id }: { id: string }) {
   const box = useRef<HTMLDivElement>(null);
   const canvas = useRef<HTMLCanvasElement>(null);
 
+  useEffect(() => setWorkerMode(mode), [mode]);
+
   useLayoutEffect(() => {
-    if (!present) return;
+    const el = box.current;
+    const c = canvas.current;
+    if (!present || !el || !c) return;
+    const inWorker = drawNodeInWorker(id, c, el);
+    let visible = true;
     let last: NodeSummary | undefined;
-    let titled = 0;
-    const paint = (s: TrainState) => {
+    let lastMode: LiveMode | undefined;
+    let drawn: NodeSummary | undefined;
+    let step = "";
+    const paint = () => {
+      const s = useTrain.getState();
       const summary = s.nodes[id];
+      if (!summary || !visible || (summary === drawn && s.liveMode === lastMode)) return;
+      drawn = summary;
+      lastMode = s.liveMode;
+      const ctx = prepare(c, NODE_W, NODE_H);
+      if (ctx) drawNode(ctx, summary, s.liveMode);
+    };
+    const update = (s: TrainState) => {
+      const summary = s.nodes[id];
+      if (!inWorker && s.liveMode !== lastMode) paint();
       if (!summary || summary === last) return;
       last = summary;
-      const el = box.current;
-      const c = canvas.current;
-      if (!el || !c) return;
-      el.dataset.step = String(s.snapStep ?? "");
+      const at = String(s.snapStep ?? "");
+      if (at !== step) el.dataset.step = step = at;
       el.dataset.valueNorm = String(summary.value.norm ?? "");
       el.dataset.gradNorm = String(summary.grad?.norm ?? "");
       const bad = (summary.value.nonfinite ?? 0) + (summary.grad?.nonfinite ?? 0);
-      el.classList.toggle("has-nonfinite", bad > 0);
-      const now = performance.now();
-      if (now - titled > 1000) {
-        titled = now; // the tooltip's numbers, refreshed once a second
-        el.title = tooltip(id, summary);
+      if (bad > 0 !== el.classList.contains("has-nonfinite")) {
+        el.classList.toggle("has-nonfinite", bad > 0);
       }
-      const ctx = prepare(c, W, H);
-      if (ctx) drawNode(ctx, summary, mode);
+      if (!inWorker) paint();
     };
-    paint(useTrain.getState());
-    return useTrain.subscribe(paint);
-  }, [id, present, mode]);
+    update(useTrain.getState());
+    const unsub = useTrain.subscribe(update);
+    // The tooltip's numbers: written when the pointer comes over the view, not per snapshot.
+    const title = () => {
+      el.title = tooltip(id, useTrain.getState().nodes[id]);
+    };
+    el.addEventListener("pointerenter", title);
+    // Drawn by the page: only while on screen, and at once when it comes back into view.
+    const unwatch = inWorker
+      ? null
+      : watchVisible(el, (v) => {
+          visible = v;
+          if (v) paint();
+        });
+    return () => {
+      unsub();
+      el.removeEventListener("pointerenter", title);
+      unwatch?.();
+      inWorker?.();
+    };
+  }, [id, present]);
 
   if (!present && !diverged) return null;
   return (
@@ -72,7 +92,7 @@ function NodeLiveImpl({ id }: { id: string }) {
           data-testid={`node-live-${id}`}
           data-mode={mode}
         >
-          <canvas ref={canvas} className="node-live-canvas" width={W} height={H} />
+          <canvas ref={canvas} className="node-live-canvas" width={NODE_W} height={NODE_H} />
           {mode !== "value" && (
             <span className="node-live-key" data-testid={`node-live-grad-${id}`}>
               ∂
@@ -97,62 +117,6 @@ function NodeLiveImpl({ id }: { id: string }) {
       )}
     </>
   );
-}
-
-/** Plot(s) on top, norms below; a scalar (a cost) is written as a number instead. */
-export function drawNode(ctx: CanvasRenderingContext2D, n: NodeSummary, mode: LiveMode) {
-  const value = n.value;
-  const grad = n.grad ?? null;
-  const showValue = mode !== "grad";
-  const showGrad = mode !== "value";
-  ctx.font = "9.5px ui-monospace, SFMono-Regular, Menlo, monospace";
-  ctx.textBaseline = "middle";
-  if (value.shape.length === 0) {
-    ctx.font = "12px ui-monospace, SFMono-Regular, Menlo, monospace";
-    if (showValue) {
-      ctx.fillStyle = VALUE_COLOR;
-      ctx.fillText(fmt(value.mean), 3, showGrad ? 10 : H / 2);
-    }
-    if (showGrad) {
-      ctx.fillStyle = GRAD_COLOR;
-      ctx.fillText(`∂ ${grad ? fmt(grad.mean) : "—"}`, 3, showValue ? 28 : H / 2);
-    }
-    return;
-  }
-  const rows: [TensorSummary, string][] = [];
-  if (showValue) rows.push([value, VALUE_COLOR]);
-  if (showGrad && grad) rows.push([grad, GRAD_COLOR]);
-  const h = PLOT / Math.max(1, rows.length);
-  rows.forEach(([s, color], i) => {
-    plot(ctx, s, color, i * h, h, mode);
-  });
-  ctx.fillStyle = VALUE_COLOR;
-  if (showValue) ctx.fillText(`‖v‖ ${fmt(value.norm)}`, 1, PLOT + 6);
-  if (showGrad) {
-    ctx.fillStyle = GRAD_COLOR;
-    const text = `‖g‖ ${grad ? fmt(grad.norm) : "—"}`;
-    ctx.fillText(text, showValue ? W - ctx.measureText(text).width - 1 : 1, PLOT + 6);
-  }
-}
-
-function plot(
-  ctx: CanvasRenderingContext2D,
-  s: TensorSummary,
-  color: string,
-  y: number,
-  h: number,
-  mode: LiveMode,
-) {
-  const values = flatData(s.data);
-  if (values && values.length >= 4) {
-    drawHeatmap(ctx, asGrid(values, W / h), 0, y + 1, W, h - 2);
-    if (mode === "both") {
-      ctx.fillStyle = color;
-      ctx.fillRect(0, y + 1, 3, h - 2);
-    }
-  } else {
-    drawHistogram(ctx, s, 0, y + 1, W, h - 2, color);
-  }
 }
 
 function tooltip(id: string, n?: NodeSummary) {

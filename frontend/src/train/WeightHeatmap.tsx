@@ -1,5 +1,7 @@
-import { useLayoutEffect, useRef, useState } from "react";
+import { useEffect, useLayoutEffect, useRef, useState } from "react";
 import { drawHeatmap, flatData, fmt, prepare } from "./draw";
+import { isLight } from "./light";
+import { wantFull } from "./live";
 import { useTrain } from "./store";
 import "./train.css";
 import type { TensorSummary } from "./types";
@@ -10,7 +12,8 @@ const MAX_H = 180;
 /**
  * In the inspector, while a run is watched: the selected block's trainable parameters as
  * heatmaps (a Linear layer's W is [out, in]: one row per output unit), or their gradients,
- * and the live statistics of its value and gradient.
+ * and the live statistics of its value and gradient. Snapshots reach the page light (live.ts):
+ * this asks for its block's summaries in full.
  */
 export function WeightHeatmap({ id }: { id: string }) {
   const params = useTrain((s) => s.params[id]);
@@ -18,6 +21,7 @@ export function WeightHeatmap({ id }: { id: string }) {
   const node = useTrain((s) => s.nodes[id]);
   const step = useTrain((s) => s.snapStep);
   const [show, setShow] = useState<"value" | "grad">("value");
+  useEffect(() => wantFull(id), [id]);
   if (!params && !node) return null;
   const shown = show === "grad" ? grads : params;
   return (
@@ -111,6 +115,8 @@ function ParamMap({ id, name, s }: { id: string; name: string; s?: TensorSummary
       </div>
       {rows ? (
         <canvas ref={canvas} style={{ width: w, height: h }} />
+      ) : isLight(s) ? (
+        <div className="muted">…</div>
       ) : (
         <div className="muted">too large to draw; ‖·‖ {fmt(s?.norm)}</div>
       )}

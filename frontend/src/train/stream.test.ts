@@ -156,4 +156,52 @@ describe("RunStream", () => {
     expect(FakeSocket.all).toHaveLength(1);
     stream.close();
   });
+
+  it("lets metrics alone wait for a lazy frame, and a snapshot make it due at once", () => {
+    FakeSocket.all = [];
+    const scheduled: boolean[] = [];
+    let pending: (() => void) | null = null;
+    const batches: Batch[] = [];
+    const stream = new RunStream(
+      {
+        runId: "r1",
+        rate: 20,
+        since: 0,
+        onBatch: (b) => batches.push(b),
+        onConnection: () => undefined,
+      },
+      (cb, lazy) => {
+        scheduled.push(!!lazy);
+        pending = cb;
+        return () => {
+          pending = null;
+        };
+      },
+      (url) => new FakeSocket(url) as unknown as WebSocket,
+    );
+    const s = FakeSocket.all[0];
+    s.frame(metrics(1, 1));
+    s.frame(metrics(2, 2));
+    expect(scheduled).toEqual([true]); // one flush, lazy
+    s.frame({ type: "snapshot", step: 2, epoch: 1, nodes: {}, params: {} });
+    expect(scheduled).toEqual([true, false]); // made due at the next frame
+    s.frame(metrics(3, 3));
+    expect(scheduled).toEqual([true, false]);
+    (pending as (() => void) | null)?.();
+    expect(batches).toHaveLength(1);
+    expect(batches[0].points.map((p) => p.step)).toEqual([1, 2, 3]);
+    expect(batches[0].snapshot?.step).toBe(2);
+    stream.close();
+  });
+
+  it("takes frames parsed in the live worker as they are", () => {
+    const { sock, batches, frame, stream } = setup();
+    const snapshot = { type: "snapshot", step: 4, epoch: 1, nodes: {}, params: {} };
+    sock().onmessage?.({ data: null, frame: snapshot } as unknown as { data: string });
+    sock().onmessage?.({ data: JSON.stringify(metrics(1, 4)) });
+    frame();
+    expect(batches[0].snapshot).toBe(snapshot);
+    expect(batches[0].points.map((p) => p.step)).toEqual([4]);
+    stream.close();
+  });
 });

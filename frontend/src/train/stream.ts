@@ -1,8 +1,13 @@
-// The client of WS /api/runs/{id}/stream. It knows no React: frames are parsed as they come,
-// queued, and handed over once per animation frame as one batch (metrics in order, the
-// latest snapshot and boundary only), so a fast run never floods the page. It reconnects
-// with backoff after a network blip or a server restart and resyncs from the last metrics
-// seq it holds; a gap in seq asks the server to resend from there.
+// The client of WS /api/runs/{id}/stream. It knows no React: frames are queued as they come
+// and handed over once per animation frame as one batch (metrics in order, the latest
+// snapshot and boundary only), so a fast run never floods the page. It reconnects with
+// backoff after a network blip or a server restart and resyncs from the last metrics seq it
+// holds; a gap in seq asks the server to resend from there.
+//
+// In a browser the socket itself lives in the live worker (live.ts): frames arrive parsed,
+// snapshots light, and the node views are drawn there. Elsewhere (jsdom, no OffscreenCanvas)
+// it is a plain WebSocket and frames are parsed here.
+import { workerSocket } from "./live";
 import type {
   BoundaryFrame,
   ErrorFrame,
@@ -38,29 +43,49 @@ export interface StreamOptions {
   exists?: () => Promise<boolean>;
 }
 
-type Sched = (cb: () => void) => () => void;
+/** Calls `cb` once, at an animation frame; `lazy`: not before LAZY_MS either. Returns the
+ * cancel. */
+type Sched = (cb: () => void, lazy?: boolean) => () => void;
+
+/** How long metrics alone may wait for the next frame that has to be drawn anyway (a
+ * snapshot's): the curve and the step counter still move ten times a second, and a run
+ * streaming snapshots costs the page one frame per snapshot, not one more per metrics batch. */
+export const LAZY_MS = 100;
 
 /** requestAnimationFrame, with a timer in case the tab is hidden (rAF then never fires). */
-const defaultSchedule: Sched = (cb) => {
+const defaultSchedule: Sched = (cb, lazy = false) => {
   let done = false;
+  let raf = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const run = () => {
     if (done) return;
     done = true;
     cb();
   };
-  const raf = typeof requestAnimationFrame === "function" ? requestAnimationFrame(run) : 0;
-  const timer = setTimeout(run, 250);
+  const arm = () => {
+    raf = typeof requestAnimationFrame === "function" ? requestAnimationFrame(run) : 0;
+    timer = setTimeout(run, 250);
+  };
+  const wait = lazy ? setTimeout(arm, LAZY_MS) : undefined;
+  if (!lazy) arm();
   return () => {
     done = true;
+    clearTimeout(wait);
     if (raf) cancelAnimationFrame(raf);
     clearTimeout(timer);
   };
 };
 
+/** The socket in the live worker when the page has one, else a WebSocket. */
+const defaultSocket = (url: string): WebSocket =>
+  (workerSocket(url) as unknown as WebSocket | null) ?? new WebSocket(url);
+
 export class RunStream {
   private ws: WebSocket | null = null;
   private queue: ServerFrame[] = [];
   private cancelFlush: (() => void) | null = null;
+  /** the flush scheduled is a lazy one (metrics only so far) */
+  private lazy = false;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private attempts = 0;
   private closed = false;
@@ -71,7 +96,7 @@ export class RunStream {
   constructor(
     private opts: StreamOptions,
     private schedule: Sched = defaultSchedule,
-    private makeSocket: (url: string) => WebSocket = (url) => new WebSocket(url),
+    private makeSocket: (url: string) => WebSocket = defaultSocket,
   ) {
     this.seq = opts.since;
     this.rate = opts.rate;
@@ -99,14 +124,28 @@ export class RunStream {
       return;
     }
     this.ws = ws;
-    ws.onmessage = (e) => {
-      if (typeof e.data !== "string") return;
-      try {
-        this.queue.push(JSON.parse(e.data) as ServerFrame);
-      } catch {
-        return;
+    ws.onmessage = (e: MessageEvent | { data: unknown; frame?: ServerFrame }) => {
+      let frame: ServerFrame;
+      if ("frame" in e && e.frame) {
+        frame = e.frame; // parsed in the live worker
+      } else if (typeof e.data === "string") {
+        try {
+          frame = JSON.parse(e.data) as ServerFrame;
+        } catch {
+          return;
+        }
+      } else return;
+      this.queue.push(frame);
+      // At most one batch per animation frame; metrics alone wait for a while (LAZY_MS).
+      const lazy = frame.type === "metrics";
+      if (this.cancelFlush && this.lazy && !lazy) {
+        this.cancelFlush();
+        this.cancelFlush = null;
       }
-      if (!this.cancelFlush) this.cancelFlush = this.schedule(() => this.flush());
+      if (!this.cancelFlush) {
+        this.lazy = lazy;
+        this.cancelFlush = this.schedule(() => this.flush(), lazy);
+      }
     };
     ws.onclose = () => {
       if (this.ws !== ws) return;
