@@ -1,5 +1,5 @@
-import { ApiError } from "../api/client";
-import type { ApiErrorBody, GraphDoc } from "../api/types";
+import { ApiError, request } from "../api/client";
+import type { GraphDoc } from "../api/types";
 import type {
   ExplainResult,
   GradcheckResult,
@@ -11,31 +11,7 @@ import type {
 
 /** The classroom's calls: explain one sample, check gradients, broadcast a session. */
 
-async function call<T>(path: string, init: RequestInit = {}): Promise<T> {
-  const res = await fetch(`/api${path}`, {
-    ...init,
-    headers: {
-      Accept: "application/json",
-      ...(init.body ? { "Content-Type": "application/json" } : {}),
-      ...init.headers,
-    },
-  });
-  const text = await res.text();
-  let data: unknown = null;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    // not JSON: reported by status below
-  }
-  if (!res.ok) {
-    const err = (data as { error?: ApiErrorBody } | null)?.error;
-    throw new ApiError(
-      res.status,
-      err ?? { code: `http_${res.status}`, message: `${res.status} ${res.statusText}` },
-    );
-  }
-  return data as T;
-}
+const call = request;
 
 const json = (body: unknown) => JSON.stringify(body);
 const enc = encodeURIComponent;

@@ -1,6 +1,6 @@
 // REST calls of the training views: datasets, runs and their control. Edit tokens of runs
 // this browser started live in localStorage, like the graphs' tokens (api/client.ts).
-import { ApiError } from "../api/client";
+import { ApiError, request } from "../api/client";
 import type {
   DatasetCreated,
   DatasetInfo,
@@ -12,27 +12,14 @@ import type {
   TrainConfig,
 } from "./types";
 
-async function call<T>(path: string, init?: RequestInit & { token?: string | null }): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
-  if (init?.body && typeof init.body === "string") headers["Content-Type"] = "application/json";
-  if (init?.token) headers["X-Edit-Token"] = init.token;
-  const res = await fetch(`/api${path}`, { ...init, headers: { ...headers, ...init?.headers } });
-  const text = await res.text();
-  let data: unknown = null;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    // not JSON: reported by status below
-  }
-  if (!res.ok) {
-    const err = (data as { error?: { code: string; message: string } } | null)?.error;
-    throw new ApiError(
-      res.status,
-      err ?? { code: `http_${res.status}`, message: `${res.status} ${res.statusText}` },
-    );
-  }
-  return data as T;
-}
+/** A REST call, with the run's edit token when it controls a run. */
+const call = <T>(path: string, init?: RequestInit & { token?: string | null }): Promise<T> => {
+  const { token, ...rest } = init ?? {};
+  return request<T>(path, {
+    ...rest,
+    headers: { ...(token ? { "X-Edit-Token": token } : {}), ...rest.headers },
+  });
+};
 
 const enc = encodeURIComponent;
 const RUN_TOKEN = "blockprop:runtoken:";
