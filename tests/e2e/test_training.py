@@ -459,7 +459,10 @@ def test_twenty_snapshots_a_second_on_a_50_node_graph_keep_the_page_smooth(
     page.get_by_test_id("train-tab-data").click()
     page.get_by_test_id("dataset-select").select_option("spiral")
     setting(page, "epochs", "100000")
-    setting(page, "speed", "200")
+    # 50 steps/s: every one of the 20 snapshots a second shows a new step, while the run's
+    # worker leaves the page its share of a 2-core machine (the requirement is about the page
+    # under 20 snapshots/s, not about training speed)
+    setting(page, "speed", "50")
     page.get_by_test_id("live-rate").select_option("20")
     snapshots: list[float] = []
 
