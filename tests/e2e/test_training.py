@@ -459,9 +459,10 @@ def test_twenty_snapshots_a_second_on_a_50_node_graph_keep_the_page_smooth(
     page.get_by_test_id("train-tab-data").click()
     page.get_by_test_id("dataset-select").select_option("spiral")
     setting(page, "epochs", "100000")
-    # 50 steps/s: every one of the 20 snapshots a second shows a new step, while the run's
-    # worker leaves the page its share of a 2-core machine (the requirement is about the page
-    # under 20 snapshots/s, not about training speed)
+    # 50 steps/s: the page asks for 20 snapshots a second and gets ~17 (a snapshot waits for
+    # a step's end: 2–3 steps apart), each showing a new step, while the run's worker leaves
+    # the page its share of a 2-core machine (the requirement is about the page, not about
+    # training speed; at 200 steps/s a CI run saw 145–287 ms long tasks at load 3.7)
     setting(page, "speed", "50")
     page.get_by_test_id("live-rate").select_option("20")
     snapshots: list[float] = []
