@@ -1,0 +1,85 @@
+"""Bodies of validate, evaluate and gradcheck: a graph checked, run once, checked numerically."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ConfigDict, Field
+
+from blockprop.api.schemas.common import Reply, Request
+from blockprop.api.schemas.graphs import SPIRAL_GRAPH, Graph
+
+
+class ValidationIssue(Reply):
+    code: str
+    message: str
+    nodes: list[str] = Field(default_factory=list)
+    port: str | None = None
+
+
+class ValidationResult(Reply):
+    ok: bool
+    order: list[str] = Field(description="the nodes in topological order")
+    shapes: dict[str, Any] = Field(description="per-sample output shape of each node")
+    errors: list[ValidationIssue]
+
+
+class EvaluateRequest(Request):
+    graph: Graph
+    inputs: dict[str, Any] = Field(
+        description="fed values by node id (input and target nodes), batch axis first"
+    )
+    seed: int = Field(default=0, ge=0, description="seed for parameter initialisation")
+    backward: bool = Field(default=True, description="also compute gradients")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "graph": SPIRAL_GRAPH,
+                    "inputs": {"x": [[0.5, -1.0], [1.0, 0.25]], "y": [0, 1]},
+                    "seed": 0,
+                    "backward": True,
+                }
+            ]
+        }
+    )
+
+
+class EvaluateResult(Reply):
+    loss: float | None
+    values: dict[str, Any] = Field(description="every node's value, batch axis first")
+    grads: dict[str, Any] = Field(description="dL/d(node value) for every node")
+    param_grads: dict[str, dict[str, Any]] = Field(description="dL/dparameter by node and name")
+    state: dict[str, dict[str, Any]] = Field(description="the parameters used, by node and name")
+
+
+class GradcheckRequest(EvaluateRequest):
+    keys: list[str] | None = Field(
+        default=None,
+        description='check only these items ("node", "node:port" or "node.param")',
+    )
+    tolerance: float = Field(default=1e-4, gt=0, description="the largest error that is ok")
+    per_item: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="check at most this many elements of each item, drawn at random (seeded "
+        "by `seed`): how a large weight matrix is checked within the server's limit",
+    )
+
+
+class GradcheckResult(Reply):
+    errors: dict[str, float] = Field(
+        description="max relative error between backprop and central differences, per item"
+    )
+    max_error: float
+    ok: bool = Field(description="every error below tolerance")
+    tolerance: float
+    elements: dict[str, int] = Field(
+        default_factory=dict, description="how many numbers each item holds"
+    )
+    checked: dict[str, int] = Field(
+        default_factory=dict,
+        description="how many of them were perturbed (fewer than `elements` with `per_item`)",
+    )

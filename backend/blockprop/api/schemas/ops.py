@@ -1,0 +1,67 @@
+"""The op catalogue of GET /api/ops: an op's ports, params, formulas and explain templates."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from blockprop.api.schemas.common import Reply
+
+
+class OpInput(Reply):
+    name: str
+    doc: str = ""
+
+
+class OpOutput(Reply):
+    name: str
+
+
+class OpParam(Reply):
+    name: str
+    type: str
+    default: Any = None
+    min: float | None = None
+    max: float | None = None
+    choices: list[Any] | None = None
+    doc: str = ""
+    required: bool = False
+
+
+class OpTrainable(Reply):
+    name: str
+    shape_rule: str
+
+
+class OpFormula(Reply):
+    forward: str
+    backward: str
+
+
+class OpExplain(Reply):
+    """The op's rules as LaTeX templates for the classroom: `@name` stands for a value
+    (`g` = dC/d output, `ans` = the output, or a port, param, parameter or scratch name);
+    `@[ … @]` is dropped when a value inside it is absent. See engine.registry.check_explain."""
+
+    forward: str | None = Field(default=None, description="right-hand side of y = …")
+    vjp: dict[str, str] = Field(
+        default_factory=dict, description="input or parameter → right-hand side of dC/d(it) = …"
+    )
+    symbols: dict[str, str] = Field(
+        default_factory=dict, description="template name → LaTeX symbol, where not the name"
+    )
+
+
+class OpSpec(Reply):
+    name: str
+    label: str
+    category: Literal["variable", "function", "cost"]
+    doc: str
+    inputs: list[OpInput]
+    outputs: list[OpOutput]
+    params: list[OpParam]
+    parameters: list[OpTrainable]
+    differentiable: bool
+    formula: OpFormula
+    explain: OpExplain = Field(default_factory=OpExplain)

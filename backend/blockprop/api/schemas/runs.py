@@ -1,0 +1,163 @@
+"""Training runs: creating and controlling them, their status, metrics and trained state."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from blockprop.api.schemas.common import Reply, Request
+from blockprop.api.schemas.graphs import SPIRAL_GRAPH, Graph
+
+RunStatus = Literal[
+    "starting", "running", "paused", "done", "stopped", "diverged", "failed", "interrupted"
+]
+
+
+class DatasetSpec(BaseModel):
+    """Which data to train on: a built-in dataset or an upload id, with its parameters.
+
+    Besides the fields below, the dataset's own parameters (listed by GET /api/datasets,
+    e.g. `turns` for spiral, `classes` for blobs) may be given as numbers; the dataset
+    refuses ones it does not have. This is the `dataset` object of the examples as is.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={"examples": [{"name": "spiral", "n": 400, "noise": 0.05}]},
+    )
+
+    name: str = Field(max_length=100, examples=["spiral"])
+    n: int | None = Field(default=None, ge=2)
+    noise: float | None = Field(default=None, ge=0)
+    seed: int = Field(default=0, ge=0)
+    test_fraction: float = Field(default=0.2, ge=0, lt=1)
+    normalize: bool = True
+
+    @model_validator(mode="after")
+    def _numeric_extras(self) -> DatasetSpec:
+        for key, value in (self.model_extra or {}).items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"dataset parameter {key!r} must be a number")
+        return self
+
+
+class RunCreate(Request):
+    graph_id: str | None = Field(
+        default=None,
+        description="a stored graph; with `graph` too, the run is listed under it",
+    )
+    graph: Graph | None = Field(
+        default=None, description="an inline graph (trained instead of the stored one)"
+    )
+    dataset: DatasetSpec
+    train: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the training config (TrainConfig): epochs, batch_size, optimizer, lr, …",
+    )
+    name: str = Field(default="", max_length=200)
+    paused: bool = Field(default=False, description="start paused (then step or resume)")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "graph": SPIRAL_GRAPH,
+                    "dataset": {"name": "spiral", "n": 400, "noise": 0.05, "seed": 1},
+                    "train": {"epochs": 200, "batch_size": 32, "optimizer": "adam", "lr": 0.01},
+                }
+            ]
+        }
+    )
+
+
+class RunUpdate(Request):
+    """Settings that can change while a run trains."""
+
+    lr: float | None = Field(default=None, gt=0, le=1e6)
+    momentum: float | None = Field(default=None, ge=0, lt=1)
+    l1: float | None = Field(default=None, ge=0)
+    l2: float | None = Field(default=None, ge=0)
+    speed: float | None = Field(
+        default=None, ge=0, le=1e6, description="steps per second at most (0: as fast as it goes)"
+    )
+
+
+class RunStep(Request):
+    n: int = Field(default=1, ge=1, le=1_000_000, description="steps to run, then pause")
+
+
+LIVE_DOC = (
+    "a worker holds the run: it can be paused, resumed, stepped and changed (true while "
+    "starting, running or paused, and while diverged and held with its last finite parameters "
+    "until it is resumed or stopped; false once the run has ended or is interrupted)"
+)
+
+
+class RunRead(Reply):
+    id: str
+    graph_id: str | None
+    name: str
+    status: RunStatus
+    live: bool = Field(description=LIVE_DOC)
+    reason: str | None = None
+    error: dict[str, Any] | None = None
+    step: int
+    epoch: int
+    last_seq: int = Field(description="seq of the last metrics batch")
+    diverged_node: str | None = Field(
+        default=None,
+        description="status diverged: the first node (in topological order) holding a "
+        "non-finite value or gradient",
+    )
+    checkpoint_step: int | None = Field(description="step of the last checkpoint, if any")
+    dataset: dict[str, Any]
+    config: dict[str, Any]
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    updated_at: float
+
+
+class RunCreated(RunRead):
+    edit_token: str = Field(description="send it as X-Edit-Token to control the run")
+
+
+class MetricPoint(Reply):
+    """One training step. The last step of an epoch also has `train_loss` and, on evaluation
+    epochs, `test_loss` and (classification) `accuracy`."""
+
+    step: int = Field(description="steps counted from 1")
+    epoch: int = Field(description="the 1-based epoch the step belongs to")
+    loss: float | None = Field(description="the batch loss (null if not finite)")
+    lr: float
+    grad_norm: float | None = None
+    train_loss: float | None = None
+    test_loss: float | None = None
+    accuracy: float | None = None
+    t: float | None = Field(default=None, description="Unix time the worker recorded it")
+
+
+class RunMetrics(Reply):
+    run_id: str
+    last_seq: int
+    points: list[MetricPoint] = Field(description="in step order")
+
+
+class InputNormalization(Reply):
+    """How a run normalised an input's feed: `(x - mean) / std` per feature (flattened), with
+    training-split statistics."""
+
+    mean: list[float]
+    std: list[float]
+
+
+class RunState(Reply):
+    run_id: str
+    step: int
+    state: dict[str, dict[str, Any]] = Field(description="parameters by node and name")
+    normalized: dict[str, InputNormalization] = Field(
+        default_factory=dict,
+        description="input node id → how the run normalised its feed (empty: not normalised); "
+        "a raw sample goes through it before it meets these parameters",
+    )

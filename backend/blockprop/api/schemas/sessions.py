@@ -1,0 +1,68 @@
+"""Classroom sessions: the graph and view a teacher shares with followers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from blockprop.api.schemas.common import Reply, Request
+from blockprop.api.schemas.graphs import Graph
+
+
+class ExplainPosition(Request):
+    """Where the teacher is in explain mode; followers replay it on the same sample."""
+
+    inputs: dict[str, Any] = Field(default_factory=dict, description="the sample (batch of 1)")
+    seed: int = Field(default=0, ge=0)
+    step: int = Field(default=0, ge=0, description="position in the walk (forward, backward)")
+    node: str | None = Field(default=None, description="the node at that step (a hint)")
+    playing: bool = False
+    speed: float = Field(default=1.0, gt=0, le=100, description="steps per second")
+    param: str | None = Field(default=None, description='"node.param" for the update step')
+    lr: float = Field(default=0.1, description="η of the update step")
+    run_id: str | None = Field(
+        default=None, max_length=64, description="the run whose trained parameters are explained"
+    )
+    run_step: int | None = Field(
+        default=None, ge=0, description="the step of those parameters (`run.step` of the answer)"
+    )
+
+
+class SessionView(Request):
+    """What followers mirror besides the graph. Every field is optional."""
+
+    explain: ExplainPosition | None = None
+    gradcheck: dict[str, Any] | None = Field(
+        default=None, description="the teacher's last gradient-check result (badges)"
+    )
+    run_id: str | None = Field(default=None, max_length=64, description="a run to watch")
+    selected: str | None = Field(default=None, max_length=64)
+    present: bool = False
+    backward_graph: bool = Field(default=False, description="the transformed graph is shown")
+
+
+class SessionCreate(Request):
+    graph: Graph
+    view: SessionView = Field(default_factory=SessionView)
+
+
+class SessionUpdate(Request):
+    graph: Graph | None = None
+    view: SessionView | None = None
+
+
+class SessionRead(Reply):
+    id: str
+    graph: dict[str, Any]
+    view: dict[str, Any]
+    version: int = Field(description="bumps on every change")
+    graph_version: int = Field(description="bumps when the graph changes")
+    followers: int = Field(description="WebSocket followers connected now")
+    created: float
+    updated: float
+
+
+class SessionCreated(SessionRead):
+    edit_token: str = Field(description="needed (X-Edit-Token) to change or end the session")
+    follow_path: str = Field(description="the page students open: /follow/{id}")

@@ -1,0 +1,170 @@
+"""The frames of WS /api/runs/{id}/stream, server to client and client to server."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from blockprop.api.schemas.common import ErrorDetail, Reply, Request
+from blockprop.api.schemas.runs import LIVE_DOC, MetricPoint, RunRead, RunStatus, RunUpdate
+
+# Not request or response bodies: the JSON frames of WS /api/runs/{id}/stream, documented
+# here so the OpenAPI document (and the frontend's generated types) include them.
+
+
+class Histogram(Reply):
+    edges: list[float | None]
+    counts: list[int]
+
+
+class TensorSummary(Reply):
+    """A tensor summarised for the screen (engine/summary.py)."""
+
+    shape: list[int] = Field(description="per-sample shape (batched values) or full shape")
+    batch: int | None = None
+    nonfinite: int = 0
+    mean: float | None = None
+    std: float | None = None
+    min: float | None = None
+    max: float | None = None
+    norm: float | None = None
+    hist: Histogram
+    data: Any = Field(default=None, description="the values (first sample) when small")
+    matrix: list[list[float | None]] | None = Field(
+        default=None, description="a small 2-D parameter in full, for heatmaps"
+    )
+
+
+class NodeSummary(Reply):
+    value: TensorSummary
+    grad: TensorSummary | None = None
+
+
+class StreamHello(Reply):
+    type: Literal["hello"]
+    run_id: str
+    run: RunRead
+    status: RunStatus
+    reason: str | None = None
+    step: int
+    seq: int = Field(description="seq of the last metrics batch that exists")
+    since: int = Field(description="this connection sends metrics batches after this seq")
+    can_control: bool
+    subscription: dict[str, Any]
+
+
+class StreamMetrics(Reply):
+    type: Literal["metrics"]
+    seq: int = Field(description="1, 2, 3, … per run, no gaps; resync with hello {since}")
+    points: list[MetricPoint]
+
+
+class StreamSnapshot(Reply):
+    type: Literal["snapshot"]
+    step: int
+    epoch: int
+    nodes: dict[str, NodeSummary] = Field(description='by value key ("node" or "node:port")')
+    params: dict[str, dict[str, TensorSummary]]
+    param_grads: dict[str, dict[str, TensorSummary]] = Field(default_factory=dict)
+
+
+class BoundaryPoints(Reply):
+    train: list[list[float]] = Field(description="[x0, x1, y] per sample ([x0, y]: a curve)")
+    test: list[list[float]]
+
+
+class StreamBoundary(Reply):
+    type: Literal["boundary"]
+    step: int
+    x0: list[float]
+    x1: list[float]
+    z: list[list[float]] = Field(
+        description="z[i][j]: prediction at (x0[j], x1[i]); a curve: z[0][j] at x0[j]"
+    )
+    kind: Literal["class", "value", "curve"] = Field(
+        description="class (classification on 2 features), value (regression on 2), "
+        "curve (regression on 1 feature: the fitted curve; x1 is empty)"
+    )
+    points: BoundaryPoints
+
+
+class StreamStatus(Reply):
+    type: Literal["status"]
+    status: RunStatus
+    live: bool = Field(description=LIVE_DOC)
+    reason: str | None = None
+    step: int | None = None
+    epoch: int | None = None
+    diverged_node: str | None = None
+    error: ErrorDetail | None = None
+
+
+class StreamError(Reply):
+    type: Literal["error"]
+    of: str | None = Field(default=None, description="the client message type it answers")
+    error: ErrorDetail
+
+
+class StreamAck(Reply):
+    type: Literal["ack", "auth"]
+    of: str | None = None
+
+
+ServerFrame = Annotated[
+    StreamHello
+    | StreamMetrics
+    | StreamSnapshot
+    | StreamBoundary
+    | StreamStatus
+    | StreamError
+    | StreamAck,
+    Field(discriminator="type"),
+]
+
+
+class ClientHello(Request):
+    type: Literal["hello"]
+    since: int | None = Field(default=None, ge=0, description="resend batches after this seq")
+
+
+class ClientSubscribe(Request):
+    type: Literal["subscribe"]
+    nodes: list[str] | None = Field(default=None, description="null: every node")
+    rate: float | None = Field(default=None, ge=0, description="snapshots per second")
+    boundary: bool = True
+
+
+class ClientAuth(Request):
+    type: Literal["auth"]
+    edit_token: str
+
+
+class ClientControl(Request):
+    type: Literal["pause", "resume", "stop"]
+
+
+class ClientStep(Request):
+    type: Literal["step"]
+    n: int = Field(default=1, ge=1, le=1_000_000)
+
+
+class ClientSet(RunUpdate):
+    type: Literal["set"]
+
+
+STREAM_MODELS: list[type[BaseModel]] = [
+    StreamHello,
+    StreamMetrics,
+    StreamSnapshot,
+    StreamBoundary,
+    StreamStatus,
+    StreamError,
+    StreamAck,
+    ClientHello,
+    ClientSubscribe,
+    ClientAuth,
+    ClientControl,
+    ClientStep,
+    ClientSet,
+]
