@@ -4,7 +4,8 @@ import type { GraphDoc } from "../api/types";
 import { useEditor } from "../store/editor";
 import { useUi } from "../store/ui";
 import { LINREG, resetEditor } from "../test/fixtures";
-import { type RunView, signature, useTrain } from "../train/store";
+import { signature } from "../train/runs";
+import { type RunView, useTrain } from "../train/store";
 import { ExportButtons, weightOptions } from "./ExportMenu";
 import { dispositionFilename, fileStem, stateFor } from "./exportApi";
 

@@ -8,7 +8,8 @@ import type { GraphDoc } from "../api/types";
 import { exportFile } from "../store/documents";
 import { useEditor } from "../store/editor";
 import { useUi } from "../store/ui";
-import { signature, useTrain } from "../train/store";
+import { signature } from "../train/runs";
+import { useTrain } from "../train/store";
 import { fetchRunState, type ModelFormat, requestExport, saveBlob, stateFor } from "./exportApi";
 import "./export.css";
 

@@ -1,7 +1,8 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "react";
 import { trainApi } from "./api";
 import { fmt, prepare } from "./draw";
-import { runLabel, useTrain } from "./store";
+import { runLabel } from "./runs";
+import { useTrain } from "./store";
 import type { RunRead } from "./types";
 
 /** Runs of this graph (stored on the server, plus the ones this browser started on the

@@ -1,7 +1,8 @@
 import { useMemo } from "react";
 import { useEditor } from "../store/editor";
 import { fmt } from "./draw";
-import { signature, staleReason, useTrain } from "./store";
+import { signature, staleReason } from "./runs";
+import { useTrain } from "./store";
 import { isHeld } from "./types";
 
 /** Play, pause, one step, stop, reset, and the run's status line. */

@@ -2,7 +2,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { useEditor } from "../store/editor";
 import { LINREG, resetEditor } from "../test/fixtures";
-import { localRuns, useTrain } from "./store";
+import { localRuns } from "./persist";
+import { useTrain } from "./store";
 
 class SilentSocket {
   readyState = 0;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isLight, isLightBoundary, lightBoundary, lighten } from "./light";
-import { indexSnapshot } from "./store";
+import { indexSnapshot } from "./snapshot";
 import type { BoundaryFrame, SnapshotFrame, TensorSummary } from "./types";
 
 const summary = (norm: number, extra: Partial<TensorSummary> = {}): TensorSummary => ({
