@@ -13,6 +13,9 @@
   it ends as `diverged`.
 - On shutdown live runs are stopped and marked `interrupted`; so are runs found live at start-up
   (the server died). An interrupted run resumes from its last checkpoint on `resume`.
+
+The parts: this module (lifecycle, creating and controlling runs), run_events.py (the
+worker's messages), trained_state.py (trained parameters), live_run.py (LiveRun).
 """
 
 from __future__ import annotations
@@ -21,64 +24,33 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
-import struct
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from blockprop.service.errors import ServiceError, from_data_error, from_issues
+from blockprop.service.live_run import LiveRun, status_frame
+from blockprop.service.run_events import RunEvents
 from blockprop.service.store import RunRow, Store
-from blockprop.service.stream import Hub, Subscription, metrics_frame
+from blockprop.service.stream import Hub, Subscription
 from blockprop.service.tokens import hash_token, new_edit_token, new_id
+from blockprop.service.trained_state import TrainedStates
 from blockprop.service.worker import build_dataset as worker_build_dataset
 from blockprop.settings import Settings
 
 log = logging.getLogger("blockprop.runs")
 
-#: how many trained states `RunManager.trained_state` keeps for a repeated request, and how
-#: many parameter values they may hold together
-KEPT_STATES = 8
-KEPT_VALUES = 4_000_000
 
 UPLOAD_PREFIX = "upload-"
 
-
-@dataclass
-class LiveRun:
-    id: str
-    process: Any
-    ctrl: Any
-    out: Any
-    status: str = "starting"
-    reason: str | None = None
-    step: int = 0
-    epoch: int = 0
-    last_seq: int = 0
-    last_step: int = -1
-    ready: asyncio.Future | None = None
-    exited: asyncio.Future | None = None
-    waiters: list[tuple[Callable[[str], bool], asyncio.Future]] = field(default_factory=list)
-    replies: dict[int, asyncio.Future] = field(default_factory=dict)
-    final: dict[str, Any] | None = None
-    stop_requested: bool = False
-    last_snapshot: bytes | None = None
-    last_boundary: bytes | None = None
-    ctrl_lock: threading.Lock = field(default_factory=threading.Lock)
-    thread: threading.Thread | None = None
+__all__ = ["UPLOAD_PREFIX", "LiveRun", "RunManager", "status_frame"]
 
 
-def status_frame(status: str, reason: str | None, *, live: bool, **extra: Any) -> str:
-    """A stream `status` frame; `live`: a worker holds the run (it can be controlled)."""
-    frame = {"type": "status", "status": status, "reason": reason, "live": live, **extra}
-    return orjson.dumps(frame).decode()
-
-
-class RunManager:
+class RunManager(RunEvents, TrainedStates):
     def __init__(self, store: Store, settings: Settings):
         self.store = store
         self.settings = settings
@@ -421,83 +393,6 @@ class RunManager:
             e = reply["error"]
             raise ServiceError(422, e["code"], e["message"])
 
-    async def live_state(self, run_id: str) -> dict[str, Any] | None:
-        live = self.live.get(run_id)
-        if live is None or live.status == "starting":
-            return None
-        try:
-            reply = await self._request(live, {"type": "state"}, 3.0)
-        except TimeoutError:
-            return None
-        return None if "error" in reply else reply
-
-    async def trained_state(self, row: RunRow, step: int | None = None) -> dict[str, Any] | None:
-        """A run's trained parameters as ``{step, state, normalized}``: live from its worker,
-        else from its last checkpoint; ``None`` when it has neither yet. ``normalized`` is how
-        its input feed was normalised (``{input_id: {mean, std}}``, ``{}`` when not).
-
-        With ``step``, the parameters served earlier at that step are answered again while the
-        server still keeps them (the last few, see ``KEPT_STATES``), so a second explain of a
-        run that trains on (a follower's, say) sees the same numbers."""
-        if step is not None:
-            kept = self._kept.get((row.id, step))
-            if kept is not None:
-                self._kept.move_to_end((row.id, step))
-                return kept
-        got = await self.live_state(row.id)
-        if got is not None:
-            found = {"step": got["step"], "state": got["state"]}
-            normalized = got.get("normalized")
-        else:
-            cp = await asyncio.to_thread(self.store.get_checkpoint, row.id)
-            if cp is None:
-                return None
-            found, normalized = await asyncio.to_thread(_read_checkpoint, *cp)
-        if normalized is None:  # a checkpoint from before normalisation was recorded
-            normalized = await asyncio.to_thread(self._normalization_from_spec, row)
-        found["normalized"] = normalized
-        self._keep(row.id, found)
-        return found
-
-    def _keep(self, run_id: str, found: dict[str, Any]) -> None:
-        size = sum(_size(a) for p in found["state"].values() for a in p.values())
-        if size > KEPT_VALUES:
-            return
-        key = (run_id, found["step"])
-        self._kept[key] = found
-        self._kept.move_to_end(key)
-        self._kept_sizes[key] = size
-        while len(self._kept) > KEPT_STATES or sum(self._kept_sizes.values()) > KEPT_VALUES:
-            old, _ = self._kept.popitem(last=False)
-            self._kept_sizes.pop(old, None)
-
-    def _normalization_from_spec(self, row: RunRow) -> dict[str, Any]:
-        """How a run normalised its input, recomputed from its dataset spec (deterministic:
-        the split is seeded). Blocking: call it in a thread."""
-        from blockprop.engine import registry
-        from blockprop.engine.data import DataError
-
-        if not row.dataset.get("normalize", True):
-            return {}
-        try:
-            upload, csv = self.upload_for(row.dataset)
-            ds = worker_build_dataset(row.dataset, upload, csv, self.settings.max_upload_rows)
-        except (DataError, ServiceError) as e:
-            raise ServiceError(
-                409,
-                "no_state",
-                f"how the run normalised its inputs is not known: its dataset is gone ({e})",
-            ) from None
-        if not ds.normalizer.active:
-            return {}
-        inputs = [
-            n["id"] for n in row.doc.get("nodes", []) if registry.get(n["op"]).source == "input"
-        ]
-        nid = row.config.get("input") or (inputs[0] if len(inputs) == 1 else None)
-        if nid is None:
-            return {}
-        return {nid: {"mean": ds.normalizer.mean.tolist(), "std": ds.normalizer.std.tolist()}}
-
     def _require_live(self, run_id: str, verb: str) -> LiveRun:
         live = self.live.get(run_id)
         if live is None or live.final is not None:
@@ -518,253 +413,3 @@ class RunManager:
 
     async def _fetch_batches(self, run_id: str, after: int, until: int) -> list[tuple[int, bytes]]:
         return await asyncio.to_thread(self.store.metric_batches, run_id, after, until, 500)
-
-    # ------------------------------------------------------------------ the reader thread
-
-    def _post(self, fn: Callable[..., Any], *args: Any) -> None:
-        assert self._loop is not None
-        with contextlib.suppress(RuntimeError):  # the loop is closed: we are shutting down
-            self._loop.call_soon_threadsafe(fn, *args)
-
-    def _reader(self, live: LiveRun) -> None:
-        conn = live.out
-        while True:
-            try:
-                data = conn.recv_bytes()
-            except (EOFError, OSError):
-                break
-            try:
-                self._handle(live, data)
-            except Exception:
-                log.exception("run %s: bad message from the worker", live.id)
-        live.process.join(timeout=5)
-        if live.process.is_alive():
-            live.process.kill()
-            live.process.join(timeout=5)
-        try:
-            self._finish(live)
-        except Exception:
-            log.exception("run %s: could not record how it ended", live.id)
-
-    def _handle(self, live: LiveRun, data: bytes) -> None:
-        kind, body = data[:1], data[1:]
-        if kind == b"P":
-            self._on_points(live, body)
-        elif kind == b"S":
-            live.last_snapshot = body
-            self._post(self._publish, live.id, "snapshot", body.decode())
-        elif kind == b"B":
-            live.last_boundary = body
-            self._post(self._publish, live.id, "boundary", body.decode())
-        elif kind == b"K":
-            step, n = struct.unpack("<qq", body[:16])
-            self.store.save_checkpoint(live.id, step, body[16 : 16 + n], body[16 + n :])
-        elif kind == b"J":
-            msg = orjson.loads(body)
-            getattr(self, f"_msg_{msg['type']}", self._msg_unknown)(live, msg)
-
-    def _on_points(self, live: LiveRun, data: bytes) -> None:
-        first, last, epoch = struct.unpack("<qqq", data[:24])
-        body = data[24:]  # forwarded as is: the server never parses metric points
-        # Resumed from an older checkpoint: the steps up to the last stored one are replays
-        # (training is deterministic), already recorded and streamed.
-        if live.last_step >= 0:
-            if last <= live.last_step:
-                return
-            if first <= live.last_step:
-                points = [p for p in orjson.loads(body) if p.get("step", 0) > live.last_step]
-                body = orjson.dumps(points)
-                first = points[0]["step"]
-            live.last_step = -1
-        seq = live.last_seq + 1
-        self.store.add_metrics(live.id, seq, first, last, body, step=last, epoch=epoch)
-        live.last_seq = seq
-        live.step, live.epoch = last, epoch
-        self._post(self._publish, live.id, "metrics", metrics_frame(seq, body), seq)
-
-    def _msg_ready(self, live: LiveRun, msg: dict[str, Any]) -> None:
-        status = msg.get("status", "running")
-        status = "running" if status == "idle" else status
-        now = time.time()
-        self.store.update_run(
-            live.id,
-            status=status,
-            reason=None,
-            error=None,
-            started_at=now,
-            finished_at=None,
-            step=msg.get("step", 0),
-            diverged_node=None,
-        )
-        self._post(self._became_ready, live, status, msg)
-
-    def _msg_failed(self, live: LiveRun, msg: dict[str, Any]) -> None:
-        live.final = {"status": "failed", "reason": msg["error"]["message"], **msg}
-        self._post(self._resolve_ready, live, {"error": msg["error"]})
-
-    def _msg_status(self, live: LiveRun, msg: dict[str, Any]) -> None:
-        status = msg["status"]
-        if msg.get("final"):
-            live.final = msg
-            return  # recorded by _finish once the process has exited
-        # running, paused, or diverged and held (the worker still has it: not final)
-        self.store.update_run(
-            live.id,
-            status=status,
-            reason=msg.get("reason"),
-            step=msg.get("step", live.step),
-            diverged_node=msg.get("diverged_node"),
-        )
-        self._post(self._status_changed, live, status, msg)
-
-    def _msg_reply(self, live: LiveRun, msg: dict[str, Any]) -> None:
-        self._post(self._resolve_reply, live, msg)
-
-    def _msg_exit(self, live: LiveRun, msg: dict[str, Any]) -> None:
-        pass
-
-    def _msg_unknown(self, live: LiveRun, msg: dict[str, Any]) -> None:
-        log.warning("run %s: unknown message %r", live.id, msg.get("type"))
-
-    def _finish(self, live: LiveRun) -> None:
-        final = live.final or {}
-        code = live.process.exitcode
-        if self.shutting_down:
-            status, reason = (
-                "interrupted",
-                ("the server stopped while the run was live; resume it to continue"),
-            )
-        elif final.get("status"):
-            status, reason = final["status"], final.get("reason")
-        elif live.stop_requested:
-            status, reason = "stopped", "stopped on request (the worker was terminated)"
-        else:
-            status, reason = "failed", f"the training worker exited unexpectedly (code {code})"
-        error = final.get("error")
-        if status == "failed" and error is None:
-            error = {"code": "internal", "message": reason, "nodes": [], "port": None}
-        fields: dict[str, Any] = {
-            "status": status,
-            "reason": reason,
-            "error": error,
-            "diverged_node": final.get("diverged_node"),
-        }
-        if "step" in final:
-            fields["step"] = final["step"]
-        if status != "interrupted":
-            fields["finished_at"] = time.time()
-        if live.last_snapshot is not None:
-            fields["last_snapshot"] = live.last_snapshot
-        if live.last_boundary is not None:
-            fields["last_boundary"] = live.last_boundary
-        self.store.update_run(live.id, **fields)
-        self._post(self._exited, live, status, reason, {**final, "error": error})
-
-    # ------------------------------------------------------------------ on the event loop
-
-    def _publish(self, run_id: str, kind: str, frame: str, seq: int = 0) -> None:
-        ch = self.hub.get(run_id)
-        if ch is None:
-            return
-        if kind == "metrics":
-            ch.publish_metrics(seq, frame)
-        elif kind == "snapshot":
-            ch.publish_snapshot(frame)
-        elif kind == "boundary":
-            ch.publish_boundary(frame)
-
-    def _resolve_ready(self, live: LiveRun, result: dict[str, Any]) -> None:
-        if live.ready is not None and not live.ready.done():
-            live.ready.set_result(result)
-
-    def _became_ready(self, live: LiveRun, status: str, msg: dict[str, Any]) -> None:
-        live.status = status
-        live.step = msg.get("step", live.step)
-        self._resolve_ready(live, {"status": status})
-        self._status_changed(live, status, {"reason": None, "step": live.step})
-        ch = self.hub.get(live.id)
-        if ch is not None and ch.subscription.rate > 0:
-            self._on_subscription(live.id, ch.subscription)
-
-    def _status_changed(self, live: LiveRun, status: str, msg: dict[str, Any]) -> None:
-        live.status = status
-        live.reason = msg.get("reason")
-        ch = self.hub.get(live.id)
-        if ch is not None:
-            ch.publish_status(
-                status_frame(
-                    status,
-                    live.reason,
-                    live=True,
-                    step=msg.get("step", live.step),
-                    epoch=msg.get("epoch", live.epoch),
-                    diverged_node=msg.get("diverged_node"),
-                )
-            )
-        for pred, fut in list(live.waiters):
-            if pred(status) and not fut.done():
-                fut.set_result(status)
-
-    def _resolve_reply(self, live: LiveRun, msg: dict[str, Any]) -> None:
-        fut = live.replies.get(msg.get("req", -1))
-        if fut is not None and not fut.done():
-            fut.set_result(msg)
-
-    def _exited(self, live: LiveRun, status: str, reason: str | None, final: dict) -> None:
-        live.status = status
-        if self.live.get(live.id) is live:
-            del self.live[live.id]
-        if final.get("error"):
-            self._resolve_ready(live, {"error": final["error"]})
-        else:
-            message = f"the training worker exited before it was ready ({status})"
-            error = {"code": "internal", "message": message, "nodes": [], "port": None}
-            self._resolve_ready(live, {"error": error})
-        ch = self.hub.get(live.id)
-        if ch is not None:
-            ch.publish_status(
-                status_frame(
-                    status,
-                    reason,
-                    live=False,
-                    step=final.get("step", live.step),
-                    epoch=final.get("epoch", live.epoch),
-                    diverged_node=final.get("diverged_node"),
-                    error=final.get("error"),
-                )
-            )
-        self.hub.unpin(live.id)
-        for _pred, fut in list(live.waiters):
-            if not fut.done():
-                fut.set_result(status)
-        for fut in live.replies.values():
-            if not fut.done():
-                fut.set_exception(TimeoutError())
-        if live.exited is not None and not live.exited.done():
-            live.exited.set_result(status)
-
-
-def _read_checkpoint(step: int, data: bytes, state: bytes) -> tuple[dict[str, Any], Any]:
-    """A stored checkpoint's ``{step, state}`` and its recorded input normalisation (``None``
-    when it predates the record). Blocking."""
-    import io
-    import json
-
-    import numpy as np
-
-    normalized = None
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            normalized = json.loads(str(npz["meta"])).get("normalized")
-    except Exception:  # an unreadable npz still has its JSON state
-        log.warning("a checkpoint's meta could not be read", exc_info=True)
-    return {"step": int(step), "state": orjson.loads(state)}, normalized
-
-
-def _size(v: Any) -> int:
-    """How many numbers a regular nested list (or a number) holds."""
-    n = 1
-    while isinstance(v, list):
-        n *= len(v)
-        v = v[0] if v else None
-    return n

@@ -1,0 +1,41 @@
+"""LiveRun, the manager's record of a run its worker holds, and the stream `status` frame."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+
+@dataclass
+class LiveRun:
+    id: str
+    process: Any
+    ctrl: Any
+    out: Any
+    status: str = "starting"
+    reason: str | None = None
+    step: int = 0
+    epoch: int = 0
+    last_seq: int = 0
+    last_step: int = -1
+    ready: asyncio.Future | None = None
+    exited: asyncio.Future | None = None
+    waiters: list[tuple[Callable[[str], bool], asyncio.Future]] = field(default_factory=list)
+    replies: dict[int, asyncio.Future] = field(default_factory=dict)
+    final: dict[str, Any] | None = None
+    stop_requested: bool = False
+    last_snapshot: bytes | None = None
+    last_boundary: bytes | None = None
+    ctrl_lock: threading.Lock = field(default_factory=threading.Lock)
+    thread: threading.Thread | None = None
+
+
+def status_frame(status: str, reason: str | None, *, live: bool, **extra: Any) -> str:
+    """A stream `status` frame; `live`: a worker holds the run (it can be controlled)."""
+    frame = {"type": "status", "status": status, "reason": reason, "live": live, **extra}
+    return orjson.dumps(frame).decode()
