@@ -1,0 +1,87 @@
+"""`blockprop export`: a graph as PyTorch source or an ONNX model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from blockprop.cli.common import UsageError, _err, _print_issues, _read_graph
+
+
+def _read_state(spec: str) -> dict:
+    """Trained parameters from a `blockprop train --out` file: checkpoint.npz, state.json or
+    graph.json (its `state`); also an .npz of arrays named "node/name"."""
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    path = Path(spec)
+    try:
+        if path.suffix.lower() == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+            state: dict = {}
+            checkpoint = "meta" in arrays
+            for key, arr in arrays.items():
+                if checkpoint and not key.startswith("param/"):
+                    continue  # optimiser state, counters, the shuffle order
+                nid, _, name = key.removeprefix("param/").partition("/")
+                if not name:
+                    raise UsageError(f"--state {spec}: array {key!r} is not named 'node/name'")
+                state.setdefault(nid, {})[name] = arr
+            return state
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except UsageError:
+        raise
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--state {spec}: cannot read it ({e})") from None
+    if isinstance(doc, dict) and isinstance(doc.get("nodes"), list):
+        doc = doc.get("state") or {}  # a graph document with its state
+    if not isinstance(doc, dict):
+        raise UsageError(f"--state {spec}: expected {{node: {{parameter: values}}}}")
+    return doc
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from blockprop.engine.graph import GraphError
+
+    graph, _ = _read_graph(args.graph)
+    state = _read_state(args.state) if args.state else None
+    kw = {"seed": args.seed, "state": state}
+    try:
+        if args.to == "pytorch":
+            from blockprop.export.pytorch import to_pytorch
+
+            data: str | bytes = to_pytorch(graph, **kw)
+        else:
+            try:
+                from blockprop.export.onnx import to_onnx_bytes
+            except ImportError as e:
+                _err(f"exporting to ONNX needs the onnx package ({e}): pip install onnx")
+                return 1
+            data = to_onnx_bytes(graph, targets=args.targets, **kw)
+    except GraphError as e:
+        _print_issues(e.issues)
+        return 1
+    out = args.output
+    if out is None and args.to == "onnx":
+        out = Path(args.graph).stem + ".onnx"
+    if out is None or out == "-":
+        if isinstance(data, bytes):
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        else:
+            sys.stdout.write(data)
+        return 0
+    try:
+        if isinstance(data, bytes):
+            Path(out).write_bytes(data)
+        else:
+            Path(out).write_text(data, encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"cannot write {out}: {e}") from None
+    print(f"wrote {out} ({len(data):,} bytes)", file=sys.stderr)
+    return 0

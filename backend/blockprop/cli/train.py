@@ -1,0 +1,227 @@
+"""`blockprop train`: train a graph headless, with a progress bar, and write the results."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from blockprop.cli.common import UsageError, _err, _print_issues, _read_graph
+
+#: command-line flag -> TrainConfig field (given flags override an example's settings)
+TRAIN_FLAGS = (
+    "epochs",
+    "batch_size",
+    "optimizer",
+    "lr",
+    "momentum",
+    "nesterov",
+    "schedule",
+    "step_size",
+    "gamma",
+    "decay",
+    "l1",
+    "l1_start",
+    "l2",
+    "l2_start",
+    "dropout",
+    "seed",
+    "max_steps",
+    "eval_every",
+    "dtype",
+)
+METRIC_COLUMNS = (
+    "step",
+    "epoch",
+    "loss",
+    "lr",
+    "grad_norm",
+    "train_loss",
+    "test_loss",
+    "accuracy",
+)
+
+
+def _batch_size(text: str) -> int | str:
+    if text.lower() in ("full", "all"):
+        return "full"
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'full', got {text!r}")
+    return value
+
+
+def _load_data(args: argparse.Namespace, example: dict | None):
+    from blockprop.engine.data import load_csv, load_dataset, load_npz
+
+    common: dict = {}
+    if args.test_fraction is not None:
+        common["test_fraction"] = args.test_fraction
+    if args.normalize is not None:
+        common["normalize"] = args.normalize
+    if args.data_seed is not None:
+        common["seed"] = args.data_seed
+    if args.data:
+        if args.dataset or args.n is not None or args.noise is not None:
+            raise UsageError("--data cannot be combined with --dataset, --n or --noise")
+        suffix = args.data.lower().rsplit(".", 1)[-1]
+        if suffix == "npz":
+            return load_npz(args.data, **common)
+        if suffix == "csv":
+            return load_csv(args.data, target=args.target, **common)
+        raise UsageError(f"--data {args.data}: expected a .csv or .npz file")
+    spec: dict = {}
+    if args.dataset:
+        spec = {"name": args.dataset}
+        if example and example.get("dataset", {}).get("name") == args.dataset:
+            spec = dict(example["dataset"])
+    elif example and example.get("dataset"):
+        spec = dict(example["dataset"])
+    else:
+        raise UsageError("say what to train on: --dataset NAME or --data FILE")
+    name = spec.pop("name")
+    if args.n is not None:
+        spec["n"] = args.n
+    if args.noise is not None:
+        spec["noise"] = args.noise
+    spec.update(common)
+    return load_dataset(name, **spec)
+
+
+def _write_outputs(out_dir, trainer, points, summary) -> None:
+    import csv
+    import json
+    from pathlib import Path
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "metrics.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=METRIC_COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(points)
+    meta = {
+        "summary": summary,
+        "config": trainer.config.to_dict(),
+        "dataset": trainer.dataset.describe(),
+        "points": points,
+    }
+    (out / "metrics.json").write_text(json.dumps(meta), encoding="utf-8")
+    state = trainer.state()
+    (out / "state.json").write_text(json.dumps(state), encoding="utf-8")
+    graph = dict(trainer.doc)
+    graph["state"] = state
+    (out / "graph.json").write_text(json.dumps(graph), encoding="utf-8")
+    (out / "checkpoint.npz").write_bytes(trainer.save_checkpoint())
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import json
+    import math
+    import time
+
+    from blockprop.engine.data import DataError
+    from blockprop.engine.graph import GraphError
+    from blockprop.engine.trainer import TrainConfig, Trainer
+
+    graph, example = _read_graph(args.graph)
+    settings = dict(example.get("train", {})) if example else {}
+    for name in TRAIN_FLAGS:
+        value = getattr(args, name)
+        if value is not None:
+            settings[name] = None if value == "full" else value
+    try:
+        config = TrainConfig.from_dict(settings)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    try:
+        dataset = _load_data(args, example)
+    except DataError as e:
+        where = "".join(
+            f", {k} {v}" for k, v in (("line", e.row), ("column", e.column)) if v is not None
+        )
+        _err(f"bad data ({e.code}{where}): {e.message}")
+        return 1
+    try:
+        trainer = Trainer(graph, dataset, config)
+    except GraphError as e:
+        _print_issues(e.issues)
+        return 1
+
+    points: list[dict] = []
+    n, b = dataset.n_train, trainer.batch_size
+    total = config.epochs * math.ceil(n / b)
+    if config.max_steps is not None:
+        total = min(total, config.max_steps)
+    bar = None
+    if not (args.json or args.quiet):
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="step", dynamic_ncols=True, file=sys.stderr, leave=True)
+    last_post = [0.0]
+
+    def on_points(ps: list[dict]) -> None:
+        points.extend(ps)
+        if bar is not None:
+            bar.update(len(ps))
+            now = time.monotonic()
+            if now - last_post[0] > 0.2:
+                last_post[0] = now
+                p = ps[-1]
+                post = {"epoch": p["epoch"], "loss": f"{p['loss']:.4g}"}
+                acc = next((q["accuracy"] for q in reversed(points) if "accuracy" in q), None)
+                if acc is not None:
+                    post["acc"] = f"{acc:.3f}"
+                bar.set_postfix(post, refresh=False)
+
+    start = time.perf_counter()
+    try:
+        status = trainer.run(on_points=on_points)
+    except KeyboardInterrupt:
+        status = "stopped"
+        trainer.reason = "interrupted"
+    seconds = time.perf_counter() - start
+    if bar is not None:
+        bar.close()
+    ev = trainer.evaluate() if status != "failed" else {}
+    summary = {
+        "status": str(status),
+        "reason": trainer.reason,
+        "steps": trainer.step_count,
+        "epochs": trainer.epoch,
+        "seconds": round(seconds, 4),
+        "steps_per_second": round(trainer.step_count / seconds, 2) if seconds > 0 else None,
+        "train_loss": ev.get("loss"),
+        "test_loss": ev.get("test_loss"),
+        "accuracy": ev.get("accuracy"),
+    }
+    if trainer.diverged_node is not None or status == "diverged":
+        summary["diverged_step"] = trainer.diverged_step
+        summary["diverged_node"] = trainer.diverged_node
+    if args.out:
+        _write_outputs(args.out, trainer, points, summary)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        line = f"{summary['status']}: {summary['steps']} steps, {summary['epochs']} epochs in "
+        line += f"{seconds:.2f} s"
+        if summary["train_loss"] is not None:
+            line += f"; train loss {summary['train_loss']:.4g}"
+        if summary["test_loss"] is not None:
+            line += f", test loss {summary['test_loss']:.4g}"
+        if summary["accuracy"] is not None:
+            line += f", accuracy {summary['accuracy']:.3f}"
+        print(line)
+        if status != "done" and trainer.reason:
+            print(trainer.reason, file=sys.stderr)
+        if args.out:
+            print(
+                f"wrote metrics.csv, metrics.json, state.json, graph.json, checkpoint.npz "
+                f"to {args.out}"
+            )
+    if status == "done":
+        return 0
+    if status == "stopped":
+        return 130
+    return 1
