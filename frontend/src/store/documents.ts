@@ -94,7 +94,9 @@ export async function openExample(id: string) {
       name: ex.graph.name || ex.title,
       description: ex.graph.description || ex.description,
     };
-    load(doc, { graphId: null, dirty: true });
+    // An example is not the user's work until they change it: loaded clean, so switching to
+    // another one does not ask; the first edit makes it unsaved (and guarded) as usual.
+    load(doc, { graphId: null });
     useTrain.getState().applyExample(ex.dataset, ex.train);
     setPath("/");
     notify("info", `Loaded example “${ex.title}”.`);
@@ -161,7 +163,8 @@ export function parseDoc(text: string): GraphDoc {
 export async function importFile(file: File) {
   try {
     const doc = parseDoc(await file.text());
-    load(doc, { graphId: null, dirty: true });
+    // The file still holds what was imported: nothing is lost by leaving it unedited.
+    load(doc, { graphId: null });
     setPath("/");
     notify("info", `Imported ${file.name}.`);
   } catch (err) {
