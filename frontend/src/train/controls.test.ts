@@ -239,6 +239,23 @@ describe("wiring to the document", () => {
     await vi.waitFor(() => expect(useTrain.getState().run?.id).toBe("r1"));
     stop();
   });
+
+  it("an error about the graph goes once the graph changes; a busy server's word stays", async () => {
+    const { startTrainWiring } = await import("./store");
+    const stop = startTrainWiring();
+    useEditor.getState().newGraph();
+    await useTrain.getState().play(); // nothing drawn
+    expect(useTrain.getState().message?.text).toMatch(/Draw a graph first/);
+    useEditor.getState().loadDoc(LINREG); // an example opened, say
+    expect(useTrain.getState().message).toBeNull();
+
+    full = true;
+    await useTrain.getState().play();
+    expect(useTrain.getState().message).toMatchObject({ busyServer: true });
+    useEditor.getState().setParam("lin", "out_features", 2);
+    expect(useTrain.getState().message).toMatchObject({ busyServer: true });
+    stop();
+  });
 });
 
 function resetEditorKeepOps(doc: typeof LINREG) {

@@ -8,8 +8,14 @@ export type EdgeMode = "off" | "weight" | "grad";
 export type DockTab = "data" | "settings" | "history";
 
 export interface DockSlice {
-  /** the dock's message line; `busyServer`: the server runs its maximum of runs */
-  message: { kind: "error" | "info"; text: string; busyServer?: boolean } | null;
+  /** the dock's message line; `busyServer`: the server runs its maximum of runs; `aboutGraph`:
+   * it answered a request about the graph as it was then, so it goes when the graph changes */
+  message: {
+    kind: "error" | "info";
+    text: string;
+    busyServer?: boolean;
+    aboutGraph?: boolean;
+  } | null;
   liveMode: LiveMode;
   edgeMode: EdgeMode;
   logScale: boolean;
@@ -23,6 +29,8 @@ export interface DockSlice {
   setXMode: (m: XMode) => void;
   setDock: (patch: { open?: boolean; tab?: DockTab }) => void;
   say: (kind: "error" | "info", text: string) => void;
+  /** The graph was edited or replaced: drops a message about it that may no longer apply. */
+  graphChanged: () => void;
 }
 
 export const createDockSlice: TrainSlice<DockSlice> = (set) => ({
@@ -40,4 +48,5 @@ export const createDockSlice: TrainSlice<DockSlice> = (set) => ({
   setXMode: (xMode) => set({ xMode }),
   setDock: ({ open, tab }) => set((s) => ({ dockOpen: open ?? s.dockOpen, tab: tab ?? s.tab })),
   say: (kind, text) => set({ message: { kind, text } }),
+  graphChanged: () => set((s) => (s.message?.aboutGraph ? { message: null } : {})),
 });

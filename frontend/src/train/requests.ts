@@ -25,7 +25,10 @@ export function runRequests(set: Set, get: Get) {
       await fn();
     } catch (err) {
       const busyServer = (err as { status?: number }).status === 429;
-      set({ message: { kind: "error", text: describeError(err), busyServer } });
+      // Except "the server is busy", a failed request was about this graph (empty, invalid…).
+      set({
+        message: { kind: "error", text: describeError(err), busyServer, aboutGraph: !busyServer },
+      });
     } finally {
       set({ busy: null });
     }

@@ -66,6 +66,7 @@ export function startTrainWiring(): () => void {
     void t.refreshHistory();
   };
   const unsub = useEditor.subscribe((s, p) => {
+    if (s.revision !== p.revision) useTrain.getState().graphChanged();
     if (s.loadSeq !== p.loadSeq) onLoaded();
     else if (s.graphId !== p.graphId && s.graphId) {
       // Saved under a new id: its settings and this browser's runs move with it.
