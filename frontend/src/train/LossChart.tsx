@@ -53,6 +53,24 @@ export function LossChart() {
   return <div className="loss-chart" ref={box} data-testid="loss-chart" />;
 }
 
+const AXIS_LABEL = { labelSize: 16, labelFont: "11px system-ui, sans-serif" };
+
+/** The index of each series' last value (null when it has none): the legend's "now". */
+export function latestIdxs(data: uPlot.AlignedData): (number | null)[] {
+  return data.map((col) => {
+    for (let i = col.length - 1; i >= 0; i--) if (col[i] != null) return i;
+    return null;
+  });
+}
+
+/** setLegend hook: with the cursor off the plot, the legend shows the latest values. */
+function showLatest(u: uPlot) {
+  if (u.cursor.idx != null || !u.data?.length) return;
+  const idxs = latestIdxs(u.data);
+  if (idxs[0] == null) return;
+  u.setLegend({ idxs }, false); // not firing the hook again
+}
+
 function mount(
   UPlot: typeof uPlot,
   el: HTMLDivElement,
@@ -99,11 +117,21 @@ function mount(
       series,
       axes: [
         { size: 26 },
-        { scale: "y", size: 54 },
-        { scale: "acc", side: 1, grid: { show: false }, size: 34, show: accuracy },
+        { scale: "y", size: 46, label: "loss", ...AXIS_LABEL },
+        {
+          scale: "acc",
+          side: 1,
+          grid: { show: false },
+          size: 34,
+          show: accuracy,
+          label: "accuracy",
+          ...AXIS_LABEL,
+        },
       ],
       legend: { live: true },
       cursor: { drag: { x: true, y: false } },
+      // Off the plot the legend would read "--": it shows each curve's latest value instead.
+      hooks: { setLegend: [showLatest] },
     },
     chartData(state),
     el,
