@@ -41,6 +41,10 @@ class Settings(BaseSettings):
 
     # Limits on runs
     max_runs: int = 2
+    # A run paused (or held after diverging) with nobody watching its stream for this long
+    # yields its slot when a new run needs one: it is checkpointed and becomes `interrupted`,
+    # resumable exactly. Negative: never.
+    idle_yield_seconds: float = 60.0
     max_steps: int = 1_000_000
     max_run_seconds: float = 3600.0
 

@@ -54,8 +54,13 @@ the engine's and the data loaders' codes (`cycle`, `unknown_op`, `shape_mismatch
 
 ## Runs
 Status: `starting`, `running`, `paused`, `done`, `stopped`, `diverged`, `failed`, and
-`interrupted` (the server stopped while the run was live: `POST …/resume` continues it from its
-last checkpoint). A run that diverges (a non-finite loss or gradient) is *held* with the
+`interrupted` (the server stopped while the run was live, or the run was *parked*:
+`POST …/resume` continues it from its last checkpoint, exactly). The server trains a limited
+number of live runs at once (running, paused or held); when a new run, or a resumed interrupted
+one, needs a slot and none is free, the run paused or held the longest with nobody watching its
+stream and nobody controlling it for a while is parked: checkpointed where it waits and made
+`interrupted` (its `reason` says so). With none to park the request gets 429 `too_many_runs`.
+A run that diverges (a non-finite loss or gradient) is *held* with the
 parameters of its last finite step and `diverged_node`, the first node holding a non-finite value:
 `live` stays true and `finished_at` null until it is resumed (`PATCH` a smaller `lr` first) or
 stepped, which go on from those parameters, or stopped, which ends it as `diverged`.

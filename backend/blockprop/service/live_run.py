@@ -29,6 +29,11 @@ class LiveRun:
     replies: dict[int, asyncio.Future] = field(default_factory=dict)
     final: dict[str, Any] | None = None
     stop_requested: bool = False
+    #: since when (monotonic) the run has waited for control, paused or held after diverging,
+    #: untouched (a step or a change restarts the clock); None while it trains
+    waiting_since: float | None = None
+    #: being parked to free its slot (see RunManager._park): it ends `interrupted`
+    parking: bool = False
     last_snapshot: bytes | None = None
     last_boundary: bytes | None = None
     ctrl_lock: threading.Lock = field(default_factory=threading.Lock)

@@ -18,6 +18,9 @@ from blockprop.service.stream import Hub, Subscription, metrics_frame
 
 log = logging.getLogger("blockprop.runs")
 
+#: the statuses of a live run that waits for control: paused, or held after diverging
+WAITING = ("paused", "diverged")
+
 
 class RunEvents:
     """Part of RunManager (runs.py): a reader thread per worker records what it sends in the
@@ -146,6 +149,14 @@ class RunEvents:
                 "interrupted",
                 ("the server stopped while the run was live; resume it to continue"),
             )
+        elif live.parking and final.get("status") != "failed":
+            status = "interrupted"
+            held = final.get("status", live.status) == "diverged"
+            reason = (
+                f"parked at step {final.get('step', live.step)} to free a training slot "
+                f"({'held after diverging' if held else 'paused'} with nobody watching); "
+                "resume continues from here"
+            )
         elif final.get("status"):
             status, reason = final["status"], final.get("reason")
         elif live.stop_requested:
@@ -199,6 +210,10 @@ class RunEvents:
             self._on_subscription(live.id, ch.subscription)
 
     def _status_changed(self, live: LiveRun, status: str, msg: dict[str, Any]) -> None:
+        if status not in WAITING:
+            live.waiting_since = None
+        elif live.status != status or live.waiting_since is None:
+            live.waiting_since = time.monotonic()
         live.status = status
         live.reason = msg.get("reason")
         ch = self.hub.get(live.id)

@@ -2,7 +2,11 @@
 
 - Each run trains in its own process (`multiprocessing` spawn context, see worker.py), never on
   the event loop. At most `Settings.max_runs` are live (running, paused, or held after
-  diverging) at once; one more is refused with `too_many_runs` (429).
+  diverging) at once. When a run needs a slot (created, or an interrupted one resumed) and none
+  is free, the run that has waited longest, paused or held, untouched and with no stream client
+  for `Settings.idle_yield_seconds`, is *parked*: its worker checkpoints and exits, and it
+  becomes `interrupted`, resumable exactly as after a restart. With none to park, the request
+  is refused with `too_many_runs` (429).
 - A reader thread per worker receives its messages (bytes only, no pickle), writes metric
   batches, statuses and checkpoints to the store (off the event loop) and hands them to the
   event loop, where the stream hub fans them out.
@@ -34,7 +38,7 @@ import orjson
 
 from blockprop.service.errors import ServiceError, from_data_error, from_issues
 from blockprop.service.live_run import LiveRun, status_frame
-from blockprop.service.run_events import RunEvents
+from blockprop.service.run_events import WAITING, RunEvents
 from blockprop.service.store import RunRow, Store
 from blockprop.service.stream import Hub, Subscription
 from blockprop.service.tokens import hash_token, new_edit_token, new_id
@@ -178,6 +182,9 @@ class RunManager(RunEvents, TrainedStates):
     async def resume(self, run: RunRow) -> None:
         """Resume a paused run, or restart an interrupted one from its last checkpoint."""
         live = self.live.get(run.id)
+        if live is not None and live.parking:  # being parked: resume it once it is interrupted
+            run = await self._after_parking(live, run)
+            live = None
         if live is not None and live.final is None:
             await self.resume_live(live)
             return
@@ -192,7 +199,10 @@ class RunManager(RunEvents, TrainedStates):
         await self.start_worker(run, paused=False, upload=upload, csv=csv, resume=True)
 
     async def stop_run(self, run: RunRow) -> None:
-        if await self.stop(run.id):
+        live = self.live.get(run.id)
+        if live is not None and live.parking:  # being parked: stop it once it is interrupted
+            run = await self._after_parking(live, run)
+        elif await self.stop(run.id):
             return
         if run.status == "interrupted":
             await asyncio.to_thread(
@@ -206,19 +216,83 @@ class RunManager(RunEvents, TrainedStates):
         # A run that has already ended is left as it is: stop is idempotent, so a client whose
         # Stop crosses the run's own finish (a race no client can avoid) gets the final state.
 
+    async def _after_parking(self, live: LiveRun, run: RunRow) -> RunRow:
+        """Wait until a run being parked has exited; its row then (`interrupted`)."""
+        await self._end(live)
+        return await asyncio.to_thread(self.store.get_run, run.id) or run
+
     def live_count(self) -> int:
         return len(self.live)
 
     def _check_slot(self) -> None:
-        if len(self.live) >= self.settings.max_runs:
-            raise ServiceError(
-                429,
-                "too_many_runs",
-                f"{len(self.live)} run(s) are live (running, paused or held after diverging) and "
-                "the limit is "
-                f"{self.settings.max_runs} (BLOCKPROP_MAX_RUNS): stop one, or wait for one to "
-                "finish",
-            )
+        """Refuse early when every slot is taken and no run could yield its slot."""
+        if len(self.live) >= self.settings.max_runs and self._idle_run() is None:
+            raise self._no_slot()
+
+    async def _free_slot(self) -> None:
+        """Make room for one more live run (under `_slots`): park idle runs, the one that has
+        waited longest first, or raise `too_many_runs`."""
+        while len(self.live) >= self.settings.max_runs:
+            live = self._idle_run()
+            if live is None:
+                raise self._no_slot()
+            await self._park(live)
+
+    def _no_slot(self) -> ServiceError:
+        n, limit = len(self.live), self.settings.max_runs
+        log.info(
+            "refused a run: %d live, the limit is %d (BLOCKPROP_MAX_RUNS), none idle for "
+            "%g s (BLOCKPROP_IDLE_YIELD_SECONDS)",
+            n,
+            limit,
+            self.settings.idle_yield_seconds,
+        )
+        runs = f"{n} run{'s' if n != 1 else ''}"
+        return ServiceError(
+            429,
+            "too_many_runs",
+            f"The server is already training {runs}, its limit, and none of them is idle. "
+            "Stop one of your runs, or try again when one finishes.",
+        )
+
+    def _idle_run(self) -> LiveRun | None:
+        """The live run to park for a slot: paused or held after diverging, untouched and
+        unwatched (no stream client) for `idle_yield_seconds`, the one waiting longest."""
+        wait = self.settings.idle_yield_seconds
+        if wait < 0:
+            return None
+        now = time.monotonic()
+        best: LiveRun | None = None
+        for live in self.live.values():
+            since = live.waiting_since
+            if (
+                since is None
+                or live.status not in WAITING
+                or live.final is not None
+                or live.stop_requested
+                or live.parking
+            ):
+                continue
+            ch = self.hub.get(live.id)
+            if ch is not None and (ch.clients or now - ch.unwatched_since < wait):
+                continue
+            if now - since >= wait and (best is None or since < (best.waiting_since or 0)):
+                best = live
+        return best
+
+    async def _park(self, live: LiveRun) -> None:
+        """Stop an idle run so that it yields its slot: its worker checkpoints the state it
+        waits in and exits, and the run becomes `interrupted` (see RunEvents._finish), to be
+        resumed exactly as after a restart."""
+        t0 = time.monotonic()
+        live.parking = True
+        await self._end(live)
+        log.info(
+            "run %s: parked at step %d to free a slot (idle, unwatched) in %.3f s",
+            live.id,
+            live.step,
+            time.monotonic() - t0,
+        )
 
     async def start_worker(
         self,
@@ -233,7 +307,7 @@ class RunManager(RunEvents, TrainedStates):
         async with self._slots:
             if run.id in self.live:
                 raise ServiceError(409, "conflict", "the run is already live")
-            self._check_slot()
+            await self._free_slot()
             checkpoint = None
             if resume:
                 cp = await asyncio.to_thread(self.store.get_checkpoint, run.id)
@@ -351,6 +425,7 @@ class RunManager(RunEvents, TrainedStates):
 
     async def pause(self, run_id: str) -> None:
         live = self._require_live(run_id, "pause")
+        self._touch(live)
         self._send(live, {"type": "pause"})
         await self._wait_status(live, lambda s: s != "running", 2.0)
 
@@ -360,6 +435,7 @@ class RunManager(RunEvents, TrainedStates):
 
     async def step(self, run_id: str, n: int) -> None:
         live = self._require_live(run_id, "step")
+        self._touch(live)
         held = live.status == "diverged"
         self._send(live, {"type": "step", "n": n})
         if held:  # it leaves the hold (status `paused`) before its steps: answer with that
@@ -370,6 +446,12 @@ class RunManager(RunEvents, TrainedStates):
         live = self.live.get(run_id)
         if live is None:
             return False
+        await self._end(live)
+        return True
+
+    async def _end(self, live: LiveRun) -> None:
+        """Tell the worker to stop and wait until it has exited (terminated after the grace
+        time; its last checkpoint stays)."""
         live.stop_requested = True
         self._send(live, {"type": "stop"})
         grace = self.settings.stop_grace_seconds
@@ -377,14 +459,14 @@ class RunManager(RunEvents, TrainedStates):
         try:
             await asyncio.wait_for(asyncio.shield(live.exited), grace)
         except TimeoutError:
-            log.warning("run %s did not stop within %.1f s: terminating it", run_id, grace)
+            log.warning("run %s did not stop within %.1f s: terminating it", live.id, grace)
             live.process.kill()
             with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
                 await asyncio.wait_for(asyncio.shield(live.exited), 5.0)
-        return True
 
     async def set(self, run_id: str, values: dict[str, Any]) -> None:
         live = self._require_live(run_id, "change")
+        self._touch(live)
         try:
             reply = await self._request(live, {"type": "set", "values": values}, 3.0)
         except TimeoutError:
@@ -393,9 +475,15 @@ class RunManager(RunEvents, TrainedStates):
             e = reply["error"]
             raise ServiceError(422, e["code"], e["message"])
 
+    @staticmethod
+    def _touch(live: LiveRun) -> None:
+        """Someone controls the run: a waiting run's idle time starts again."""
+        if live.waiting_since is not None:
+            live.waiting_since = time.monotonic()
+
     def _require_live(self, run_id: str, verb: str) -> LiveRun:
         live = self.live.get(run_id)
-        if live is None or live.final is not None:
+        if live is None or live.final is not None or live.parking:
             raise ServiceError(
                 409,
                 "not_live",

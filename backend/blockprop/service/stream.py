@@ -180,6 +180,9 @@ class Channel:
         self._ring_used = 0
         self._on_subscription = on_subscription
         self.clients: set[Client] = set()
+        #: since when (monotonic) nobody has watched: the channel's creation or the last client
+        #: leaving (the run manager lets a paused run nobody watches yield its slot)
+        self.unwatched_since = time.monotonic()
         self.status_frame: str | None = None
         self.status_version = 0
         self.snapshot: str | None = None
@@ -268,7 +271,10 @@ class Channel:
 
     def remove(self, client: Client) -> None:
         client.drop(client.drop_reason or "closed")
-        self.clients.discard(client)
+        if client in self.clients:
+            self.clients.discard(client)
+            if not self.clients:
+                self.unwatched_since = time.monotonic()
         self.update_subscription()
 
     def update_subscription(self) -> None:

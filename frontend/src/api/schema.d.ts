@@ -355,8 +355,10 @@ export interface paths {
          * @description Start training a stored graph (`graph_id`) or an inline `graph` on a dataset with a
          *     training config. With both, the inline graph is trained (say, unsaved edits) and the run
          *     is listed among the stored graph's runs. Answers once the worker is running (or paused,
-         *     with `paused: true`) with the run's `edit_token`. 429 when the server already runs its
-         *     maximum of runs.
+         *     with `paused: true`) with the run's `edit_token`. When the server already has its maximum
+         *     of live runs, the one paused or held longest with nobody watching or controlling it for a
+         *     while is parked (it becomes `interrupted`, resumable exactly) to make room; 429
+         *     `too_many_runs` when none can be.
          */
         post: operations["create_run_api_runs_post"];
         delete?: never;
@@ -446,7 +448,9 @@ export interface paths {
          * Resume Run
          * @description Resume a paused run or one held after diverging (it goes on from its last finite
          *     parameters, with the settings changed meanwhile: lower `lr` first), or restart an
-         *     `interrupted` one from its last checkpoint. Answers once the run is `running`.
+         *     `interrupted` one (after a restart, or parked to free a slot) from its last checkpoint,
+         *     exactly; that takes a slot as a new run does (429 `too_many_runs` when none is free and none
+         *     can be freed). Answers once the run is `running`.
          */
         post: operations["resume_run_api_runs__run_id__resume_post"];
         delete?: never;
