@@ -54,8 +54,44 @@ describe("Inspector", () => {
       ],
     });
     render(<Inspector />);
-    expect(screen.getByTestId("param-error-out_features").textContent).toBe("must be at least 1");
-    expect(screen.getByTestId("inspector-errors").textContent).toContain("bad_param");
+    // Once, at the field, plainly; the code only as small print beside it.
+    expect(screen.getByTestId("param-error-out_features").textContent).toBe("Must be at least 1");
+    expect(screen.getByTestId("field-out_features").textContent).toContain("bad_param");
+    expect(screen.queryByTestId("inspector-errors")).toBeNull();
+  });
+
+  it("shows a param's problem once, without the node it names, and the rest above", () => {
+    ed().selectOnly(["lin"]);
+    ed().setParam("lin", "out_features", 0); // the local range check says "Minimum is 1."
+    ed().setValidation({
+      ok: false,
+      order: [],
+      shapes: {},
+      errors: [
+        {
+          code: "bad_param",
+          message: "node 'lin' (linear): parameter 'out_features' must be at least 1, got 0",
+          nodes: ["lin"],
+          port: "out_features",
+        },
+        {
+          code: "missing_input",
+          message: "node 'lin' (linear): needs an input on port 'x'",
+          nodes: ["lin"],
+          port: "x",
+        },
+      ],
+    });
+    render(<Inspector />);
+    const field = screen.getByTestId("field-out_features");
+    expect(screen.getByTestId("param-error-out_features").textContent).toBe(
+      "Must be at least 1, got 0",
+    );
+    expect(field.textContent).not.toContain("Minimum is 1.");
+    const banner = screen.getByTestId("inspector-errors");
+    expect(banner.textContent).not.toContain("out_features");
+    expect(banner.textContent).toContain("Needs an input on port 'x'");
+    expect(banner.textContent).not.toContain("node 'lin'");
   });
 
   it("renders the op's formulas with KaTeX", () => {

@@ -7,6 +7,7 @@ import { WeightHeatmap } from "../train/WeightHeatmap";
 import { Formula } from "./Formula";
 import { Glyph } from "./Glyph";
 import { ParamField } from "./ParamField";
+import { plainMessage } from "./paramCodec";
 
 export function Inspector() {
   const selected = useEditor(selectSelectedIds);
@@ -31,6 +32,8 @@ function NodeInspector({ id }: { id: string }) {
   const errors = useEditor((s) => s.validation.byNode[id]);
   const deleteSelected = useEditor((s) => s.deleteSelected);
   if (!node) return null;
+  const paramNames = new Set(spec?.params.map((p) => p.name));
+  const general = (errors ?? []).filter((e) => !(e.port && paramNames.has(e.port)));
   if (!spec) {
     return (
       <div className="inspector-inner" data-testid="inspector-node">
@@ -52,11 +55,12 @@ function NodeInspector({ id }: { id: string }) {
         </div>
       </header>
       <IdField id={id} />
-      {errors?.length ? (
+      {/* A problem with a param shows at its field (ParamField); the rest, once, here. */}
+      {general.length ? (
         <ul className="error-list" data-testid="inspector-errors">
-          {errors.map((e) => (
+          {general.map((e) => (
             <li key={`${e.code}-${e.port ?? ""}-${e.message}`}>
-              <code>{e.code}</code> {e.message}
+              {plainMessage(e.message)} <code className="error-code">{e.code}</code>
             </li>
           ))}
         </ul>
@@ -71,7 +75,7 @@ function NodeInspector({ id }: { id: string }) {
               nodeId={id}
               spec={p}
               value={node.data.params[p.name]}
-              serverError={errors?.find((e) => e.port === p.name)?.message}
+              serverError={errors?.find((e) => e.port === p.name)}
             />
           ))}
         </section>
@@ -227,7 +231,7 @@ function GraphInspector() {
                   className="linklike"
                   onClick={() => selectOnly(e.nodes ?? [])}
                 >
-                  <code>{e.code}</code> {e.message}
+                  {e.message} <code className="error-code">{e.code}</code>
                 </button>
               </li>
             ))}

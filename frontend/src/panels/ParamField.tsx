@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from "react";
 import type { ParamSpec, ParamValue } from "../api/types";
 import { useEditor } from "../store/editor";
-import { formatParam, parseParam, rangeHint } from "./paramCodec";
+import { formatParam, parseParam, plainMessage, rangeHint } from "./paramCodec";
 
 /** One widget per param, chosen by the spec's type: checkbox, select, number or text. */
 export function ParamField({
@@ -13,8 +13,8 @@ export function ParamField({
   nodeId: string;
   spec: ParamSpec;
   value: ParamValue;
-  /** the validation message naming this param, if any */
-  serverError?: string;
+  /** the validation problem naming this param, if any */
+  serverError?: { code: string; message: string };
 }) {
   const setParam = useEditor((s) => s.setParam);
   const testid = `param-${spec.name}`;
@@ -68,11 +68,16 @@ export function ParamField({
         <span className="field-type">{spec.type}</span>
       </label>
       {control}
-      {hint && <div className="field-hint">{hint}</div>}
-      {serverError && serverError !== hint && (
-        <div className="field-hint" data-testid={`param-error-${spec.name}`}>
-          {serverError}
+      {/* One message: the server's once it has answered, the local range check until then. */}
+      {serverError ? (
+        <div className="field-hint">
+          <span data-testid={`param-error-${spec.name}`}>
+            {plainMessage(serverError.message, spec.name)}
+          </span>{" "}
+          <code className="error-code">{serverError.code}</code>
         </div>
+      ) : (
+        hint && <div className="field-hint">{hint}</div>
       )}
       {spec.doc && <div className="field-doc">{spec.doc}</div>}
     </div>

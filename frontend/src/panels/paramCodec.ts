@@ -63,3 +63,16 @@ export function rangeHint(spec: ParamSpec, value: ParamValue): string | null {
     return `Maximum is ${spec.max}.`;
   return null;
 }
+
+const NODE_PREFIX = /^node '[^']*'(?: \([^)]*\))?:\s*/;
+
+/** A validation message as read where its node is already in view (its inspector, its field):
+ * without the "node 'l1' (linear): " it starts with, and at its own field without
+ * "parameter 'out_features' " either; first letter capitalised. */
+export function plainMessage(message: string, param?: string): string {
+  let text = message.replace(NODE_PREFIX, "");
+  if (param && text.startsWith(`parameter '${param}' `)) {
+    text = text.slice(`parameter '${param}' `.length);
+  }
+  return text ? text[0].toUpperCase() + text.slice(1) : message;
+}
