@@ -74,7 +74,7 @@ export function Palette() {
               draggable
               onDragStart={(e) => onDragStart(e, o.name)}
               onClick={() => addOp(o.name)}
-              title={`${o.doc}\n\nDrag onto the canvas, or click to add.`}
+              title={`${o.label} (${o.name})\n\n${o.doc}\n\nDrag onto the canvas, or click to add.`}
             >
               <Glyph notation={notationOf(o)} />
               <span className="palette-label">{o.label}</span>

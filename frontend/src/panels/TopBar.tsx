@@ -30,6 +30,7 @@ export function TopBar() {
         className="graph-name"
         data-testid="graph-name"
         aria-label="Graph name"
+        title={name}
         value={name}
         onChange={(e) => setName(e.target.value)}
       />

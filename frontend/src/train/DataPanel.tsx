@@ -6,6 +6,13 @@ import type { DatasetParam, DatasetSample } from "./types";
 
 const PREVIEW = 150;
 
+type Store = ReturnType<typeof useTrain.getState>;
+
+/** A dataset as the picker names it (also its tooltip: a long name is cut in the select). */
+const datasetLabel = (d: Store["datasets"][number]) =>
+  `${d.title} (${d.task === "classification" ? `${d.classes} classes` : "regression"}, ${d.features}-D)`;
+const uploadLabel = (u: Store["uploads"][number]) => `${u.name} (${u.task}, ${u.features}-D)`;
+
 /** Dataset picker: built-in datasets and this browser's uploads, their parameters, the
  * train/test split, a preview plot, and CSV upload. */
 export function DataPanel() {
@@ -24,6 +31,7 @@ export function DataPanel() {
         <span>dataset</span>
         <select
           data-testid="dataset-select"
+          title={info ? datasetLabel(info) : upload ? uploadLabel(upload) : spec.name}
           value={spec.name}
           onChange={(e) => choose(e.target.value)}
         >
@@ -31,8 +39,7 @@ export function DataPanel() {
           <optgroup label="Built-in">
             {datasets.map((d) => (
               <option key={d.name} value={d.name}>
-                {d.title} ({d.task === "classification" ? `${d.classes} classes` : "regression"},{" "}
-                {d.features}-D)
+                {datasetLabel(d)}
               </option>
             ))}
           </optgroup>
@@ -40,7 +47,7 @@ export function DataPanel() {
             <optgroup label="Uploaded">
               {uploads.map((u) => (
                 <option key={u.id} value={u.id}>
-                  {u.name} ({u.task}, {u.features}-D)
+                  {uploadLabel(u)}
                 </option>
               ))}
             </optgroup>

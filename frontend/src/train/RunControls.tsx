@@ -150,17 +150,34 @@ function RunStatusLine() {
       >
         {isHeld(run) ? `diverged — paused at step ${run.step}` : run.status}
       </span>
-      <span data-testid="run-step">step {run.step}</span>
-      <span data-testid="run-epoch">epoch {run.epoch}</span>
-      <span data-testid="run-speed" title="steps per second">
-        {speed === null ? "—" : fmt(speed)} steps/s
+      <span className="stat" data-testid="run-step">
+        step {run.step}
       </span>
-      <span data-testid="run-lr">lr {fmt(lr ?? (run.config.lr as number))}</span>
-      <span data-testid="run-loss" title="train loss (last epoch)">
+      <span className="stat" data-testid="run-epoch">
+        epoch {run.epoch}
+      </span>
+      {/* a rate only means something while it runs: its room goes to the rest otherwise */}
+      {(run.live || speed !== null) && (
+        <span className="stat w-speed" data-testid="run-speed" title="steps per second">
+          {speed === null ? "—" : fmt(speed)} steps/s
+        </span>
+      )}
+      <span className="stat" data-testid="run-lr" title="learning rate">
+        lr {fmt(lr ?? (run.config.lr as number))}
+      </span>
+      <span className="stat w-num" data-testid="run-loss" title="train loss (last epoch)">
         loss {fmt(loss)}
       </span>
-      {testLoss !== null && <span title="test loss">test {fmt(testLoss)}</span>}
-      {accuracy !== null && <span data-testid="run-accuracy">acc {fmt(accuracy)}</span>}
+      {testLoss !== null && (
+        <span className="stat w-num" title="test loss">
+          test {fmt(testLoss)}
+        </span>
+      )}
+      {accuracy !== null && (
+        <span className="stat w-acc" data-testid="run-accuracy" title="test accuracy">
+          acc {fmt(accuracy)}
+        </span>
+      )}
       {connection === "reconnecting" && (
         <span className="run-conn" data-testid="run-reconnecting" title={detail ?? ""}>
           reconnecting…
@@ -177,7 +194,7 @@ function RunStatusLine() {
         </span>
       )}
       {run.reason && (!run.live || isHeld(run)) && (
-        <span className="muted run-reason" data-testid="run-reason">
+        <span className="muted run-reason" data-testid="run-reason" title={run.reason}>
           {run.reason}
         </span>
       )}
