@@ -55,7 +55,8 @@ export function BoundaryView() {
       data-step={boundary.step}
       data-kind={boundary.kind}
     >
-      <canvas ref={canvas} style={{ width: SIZE, height: SIZE }} />
+      {/* square, and no wider than its column (a narrow dock scales it down) */}
+      <canvas ref={canvas} style={{ width: SIZE, maxWidth: "100%", aspectRatio: "1 / 1" }} />
       <div className="boundary-legend muted">
         {what} · ● train ○ test · step {boundary.step}
       </div>
