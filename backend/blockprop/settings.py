@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     max_sample: int = 5_000
     max_gradcheck_elements: int = 20_000
     max_ws_message_bytes: int = 65_536
+    # Connections: a request whose headers have not all arrived after this long is closed
+    # (slowloris); idle keep-alive connections close after keep_alive_seconds; beyond
+    # max_connections (connections and tasks) uvicorn answers 503.
+    header_timeout_seconds: float = 10.0
+    keep_alive_seconds: float = 5.0
+    max_connections: int = 2_000
 
     # Limits on runs
     max_runs: int = 2

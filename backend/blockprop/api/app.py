@@ -28,6 +28,7 @@ from blockprop.api.routes import (
 )
 from blockprop.api.security import Guard
 from blockprop.api.spa import mount_spa
+from blockprop.engine import registry
 from blockprop.settings import Settings, get_settings
 
 DESCRIPTION = """
@@ -94,6 +95,7 @@ slows the run or the other clients. `GET /api/runs/{id}/metrics?since=` fills in
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    registry.all_ops()  # load every op before the first request (no lazy import under load)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -22,6 +22,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from blockprop.api.app import create_app
+    from blockprop.api.serving import log_config, protocol_class
     from blockprop.settings import Settings
 
     overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
@@ -39,6 +40,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         log_level="info",
+        log_config=log_config(),
+        http=protocol_class(settings.header_timeout_seconds),
+        # beyond this many connections and tasks uvicorn answers 503 instead of piling up
+        limit_concurrency=settings.max_connections,
+        timeout_keep_alive=settings.keep_alive_seconds,
         # Compressing every stream frame costs more CPU than training on a small machine.
         ws_per_message_deflate=settings.ws_deflate,
         ws_max_size=settings.max_ws_message_bytes,

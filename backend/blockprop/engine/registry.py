@@ -36,6 +36,7 @@ import inspect
 import math
 import re
 import string
+import threading
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -316,11 +317,11 @@ class OpDef:
     ``dtype`` ("float" | "int" or a rule over params), ``scratch`` (name -> shape rule:
     per-sample buffers the forward fills for the VJPs), ``formula`` (LaTeX forward and
     backward), ``samples`` (for the tests), ``source`` (``"input"`` / ``"target"``: values
-    are fed; ``"static"``: forward runs once at compile time and returns a live view) and
-    ``broadcast`` (inputs broadcast against each other, per sample) and ``rate_param``
-    (the drop-rate param of a stochastic op), ``explain`` (LaTeX templates with numbers
-    plugged in, for the classroom: see :func:`check_explain`), ``torch`` and ``onnx`` (how
-    the op exports: see :func:`check_export`).
+    are fed; ``"static"``: forward fills the value once at compile time, and on every pass
+    when the node has trainables) and ``broadcast`` (inputs broadcast against each other,
+    per sample) and ``rate_param`` (the drop-rate param of a stochastic op), ``explain``
+    (LaTeX templates with numbers plugged in, for the classroom: see :func:`check_explain`),
+    ``torch`` and ``onnx`` (how the op exports: see :func:`check_export`).
     """
 
     name: str
@@ -599,14 +600,30 @@ def op_spec(op: OpDef | str) -> dict:
 
 REGISTRY = Registry()
 _loaded = False
+_loading = False
+# Threads of a fresh server may ask for ops at once: the first loads the families under the
+# lock and only then marks the registry loaded, so no caller sees it half-filled (a false
+# unknown_op). Re-entrant: a family module being imported may itself call `register`.
+_load_lock = threading.RLock()
 
 
 def _ensure_loaded() -> Registry:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        from . import ops  # noqa: F401  (registers every family module)
+    if _loaded:
+        return REGISTRY
+    with _load_lock:
+        if not _loaded and not _loading:
+            _import_families()
     return REGISTRY
+
+
+def _import_families() -> None:
+    global _loaded, _loading
+    _loading = True  # a family calling `register` while imported must not import again
+    try:
+        from . import ops  # noqa: F401  (registers every family module)
+    finally:
+        _loading = False
+    _loaded = True
 
 
 def register(op: OpDef) -> OpDef:

@@ -161,6 +161,10 @@ class RunEvents:
             status, reason = final["status"], final.get("reason")
         elif live.stop_requested:
             status, reason = "stopped", "stopped on request (the worker was terminated)"
+        elif live.status != "starting":
+            # Killed from outside (the OOM killer's SIGKILL) or crashed hard: the run itself did
+            # nothing wrong, so it resumes from its last checkpoint, as after a server crash.
+            status, reason = "interrupted", _killed_reason(code, live.step)
         else:
             status, reason = "failed", f"the training worker exited unexpectedly (code {code})"
         error = final.get("error")
@@ -269,3 +273,12 @@ class RunEvents:
                 fut.set_exception(TimeoutError())
         if live.exited is not None and not live.exited.done():
             live.exited.set_result(status)
+
+
+def _killed_reason(code: int | None, step: int) -> str:
+    how = (
+        f"was killed (signal {-code}{', perhaps out of memory' if code == -9 else ''})"
+        if code is not None and code < 0
+        else f"exited unexpectedly (code {code})"
+    )
+    return f"the training worker {how} at step {step}; resume continues from the last checkpoint"

@@ -260,6 +260,51 @@ _X_KEYS = ("x", "X", "features", "inputs")
 _Y_KEYS = ("y", "Y", "labels", "targets", "target")
 
 
+#: an .npz whose arrays would take more than this once inflated is refused before loading
+MAX_NPZ_INFLATED_BYTES = 512 * 1024 * 1024
+
+
+def _check_inflated_sizes(data: bytes, limit: int) -> None:
+    """Refuse a zip bomb before inflating it: the members' declared sizes (zipfile never reads
+    past them) and each array's declared shape (numpy allocates it before reading) must fit
+    ``limit`` together, and an array may not claim more bytes than its member holds."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return  # not a zip: np.load says what it is
+    with archive:
+        infos = [i for i in archive.infolist() if i.filename.endswith(".npy")]
+        total = sum(i.file_size for i in infos)
+        if total > limit:
+            raise DataError(
+                "too_large",
+                f"the .npz would inflate to {total:,} bytes; the limit is {limit:,} bytes",
+            )
+        for info in infos:
+            declared = _npy_declared_bytes(archive, info)
+            if declared > info.file_size:
+                raise DataError(
+                    "bad_file",
+                    f"array {info.filename!r} declares {declared:,} bytes but holds "
+                    f"{info.file_size:,}",
+                )
+
+
+def _npy_declared_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
+    """The bytes of data an .npy member's header announces (0 if it has no readable header:
+    np.load reports that)."""
+    try:
+        with archive.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+            else:
+                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, RuntimeError):
+        return 0
+    return int(np.prod(shape, dtype=object)) * dtype.itemsize
+
+
 def load_npz(
     source: Source,
     *,
@@ -279,6 +324,7 @@ def load_npz(
     otherwise."""
     data = _read_bytes(source, max_bytes)
     name = name or _default_name(source, "upload")
+    _check_inflated_sizes(data, MAX_NPZ_INFLATED_BYTES)
     try:
         npz = np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
