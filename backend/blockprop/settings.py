@@ -45,10 +45,25 @@ class Settings(BaseSettings):
     keep_alive_seconds: float = 5.0
     max_connections: int = 2_000
 
-    # Limits on runs
-    max_runs: int = 2
+    # Runs: a pool of worker processes, started with the server, hosts them all, many per
+    # worker (0 workers: one per core). A run is admitted while a worker can keep its pace
+    # (paced runs reserve pace x step cost of a core, unpaced ones at least min_unpaced_share;
+    # at most worker_capacity of a core each) and hold its tensors (worker_memory_bytes);
+    # otherwise it waits in a queue of at most max_queue runs (beyond: 429).
+    workers: int = 0
+    worker_capacity: float = 0.85
+    min_unpaced_share: float = 0.05
+    worker_memory_bytes: int = 4 * 1024**3
+    # a worker whose memory grows past this is drained (no new runs) and replaced (0: never)
+    worker_max_rss_bytes: int = 2 * 1024**3
+    max_queue: int = 200
+    # live or waiting runs one client (its X-Client-Id header, else its address) may have
+    max_runs_per_client: int = 3
+    # an optional cap on live runs (running, paused or held; 0: none): beyond it an idle run
+    # is parked (next setting) or the new run waits in the queue
+    max_runs: int = 0
     # A run paused (or held after diverging) with nobody watching its stream for this long
-    # yields its slot when a new run needs one: it is checkpointed and becomes `interrupted`,
+    # yields its place when a new run needs one: it is checkpointed and becomes `interrupted`,
     # resumable exactly. Negative: never.
     idle_yield_seconds: float = 60.0
     max_steps: int = 1_000_000
@@ -57,9 +72,9 @@ class Settings(BaseSettings):
     # Run plumbing
     checkpoint_seconds: float = 10.0  # periodic checkpoints of a running run
     metrics_flush_seconds: float = 0.04  # a worker batches metric points this long at most
-    stop_grace_seconds: float = 0.8  # a worker that has not stopped by then is terminated
-    worker_start_seconds: float = 60.0  # a worker that has not said hello by then has failed
-    # BLAS threads per run worker (0: the library's default). One suits small graphs and
+    stop_grace_seconds: float = 0.8  # a run that has not stopped by then is let go
+    worker_start_seconds: float = 60.0  # a worker (or a run) not ready by then has failed
+    # BLAS threads per pool worker (0: the library's default). One suits small graphs and
     # several runs sharing a few cores; threaded BLAS was 20x slower on small products here.
     worker_blas_threads: int = 1
 

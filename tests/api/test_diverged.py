@@ -87,7 +87,9 @@ def test_a_held_run_takes_a_slot_steps_diverges_again_and_stops_as_diverged(priv
         run = start_diverging(api)
         assert_held(run)
         r = api.post("/api/runs", json={"graph": REGRESSION, "dataset": DATA, "train": HUGE_LR})
-        assert_error(r, 429, "too_many_runs")
+        assert r.status_code == 201 and r.json()["status"] == "queued", r.text  # it waits
+        waiting = r.json()
+        api.runs.append((waiting["id"], waiting["edit_token"]))
 
         # one step, from the kept parameters: paused, the divergence cleared
         r = api.control(run, "step", json={"n": 1})
@@ -114,8 +116,8 @@ def test_a_held_run_takes_a_slot_steps_diverges_again_and_stops_as_diverged(priv
         assert api.control(run, "stop").json() == stopped  # idempotent
         assert_error(api.control(run, "resume"), 409, "not_resumable")
         assert_error(api.control(run, "pause"), 409, "not_live")
-        # the slot is free again
-        api.start_run(train={"epochs": 5}, doc=REGRESSION, dataset=DATA)
+        # the place is free again: the waiting run starts (and, at that lr, diverges)
+        assert api.wait_status(waiting, {"diverged"})["status"] == "diverged"
     finally:
         api.close()
 

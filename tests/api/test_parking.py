@@ -1,13 +1,14 @@
 """Idle runs yield their slot: when a run needs a slot and none is free, the live run paused (or
 held after diverging) longest, with nobody watching its stream or controlling it for
 `BLOCKPROP_IDLE_YIELD_SECONDS`, is parked: checkpointed where it waits and made `interrupted`,
-and resuming it continues exactly. A watched or recently paused run is not parked: 429."""
+and resuming it continues exactly. A watched or recently paused run is not parked: the new run
+waits in the queue (and starts once the paused one has been idle and unwatched long enough)."""
 
 import asyncio
 import math
 import time
 
-from .conftest import XOR_DATA, XOR_GRAPH, Api, assert_error, connect, recv_json
+from .conftest import XOR_DATA, XOR_GRAPH, Api, connect, recv_json
 from .test_diverged import DATA, REGRESSION, assert_held, start_diverging
 
 IDLE = 0.5
@@ -46,12 +47,13 @@ def points_of(api: Api, run: dict) -> list[dict]:
     return [{k: v for k, v in p.items() if k != "t"} for p in points]
 
 
-def assert_too_many(r) -> None:
-    err = assert_error(r, 429, "too_many_runs")
-    assert err["message"] == (
-        "The server is already training 1 run, its limit, and none of them is idle. "
-        "Stop one of your runs, or try again when one finishes."
-    )
+def assert_waits(api: Api, r) -> dict:
+    """The new run is not refused: it waits in the queue for a place."""
+    assert r.status_code == 201, r.text
+    run = r.json()
+    api.runs.append((run["id"], run["edit_token"]))
+    assert (run["status"], run["queue"]["position"]) == ("queued", 1), run
+    return run
 
 
 def test_an_idle_paused_run_is_parked_for_a_new_run_and_resumes_exactly(private_server):
@@ -91,20 +93,18 @@ def test_a_watched_paused_run_is_not_parked_until_its_watcher_leaves(private_ser
     try:
         a = paused_at(api, 3)
 
-        async def watched() -> None:
+        async def watched() -> dict:
             async with connect(api, a, "?rate=0") as ws:
                 assert (await recv_json(ws))["type"] == "hello"
-                await asyncio.sleep(IDLE + 0.3)
-                assert_too_many(api.post("/api/runs", json=body))
+                await asyncio.sleep(IDLE + 0.3)  # idle long enough, but watched
+                b = assert_waits(api, api.post("/api/runs", json=body))
+                row = api.get(f"/api/runs/{a['id']}").json()
+                assert (row["status"], row["live"]) == ("paused", True)
+                return b
 
-        asyncio.run(watched())
-        row = api.get(f"/api/runs/{a['id']}").json()
-        assert (row["status"], row["live"]) == ("paused", True)
-        # nobody has watched since: after the idle time it yields
-        idle()
-        r = api.post("/api/runs", json=body)
-        assert r.status_code == 201, r.text
-        api.runs.append((r.json()["id"], r.json()["edit_token"]))
+        b = asyncio.run(watched())
+        # nobody has watched since: after the idle time it yields, and the waiting run starts
+        assert api.wait_status(b, {"done", "failed"})["status"] == "done"
         assert_parked(api, a, 3)
     finally:
         api.close()
@@ -114,7 +114,7 @@ def test_a_run_paused_lately_is_not_parked(private_server):
     api = Api(private_server(env={**PARK_ENV, "BLOCKPROP_IDLE_YIELD_SECONDS": "60"}).url)
     try:
         a = paused_at(api, 3)
-        assert_too_many(api.post("/api/runs", json={"graph": XOR_GRAPH, "dataset": XOR_DATA}))
+        assert_waits(api, api.post("/api/runs", json={"graph": XOR_GRAPH, "dataset": XOR_DATA}))
         row = api.get(f"/api/runs/{a['id']}").json()
         assert (row["status"], row["live"]) == ("paused", True)
     finally:

@@ -1,8 +1,9 @@
 """Training runs over REST: create, status, control, live settings, metrics, state, limits."""
 
+import asyncio
 import time
 
-from .conftest import XOR_DATA, XOR_GRAPH, Api, assert_error, graph
+from .conftest import XOR_DATA, XOR_GRAPH, Api, assert_error, connect, graph, recv_json, recv_until
 
 SHORT = {"epochs": 40, "optimizer": "adam", "lr": 0.05}
 
@@ -245,17 +246,30 @@ def test_a_run_on_an_uploaded_dataset(runs_api):
     assert runs_api.wait_status(run, {"done"})["status"] == "done"
 
 
-def test_more_runs_than_allowed_is_429(private_server):
+def test_beyond_the_cap_a_run_waits_in_the_queue_and_starts_when_a_place_frees(private_server):
     server = private_server(env={"BLOCKPROP_MAX_RUNS": "1"})
     api = Api(server.url)
     try:
         first = api.start_run()
-        r = api.post("/api/runs", json={"graph": XOR_GRAPH, "dataset": XOR_DATA})
-        err = assert_error(r, 429, "too_many_runs")
-        assert "already training 1 run, its limit" in err["message"]
-        assert "BLOCKPROP" not in err["message"]  # read by students: no settings' names
-        api.control(first, "stop")
-        api.start_run(train=SHORT)
+        second = api.start_run(train=SHORT)  # 201, not refused: it waits
+        assert (second["status"], second["live"]) == ("queued", False), second
+        assert second["queue"]["position"] == 1 and second["queue"]["ahead"] == 0
+        assert "waiting" in second["reason"]
+        assert api.get(f"/api/runs/{second['id']}").json()["queue"]["position"] == 1
+
+        async def watch() -> list[dict]:
+            async with connect(api, second) as ws:
+                hello = await recv_json(ws)
+                assert hello["status"] == "queued" and hello["run"]["queue"]["position"] == 1
+                api.control(first, "stop")  # the place frees: the queued run starts
+                return await recv_until(
+                    ws, lambda f: f["type"] == "status" and f["status"] == "done"
+                )
+
+        frames = asyncio.run(watch())
+        statuses = [f["status"] for f in frames if f["type"] == "status"]
+        assert "running" in statuses and statuses[-1] == "done", statuses
+        assert any(f["type"] == "metrics" for f in frames)
     finally:
         api.close()
 

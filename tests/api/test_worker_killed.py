@@ -1,34 +1,60 @@
-"""A worker killed from outside (`kill -9`, as the OOM killer does) interrupts its run, which
-resumes from its last checkpoint without a gap in its metrics (issue 12)."""
+"""A pool worker killed from outside (`kill -9`, as the OOM killer does) takes only its own
+runs down, and they go on: each becomes `interrupted` and is resumed on another worker from its
+last checkpoint, its metrics continuing without a gap; the pool replaces the worker
+(issues 12 and 13)."""
 
 import os
 import signal
+import time
 
 from .conftest import RUN_ENV, Api
-from .test_restart import _children, _wait_checkpoint
+from .test_restart import _alive, _children, _wait_checkpoint
+
+# two workers: each of them takes runs
+ENV = {
+    **RUN_ENV,
+    "BLOCKPROP_WORKERS": "2",
+    "BLOCKPROP_MAX_RUNS": "0",
+    "BLOCKPROP_MAX_RUNS_PER_CLIENT": "0",
+}
 
 
-def test_a_killed_worker_leaves_its_run_interrupted_and_resumable(private_server):
-    server = private_server(env=RUN_ENV)
+def _steps(api: Api, run: dict) -> list[int]:
+    return [p["step"] for p in api.get(f"/api/runs/{run['id']}/metrics").json()["points"]]
+
+
+def _wait(pred, what: str, timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while not (value := pred()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+    return value
+
+
+def test_a_killed_worker_takes_only_its_runs_which_resume_elsewhere(private_server):
+    server = private_server(env=ENV)
     api = Api(server.url)
     try:
-        run = api.start_run()
-        _wait_checkpoint(api, run, 100)
-        (worker,) = _children(server.process.pid)
-        os.kill(worker, signal.SIGKILL)
-        before = api.wait_status(run, {"interrupted", "failed"})
-        assert before["status"] == "interrupted", before
-        assert before["live"] is False and before["finished_at"] is None
-        assert "killed (signal 9" in before["reason"] and "resume" in before["reason"]
-        assert before["error"] is None
+        workers = _children(server.process.pid)
+        assert len(workers) == 2, workers
+        runs = [api.start_run(train={"epochs": 1_000_000, "speed": 200}) for _ in range(4)]
+        for run in runs:
+            _wait_checkpoint(api, run, 20)
+        victim = workers[0]
+        os.kill(victim, signal.SIGKILL)
+        _wait(lambda: not _alive(victim), "the worker did not die")
+        # the pool replaces it
+        _wait(lambda: len(_children(server.process.pid)) == 2, "no replacement worker")
 
-        r = api.control(run, "resume")
-        assert r.status_code == 200, r.text
-        assert r.json()["status"] == "running"
-        api.wait_steps(run, before["step"] + 200)
-        api.control(run, "stop")
-        steps = [p["step"] for p in api.get(f"/api/runs/{run['id']}/metrics").json()["points"]]
-        assert steps == list(range(1, len(steps) + 1)), "a gap or a repeat after resuming"
-        assert steps[-1] > before["step"] + 200
+        for run in runs:  # every run trains on: those of the dead worker were resumed
+            before = api.get(f"/api/runs/{run['id']}").json()["step"]
+            now = api.wait_steps(run, before + 50)
+            assert now["status"] == "running" and now["live"] is True, now
+        for run in runs:
+            api.control(run, "stop")
+            steps = _steps(api, run)
+            assert steps == list(range(1, len(steps) + 1)), "a gap or a repeat after resuming"
+        server_log = (server.database.parent / f"server-{server.port}.log").read_text()
+        assert "died" in server_log and "resuming it on another" in server_log
     finally:
         api.close()

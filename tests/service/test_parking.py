@@ -16,7 +16,7 @@ def manager(idle: float = 1.0) -> RunManager:
 
 
 def add(m: RunManager, run_id: str, status: str, waited: float | None) -> LiveRun:
-    live = LiveRun(run_id, None, None, None, status=status)
+    live = LiveRun(run_id, None, status=status)
     now = time.monotonic()
     live.waiting_since = None if waited is None else now - waited
     m.live[run_id] = live

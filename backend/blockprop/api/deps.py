@@ -5,6 +5,7 @@ app.dependency_overrides[get_store] = lambda: my_store
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import Depends, Header
@@ -43,10 +44,31 @@ def edit_token(
     return x_edit_token
 
 
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+def client_key(
+    conn: HTTPConnection,
+    x_client_id: Annotated[
+        str | None,
+        Header(
+            alias="X-Client-Id",
+            description="a random id the browser keeps (8-64 of A-Z a-z 0-9 _ -): the per-client "
+            "cap on runs counts by it, else by the client's address",
+        ),
+    ] = None,
+) -> str:
+    """Who a run belongs to, for the per-client cap: the client's own id, else its address."""
+    if x_client_id is not None and _CLIENT_ID.fullmatch(x_client_id):
+        return "id:" + x_client_id
+    return "ip:" + (conn.client.host if conn.client else "")
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 RunsDep = Annotated[RunManager, Depends(get_runs)]
 EditToken = Annotated[str | None, Depends(edit_token)]
+ClientKey = Annotated[str, Depends(client_key)]
 
 
 def graph_doc(graph: Any, settings: Settings) -> dict[str, Any]:

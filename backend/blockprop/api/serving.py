@@ -43,11 +43,14 @@ class RedactTokens(logging.Filter):
 
 
 def log_config() -> dict[str, Any]:
-    """uvicorn's logging configuration with `RedactTokens` on each of its handlers."""
+    """uvicorn's logging configuration with `RedactTokens` on each of its handlers, and the
+    `blockprop` loggers written like uvicorn's."""
     config = copy.deepcopy(LOGGING_CONFIG)
     config.setdefault("filters", {})["redact_tokens"] = {"()": RedactTokens}
     for handler in config["handlers"].values():
         handler.setdefault("filters", []).append("redact_tokens")
+    # the server's own news (runs interrupted, resumed, parked; workers replaced) beside uvicorn's
+    config["loggers"]["blockprop"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     return config
 
 

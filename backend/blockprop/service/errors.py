@@ -13,6 +13,7 @@ class ServiceError(Exception):
         message: str,
         nodes: list[str] | None = None,
         port: str | None = None,
+        headers: dict[str, str] | None = None,
     ):
         super().__init__(message)
         self.status = status
@@ -20,6 +21,8 @@ class ServiceError(Exception):
         self.message = message
         self.nodes = list(nodes or [])
         self.port = port
+        #: response headers, e.g. Retry-After on a 429
+        self.headers = headers
 
     def body(self) -> dict[str, Any]:
         return {

@@ -11,12 +11,14 @@ from typing import Any
 import orjson
 
 
-@dataclass
+@dataclass(eq=False)
 class LiveRun:
+    """A run a pool worker holds (running, paused or held after diverging), or is starting."""
+
     id: str
-    process: Any
-    ctrl: Any
-    out: Any
+    worker: Any  # the pool's WorkerHandle
+    #: who started it (X-Client-Id or address): the per-client cap counts by it
+    client: str = ""
     status: str = "starting"
     reason: str | None = None
     step: int = 0
@@ -32,12 +34,21 @@ class LiveRun:
     #: since when (monotonic) the run has waited for control, paused or held after diverging,
     #: untouched (a step or a change restarts the clock); None while it trains
     waiting_since: float | None = None
-    #: being parked to free its slot (see RunManager._park): it ends `interrupted`
+    #: being parked to free its slot (see RunQueue._park): it ends `interrupted`
     parking: bool = False
     last_snapshot: bytes | None = None
     last_boundary: bytes | None = None
-    ctrl_lock: threading.Lock = field(default_factory=threading.Lock)
-    thread: threading.Thread | None = None
+    #: what admission reckons with (see admission.py): pace, estimated step cost, memory,
+    #: the graph's key (its measured cost is remembered for the next run of it), total steps
+    demand: Any = None
+    graph_key: str = ""
+    total_steps: int = 0
+    #: its worker died under it (exit code in the worker's process)
+    worker_died: bool = False
+    #: how it ended has been recorded (by the worker's `exit`, its death, or a stop that
+    #: gave up waiting): recorded once
+    recorded: bool = False
+    record_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def status_frame(status: str, reason: str | None, *, live: bool, **extra: Any) -> str:

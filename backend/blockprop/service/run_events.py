@@ -1,4 +1,5 @@
-"""RunEvents: the messages from a run's worker, read in a thread, recorded and published."""
+"""RunEvents: the messages from the pool workers about their runs, read in the pool's threads,
+recorded and published."""
 
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ WAITING = ("paused", "diverged")
 
 
 class RunEvents:
-    """Part of RunManager (runs.py): a reader thread per worker records what it sends in the
-    store and posts it to the event loop, where it resolves futures and reaches the hub."""
+    """Part of RunManager (runs.py): the pool's reader thread of each worker records what the
+    worker says of its runs in the store and posts it to the event loop, where it resolves
+    futures and reaches the hub."""
 
     # provided by RunManager
     store: Store
@@ -33,29 +35,39 @@ class RunEvents:
     shutting_down: bool
     _loop: asyncio.AbstractEventLoop | None
     _on_subscription: Callable[[str, Subscription], None]
+    _released: Callable[[LiveRun, str], None]
+    _load_changed: Callable[[], None]
 
-    # ------------------------------------------------------------------ the reader thread
+    # ------------------------------------------------------------------ the pool's reader threads
 
     def _post(self, fn: Callable[..., Any], *args: Any) -> None:
         assert self._loop is not None
         with contextlib.suppress(RuntimeError):  # the loop is closed: we are shutting down
             self._loop.call_soon_threadsafe(fn, *args)
 
-    def _reader(self, live: LiveRun) -> None:
-        conn = live.out
-        while True:
-            try:
-                data = conn.recv_bytes()
-            except (EOFError, OSError):
-                break
-            try:
-                self._handle(live, data)
-            except Exception:
-                log.exception("run %s: bad message from the worker", live.id)
-        live.process.join(timeout=5)
-        if live.process.is_alive():
-            live.process.kill()
-            live.process.join(timeout=5)
+    def _on_frame(self, worker: Any, kind: bytes, run_id: str, payload: bytes) -> None:
+        """A frame from a pool worker about one of its runs (on that worker's reader thread).
+        A run no longer held here (stopped by force, say) is ignored."""
+        live = self.live.get(run_id)
+        if live is None or live.worker is not worker:
+            return
+        try:
+            self._handle(live, kind + payload)
+        except Exception:
+            log.exception("run %s: bad message from the worker", live.id)
+
+    def _on_death(self, worker: Any) -> None:
+        """A pool worker has exited: each run it still held ends as if its worker had been
+        killed (`interrupted`, resumable), and is resumed elsewhere (see RunQueue)."""
+        for live in [r for r in list(self.live.values()) if r.worker is worker]:
+            live.worker_died = True
+            self._record_end(live)
+
+    def _record_end(self, live: LiveRun) -> None:
+        with live.record_lock:
+            if live.recorded:
+                return
+            live.recorded = True
         try:
             self._finish(live)
         except Exception:
@@ -136,14 +148,16 @@ class RunEvents:
         self._post(self._resolve_reply, live, msg)
 
     def _msg_exit(self, live: LiveRun, msg: dict[str, Any]) -> None:
-        pass
+        if live.final is None:
+            live.final = {}  # it ended without a final status (failed before it was ready)
+        self._record_end(live)
 
     def _msg_unknown(self, live: LiveRun, msg: dict[str, Any]) -> None:
         log.warning("run %s: unknown message %r", live.id, msg.get("type"))
 
     def _finish(self, live: LiveRun) -> None:
         final = live.final or {}
-        code = live.process.exitcode
+        code = live.worker.process.exitcode if live.worker_died else None
         if self.shutting_down:
             status, reason = (
                 "interrupted",
@@ -160,13 +174,15 @@ class RunEvents:
         elif final.get("status"):
             status, reason = final["status"], final.get("reason")
         elif live.stop_requested:
-            status, reason = "stopped", "stopped on request (the worker was terminated)"
-        elif live.status != "starting":
+            status, reason = "stopped", "stopped on request (it did not stop in time)"
+        elif live.worker_died and live.status != "starting":
             # Killed from outside (the OOM killer's SIGKILL) or crashed hard: the run itself did
             # nothing wrong, so it resumes from its last checkpoint, as after a server crash.
             status, reason = "interrupted", _killed_reason(code, live.step)
         else:
             status, reason = "failed", f"the training worker exited unexpectedly (code {code})"
+            if final.get("error"):
+                reason = final["error"]["message"]
         error = final.get("error")
         if status == "failed" and error is None:
             error = {"code": "internal", "message": reason, "nodes": [], "port": None}
@@ -235,6 +251,7 @@ class RunEvents:
         for pred, fut in list(live.waiters):
             if pred(status) and not fut.done():
                 fut.set_result(status)
+        self._load_changed()  # a paused run frees its CPU for a waiting one
 
     def _resolve_reply(self, live: LiveRun, msg: dict[str, Any]) -> None:
         fut = live.replies.get(msg.get("req", -1))
@@ -273,6 +290,7 @@ class RunEvents:
                 fut.set_exception(TimeoutError())
         if live.exited is not None and not live.exited.done():
             live.exited.set_result(status)
+        self._released(live, status)
 
 
 def _killed_reason(code: int | None, step: int) -> str:

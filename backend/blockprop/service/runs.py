@@ -1,49 +1,54 @@
-"""The run manager: starts training runs in worker processes, controls them, records them.
+"""The run manager: admits training runs to the pool of worker processes, controls them,
+records them.
 
-- Each run trains in its own process (`multiprocessing` spawn context, see worker.py), never on
-  the event loop. At most `Settings.max_runs` are live (running, paused, or held after
-  diverging) at once. When a run needs a slot (created, or an interrupted one resumed) and none
-  is free, the run that has waited longest, paused or held, untouched and with no stream client
-  for `Settings.idle_yield_seconds`, is *parked*: its worker checkpoints and exits, and it
-  becomes `interrupted`, resumable exactly as after a restart. With none to park, the request
-  is refused with `too_many_runs` (429).
-- A reader thread per worker receives its messages (bytes only, no pickle), writes metric
-  batches, statuses and checkpoints to the store (off the event loop) and hands them to the
-  event loop, where the stream hub fans them out.
-- Control (pause, resume, step, stop, set) goes down a control pipe. Stop is prompt: a worker
-  that has not stopped after `stop_grace_seconds` is terminated (its last checkpoint stays).
+- Runs train in a pool of worker processes started with the server (pool.py, worker:
+  pool_worker.py), many runs per worker, interleaved in short time slices; never on the event
+  loop, and creating a run spawns nothing. Admission is by capacity, with a queue
+  (run_queue.py, admission.py).
+- The pool's reader thread of each worker receives its messages (bytes only, no pickle), writes
+  metric batches, statuses and checkpoints to the store (off the event loop) and hands them to
+  the event loop, where the stream hub fans them out (run_events.py).
+- Control (pause, resume, step, stop, set) goes down the worker's control pipe, naming the run.
+  Stop is prompt; a run that has not stopped after `stop_grace_seconds` (a single long step) is
+  recorded as stopped and let go by its worker.
 - A run that diverges is held by its worker (status `diverged`, `finished_at` unset, live) with
   its last finite parameters until it is resumed or stepped (lr lowered, say) or stopped; stopped,
   it ends as `diverged`.
-- On shutdown live runs are stopped and marked `interrupted`; so are runs found live at start-up
-  (the server died). An interrupted run resumes from its last checkpoint on `resume`.
+- On shutdown live runs are stopped and marked `interrupted`; so are runs found live or queued
+  at start-up (the server died). An interrupted run resumes from its last checkpoint on `resume`.
 
-The parts: this module (lifecycle, creating and controlling runs), run_events.py (the
-worker's messages), trained_state.py (trained parameters), live_run.py (LiveRun).
+The parts: this module (lifecycle, creating and controlling runs), run_queue.py (admission, the
+queue, parking), run_events.py (the workers' messages), trained_state.py (trained parameters),
+live_run.py (LiveRun).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
-import multiprocessing
-import threading
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from blockprop.service.admission import Demand, Policy, estimate_cost
 from blockprop.service.errors import ServiceError, from_data_error, from_issues
+from blockprop.service.framing import frame, start_payload
 from blockprop.service.live_run import LiveRun, status_frame
-from blockprop.service.run_events import WAITING, RunEvents
+from blockprop.service.pool import WorkerPool
+from blockprop.service.pool_worker import build_dataset as worker_build_dataset
+from blockprop.service.run_events import RunEvents
+from blockprop.service.run_queue import RunQueue, Waiting
 from blockprop.service.store import RunRow, Store
 from blockprop.service.stream import Hub, Subscription
 from blockprop.service.tokens import hash_token, new_edit_token, new_id
 from blockprop.service.trained_state import TrainedStates
-from blockprop.service.worker import build_dataset as worker_build_dataset
 from blockprop.settings import Settings
 
 log = logging.getLogger("blockprop.runs")
@@ -51,16 +56,44 @@ log = logging.getLogger("blockprop.runs")
 
 UPLOAD_PREFIX = "upload-"
 
-__all__ = ["UPLOAD_PREFIX", "LiveRun", "RunManager", "status_frame"]
+__all__ = ["UPLOAD_PREFIX", "LiveRun", "Prepared", "RunManager", "status_frame"]
 
 
-class RunManager(RunEvents, TrainedStates):
+@dataclass
+class Prepared:
+    """A run's checked config and data, and what admission reckons with."""
+
+    config: dict[str, Any]
+    upload: dict[str, Any] | None
+    csv: bytes | None
+    demand: Demand
+    graph_key: str
+    total_steps: int
+
+
+class RunManager(RunEvents, RunQueue, TrainedStates):
     def __init__(self, store: Store, settings: Settings):
         self.store = store
         self.settings = settings
         self.live: dict[str, LiveRun] = {}
-        self.hub = Hub(self._fetch_batches, settings.ws_ring_bytes, self._on_subscription)
-        self._ctx = multiprocessing.get_context("spawn")
+        self.hub = Hub(
+            self._fetch_batches,
+            settings.ws_ring_bytes,
+            self._on_subscription,
+        )
+        self.pool = WorkerPool(settings, self._on_frame, self._on_death, self._on_load)
+        self.policy = Policy(
+            capacity=settings.worker_capacity,
+            min_unpaced_share=settings.min_unpaced_share,
+            memory_per_worker=settings.worker_memory_bytes,
+        )
+        self.queue: OrderedDict[str, Waiting] = OrderedDict()
+        #: measured seconds per step, by graph key: the next run of the same graph is
+        #: admitted with what its predecessors cost
+        self.known_costs: dict[str, float] = {}
+        self._auto_resumed: dict[str, float] = {}
+        self._pumping: asyncio.Task | None = None
+        self._ticker: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._slots = asyncio.Lock()
         self._req = 0
@@ -76,9 +109,20 @@ class RunManager(RunEvents, TrainedStates):
         ids = await asyncio.to_thread(self.store.interrupt_live_runs)
         if ids:
             log.info("%d run(s) were live when the server last stopped: interrupted", len(ids))
+        await asyncio.to_thread(self.pool.start)
+        self._ticker = self._loop.create_task(self._queue_ticker())
+
+    async def _queue_ticker(self) -> None:
+        """While runs wait, look again every second: a paused run may have become idle enough
+        to park, or a measured cost lower than reckoned."""
+        while not self.shutting_down:
+            await asyncio.sleep(1.0)
+            self._load_changed()
 
     async def shutdown(self) -> None:
         self.shutting_down = True
+        if self._ticker is not None:
+            self._ticker.cancel()
         runs = list(self.live.values())
         for live in runs:
             live.stop_requested = True
@@ -87,22 +131,37 @@ class RunManager(RunEvents, TrainedStates):
             if live.exited is not None:
                 with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
                     await asyncio.wait_for(asyncio.shield(live.exited), 3.0)
-            if live.process.is_alive():
-                live.process.kill()
-        for live in runs:
-            if live.thread is not None:
-                await asyncio.to_thread(live.thread.join, 5.0)
+        reason = "the server stopped while the run was waiting; resume it to start it"
+        for run_id in list(self.queue):
+            await asyncio.to_thread(
+                self.store.update_run, run_id, status="interrupted", reason=reason
+            )
+        self.queue.clear()
+        await asyncio.to_thread(self.pool.close)
+        for live in list(self.live.values()):  # their worker is gone: record how they ended
+            live.worker_died = True
+            self._record_end(live)
         await self.hub.close_all()
+
+    def _on_load(self, worker: Any) -> None:
+        """A worker's load report (its reader thread): remember what each graph costs."""
+        for run_id, report in list(worker.load.items()):
+            live = self.live.get(run_id)
+            cost = report.get("cost")
+            if live is not None and cost:
+                self.known_costs[live.graph_key] = float(cost)
+        if self.queue:
+            self._post(self._load_changed)
 
     # ------------------------------------------------------------------ creating
 
     def prepare(
         self, doc: dict[str, Any], dataset: dict[str, Any], train: dict[str, Any]
-    ) -> tuple[dict[str, Any], dict[str, Any] | None, bytes | None]:
-        """Check a run's config, data and graph before any worker starts (blocking: call it in
-        a thread). Returns (config dict, upload info, CSV bytes) or raises ServiceError (422)."""
+    ) -> Prepared:
+        """Check a run's config, data and graph before it is admitted (blocking: call it in
+        a thread), and reckon what it will ask of a worker. Raises ServiceError (422)."""
         from blockprop.engine.data import DataError
-        from blockprop.engine.graph import validate
+        from blockprop.engine.graph import analyse, estimate_bytes, node_sizes
         from blockprop.engine.trainer import TrainConfig
 
         s = self.settings
@@ -124,12 +183,25 @@ class RunManager(RunEvents, TrainedStates):
             ds = worker_build_dataset(dataset, upload, csv, s.max_upload_rows)
         except DataError as e:
             raise from_data_error(e) from None
-        batch = config.batch_size or ds.n_train
-        rows = min(batch, ds.n_train) + min(1024, max(ds.n_train, ds.n_test, s.boundary_grid**2))
-        result = validate(doc, max_bytes=s.max_tensor_bytes, batch_size=rows)
-        if not result.ok:
-            raise from_issues(result.errors)
-        return config.to_dict(), upload, csv
+        batch = min(config.batch_size or ds.n_train, ds.n_train)
+        rows = batch + min(1024, max(ds.n_train, ds.n_test, s.boundary_grid**2))
+        itemsize = 8 if config.dtype == "float64" else 4
+        an = analyse(doc, max_bytes=s.max_tensor_bytes, batch_size=rows, itemsize=itemsize)
+        if not an.result.ok:
+            raise from_issues(an.result.errors)
+        sizes = node_sizes(an.nodes).values()
+        params = sum(n["params"] for n in sizes)
+        numbers = sum(n["out"] + n["in"] for n in sizes)
+        memory = estimate_bytes(an.nodes, rows, itemsize) + ds.x_train.nbytes * 2
+        per_epoch = math.ceil(ds.n_train / batch)
+        total = min(config.epochs * per_epoch, config.max_steps or math.inf)
+        demand = Demand(
+            speed=config.speed,
+            cost=estimate_cost(len(an.nodes), params, numbers, batch),
+            memory=int(memory),
+        )
+        key = hashlib.sha256(orjson.dumps([doc.get("nodes"), batch, ds.n_features])).hexdigest()
+        return Prepared(config.to_dict(), upload, csv, demand, key[:32], int(total))
 
     def upload_for(self, dataset: dict[str, Any]) -> tuple[dict[str, Any] | None, bytes | None]:
         """The stored upload a dataset spec names, if it names one (blocking)."""
@@ -153,10 +225,13 @@ class RunManager(RunEvents, TrainedStates):
         train: dict[str, Any],
         name: str,
         paused: bool,
+        client: str = "",
     ) -> tuple[RunRow, str]:
-        """Check, record and start a run. Returns its row and its edit token."""
-        self._check_slot()  # refuse early; checked again when the slot is taken
-        config, upload, csv = await asyncio.to_thread(self.prepare, doc, dataset, train)
+        """Check, record and admit a run: started at once, or queued. Returns its row and its
+        edit token."""
+        self.check_client(client)
+        prep = await asyncio.to_thread(self.prepare, doc, dataset, train)
+        self.check_client(client)  # again: others may have come in meanwhile
         token = new_edit_token()
         run_id = new_id()
         row = await asyncio.to_thread(
@@ -166,21 +241,36 @@ class RunManager(RunEvents, TrainedStates):
             name or doc.get("name") or "run",
             doc,
             dataset,
-            config,
+            prep.config,
             "starting",
             hash_token(token),
         )
+        waiting = Waiting(
+            row,
+            client,
+            prep.demand,
+            prep.graph_key,
+            prep.total_steps,
+            paused,
+            prep.upload,
+            prep.csv,
+            resume=False,
+        )
         try:
-            await self.start_worker(row, paused=paused, upload=upload, csv=csv, resume=False)
+            live = await self._admit(waiting)
+            if live is not None:
+                await self._until_ready(live)
         except BaseException:
+            self.queue.pop(run_id, None)
             await asyncio.to_thread(self.store.delete_run, run_id)
             raise
         row = await asyncio.to_thread(self.store.get_run, run_id)
         assert row is not None
         return row, token
 
-    async def resume(self, run: RunRow) -> None:
-        """Resume a paused run, or restart an interrupted one from its last checkpoint."""
+    async def resume(self, run: RunRow, *, paused: bool = False, client: str = "") -> None:
+        """Resume a paused run, or restart an interrupted one from its last checkpoint (at
+        once, or through the queue)."""
         live = self.live.get(run.id)
         if live is not None and live.parking:  # being parked: resume it once it is interrupted
             run = await self._after_parking(live, run)
@@ -188,6 +278,8 @@ class RunManager(RunEvents, TrainedStates):
         if live is not None and live.final is None:
             await self.resume_live(live)
             return
+        if run.id in self.queue:
+            return  # waiting already: it starts when there is room
         if run.status != "interrupted":
             raise ServiceError(
                 409,
@@ -196,9 +288,25 @@ class RunManager(RunEvents, TrainedStates):
                 "be resumed",
             )
         upload, csv = await asyncio.to_thread(self.upload_for, run.dataset)
-        await self.start_worker(run, paused=False, upload=upload, csv=csv, resume=True)
+        prep = await asyncio.to_thread(self.prepare, run.doc, run.dataset, run.config)
+        waiting = Waiting(
+            run,
+            client,
+            prep.demand,
+            prep.graph_key,
+            prep.total_steps,
+            paused,
+            upload,
+            csv,
+            resume=True,
+        )
+        live = await self._admit(waiting)
+        if live is not None:
+            await self._until_ready(live)
 
     async def stop_run(self, run: RunRow) -> None:
+        if await self.cancel_queued(run.id):
+            return
         live = self.live.get(run.id)
         if live is not None and live.parking:  # being parked: stop it once it is interrupted
             run = await self._after_parking(live, run)
@@ -224,177 +332,73 @@ class RunManager(RunEvents, TrainedStates):
     def live_count(self) -> int:
         return len(self.live)
 
-    def _check_slot(self) -> None:
-        """Refuse early when every slot is taken and no run could yield its slot."""
-        if len(self.live) >= self.settings.max_runs and self._idle_run() is None:
-            raise self._no_slot()
-
-    async def _free_slot(self) -> None:
-        """Make room for one more live run (under `_slots`): park idle runs, the one that has
-        waited longest first, or raise `too_many_runs`."""
-        while len(self.live) >= self.settings.max_runs:
-            live = self._idle_run()
-            if live is None:
-                raise self._no_slot()
-            await self._park(live)
-
-    def _no_slot(self) -> ServiceError:
-        n, limit = len(self.live), self.settings.max_runs
-        log.info(
-            "refused a run: %d live, the limit is %d (BLOCKPROP_MAX_RUNS), none idle for "
-            "%g s (BLOCKPROP_IDLE_YIELD_SECONDS)",
-            n,
-            limit,
-            self.settings.idle_yield_seconds,
-        )
-        runs = f"{n} run{'s' if n != 1 else ''}"
-        return ServiceError(
-            429,
-            "too_many_runs",
-            f"The server is already training {runs}, its limit, and none of them is idle. "
-            "Stop one of your runs, or try again when one finishes.",
-        )
-
-    def _idle_run(self) -> LiveRun | None:
-        """The live run to park for a slot: paused or held after diverging, untouched and
-        unwatched (no stream client) for `idle_yield_seconds`, the one waiting longest."""
-        wait = self.settings.idle_yield_seconds
-        if wait < 0:
-            return None
-        now = time.monotonic()
-        best: LiveRun | None = None
-        for live in self.live.values():
-            since = live.waiting_since
-            if (
-                since is None
-                or live.status not in WAITING
-                or live.final is not None
-                or live.stop_requested
-                or live.parking
-            ):
-                continue
-            ch = self.hub.get(live.id)
-            if ch is not None and (ch.clients or now - ch.unwatched_since < wait):
-                continue
-            if now - since >= wait and (best is None or since < (best.waiting_since or 0)):
-                best = live
-        return best
-
-    async def _park(self, live: LiveRun) -> None:
-        """Stop an idle run so that it yields its slot: its worker checkpoints the state it
-        waits in and exits, and the run becomes `interrupted` (see RunEvents._finish), to be
-        resumed exactly as after a restart."""
-        t0 = time.monotonic()
-        live.parking = True
-        await self._end(live)
-        log.info(
-            "run %s: parked at step %d to free a slot (idle, unwatched) in %.3f s",
-            live.id,
-            live.step,
-            time.monotonic() - t0,
-        )
-
-    async def start_worker(
-        self,
-        run: RunRow,
-        *,
-        paused: bool,
-        upload: dict[str, Any] | None,
-        csv: bytes | None,
-        resume: bool,
-    ) -> LiveRun:
-        """Spawn the worker of `run`, wait until it is ready, and return it (or raise)."""
-        async with self._slots:
-            if run.id in self.live:
-                raise ServiceError(409, "conflict", "the run is already live")
-            await self._free_slot()
-            checkpoint = None
-            if resume:
-                cp = await asyncio.to_thread(self.store.get_checkpoint, run.id)
-                checkpoint = cp[1] if cp else None
-            ctrl_parent, ctrl_child = self._ctx.Pipe(duplex=False)  # (recv, send)
-            out_parent, out_child = self._ctx.Pipe(duplex=False)
-            from blockprop.service import worker
-
-            process = self._ctx.Process(
-                target=worker.main,
-                args=(run.id, ctrl_parent, out_child),
-                name=f"blockprop-run-{run.id[:8]}",
-                daemon=True,
-            )
-            live = LiveRun(run.id, process, ctrl_child, out_parent)
-            live.last_seq = run.last_seq
-            # metrics up to run.step are stored; a resumed worker replays from its checkpoint
-            live.last_step = run.step if resume else -1
-            loop = asyncio.get_running_loop()
-            live.ready = loop.create_future()
-            live.exited = loop.create_future()
-            self.live[run.id] = live
-            channel = self.hub.pin(run.id, run.last_seq)
-            try:
-                await asyncio.to_thread(process.start)
-            except Exception:
-                self.live.pop(run.id, None)
-                self.hub.unpin(run.id)
-                raise
-            ctrl_parent.close()
-            out_child.close()
+    async def _launch(self, w: Waiting, worker: Any) -> LiveRun:
+        """Under `_slots`: hand run `w` to `worker` (its start message) and return it, live,
+        starting."""
+        run = w.run
+        if run.id in self.live:
+            raise ServiceError(409, "conflict", "the run is already live")
+        checkpoint = None
+        if w.resume:
+            cp = await asyncio.to_thread(self.store.get_checkpoint, run.id)
+            checkpoint = cp[1] if cp else None
+        live = LiveRun(run.id, worker, client=w.client)
+        live.demand, live.graph_key, live.total_steps = w.demand, w.graph_key, w.total_steps
+        live.last_seq = run.last_seq
+        live.step = run.step
+        # metrics up to run.step are stored; a resumed run replays from its checkpoint
+        live.last_step = run.step if w.resume else -1
+        loop = asyncio.get_running_loop()
+        live.ready = loop.create_future()
+        live.exited = loop.create_future()
+        self.live[run.id] = live
+        worker.runs.add(run.id)
+        self.hub.pin(run.id, run.last_seq)
+        if w.resume or run.status == "queued":
+            await asyncio.to_thread(self.store.update_run, run.id, status="starting", reason=None)
         s = self.settings
         init = {
             "type": "init",
             "run_id": run.id,
             "doc": run.doc,
             "dataset": run.dataset,
-            "upload": upload,
+            "upload": w.upload,
             "config": run.config,
-            "paused": paused,
+            "paused": w.paused,
             "flush_seconds": s.metrics_flush_seconds,
             "checkpoint_seconds": s.checkpoint_seconds,
             "max_seconds": s.max_run_seconds,
             "boundary_rate": s.boundary_rate,
             "boundary_grid": s.boundary_grid,
             "max_rows": s.max_upload_rows,
-            "blas_threads": s.worker_blas_threads,
-            "has_csv": csv is not None,
-            "has_checkpoint": checkpoint is not None,
         }
-        self._send(live, init)
-        if csv is not None:
-            self._send_raw(live, csv)
-        if checkpoint is not None:
-            self._send_raw(live, checkpoint)
-        live.thread = threading.Thread(
-            target=self._reader, args=(live,), name=f"run-{run.id[:8]}", daemon=True
-        )
-        live.thread.start()
+        if not worker.send(frame(b"N", run.id, start_payload(init, w.csv, checkpoint))):
+            live.worker_died = True  # its reader records the end once it sees the worker go
+        return live
+
+    async def _until_ready(self, live: LiveRun) -> None:
+        """Wait until a launched run is training (or paused), or raise its error."""
+        s = self.settings
+        assert live.ready is not None
         try:
             await asyncio.wait_for(asyncio.shield(live.ready), s.worker_start_seconds)
         except TimeoutError:
-            process.kill()
-            raise ServiceError(
-                500, "internal", "the training worker did not start in time"
-            ) from None
+            await self._end(live)
+            raise ServiceError(500, "internal", "the run did not start in time") from None
         result = live.ready.result()
         if "error" in result:
-            if live.exited is not None:
-                with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(live.exited), 5.0)
             e = result["error"]
             status = 500 if e["code"] == "internal" else 422
             raise ServiceError(status, e["code"], e["message"], e.get("nodes"), e.get("port"))
-        if channel.subscription.rate > 0:
-            self._on_subscription(run.id, channel.subscription)
-        return live
+        ch = self.hub.get(live.id)
+        if ch is not None and ch.subscription.rate > 0:
+            self._on_subscription(live.id, ch.subscription)
 
     # ------------------------------------------------------------------ control
 
     def _send(self, live: LiveRun, msg: dict[str, Any]) -> None:
-        self._send_raw(live, orjson.dumps(msg, option=orjson.OPT_SERIALIZE_NUMPY))
-
-    def _send_raw(self, live: LiveRun, data: bytes) -> None:
-        # If the worker is gone, its reader thread records how it ended.
-        with live.ctrl_lock, contextlib.suppress(OSError, EOFError, BrokenPipeError):
-            live.ctrl.send_bytes(data)
+        # If the worker is gone, its reader thread records how its runs ended.
+        live.worker.send_json(live.id, msg)
 
     async def _wait_status(
         self, live: LiveRun, pred: Callable[[str], bool], timeout: float
@@ -450,8 +454,9 @@ class RunManager(RunEvents, TrainedStates):
         return True
 
     async def _end(self, live: LiveRun) -> None:
-        """Tell the worker to stop and wait until it has exited (terminated after the grace
-        time; its last checkpoint stays)."""
+        """Tell the worker to stop the run and wait until it has ended. One that has not
+        after the grace time (a long step) is let go: its worker drops it after that step,
+        and it is recorded as stopped (its last checkpoint stays)."""
         live.stop_requested = True
         self._send(live, {"type": "stop"})
         grace = self.settings.stop_grace_seconds
@@ -459,8 +464,9 @@ class RunManager(RunEvents, TrainedStates):
         try:
             await asyncio.wait_for(asyncio.shield(live.exited), grace)
         except TimeoutError:
-            log.warning("run %s did not stop within %.1f s: terminating it", live.id, grace)
-            live.process.kill()
+            log.warning("run %s did not stop within %.1f s: letting it go", live.id, grace)
+            self._send(live, {"type": "drop"})
+            await asyncio.to_thread(self._record_end, live)
             with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
                 await asyncio.wait_for(asyncio.shield(live.exited), 5.0)
 
@@ -474,6 +480,9 @@ class RunManager(RunEvents, TrainedStates):
         if "error" in reply:
             e = reply["error"]
             raise ServiceError(422, e["code"], e["message"])
+        if "speed" in values:  # its reservation changes with its pace
+            live.demand.speed = float(values["speed"])
+            self._load_changed()
 
     @staticmethod
     def _touch(live: LiveRun) -> None:

@@ -22,13 +22,15 @@ from typing import Any
 
 import orjson
 
-# Run statuses. `interrupted`: the server stopped while the run was live; it can be resumed.
+# Run statuses. `queued`: waiting for room in the worker pool. `interrupted`: the server (or
+# the run's worker) stopped while the run was live or waiting; it can be resumed.
 # `diverged` is final once `finished_at` is set; before that the run is *held*: its worker keeps
 # the last finite parameters and waits to be resumed, stepped or stopped, so it is live.
 LIVE_STATUSES = ("starting", "running", "paused")
 FINAL_STATUSES = ("done", "stopped", "diverged", "failed")
 RESUMABLE_STATUSES = ("interrupted",)
 HELD_STATUS = "diverged"
+QUEUED_STATUS = "queued"
 
 
 def is_live(status: str, finished_at: float | None) -> bool:
@@ -429,12 +431,13 @@ class Store:
             db.execute(f"UPDATE runs SET {assigns} WHERE id = ?", (*fields.values(), id))
 
     def interrupt_live_runs(self) -> list[str]:
-        """Mark runs left live by a previous server process as `interrupted` (at start-up),
-        held diverged runs included: they resume from the checkpoint taken when they diverged."""
+        """Mark runs left live or waiting by a previous server process as `interrupted` (at
+        start-up), held diverged runs included: they resume from the checkpoint taken when they
+        diverged; queued ones start from the beginning."""
         now = time.time()
-        marks = ",".join("?" * len(LIVE_STATUSES))
+        marks = ",".join("?" * (len(LIVE_STATUSES) + 1))
         live = f"status IN ({marks}) OR (status = ? AND finished_at IS NULL)"
-        args = (*LIVE_STATUSES, HELD_STATUS)
+        args = (*LIVE_STATUSES, QUEUED_STATUS, HELD_STATUS)
         with self._tx() as db:
             ids = [r[0] for r in db.execute(f"SELECT id FROM runs WHERE {live}", args).fetchall()]
             db.execute(

@@ -12,8 +12,8 @@ import orjson
 
 from blockprop.service.errors import ServiceError
 from blockprop.service.live_run import LiveRun
+from blockprop.service.pool_worker import build_dataset as worker_build_dataset
 from blockprop.service.store import RunRow, Store
-from blockprop.service.worker import build_dataset as worker_build_dataset
 from blockprop.settings import Settings
 
 log = logging.getLogger("blockprop.runs")

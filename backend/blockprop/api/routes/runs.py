@@ -11,7 +11,7 @@ import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from blockprop.api.deps import EditToken, RunsDep, SettingsDep, StoreDep, graph_doc
+from blockprop.api.deps import ClientKey, EditToken, RunsDep, SettingsDep, StoreDep, graph_doc
 from blockprop.api.errors import ApiError, not_found
 from blockprop.api.schemas import (
     RunCreate,
@@ -24,13 +24,17 @@ from blockprop.api.schemas import (
     errors,
 )
 from blockprop.api.security import check_edit_token
+from blockprop.service.runs import RunManager
 from blockprop.service.store import RunRow, Store
 
 router = APIRouter(tags=["runs"])
 
 
-def run_read(row: RunRow) -> dict[str, Any]:
+def run_read(row: RunRow, runs: RunManager | None = None) -> dict[str, Any]:
+    """A run row as `RunRead`; with the manager, a queued run says where it stands."""
+    queue = runs.queue_info(row.id) if runs is not None and row.status == "queued" else None
     return {
+        "queue": queue,
         "id": row.id,
         "graph_id": row.graph_id,
         "name": row.name,
@@ -72,15 +76,16 @@ async def _controlled(store: Store, run_id: str, token: str | None) -> RunRow:
     responses=errors(404, 413, 422, 429),
 )
 async def create_run(
-    body: RunCreate, store: StoreDep, runs: RunsDep, settings: SettingsDep
+    body: RunCreate, store: StoreDep, runs: RunsDep, settings: SettingsDep, client: ClientKey
 ) -> dict[str, Any]:
     """Start training a stored graph (`graph_id`) or an inline `graph` on a dataset with a
     training config. With both, the inline graph is trained (say, unsaved edits) and the run
-    is listed among the stored graph's runs. Answers once the worker is running (or paused,
-    with `paused: true`) with the run's `edit_token`. When the server already has its maximum
-    of live runs, the one paused or held longest with nobody watching or controlling it for a
-    while is parked (it becomes `interrupted`, resumable exactly) to make room; 429
-    `too_many_runs` when none can be."""
+    is listed among the stored graph's runs. Answers with the run's `edit_token` once the run
+    is training (or paused, with `paused: true`) — or at once with status `queued` (and where
+    it stands, `queue`) when the pool of workers has no room for it now: it starts by itself
+    when room frees, as its stream says. 429 `too_many_runs` (with `Retry-After`) when this
+    client already has its share of runs live or waiting (`X-Client-Id` names the client,
+    else its address), or when the queue is full."""
     if body.graph is None and body.graph_id is None:
         raise ApiError(422, "invalid_request", "give `graph`, `graph_id` or both")
     if body.graph_id is not None:
@@ -97,8 +102,9 @@ async def create_run(
         train=body.train,
         name=body.name,
         paused=body.paused,
+        client=client,
     )
-    return {**run_read(row), "edit_token": token}
+    return {**run_read(row, runs), "edit_token": token}
 
 
 @router.get("/runs", response_model=list[RunRead], responses=errors(422))
@@ -118,13 +124,13 @@ async def list_runs(
 
 
 @router.get("/runs/{run_id}", response_model=RunRead, responses=errors(404))
-async def read_run(run_id: str, store: StoreDep) -> dict[str, Any]:
-    """A run's status, progress, dataset and config."""
-    return run_read(await load_run(store, run_id))
+async def read_run(run_id: str, store: StoreDep, runs: RunsDep) -> dict[str, Any]:
+    """A run's status, progress, dataset and config (and, queued, where it stands)."""
+    return run_read(await load_run(store, run_id), runs)
 
 
-async def _reread(store: Store, run_id: str) -> dict[str, Any]:
-    return run_read(await load_run(store, run_id))
+async def _reread(store: Store, run_id: str, runs: RunManager | None = None) -> dict[str, Any]:
+    return run_read(await load_run(store, run_id), runs)
 
 
 @router.post("/runs/{run_id}/pause", response_model=RunRead, responses=errors(403, 404, 409))
@@ -137,15 +143,19 @@ async def pause_run(run_id: str, store: StoreDep, runs: RunsDep, token: EditToke
 
 
 @router.post("/runs/{run_id}/resume", response_model=RunRead, responses=errors(403, 404, 409, 429))
-async def resume_run(run_id: str, store: StoreDep, runs: RunsDep, token: EditToken):
+async def resume_run(
+    run_id: str, store: StoreDep, runs: RunsDep, token: EditToken, client: ClientKey
+):
     """Resume a paused run or one held after diverging (it goes on from its last finite
     parameters, with the settings changed meanwhile: lower `lr` first), or restart an
-    `interrupted` one (after a restart, or parked to free a slot) from its last checkpoint,
-    exactly; that takes a slot as a new run does (429 `too_many_runs` when none is free and none
-    can be freed). Answers once the run is `running`."""
+    `interrupted` one (after a restart, or parked to free a place) from its last checkpoint,
+    exactly; that is admitted as a new run is: `queued` while the pool has no room.
+    Answers once the run is `running` (or queued)."""
     row = await _controlled(store, run_id, token)
-    await runs.resume(row)
-    return await _reread(store, run_id)
+    if row.status == "interrupted":
+        runs.check_client(client)
+    await runs.resume(row, client=client)
+    return await _reread(store, run_id, runs)
 
 
 @router.post("/runs/{run_id}/step", response_model=RunRead, responses=errors(403, 404, 409, 422))
@@ -166,7 +176,7 @@ async def stop_run(run_id: str, store: StoreDep, runs: RunsDep, token: EditToken
     (`done`, `diverged`, …) is returned unchanged."""
     row = await _controlled(store, run_id, token)
     await runs.stop_run(row)
-    return await _reread(store, run_id)
+    return await _reread(store, run_id, runs)
 
 
 @router.patch("/runs/{run_id}", response_model=RunRead, responses=errors(403, 404, 409, 422))

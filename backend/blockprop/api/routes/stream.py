@@ -90,7 +90,7 @@ async def stream(
 
     async def hello() -> dict[str, Any]:
         current = await asyncio.to_thread(store.get_run, run_id)
-        info = run_read(current or row)
+        info = run_read(current or row, runs)
         return {
             "run_id": run_id,
             "run": info,

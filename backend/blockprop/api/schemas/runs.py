@@ -10,7 +10,15 @@ from blockprop.api.schemas.common import Reply, Request
 from blockprop.api.schemas.graphs import SPIRAL_GRAPH, Graph
 
 RunStatus = Literal[
-    "starting", "running", "paused", "done", "stopped", "diverged", "failed", "interrupted"
+    "queued",
+    "starting",
+    "running",
+    "paused",
+    "done",
+    "stopped",
+    "diverged",
+    "failed",
+    "interrupted",
 ]
 
 
@@ -94,6 +102,16 @@ LIVE_DOC = (
 )
 
 
+class QueuePlace(Reply):
+    """Where a `queued` run stands."""
+
+    position: int = Field(description="1: it starts next")
+    ahead: int = Field(description="runs waiting before it")
+    eta_seconds: float | None = Field(
+        description="about when it may start (when enough live runs have ended), if foreseeable"
+    )
+
+
 class RunRead(Reply):
     id: str
     graph_id: str | None
@@ -117,6 +135,9 @@ class RunRead(Reply):
     started_at: float | None
     finished_at: float | None
     updated_at: float
+    queue: QueuePlace | None = Field(
+        default=None, description="status queued: where it stands in the queue"
+    )
 
 
 class RunCreated(RunRead):

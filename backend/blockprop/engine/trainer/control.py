@@ -13,6 +13,7 @@ so that a person can lower the learning rate and go on. `resume()` (status `runn
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -140,47 +141,86 @@ class Control:
             self._running = False
 
     def _run(self, on_points, should_continue) -> Status:
-        if self.finished:
-            return self.status
         while True:
             with self._cond:
-                while True:
-                    if self._stop:
-                        if self.held:
-                            self._finish(Status.DIVERGED, self.reason)
-                        else:
-                            self._finish(Status.STOPPED, "stopped")
-                        return self.status
-                    if not self._paused:
-                        if self.held:
-                            self._leave_hold()
-                        if self.status != Status.RUNNING:
-                            self._set_status(Status.RUNNING)
-                        delay = self._throttle()
-                        if delay > 0:  # slowed down to be watched: wait, still responsive
-                            self._cond.wait(min(delay, 0.25))
-                            continue
-                        break
-                    if self._steps_left > 0:
-                        self._steps_left -= 1
-                        if self.held:
-                            self._leave_hold()
-                            self._set_status(Status.PAUSED)
-                        break
-                    if self.status != Status.PAUSED and not self.held:
-                        self._set_status(Status.PAUSED)
-                    self._cond.wait(0.25)
-                    if should_continue is not None and not should_continue():
-                        self._stop = True
-            if should_continue is not None and not should_continue():
-                with self._cond:
-                    self._stop = True
-                continue
-            points = self._guarded_step()
-            if points and on_points is not None:
-                on_points(points)
+                wait = self._due(should_continue)
+                if wait > 0 and not self.finished:
+                    # paused, held or slowed down to be watched: wait, still responsive
+                    self._cond.wait(min(wait, 0.25))
+                    continue
             if self.finished:
                 return self.status
+            self._one_step(on_points)
+            if self.finished:
+                return self.status
+
+    def advance(
+        self,
+        budget: float,
+        on_points: Callable[[list[dict[str, Any]]], Any] | None = None,
+        on_status: Callable[[str, str | None], Any] | None = None,
+        should_continue: Callable[[], bool] | None = None,
+    ) -> float:
+        """Cooperative training, for a worker that hosts many runs in one thread: take the
+        steps that are due for at most `budget` seconds (at least one when one is due), never
+        waiting, then return the seconds until this run wants the CPU again: 0 when it could
+        go on at once, the time to its next step when slowed down (`speed`), `math.inf`
+        while it waits for control (paused, held) or once it has ended (`finished`).
+        Callbacks and control work as in `run()`; an exception in a step fails the run."""
+        self._on_status = on_status
+        self._running = True
+        deadline = time.monotonic() + budget
+        try:
+            with np.errstate(all="ignore"):
+                while True:
+                    with self._cond:
+                        wait = self._due(should_continue)
+                    if wait > 0 or self.finished:
+                        return math.inf if self.finished else wait
+                    self._one_step(on_points)
+                    if self.finished:
+                        return math.inf
+                    if time.monotonic() >= deadline:
+                        return 0.0
+        except Exception as e:  # a failing step (or callback) ends the run, visibly
+            self.error = e
+            self._finish(Status.FAILED, f"{type(e).__name__}: {e}")
+            return math.inf
+
+    def _one_step(self, on_points) -> None:
+        points = self._guarded_step()
+        if points and on_points is not None:
+            on_points(points)
+
+    def _due(self, should_continue) -> float:
+        """What the control flags say now (call with `_cond` held): 0 to take a step now, the
+        seconds to wait for the next paced step, or `math.inf` while paused or held. A stop
+        (or `should_continue()` saying no) ends the run here."""
+        if should_continue is not None and not should_continue():
+            self._stop = True
+        if self.finished:
+            return math.inf
+        if self._stop:
+            if self.held:
+                self._finish(Status.DIVERGED, self.reason)
+            else:
+                self._finish(Status.STOPPED, "stopped")
+            return math.inf
+        if not self._paused:
+            if self.held:
+                self._leave_hold()
+            if self.status != Status.RUNNING:
+                self._set_status(Status.RUNNING)
+            return max(0.0, self._throttle())
+        if self._steps_left > 0:
+            self._steps_left -= 1
+            if self.held:
+                self._leave_hold()
+                self._set_status(Status.PAUSED)
+            return 0.0
+        if self.status != Status.PAUSED and not self.held:
+            self._set_status(Status.PAUSED)
+        return math.inf
 
     def _throttle(self) -> float:
         """Seconds to wait before the next step to keep to `speed` steps per second. Steps
