@@ -316,6 +316,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/load": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Load
+         * @description Runs live, running and waiting, and the share of the pool's CPU they reserve.
+         */
+        get: operations["load_api_load_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/ops": {
         parameters: {
             query?: never;
@@ -354,11 +374,12 @@ export interface paths {
          * Create Run
          * @description Start training a stored graph (`graph_id`) or an inline `graph` on a dataset with a
          *     training config. With both, the inline graph is trained (say, unsaved edits) and the run
-         *     is listed among the stored graph's runs. Answers once the worker is running (or paused,
-         *     with `paused: true`) with the run's `edit_token`. When the server already has its maximum
-         *     of live runs, the one paused or held longest with nobody watching or controlling it for a
-         *     while is parked (it becomes `interrupted`, resumable exactly) to make room; 429
-         *     `too_many_runs` when none can be.
+         *     is listed among the stored graph's runs. Answers with the run's `edit_token` once the run
+         *     is training (or paused, with `paused: true`) — or at once with status `queued` (and where
+         *     it stands, `queue`) when the pool of workers has no room for it now: it starts by itself
+         *     when room frees, as its stream says. 429 `too_many_runs` (with `Retry-After`) when this
+         *     client already has its share of runs live or waiting (`X-Client-Id` names the client,
+         *     else its address), or when the queue is full.
          */
         post: operations["create_run_api_runs_post"];
         delete?: never;
@@ -376,7 +397,7 @@ export interface paths {
         };
         /**
          * Read Run
-         * @description A run's status, progress, dataset and config.
+         * @description A run's status, progress, dataset and config (and, queued, where it stands).
          */
         get: operations["read_run_api_runs__run_id__get"];
         put?: never;
@@ -448,9 +469,9 @@ export interface paths {
          * Resume Run
          * @description Resume a paused run or one held after diverging (it goes on from its last finite
          *     parameters, with the settings changed meanwhile: lower `lr` first), or restart an
-         *     `interrupted` one (after a restart, or parked to free a slot) from its last checkpoint,
-         *     exactly; that takes a slot as a new run does (429 `too_many_runs` when none is free and none
-         *     can be freed). Answers once the run is `running`.
+         *     `interrupted` one (after a restart, or parked to free a place) from its last checkpoint,
+         *     exactly; that is admitted as a new run is: `queued` while the pool has no room.
+         *     Answers once the run is `running` (or queued).
          */
         post: operations["resume_run_api_runs__run_id__resume_post"];
         delete?: never;
@@ -2199,6 +2220,39 @@ export interface components {
             [key: string]: unknown;
         };
         /**
+         * Load
+         * @description How busy the training pool is (the teacher's status line).
+         */
+        Load: {
+            /**
+             * Cpu Share
+             * @description the CPU the live runs reserve, as a share of what the pool admits (1: full)
+             */
+            cpu_share: number;
+            /**
+             * Live
+             * @description runs a worker holds: running, paused or held
+             */
+            live: number;
+            /**
+             * Queued
+             * @description runs waiting for a place
+             */
+            queued: number;
+            /**
+             * Running
+             * @description runs training now
+             */
+            running: number;
+            /**
+             * Workers
+             * @description worker processes taking runs (one core each)
+             */
+            workers: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * MetricPoint
          * @description One training step. The last step of an epoch also has `train_loss` and, on evaluation
          *     epochs, `test_loss` and (classification) `accuracy`.
@@ -2497,6 +2551,29 @@ export interface components {
             [key: string]: unknown;
         };
         /**
+         * QueuePlace
+         * @description Where a `queued` run stands.
+         */
+        QueuePlace: {
+            /**
+             * Ahead
+             * @description runs waiting before it
+             */
+            ahead: number;
+            /**
+             * Eta Seconds
+             * @description about when it may start (when enough live runs have ended), if foreseeable
+             */
+            eta_seconds: number | null;
+            /**
+             * Position
+             * @description 1: it starts next
+             */
+            position: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * RunCreate
          * @example {
          *       "dataset": {
@@ -2654,6 +2731,8 @@ export interface components {
             live: boolean;
             /** Name */
             name: string;
+            /** @description status queued: where it stands in the queue */
+            queue?: components["schemas"]["QueuePlace"] | null;
             /** Reason */
             reason?: string | null;
             /** Started At */
@@ -2662,7 +2741,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "starting" | "running" | "paused" | "done" | "stopped" | "diverged" | "failed" | "interrupted";
+            status: "queued" | "starting" | "running" | "paused" | "done" | "stopped" | "diverged" | "failed" | "interrupted";
             /** Step */
             step: number;
             /** Updated At */
@@ -2730,6 +2809,8 @@ export interface components {
             live: boolean;
             /** Name */
             name: string;
+            /** @description status queued: where it stands in the queue */
+            queue?: components["schemas"]["QueuePlace"] | null;
             /** Reason */
             reason?: string | null;
             /** Started At */
@@ -2738,7 +2819,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "starting" | "running" | "paused" | "done" | "stopped" | "diverged" | "failed" | "interrupted";
+            status: "queued" | "starting" | "running" | "paused" | "done" | "stopped" | "diverged" | "failed" | "interrupted";
             /** Step */
             step: number;
             /** Updated At */
@@ -3007,7 +3088,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "starting" | "running" | "paused" | "done" | "stopped" | "diverged" | "failed" | "interrupted";
+            status: "queued" | "starting" | "running" | "paused" | "done" | "stopped" | "diverged" | "failed" | "interrupted";
             /** Step */
             step: number;
             /** Subscription */
@@ -3102,7 +3183,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "starting" | "running" | "paused" | "done" | "stopped" | "diverged" | "failed" | "interrupted";
+            status: "queued" | "starting" | "running" | "paused" | "done" | "stopped" | "diverged" | "failed" | "interrupted";
             /**
              * Step
              * @default null
@@ -3968,6 +4049,26 @@ export interface operations {
             };
         };
     };
+    load_api_load_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Load"];
+                };
+            };
+        };
+    };
     list_ops_api_ops_get: {
         parameters: {
             query?: never;
@@ -4026,7 +4127,10 @@ export interface operations {
     create_run_api_runs_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description a random id the browser keeps (8-64 of A-Z a-z 0-9 _ -): the per-client cap on runs counts by it, else by the client's address */
+                "X-Client-Id"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4300,6 +4404,8 @@ export interface operations {
             header?: {
                 /** @description the edit token returned when the graph or run was created */
                 "X-Edit-Token"?: string | null;
+                /** @description a random id the browser keeps (8-64 of A-Z a-z 0-9 _ -): the per-client cap on runs counts by it, else by the client's address */
+                "X-Client-Id"?: string | null;
             };
             path: {
                 run_id: string;
