@@ -47,6 +47,9 @@ class WorkerHandle:
     hello: threading.Event = field(default_factory=threading.Event)
     draining: bool = False
     dead: bool = False
+    #: it has had a run: only such a worker is drained (a fresh one above the limit would be
+    #: replaced by another just like it)
+    hosted: bool = False
     thread: threading.Thread | None = None
 
     @property
@@ -175,13 +178,14 @@ class WorkerPool:
             w.hello.set()
         elif msg.get("type") == "load":
             w.load = msg.get("runs") or {}
+            w.hosted = w.hosted or bool(w.load)
             w.rss = int(msg.get("rss") or 0)
             self._on_load(w)
             self._maybe_drain(w)
 
     def _maybe_drain(self, w: WorkerHandle) -> None:
         limit = self.settings.worker_max_rss_bytes
-        if limit > 0 and w.rss > limit and not w.draining and not self.closing:
+        if limit > 0 and w.rss > limit and w.hosted and not w.draining and not self.closing:
             log.info("pool worker %d uses %d MB: draining it", w.index, w.rss >> 20)
             w.draining = True
             self._spawn()
