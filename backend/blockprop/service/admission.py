@@ -4,7 +4,8 @@ Each pool worker is one core. A live run *reserves* part of it:
 
 - a run paced at `speed` steps per second reserves speed × its step cost (seconds of CPU per
   step: measured by its worker, else remembered from an earlier run of the same graph, else
-  estimated from the graph's size);
+  estimated from the graph's size), or the share of a core its worker measured it to take
+  all told (with the snapshots and boundary grids its watchers ask for), if that is more;
 - an unpaced run (speed 0) reserves `min_unpaced_share`: it trains as fast as the CPU left over
   allows, sharing it round-robin with the worker's other unpaced runs;
 - a paused or held run reserves nothing (it costs no CPU while it waits).
@@ -35,12 +36,15 @@ class Demand:
     cost: float  # seconds of CPU per step
     memory: int  # bytes of tensors
     running: bool = True
+    #: the share of a core a paced run was measured to take all told (its snapshots and
+    #: boundary grids too, which its pace × cost leaves out), when known
+    measured: float | None = None
 
     def reservation(self, min_unpaced_share: float) -> float:
         if not self.running:
             return 0.0
         if self.speed > 0:
-            return self.speed * self.cost
+            return max(self.speed * self.cost, self.measured or 0.0)
         return min_unpaced_share
 
 

@@ -82,6 +82,11 @@ class HostedRun:
         self.served = 0.0
         #: seconds of CPU per step, measured (None until it has stepped)
         self.cost: float | None = None
+        #: the share of a core it takes, all told (steps, snapshots, boundaries, checkpoints),
+        #: averaged over windows of about a second (None until the first window closes)
+        self.cpu: float | None = None
+        self._cpu_spent = 0.0
+        self._cpu_since = now
         if init.get("paused"):
             trainer.pause()
 
@@ -100,6 +105,16 @@ class HostedRun:
     @property
     def running(self) -> bool:
         return self.trainer.status == "running"
+
+    def account(self, seconds: float, now: float) -> None:
+        """`seconds` of CPU spent on this run (by the scheduler, around whatever it did)."""
+        self._cpu_spent += seconds
+        elapsed = now - self._cpu_since
+        if elapsed >= 1.0:
+            share = self._cpu_spent / elapsed
+            c = self.cpu
+            self.cpu = share if c is None else c + 0.5 * (share - c)
+            self._cpu_spent, self._cpu_since = 0.0, now
 
     def ready(self) -> None:
         t = self.trainer
@@ -357,11 +372,13 @@ class HostedRun:
 
 
 def load_report(runs: dict[str, HostedRun], rss: int) -> dict[str, Any]:
-    """The worker's `load` message: each run's measured step cost and pace, and its memory."""
+    """The worker's `load` message: each run's measured step cost, CPU share and pace, and the
+    worker's memory."""
     return {
         "type": "load",
         "rss": rss,
         "runs": {
-            rid: {"cost": r.cost, "speed": r.speed, "running": r.running} for rid, r in runs.items()
+            rid: {"cost": r.cost, "cpu": r.cpu, "speed": r.speed, "running": r.running}
+            for rid, r in runs.items()
         },
     }

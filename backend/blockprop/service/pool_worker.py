@@ -134,14 +134,18 @@ class Scheduler:
             self._read_control()
             run = self._next_run(time.monotonic())
             if run is not None:
+                t0 = time.thread_time()
                 run.slice(SLICE)
+                run.account(time.thread_time() - t0, time.monotonic())
                 if run.finished:
                     self._finish(run)
             now = time.monotonic()
             if now - self.last_tick >= min(self.tick_every, 0.01):
                 self.last_tick = now
                 for r in list(self.runs.values()):
+                    t0 = time.thread_time()
                     r.tick(now)
+                    r.account(time.thread_time() - t0, now)
             if now - self.last_load >= LOAD_EVERY and not self.parent_gone:
                 self.last_load = now
                 self.send(frame(b"J", "", dumps(load_report(self.runs, _rss()))))
@@ -198,7 +202,9 @@ class Scheduler:
         if msg.get("type") == "drop":  # the server gave up waiting for it
             self.runs.pop(run_id, None)
         elif run is not None:
+            t0 = time.thread_time()
             run.control(msg)
+            run.account(time.thread_time() - t0, time.monotonic())
 
     def _start(self, run_id: str, payload: bytes) -> None:
         try:

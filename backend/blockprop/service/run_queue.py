@@ -60,6 +60,7 @@ class RunQueue:
     queue: OrderedDict[str, Waiting]
     policy: Policy
     known_costs: dict[str, float]
+    known_shares: dict[tuple[str, float], float]
     shutting_down: bool
 
     # ------------------------------------------------------------------ admitting
@@ -138,8 +139,9 @@ class RunQueue:
         report = live.worker.load.get(live.id) or {}
         cost = report.get("cost") or self.known_costs.get(live.graph_key) or d.cost
         speed = report.get("speed", d.speed) if live.status != "starting" else d.speed
+        measured = report.get("cpu") or self.known_shares.get((live.graph_key, float(speed)))
         running = live.status in ("starting", "running")
-        return Demand(speed=float(speed), cost=float(cost), memory=d.memory, running=running)
+        return Demand(float(speed), float(cost), d.memory, running, measured)
 
     # ------------------------------------------------------------------ the queue moving
 

@@ -91,6 +91,8 @@ class RunManager(RunEvents, RunQueue, TrainedStates):
         #: measured seconds per step, by graph key: the next run of the same graph is
         #: admitted with what its predecessors cost
         self.known_costs: dict[str, float] = {}
+        #: and the share of a core a run of it took at a pace, all told
+        self.known_shares: dict[tuple[str, float], float] = {}
         self._auto_resumed: dict[str, float] = {}
         self._pumping: asyncio.Task | None = None
         self._ticker: asyncio.Task | None = None
@@ -144,12 +146,16 @@ class RunManager(RunEvents, RunQueue, TrainedStates):
         await self.hub.close_all()
 
     def _on_load(self, worker: Any) -> None:
-        """A worker's load report (its reader thread): remember what each graph costs."""
+        """A worker's load report (its reader thread): remember what each graph costs, per
+        step and, at a pace, all told."""
         for run_id, report in list(worker.load.items()):
             live = self.live.get(run_id)
-            cost = report.get("cost")
-            if live is not None and cost:
-                self.known_costs[live.graph_key] = float(cost)
+            if live is None:
+                continue
+            if report.get("cost"):
+                self.known_costs[live.graph_key] = float(report["cost"])
+            if report.get("cpu") and report.get("speed") and report.get("running"):
+                self.known_shares[(live.graph_key, float(report["speed"]))] = report["cpu"]
         if self.queue:
             self._post(self._load_changed)
 
