@@ -54,13 +54,18 @@ the engine's and the data loaders' codes (`cycle`, `unknown_op`, `shape_mismatch
   served origin or `BLOCKPROP_ALLOWED_ORIGINS`.
 
 ## Runs
-Status: `starting`, `running`, `paused`, `done`, `stopped`, `diverged`, `failed`, and
-`interrupted` (the server stopped while the run was live, or the run was *parked*:
-`POST …/resume` continues it from its last checkpoint, exactly). The server trains a limited
-number of live runs at once (running, paused or held); when a new run, or a resumed interrupted
-one, needs a slot and none is free, the run paused or held the longest with nobody watching its
-stream and nobody controlling it for a while is parked: checkpointed where it waits and made
-`interrupted` (its `reason` says so). With none to park the request gets 429 `too_many_runs`.
+Status: `queued`, `starting`, `running`, `paused`, `done`, `stopped`, `diverged`, `failed`,
+and `interrupted` (the server or the run's worker stopped while the run was live, or the run
+was *parked*: `POST …/resume` continues it from its last checkpoint, exactly). Runs train in a
+pool of worker processes, many per worker. A new run (or a resumed interrupted one) is admitted
+while a worker can keep its pace; otherwise it is `queued` — `queue: {position, ahead,
+eta_seconds}` says where it stands, on its stream too — and starts by itself when a place
+frees. 429 `too_many_runs` (with `Retry-After`) only when the queue is full, or when this client
+(`X-Client-Id`, else its address) already has its share of runs live or waiting. A run whose
+worker dies is resumed on another from its checkpoint. With a cap on live runs
+(`BLOCKPROP_MAX_RUNS`) the run paused or held the longest with nobody watching its stream and
+nobody controlling it for a while is parked to make room: checkpointed where it waits and made
+`interrupted` (its `reason` says so). `GET /api/load`: how busy the pool is.
 A run that diverges (a non-finite loss or gradient) is *held* with the
 parameters of its last finite step and `diverged_node`, the first node holding a non-finite value:
 `live` stays true and `finished_at` null until it is resumed (`PATCH` a smaller `lr` first) or
