@@ -20,13 +20,46 @@ export class ApiError extends Error {
   }
 }
 
+const CLIENT_ID_KEY = "blockprop:clientId";
+const CLIENT_ID = /^[A-Za-z0-9_-]{8,64}$/;
+/** the id of this page when localStorage cannot keep one (storage disabled or full) */
+let pageClientId: string | null = null;
+
+/** A fresh client id: 128 random bits as 32 hex digits (`crypto.getRandomValues` works on a
+ * plain-http classroom server too, where `randomUUID` does not). */
+export function newClientId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Who this browser is to the server (`X-Client-Id` on every request): the per-client cap on
+ * runs live or waiting counts by it, so a classroom behind one address (a NAT) is not one
+ * client. Made once and kept in `localStorage["blockprop:clientId"]`; a kept value that is not
+ * a valid id is replaced.
+ */
+export function clientId(): string {
+  try {
+    const kept = localStorage.getItem(CLIENT_ID_KEY);
+    if (kept && CLIENT_ID.test(kept)) return kept;
+    const id = newClientId();
+    localStorage.setItem(CLIENT_ID_KEY, id);
+    return id;
+  } catch {
+    pageClientId ??= newClientId();
+    return pageClientId;
+  }
+}
+
 /** One call of the REST API: JSON in (a string body) and out, the API's error shape as an
- * `ApiError`. The one place every part of the frontend fetches through. */
+ * `ApiError`. The one place every part of the frontend fetches through; every call says who
+ * this browser is (`clientId`). */
 export async function request<T>(path: string, init?: RequestInit): Promise<T> {
   const res = await fetch(`/api${path}`, {
     ...init,
     headers: {
       Accept: "application/json",
+      "X-Client-Id": clientId(),
       // a FormData body (uploads) sets its own multipart Content-Type
       ...(typeof init?.body === "string" ? { "Content-Type": "application/json" } : {}),
       ...init?.headers,

@@ -3175,6 +3175,11 @@ export interface components {
              */
             live: boolean;
             /**
+             * @description status queued: where the run stands in the queue
+             * @default null
+             */
+            queue?: components["schemas"]["QueuePlace"] | null;
+            /**
              * Reason
              * @default null
              */

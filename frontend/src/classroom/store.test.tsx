@@ -183,6 +183,7 @@ function dockRun(id: string, step: number) {
       name: "run",
       status: "paused",
       live: true,
+      queue: null,
       reason: null,
       step,
       epoch: step,

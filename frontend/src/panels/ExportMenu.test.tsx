@@ -68,6 +68,7 @@ const RUN: RunView = {
   name: "",
   status: "completed" as RunView["status"],
   live: false,
+  queue: null,
   reason: null,
   step: 42,
   epoch: 3,

@@ -1,9 +1,9 @@
 import { useMemo } from "react";
 import { useEditor } from "../store/editor";
 import { fmt } from "./draw";
-import { signature, staleReason } from "./runs";
+import { signature, staleReason, statusText } from "./runs";
 import { useTrain } from "./store";
-import { isHeld } from "./types";
+import { isHeld, takesPlace } from "./types";
 
 /** Play, pause, one step, stop, reset, and the run's status line. */
 export function RunControls() {
@@ -14,9 +14,11 @@ export function RunControls() {
   const stepOnce = useTrain((s) => s.stepOnce);
   const stop = useTrain((s) => s.stop);
   const reset = useTrain((s) => s.reset);
-  const running = run?.status === "running" || run?.status === "starting";
+  // a queued run is on its way too: ▶ gives way to (a disabled) pause until it has a place
+  const queued = run?.status === "queued";
+  const running = run?.status === "running" || run?.status === "starting" || queued;
   const readOnly = !!run && !run.canControl;
-  const live = !!run?.live;
+  const stoppable = takesPlace(run);
   const stale = useStale();
   // ▶ resumes a paused, interrupted, or diverged-and-held run (unless something it cannot
   // change changed)
@@ -30,9 +32,13 @@ export function RunControls() {
             type="button"
             className="btn"
             data-testid="btn-train-pause"
-            title="Pause (the run keeps its state)"
+            title={
+              queued
+                ? "Waiting for a place: it starts by itself (■ stops it)"
+                : "Pause (the run keeps its state)"
+            }
             onClick={() => void pause()}
-            disabled={readOnly || !!busy}
+            disabled={readOnly || !!busy || queued}
           >
             ❚❚ Pause
           </button>
@@ -54,7 +60,7 @@ export function RunControls() {
           data-testid="btn-train-step"
           title="One step (one batch), then pause"
           onClick={() => void stepOnce()}
-          disabled={readOnly || !!busy}
+          disabled={readOnly || !!busy || queued}
         >
           ▸| Step
         </button>
@@ -64,7 +70,7 @@ export function RunControls() {
           data-testid="btn-train-stop"
           title="Stop the run (its trained state stays)"
           onClick={() => void stop()}
-          disabled={!live || readOnly || !!busy}
+          disabled={!stoppable || readOnly || !!busy}
         >
           ■
         </button>
@@ -85,6 +91,7 @@ export function RunControls() {
         </span>
       )}
       <RunStatusLine />
+      <RunAnnouncer />
     </div>
   );
 }
@@ -119,6 +126,7 @@ function RunStatusLine() {
   const loss = useTrain((s) =>
     s.metricsVersion >= 0 ? (s.series.lastTrain ?? s.series.last?.loss ?? null) : null,
   );
+  const queued = run?.status === "queued";
   if (!run) {
     return (
       <div className="run-status" data-testid="run-status" data-status="none">
@@ -142,20 +150,27 @@ function RunStatusLine() {
       data-busy={busy ?? undefined}
       data-diverged-node={run.divergedNode ?? undefined}
       data-metrics-step={metricsStep}
+      data-queue-position={run.queue?.position}
+      data-queue-ahead={run.queue?.ahead}
     >
       <span
         className={`run-badge status-${run.status}`}
         data-testid="run-badge"
         title={run.reason ?? run.status}
       >
-        {isHeld(run) ? `diverged — paused at step ${run.step}` : run.status}
+        {statusText(run)}
       </span>
-      <span className="stat" data-testid="run-step">
-        step {run.step}
-      </span>
-      <span className="stat" data-testid="run-epoch">
-        epoch {run.epoch}
-      </span>
+      {/* waiting, it has no progress to show yet */}
+      {!queued && (
+        <>
+          <span className="stat" data-testid="run-step">
+            step {run.step}
+          </span>
+          <span className="stat" data-testid="run-epoch">
+            epoch {run.epoch}
+          </span>
+        </>
+      )}
       {/* a rate only means something while it runs: its room goes to the rest otherwise */}
       {(run.live || speed !== null) && (
         <span className="stat w-speed" data-testid="run-speed" title="steps per second">
@@ -165,9 +180,11 @@ function RunStatusLine() {
       <span className="stat" data-testid="run-lr" title="learning rate">
         lr {fmt(lr ?? (run.config.lr as number))}
       </span>
-      <span className="stat w-num" data-testid="run-loss" title="train loss (last epoch)">
-        loss {fmt(loss)}
-      </span>
+      {!queued && (
+        <span className="stat w-num" data-testid="run-loss" title="train loss (last epoch)">
+          loss {fmt(loss)}
+        </span>
+      )}
       {testLoss !== null && (
         <span className="stat w-num" title="test loss">
           test {fmt(testLoss)}
@@ -193,7 +210,7 @@ function RunStatusLine() {
           read-only
         </span>
       )}
-      {run.reason && (!run.live || isHeld(run)) && (
+      {run.reason && !queued && (!run.live || isHeld(run)) && (
         <span className="muted run-reason" data-testid="run-reason" title={run.reason}>
           {run.reason}
         </span>
@@ -202,5 +219,17 @@ function RunStatusLine() {
         <span className="muted">(the server restarted: ▶ resumes from the last checkpoint)</span>
       )}
     </div>
+  );
+}
+
+/** The run's status for a screen reader: a polite live region, always in the page, that says
+ * the status phrase when it changes ("waiting — 2 ahead of you", "running", "done") and never
+ * the numbers that tick with every step. */
+function RunAnnouncer() {
+  const text = useTrain((s) => (s.run ? statusText(s.run) : ""));
+  return (
+    <span className="sr-only" role="status" aria-live="polite" data-testid="run-announce">
+      {text && `Training run: ${text}`}
+    </span>
   );
 }

@@ -3,6 +3,7 @@ import { BoundaryView } from "./BoundaryView";
 import { DataPanel } from "./DataPanel";
 import { HistoryPanel } from "./HistoryPanel";
 import { LossChart } from "./LossChart";
+import { PoolLoadLine } from "./PoolLoadLine";
 import { RunControls } from "./RunControls";
 import { SettingsPanel } from "./SettingsPanel";
 import { type DockTab, type EdgeMode, type LiveMode, startTrainWiring, useTrain } from "./store";
@@ -63,6 +64,7 @@ export function TrainDock() {
           {open ? "▾" : "▸"} Training
         </button>
         <RunControls />
+        <PoolLoadLine />
       </div>
       {open && (
         <div className="dock-body">

@@ -7,6 +7,7 @@ import type {
   DatasetSample,
   DatasetSpec,
   MetricPoint,
+  PoolLoad,
   RunCreated,
   RunRead,
   TrainConfig,
@@ -71,6 +72,8 @@ export const trainApi = {
       token,
       body: action === "step" ? JSON.stringify({ n: n ?? 1 }) : undefined,
     }),
+  /** How busy the server's training pool is. */
+  load: (signal?: AbortSignal) => call<PoolLoad>("/load", { signal }),
   update: (id: string, values: Record<string, number>, token: string) =>
     call<RunRead>(`/runs/${enc(id)}`, { method: "PATCH", token, body: JSON.stringify(values) }),
 };

@@ -1,10 +1,10 @@
 // Run control: ▶ starts, resumes or restarts as a person expects; ⏸, one step, ■, reset;
 // the learning rate ÷ 10 after a divergence; and stopping every run this browser started.
-import { runTokens, trainApi } from "./api";
+import { describeError, runTokens, trainApi } from "./api";
 import { localRuns, savedSettings } from "./persist";
 import { runRequests, token } from "./requests";
 import type { TrainSlice } from "./store";
-import { isHeld, isLive } from "./types";
+import { isHeld, isLive, takesPlace } from "./types";
 
 export interface ControlSlice {
   busy: string | null;
@@ -17,7 +17,11 @@ export interface ControlSlice {
   /** After a divergence, the learning rate ÷ 10: a held run is PATCHed and resumed (the same
    * run); a run that ended starts anew at that rate. */
   lowerLr: () => Promise<void>;
-  /** Stops every live run this browser started (it holds their tokens); returns how many. */
+  /** Sends the live settings (lr, momentum, …) changed while the run waited in the queue, once
+   * it has a place (a queued run takes no PATCH). */
+  catchUpSettings: () => Promise<void>;
+  /** Stops every run this browser started (it holds their tokens) that is live or waiting for
+   * a place; returns how many. */
   stopMyRuns: () => Promise<number>;
 }
 
@@ -31,7 +35,9 @@ export const createControlSlice: TrainSlice<ControlSlice> = (set, get) => {
     play: () =>
       guarded("play", async () => {
         const run = get().run;
+        // on its way already (a queued run starts by itself when a place frees)
         if (run && (run.status === "running" || run.status === "starting")) return;
+        if (run?.status === "queued") return;
         const held = isHeld(run);
         if (
           run &&
@@ -54,6 +60,7 @@ export const createControlSlice: TrainSlice<ControlSlice> = (set, get) => {
     stepOnce: () =>
       guarded("step", async () => {
         const run = get().run;
+        if (run?.status === "queued") return; // nothing to step before it has a place
         if (run?.live && token(run) && !stale(run)) {
           const t = token(run) as string;
           await merge(trainApi.control(run.id, "step", t, 1));
@@ -90,7 +97,7 @@ export const createControlSlice: TrainSlice<ControlSlice> = (set, get) => {
     reset: () =>
       guarded("reset", async () => {
         const run = get().run;
-        if (run?.live && token(run)) {
+        if (takesPlace(run) && run && token(run)) {
           await trainApi.control(run.id, "stop", token(run) as string).catch(() => undefined);
         }
         localRuns.remember(null, null);
@@ -98,13 +105,25 @@ export const createControlSlice: TrainSlice<ControlSlice> = (set, get) => {
         void get().refreshHistory();
       }),
 
+    catchUpSettings: async () => {
+      const run = get().run;
+      const t = token(run);
+      if (!run?.live || !t) return;
+      const changes = liveChanges(run);
+      if (!Object.keys(changes).length) return;
+      await merge(trainApi.update(run.id, changes, t)).catch((err) =>
+        set({ message: { kind: "error", text: describeError(err) } }),
+      );
+    },
+
     stopMyRuns: async () => {
       const ids = Object.keys(localStorage)
         .filter((k) => k.startsWith("blockprop:runtoken:"))
         .map((k) => k.slice("blockprop:runtoken:".length));
       if (!ids.length) return 0;
-      const live = (await trainApi.runs(null, ids.slice(0, 200))).filter((r) =>
-        isLive(r.status, r.live),
+      // live or waiting for a place: both count against this browser's share
+      const live = (await trainApi.runs(null, ids.slice(0, 200))).filter(
+        (r) => isLive(r.status, r.live) || r.status === "queued",
       );
       await Promise.all(
         live.map((r) =>

@@ -20,6 +20,7 @@ interface Call {
   path: string;
   body: unknown;
   token: string | null;
+  client: string | null;
 }
 
 let calls: Call[] = [];
@@ -74,14 +75,22 @@ beforeEach(() => {
       const method = init?.method ?? "GET";
       const body = init?.body ? JSON.parse(String(init.body)) : null;
       const headers = (init?.headers ?? {}) as Record<string, string>;
-      calls.push({ method, path, body, token: headers["X-Edit-Token"] ?? null });
+      calls.push({
+        method,
+        path,
+        body,
+        token: headers["X-Edit-Token"] ?? null,
+        client: headers["X-Client-Id"] ?? null,
+      });
       let out: unknown = await reply?.(method, path, body);
       if (out !== undefined) return new Response(JSON.stringify(out), { status: 200 });
       out = [];
       if (method === "POST" && path === "/runs" && full) {
         const error = {
           code: "too_many_runs",
-          message: "2 run(s) are live",
+          message:
+            "You already have 3 runs training or waiting, the most one person may have at once. " +
+            "Stop one of them to start another.",
           nodes: [],
           port: null,
         };
@@ -212,7 +221,11 @@ describe("a full server", () => {
   it("says so, and can stop this browser's live runs to make room", async () => {
     full = true;
     await useTrain.getState().play();
-    expect(useTrain.getState().message).toMatchObject({ kind: "error", busyServer: true });
+    expect(useTrain.getState().message).toMatchObject({
+      kind: "error",
+      busyServer: true,
+      text: expect.stringMatching(/^You already have 3 runs training or waiting/),
+    });
     localStorage.setItem("blockprop:runtoken:mine", "tm");
     localStorage.setItem("blockprop:runtoken:old", "to");
     full = false;
@@ -220,6 +233,75 @@ describe("a full server", () => {
     const stop = calls.find((c) => c.path === "/runs/mine/stop");
     expect(stop?.token).toBe("tm");
     expect(calls.some((c) => c.path === "/runs/old/stop")).toBe(false);
+  });
+});
+
+describe("a run the pool has no room for", () => {
+  const QUEUED = {
+    ...run("q1", "queued"),
+    live: false,
+    reason: "waiting for a free place to train: 2 ahead of you",
+    queue: { position: 3, ahead: 2, eta_seconds: 20 },
+  };
+  beforeEach(() => {
+    reply = (method, path) => {
+      if (method === "POST" && path === "/runs") return { ...QUEUED, edit_token: "tq" };
+      if (method === "POST" && path === "/runs/q1/stop")
+        return { ...run("q1", "stopped"), live: false };
+      if (method === "GET" && path.startsWith("/runs?ids=")) return [QUEUED, run("old", "done")];
+      return undefined;
+    };
+  });
+
+  it("waits in the queue: ▶ and step start nothing more, ■ stops it", async () => {
+    await useTrain.getState().play();
+    expect(useTrain.getState().run).toMatchObject({
+      id: "q1",
+      status: "queued",
+      live: false,
+      queue: { position: 3, ahead: 2, eta_seconds: 20 },
+    });
+    await useTrain.getState().play();
+    await useTrain.getState().stepOnce();
+    expect(posts()).toEqual(["POST /runs"]); // no second run: it starts by itself
+    await useTrain.getState().stop();
+    expect(posts()).toEqual(["POST /runs", "POST /runs/q1/stop"]);
+    expect(useTrain.getState().run).toMatchObject({ status: "stopped", queue: null });
+  });
+
+  it("a live setting changed while it waits reaches it once it starts", async () => {
+    await useTrain.getState().play();
+    useTrain.getState().setSetting("lr", 0.5);
+    expect(posts()).toEqual(["POST /runs"]); // a waiting run takes no PATCH
+    useTrain.getState().applyBatch({
+      hello: null,
+      points: [],
+      seq: 0,
+      snapshot: null,
+      boundary: null,
+      statuses: [{ type: "status", status: "running", live: true }],
+      errors: [],
+    });
+    await vi.waitFor(() => expect(posts()).toEqual(["POST /runs", "PATCH /runs/q1"]));
+    expect(calls.at(-1)).toMatchObject({ body: { lr: 0.5 }, token: "tq" });
+  });
+
+  it("reset takes it out of the queue; stopping my runs counts the waiting ones", async () => {
+    await useTrain.getState().play();
+    await useTrain.getState().reset();
+    expect(posts()).toContain("POST /runs/q1/stop");
+    localStorage.setItem("blockprop:runtoken:q1", "tq");
+    localStorage.setItem("blockprop:runtoken:old", "to");
+    expect(await useTrain.getState().stopMyRuns()).toBe(1);
+  });
+
+  it("every request says which browser it comes from, always the same id", async () => {
+    await useTrain.getState().play();
+    await useTrain.getState().stop();
+    const ids = new Set(calls.map((c) => c.client));
+    expect(ids.size).toBe(1);
+    expect([...ids][0]).toMatch(/^[A-Za-z0-9_-]{8,64}$/);
+    expect(localStorage.getItem("blockprop:clientId")).toBe([...ids][0]);
   });
 });
 

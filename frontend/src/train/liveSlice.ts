@@ -14,6 +14,7 @@ import {
   type NodeSummary,
   type RunRead,
   type TensorSummary,
+  takesPlace,
 } from "./types";
 
 export interface LiveSlice {
@@ -123,7 +124,9 @@ export const createLiveSlice: TrainSlice<LiveSlice> = (set, get) => ({
     let run = s.run;
     if (!run) return;
     const patch: Partial<TrainState> = {};
-    let wasLive = run.live;
+    const wasQueued = run.status === "queued";
+    // the run held or waited for a place before this batch (its end refreshes the history)
+    let hadPlace = takesPlace(run);
     if (b.hello || b.statuses.length) streamStatuses++;
     if (b.hello) {
       const h = b.hello;
@@ -133,7 +136,8 @@ export const createLiveSlice: TrainSlice<LiveSlice> = (set, get) => ({
         live: isLive(h.status, h.run.live),
         step: Math.max(run.step, h.step),
       };
-      wasLive = wasLive || run.live;
+      if (h.status !== "queued") run.queue = null;
+      hadPlace = hadPlace || takesPlace(run);
     }
     if (b.points.length) {
       s.series.push(b.points);
@@ -152,6 +156,8 @@ export const createLiveSlice: TrainSlice<LiveSlice> = (set, get) => ({
         status: st.status,
         live: isLive(st.status, st.live),
         reason: st.reason ?? null,
+        // queued: where it stands now; any other status: it no longer waits
+        queue: st.status === "queued" ? (st.queue ?? run.queue) : null,
         step: Math.max(run.step, st.step ?? 0),
         epoch: Math.max(run.epoch, st.epoch ?? 0),
         // a held run that resumes has no diverged node any more
@@ -171,7 +177,9 @@ export const createLiveSlice: TrainSlice<LiveSlice> = (set, get) => ({
     patch.stepsPerSec = run.status === "running" ? s.series.speed() : null;
     patch.run = run;
     set(patch);
-    if (wasLive && !run.live) {
+    // it has a place now: what was changed while it waited reaches it
+    if (wasQueued && run.live && run.canControl) void get().catchUpSettings();
+    if (hadPlace && !takesPlace(run)) {
       // Finished: the history shows it with its final status.
       if (historyTimer) clearTimeout(historyTimer);
       historyTimer = setTimeout(() => void get().refreshHistory(), 300);

@@ -8,7 +8,7 @@ import { localRuns } from "./persist";
 import { type RunView, signature, staleReason } from "./runs";
 import { configOf, LIVE } from "./settings";
 import type { TrainSlice } from "./store";
-import { isLive, type RunRead } from "./types";
+import { isLive, type RunRead, takesPlace } from "./types";
 
 type Set = Parameters<TrainSlice<unknown>>[0];
 type Get = Parameters<TrainSlice<unknown>>[1];
@@ -64,6 +64,7 @@ export function runRequests(set: Set, get: Get) {
               status: r.status,
               live: isLive(r.status, r.live),
               reason: r.reason ?? null,
+              queue: r.status === "queued" ? (r.queue ?? run.queue) : null,
               divergedNode: r.diverged_node ?? null,
             }),
         step: Math.max(run.step, r.step),
@@ -91,7 +92,7 @@ export function runRequests(set: Set, get: Get) {
 
   const startRun = async (paused: boolean) => {
     const old = get().run;
-    if (old?.live && token(old)) {
+    if (takesPlace(old) && old && token(old)) {
       await trainApi.control(old.id, "stop", token(old) as string).catch(() => undefined);
     }
     const ed = useEditor.getState();

@@ -2,7 +2,15 @@
 // signature), whether ▶ would resume it, a pace worth watching, a label for the history.
 import type { GraphDoc } from "../api/types";
 import { configOf, LIVE, type TrainSettings } from "./settings";
-import { type DatasetInfo, type DatasetSpec, isLive, type RunRead, type RunStatus } from "./types";
+import {
+  type DatasetInfo,
+  type DatasetSpec,
+  isHeld,
+  isLive,
+  type QueuePlace,
+  type RunRead,
+  type RunStatus,
+} from "./types";
 
 export interface RunView {
   id: string;
@@ -12,6 +20,8 @@ export interface RunView {
   /** a worker holds the run: it can be controlled (see `isLive`; a held `diverged` run too) */
   live: boolean;
   reason: string | null;
+  /** status `queued`: where it stands (from the REST answer, then the stream's status frames) */
+  queue: QueuePlace | null;
   step: number;
   epoch: number;
   divergedNode: string | null;
@@ -32,6 +42,7 @@ export function runView(r: RunRead, canControl: boolean, sig: string | null): Ru
     status: r.status,
     live: isLive(r.status, r.live),
     reason: r.reason ?? null,
+    queue: r.status === "queued" ? (r.queue ?? null) : null,
     step: r.step,
     epoch: r.epoch,
     divergedNode: r.diverged_node ?? null,
@@ -42,6 +53,32 @@ export function runView(r: RunRead, canControl: boolean, sig: string | null): Ru
     createdAt: r.created_at,
     sig,
   };
+}
+
+/** The run's status as the status line says it (and a screen reader hears it): the status,
+ * "diverged — paused at step N" when held, "waiting — 3 ahead of you (about 20 s)" when queued. */
+export function statusText(run: Pick<RunView, "status" | "live" | "step" | "queue">): string {
+  if (run.status === "queued") return queueText(run.queue);
+  if (isHeld(run)) return `diverged — paused at step ${run.step}`;
+  return run.status;
+}
+
+/** Where a queued run stands, for a person: "waiting — you are next", "waiting — 3 ahead of
+ * you (about 20 s)"; "waiting for a place" when the server has not said. */
+export function queueText(queue: QueuePlace | null | undefined): string {
+  if (!queue) return "waiting for a place";
+  const who = queue.ahead <= 0 ? "you are next" : `${queue.ahead} ahead of you`;
+  const eta = queue.eta_seconds;
+  return eta == null || !Number.isFinite(eta)
+    ? `waiting — ${who}`
+    : `waiting — ${who} (${etaText(eta)})`;
+}
+
+/** A wait estimate, as rough as it is: "about 20 s", "about 3 min", "over an hour". */
+export function etaText(seconds: number): string {
+  if (Math.round(seconds) < 60) return `about ${Math.max(1, Math.round(seconds))} s`;
+  if (seconds < 3600) return `about ${Math.round(seconds / 60)} min`;
+  return "over an hour";
 }
 
 /** What a run trains: the graph without layout and trained state. Two documents with the

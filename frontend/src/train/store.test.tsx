@@ -9,7 +9,7 @@ import { indexSnapshot } from "./snapshot";
 import { useTrain } from "./store";
 import type { Batch } from "./stream";
 import { DockMessage } from "./TrainDock";
-import type { SnapshotFrame, TensorSummary } from "./types";
+import type { SnapshotFrame, StatusFrame, TensorSummary } from "./types";
 
 const summary = (norm: number, shape = [4], batch = 4): TensorSummary => ({
   shape,
@@ -50,6 +50,7 @@ const RUN = {
   name: "",
   status: "running" as const,
   live: true,
+  queue: null,
   reason: null,
   step: 0,
   epoch: 0,
@@ -216,6 +217,50 @@ describe("a diverged run in the dock", () => {
     expect(queryByTestId("btn-resume-lower-lr")).toBeNull();
     expect(getByTestId("diverged-cost")).toBeTruthy();
     expect(getByTestId("diverged-hint").textContent).not.toMatch(/paused/);
+  });
+});
+
+describe("a queued run in the dock", () => {
+  const say = (status: Partial<StatusFrame> & { status: StatusFrame["status"] }) =>
+    act(() =>
+      useTrain
+        .getState()
+        .applyBatch(batch({ statuses: [{ type: "status", live: false, ...status }] })),
+    );
+  const enabled = (el: HTMLElement) => !(el as HTMLButtonElement).disabled;
+
+  it("says where it waits, live from the stream; only ■ works; it turns into the running view", () => {
+    useTrain.setState({ run: { ...RUN, status: "queued", live: false } });
+    const { getByTestId, queryByTestId } = render(<RunControls />);
+    say({ status: "queued", queue: { position: 4, ahead: 3, eta_seconds: 20 } });
+    const status = getByTestId("run-status");
+    expect(status.dataset.status).toBe("queued");
+    expect(status.dataset.queueAhead).toBe("3");
+    expect(getByTestId("run-badge").textContent).toBe("waiting — 3 ahead of you (about 20 s)");
+    expect(getByTestId("run-announce").textContent).toBe(
+      "Training run: waiting — 3 ahead of you (about 20 s)",
+    );
+    expect(getByTestId("run-announce").getAttribute("aria-live")).toBe("polite");
+    expect(queryByTestId("run-loss")).toBeNull(); // nothing to show yet
+    expect(queryByTestId("run-reason")).toBeNull(); // the badge says it
+    expect(enabled(getByTestId("btn-train-stop"))).toBe(true);
+    expect(enabled(getByTestId("btn-train-pause"))).toBe(false);
+    expect(enabled(getByTestId("btn-train-step"))).toBe(false);
+    expect(queryByTestId("btn-train-play")).toBeNull();
+
+    say({ status: "queued", queue: { position: 1, ahead: 0, eta_seconds: null } }); // moved up
+    expect(getByTestId("run-badge").textContent).toBe("waiting — you are next");
+    expect(getByTestId("run-announce").textContent).toBe("Training run: waiting — you are next");
+
+    say({ status: "running", live: true }); // a place freed: it starts by itself
+    expect(status.dataset.status).toBe("running");
+    expect(status.dataset.queueAhead).toBeUndefined();
+    expect(useTrain.getState().run?.queue).toBeNull();
+    expect(getByTestId("run-badge").textContent).toBe("running");
+    expect(getByTestId("run-announce").textContent).toBe("Training run: running");
+    expect(getByTestId("run-loss")).toBeTruthy();
+    expect(enabled(getByTestId("btn-train-pause"))).toBe(true);
+    expect(enabled(getByTestId("btn-train-step"))).toBe(true);
   });
 });
 

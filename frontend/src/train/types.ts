@@ -28,13 +28,24 @@ export interface DatasetSpec {
 
 export type TrainConfig = Record<string, unknown>;
 
-export type RunRead = Omit<Known<S["RunRead"]>, "config" | "dataset" | "error" | "live"> & {
+/** Where a `queued` run stands: `position` 1 starts next, `ahead` runs wait before it,
+ * `eta_seconds` about when it may start (null: not foreseeable). */
+export type QueuePlace = Known<S["QueuePlace"]>;
+/** How busy the server's training pool is (`GET /api/load`). */
+export type PoolLoad = Known<S["Load"]>;
+
+export type RunRead = Omit<
+  Known<S["RunRead"]>,
+  "config" | "dataset" | "error" | "live" | "queue"
+> & {
   config: TrainConfig;
   dataset: DatasetSpec;
   error?: { code: string; message: string } | null;
   /** a worker holds the run (starting, running, paused, or diverged and held on its last
    * finite parameters): it can be controlled. Missing from an older server: see `isLive`. */
   live?: boolean;
+  /** status `queued`: where it stands */
+  queue?: QueuePlace | null;
 };
 export type RunCreated = RunRead & { edit_token: string };
 
@@ -53,7 +64,11 @@ export type SnapshotFrame = {
 export type BoundaryFrame = Omit<Known<S["StreamBoundary"]>, "points"> & {
   points: { train: number[][]; test: number[][] };
 };
-export type StatusFrame = Omit<Known<S["StreamStatus"]>, "live"> & { live?: boolean };
+export type StatusFrame = Omit<Known<S["StreamStatus"]>, "live"> & {
+  live?: boolean;
+  /** status `queued`: where it stands now (re-sent whenever the queue moves) */
+  queue?: QueuePlace | null;
+};
 export type ErrorFrame = Known<S["StreamError"]>;
 export type ServerFrame =
   | HelloFrame
@@ -73,6 +88,11 @@ export const LIVE_STATUSES: readonly RunStatus[] = ["starting", "running", "paus
  * sends no flag and holds no diverged run). */
 export const isLive = (s: RunStatus | undefined, live?: boolean | null) =>
   typeof live === "boolean" ? live : !!s && LIVE_STATUSES.includes(s);
+
+/** A run that holds a place in the pool or waits for one (live or queued): ■ stops it, and a
+ * new run from this browser stops it first. */
+export const takesPlace = (run: { status: RunStatus; live: boolean } | null | undefined) =>
+  !!run && (run.live || run.status === "queued");
 
 /** A diverged run the worker holds on its last finite parameters: lower the learning rate and
  * resume it (or step it, or stop it). */

@@ -7,7 +7,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from blockprop.api.schemas.common import ErrorDetail, Reply, Request
-from blockprop.api.schemas.runs import LIVE_DOC, MetricPoint, RunRead, RunStatus, RunUpdate
+from blockprop.api.schemas.runs import (
+    LIVE_DOC,
+    MetricPoint,
+    QueuePlace,
+    RunRead,
+    RunStatus,
+    RunUpdate,
+)
 
 # Not request or response bodies: the JSON frames of WS /api/runs/{id}/stream, documented
 # here so the OpenAPI document (and the frontend's generated types) include them.
@@ -98,6 +105,9 @@ class StreamStatus(Reply):
     epoch: int | None = None
     diverged_node: str | None = None
     error: ErrorDetail | None = None
+    queue: QueuePlace | None = Field(
+        default=None, description="status queued: where the run stands in the queue"
+    )
 
 
 class StreamError(Reply):
