@@ -149,6 +149,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         _print_issues(e.issues)
         return 1
 
+    # the metric points are kept only to be written out (--out); the progress bar needs the
+    # latest accuracy alone
     points: list[dict] = []
     n, b = dataset.n_train, trainer.batch_size
     total = config.epochs * math.ceil(n / b)
@@ -159,18 +161,25 @@ def cmd_train(args: argparse.Namespace) -> int:
         from tqdm import tqdm
 
         bar = tqdm(total=total, unit="step", dynamic_ncols=True, file=sys.stderr, leave=True)
-    last_post = [0.0]
+    on_points = points.extend if args.out else None
+    if bar is not None:
+        last_post = 0.0
+        acc = None
+        keep = on_points
 
-    def on_points(ps: list[dict]) -> None:
-        points.extend(ps)
-        if bar is not None:
+        def on_points(ps: list[dict]) -> None:
+            nonlocal last_post, acc
+            if keep is not None:
+                keep(ps)
+            for p in ps:
+                if "accuracy" in p:
+                    acc = p["accuracy"]
             bar.update(len(ps))
             now = time.monotonic()
-            if now - last_post[0] > 0.2:
-                last_post[0] = now
+            if now - last_post > 0.2:
+                last_post = now
                 p = ps[-1]
                 post = {"epoch": p["epoch"], "loss": f"{p['loss']:.4g}"}
-                acc = next((q["accuracy"] for q in reversed(points) if "accuracy" in q), None)
                 if acc is not None:
                     post["acc"] = f"{acc:.3f}"
                 bar.set_postfix(post, refresh=False)

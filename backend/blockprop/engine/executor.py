@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from .buffers import pack
 from .graph import Analysis, GraphError, Issue, Node, analyse, paused_gc
 from .registry import initialise
 
@@ -92,7 +93,8 @@ class Plan:
     Attributes: ``order`` (node ids, topological), ``shapes`` (per-sample shape per value
     key), ``batch_size``, ``dtype``, ``input_ids`` / ``target_ids`` (what must be fed),
     ``cost_ids``, ``params`` (node -> name -> live trainable array; optimisers update them
-    in place), ``param_grads`` (same layout, filled by :meth:`backward`), ``values`` and
+    in place; all are views of one flat buffer, see :mod:`.buffers`), ``param_grads`` (same
+    layout, filled by :meth:`backward`), ``values`` and
     ``grads`` (value key -> array with the batch axis; ``"node"`` or ``"node:port"``).
 
     The arrays in ``values`` and ``grads`` are reused by every step: copy them to keep them.
@@ -560,14 +562,19 @@ class Plan:
 
 
 def _init_params(an: Analysis, seed: int, dtype: np.dtype) -> tuple[dict, dict]:
+    """The trainable parameters and their gradients, initialised from ``seed``. Both are
+    packed (:mod:`.buffers`) in the same layout, in topological order: an optimiser updates
+    them all, and a trainer takes their norm or a copy, in one call over the flat buffer."""
+    keys = [(n.id, name, init) for n in an.nodes for name, (_, init) in n.trainables.items()]
+    shapes = [tuple(s) for n in an.nodes for s, _ in n.trainables.values()]
+    _, pviews = pack(shapes, dtype)
+    _, gviews = pack(shapes, dtype)
     params: dict[str, dict[str, np.ndarray]] = {}
-    for node in an.nodes:
-        if node.trainables:
-            params[node.id] = {
-                name: initialise(init, shape, seed=seed, node=node.id, name=name).astype(dtype)
-                for name, (shape, init) in node.trainables.items()
-            }
-    grads = {nid: {k: np.zeros_like(a) for k, a in p.items()} for nid, p in params.items()}
+    grads: dict[str, dict[str, np.ndarray]] = {}
+    for (nid, name, init), p, g in zip(keys, pviews, gviews, strict=True):
+        p[...] = initialise(init, p.shape, seed=seed, node=nid, name=name).astype(dtype)
+        params.setdefault(nid, {})[name] = p
+        grads.setdefault(nid, {})[name] = g
     return params, grads
 
 

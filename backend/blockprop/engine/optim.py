@@ -2,7 +2,9 @@
 
 Each optimiser holds parallel lists of parameter arrays and gradient arrays (the live
 buffers of a compiled plan: the gradients are read after each backward pass) and one
-scratch buffer per parameter. `step(lr)` applies one update:
+scratch buffer per parameter. A plan packs its parameters and gradients into one flat buffer
+each (`buffers`): the scratch and the state are then packed alike and every operation of an
+update is one call over the whole buffer. `step(lr)` applies one update:
 
 - SGD:      p ← p − lr·g
 - momentum: v ← μ·v + g;  p ← p − lr·v                (PyTorch's convention; v starts at 0)
@@ -20,6 +22,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .buffers import pack_like, span
+
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
 
@@ -35,17 +39,60 @@ class Optimizer:
                 raise ValueError(f"parameter of shape {p.shape} has a gradient of shape {g.shape}")
         self.params = list(params)
         self.grads = list(grads)
-        self.scratch = [np.empty_like(p) for p in self.params]
-        self.state: dict[str, list[np.ndarray]] = {
-            s: [np.zeros_like(p) for p in self.params] for s in self.slots
-        }
+        # Packed parameters and gradients (as a compiled plan lays them out) are updated in
+        # one call per operation over their flat buffers: the scratch and the state are then
+        # packed the same way. Element-wise updates give the same numbers either way.
+        self._flat_params = span(self.params)
+        self._flat_grads = span(self.grads) if self._flat_params is not None else None
+        self._flat_scratch, self.scratch = pack_like(self.params)
+        self._flat_state: dict[str, np.ndarray] = {}
+        self.state: dict[str, list[np.ndarray]] = {}
+        for slot in self.slots:
+            flat, self.state[slot] = pack_like(self.params)
+            if flat is not None:
+                self._flat_state[slot] = flat
+        self._packed = None if self._flat_grads is None else self._packed_lists(self._flat_grads)
         self.t = 0  # updates applied
+
+    @property
+    def flat_state(self) -> dict[str, np.ndarray] | None:
+        """The state's slots as flat buffers when the parameters are packed, else None."""
+        return self._flat_state if self._flat_params is not None else None
+
+    def _packed_lists(self, flat_grads: np.ndarray) -> tuple[list, list, list, dict]:
+        return (
+            [self._flat_params],
+            [flat_grads],
+            [self._flat_scratch],
+            {k: [v] for k, v in self._flat_state.items()},
+        )
+
+    def _lists(self, grads: Sequence[np.ndarray] | None) -> tuple[list, list, list, dict]:
+        """(params, grads, scratch, state) to loop over: one flat buffer each when the
+        parameters and these gradients are packed alike, else the per-array lists."""
+        if grads is None or grads is self.grads:
+            if self._packed is not None:
+                return self._packed
+            return self.params, self.grads, self.scratch, self.state
+        same = len(grads) == len(self.grads) and all(
+            a is b for a, b in zip(grads, self.grads, strict=True)
+        )
+        if same and self._packed is not None:
+            return self._packed
+        if self._flat_params is not None and [g.shape for g in grads] == [
+            p.shape for p in self.params
+        ]:
+            flat_g = span(grads)
+            if flat_g is not None:
+                return self._packed_lists(flat_g)
+        return self.params, list(grads), self.scratch, self.state
 
     def step(self, lr: float, grads: Sequence[np.ndarray] | None = None) -> None:
         """One update with learning rate `lr`, reading `grads` (default: the gradient
         buffers given at construction; a trainer passes another plan's buffers for a
         smaller last batch)."""
-        for p, g, s in zip(self.params, grads or self.grads, self.scratch, strict=True):
+        ps, gs, ss, _ = self._lists(grads)
+        for p, g, s in zip(ps, gs, ss, strict=True):
             np.multiply(g, lr, out=s)
             p -= s
         self.t += 1
@@ -82,8 +129,8 @@ class Momentum(Optimizer):
 
     def step(self, lr: float, grads: Sequence[np.ndarray] | None = None) -> None:
         mu = self.momentum
-        gs = grads or self.grads
-        for p, g, s, v in zip(self.params, gs, self.scratch, self.state["v"], strict=True):
+        ps, gs, ss, state = self._lists(grads)
+        for p, g, s, v in zip(ps, gs, ss, state["v"], strict=True):
             v *= mu
             v += g
             if self.nesterov:
@@ -112,14 +159,8 @@ class Adam(Optimizer):
         bc1 = 1.0 - b1**self.t
         rbc2 = 1.0 / math.sqrt(1.0 - b2**self.t)
         step = lr / bc1
-        for p, g, s, m, v in zip(
-            self.params,
-            grads or self.grads,
-            self.scratch,
-            self.state["m"],
-            self.state["v"],
-            strict=True,
-        ):
+        ps, gs, ss, state = self._lists(grads)
+        for p, g, s, m, v in zip(ps, gs, ss, state["m"], state["v"], strict=True):
             m *= b1
             np.multiply(g, 1.0 - b1, out=s)
             m += s

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from blockprop.engine import registry
+from blockprop.engine.buffers import span
 from blockprop.engine.executor import Plan
 from blockprop.engine.trainer.config import Status
 
@@ -24,7 +25,12 @@ def is_weight(op: registry.OpDef, trainable: str) -> bool:
 
 
 def flat_views(arrays: list[np.ndarray]) -> list[np.ndarray]:
-    """1-D views of persistent buffers (for cheap dot products)."""
+    """1-D views of persistent buffers (for cheap dot products): the one flat buffer that
+    holds them all when they are packed (`engine.buffers`, as a plan packs its parameters'
+    gradients), else one view per array."""
+    packed = span(arrays)
+    if packed is not None:
+        return [packed]
     out = []
     for a in arrays:
         v = a.reshape(-1)
@@ -104,9 +110,11 @@ class Steps:
                     self._partial = (b, pplan, self._make_feed(b), pgrads, flat_views(pgrads))
                 _, plan, feed, grads, flat = self._partial
             idx = self._perm[pos : pos + b]
-            np.take(self._x_train, idx, axis=0, out=feed[self.input_id])
+            # the indices are a permutation, always in range: mode "clip" checks nothing and,
+            # unlike the default "raise", writes straight into `out` without a temporary
+            self._x_train.take(idx, 0, feed[self.input_id], "clip")
             if self._y_train is not None:
-                np.take(self._y_train, idx, axis=0, out=feed[self.target_id])
+                self._y_train.take(idx, 0, feed[self.target_id], "clip")
         self._last_plan = plan
         loss = float(plan.forward(feed, training=True, rng=self._dropout_rng))
         if not math.isfinite(loss):

@@ -82,17 +82,22 @@ class Trainer(Feeds, Steps, Control, Evaluation, Snapshots, Checkpoints):
             beta2=cfg.beta2,
             eps=cfg.eps,
         )
+        self._grads_full = self.optimizer.grads  # the same arrays: step() passes it back as is
         self._flat_full = flat_views(self._grads_full)
         # The state of the last finite step, put back when a step diverges: the parameters,
         # and for a trainer held on divergence (which continues from it) the optimiser's
         # state as well, so that its next update is the one a smaller lr would have made.
         self.hold_on_divergence = hold_on_divergence
         self.held = False  # diverged and held: waiting for resume, steps or stop
-        self._backup = [p.copy() for p in self._params]
-        self._backup_pairs = list(zip(self._backup, self._params, strict=True))
+        # Packed parameters (and optimiser state) are kept with one copy each per step.
+        live = flat_views(self._params)
         if hold_on_divergence:
-            for arrs in self.optimizer.state.values():
-                self._backup_pairs += [(a.copy(), a) for a in arrs]
+            flat_state = self.optimizer.flat_state
+            if flat_state is not None and len(live) == 1:
+                live += list(flat_state.values())
+            else:
+                live += [a for arrs in self.optimizer.state.values() for a in arrs]
+        self._backup_pairs = [(a.copy(), a) for a in live]
         self._backup_t = self.optimizer.t
         self._lr_epoch = -1  # epoch whose rates are cached in _lr_now, _l1_now, _l2_now
         self.schedule = Schedule(
