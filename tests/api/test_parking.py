@@ -6,6 +6,7 @@ and resuming it continues exactly. A watched or recently paused run is not parke
 import asyncio
 import math
 import time
+from typing import Any
 
 from .conftest import XOR_DATA, XOR_GRAPH, Api, assert_error, connect, recv_json
 from .test_diverged import DATA, REGRESSION, assert_held, start_diverging
@@ -17,8 +18,23 @@ TRAIN = {"epochs": 30, "optimizer": "adam", "lr": 0.05, "batch_size": 16}  # 4 s
 SMALL = {"epochs": 5, "optimizer": "sgd", "lr": 0.01}
 
 
-def idle() -> None:
-    time.sleep(IDLE + 0.3)
+def once_idle(request, since: float, timeout: float = 20) -> tuple[Any, float]:
+    """`request()` (a run or a resume that needs a slot) repeated until the server stops
+    answering 429: an idle run yields its slot once it has waited IDLE seconds by the server's
+    clock, which a test on a loaded machine cannot know to the millisecond. `since`: a
+    monotonic time before the waiting began; the answer must come at least IDLE seconds later.
+    Returns the answer and the monotonic time its request was sent at."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sent = time.monotonic()
+        r = request()
+        if r.status_code != 429:
+            break
+        assert_too_many(r)
+        assert time.monotonic() < deadline, "no run yielded its slot"
+        time.sleep(0.05)
+    assert time.monotonic() - since >= IDLE, "a run yielded its slot before it was idle"
+    return r, sent
 
 
 def paused_at(api: Api, steps: int) -> dict:
@@ -57,18 +73,19 @@ def assert_too_many(r) -> None:
 def test_an_idle_paused_run_is_parked_for_a_new_run_and_resumes_exactly(private_server):
     api = Api(private_server(env=PARK_ENV).url)
     try:
+        since = time.monotonic()  # A waits from a moment after this
         a = paused_at(api, 37)
-        idle()
-        t0 = time.monotonic()
-        b = api.start_run(train={**TRAIN, "epochs": 1_000_000}, paused=True)  # 201: A parked
-        took = time.monotonic() - t0
+        body = {"graph": XOR_GRAPH, "dataset": XOR_DATA, "paused": True}
+        body["train"] = {**TRAIN, "epochs": 1_000_000}
+        r, since = once_idle(lambda: api.post("/api/runs", json=body), since)
+        assert r.status_code == 201, r.text  # A parked; B waits from a moment after `since`
+        b = r.json()
+        api.runs.append((b["id"], b["edit_token"]))
         assert_parked(api, a, 37)
         assert api.get(f"/api/runs/{b['id']}").json()["status"] == "paused"
-        assert took < 10, took  # parking itself takes milliseconds; spawning B the rest
 
         # resuming A takes a slot too: B, paused and unwatched, is parked in turn
-        idle()
-        r = api.control(a, "resume")
+        r, _ = once_idle(lambda: api.control(a, "resume"), since)
         assert r.status_code == 200, r.text
         assert r.json()["status"] in ("running", "done")
         assert_parked(api, b, 0)
@@ -94,15 +111,15 @@ def test_a_watched_paused_run_is_not_parked_until_its_watcher_leaves(private_ser
         async def watched() -> None:
             async with connect(api, a, "?rate=0") as ws:
                 assert (await recv_json(ws))["type"] == "hello"
-                await asyncio.sleep(IDLE + 0.3)
+                await asyncio.sleep(IDLE + 0.3)  # paused longer than IDLE, but watched
                 assert_too_many(api.post("/api/runs", json=body))
+                return time.monotonic()  # the watcher leaves after this
 
-        asyncio.run(watched())
+        left = asyncio.run(watched())
         row = api.get(f"/api/runs/{a['id']}").json()
         assert (row["status"], row["live"]) == ("paused", True)
         # nobody has watched since: after the idle time it yields
-        idle()
-        r = api.post("/api/runs", json=body)
+        r, _ = once_idle(lambda: api.post("/api/runs", json=body), left)
         assert r.status_code == 201, r.text
         api.runs.append((r.json()["id"], r.json()["edit_token"]))
         assert_parked(api, a, 3)
@@ -127,9 +144,13 @@ def test_a_held_run_is_parked_and_resumes_from_its_last_finite_parameters(privat
         a = start_diverging(api)
         assert_held(a)
         headers = {"X-Edit-Token": a["edit_token"]}
+        since = time.monotonic()  # the PATCH touches A: it waits from a moment after this
         assert api.patch(f"/api/runs/{a['id']}", json={"lr": 0.05}, headers=headers).is_success
-        idle()
-        b = api.start_run(train=SMALL, doc=REGRESSION, dataset=DATA, paused=True)
+        body = {"graph": REGRESSION, "dataset": DATA, "train": SMALL, "paused": True}
+        r, _ = once_idle(lambda: api.post("/api/runs", json=body), since)
+        assert r.status_code == 201, r.text
+        b = r.json()
+        api.runs.append((b["id"], b["edit_token"]))
         assert_parked(api, a, 1, "held after diverging")
         api.control(b, "stop")
 
