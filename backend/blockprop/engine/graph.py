@@ -29,7 +29,7 @@ import numpy as np
 from . import registry
 from .registry import OpDef, Param, ShapeError
 
-ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")  # \Z: "$" would let a trailing "\n" through
 
 #: every code :func:`validate` (and the executor, at run time) can report
 CODES = (
@@ -604,14 +604,29 @@ def estimate_bytes(topo: list[Node], batch_size: int, itemsize: int = 4) -> int:
     for node in topo:
         if node.shapes is None:
             continue
-        if node.op.source != "static":
-            for s, d in zip(node.shapes, node.dtypes, strict=True):
-                per_sample += math.prod(s) * (8 if d == "int" else 2 * itemsize)
+        for s, d in zip(node.shapes, node.dtypes, strict=True):
+            per_sample += math.prod(s) * (8 if d == "int" else 2 * itemsize)
         for s in node.scratch.values():
             per_sample += math.prod(s) * itemsize
         for s, _ in node.trainables.values():
             shared += 2 * math.prod(s) * itemsize
     return per_sample * batch_size + shared
+
+
+def node_sizes(topo: list[Node]) -> dict[str, dict[str, int]]:
+    """How many numbers each node holds, before any array exists: ``out`` (its outputs) and
+    ``in`` (the inputs it reads) and ``scratch``, per sample; ``params`` (its trainable
+    parameters, shared by the batch). For sizing answers before computing them."""
+    return {
+        node.id: {
+            "out": sum(math.prod(s) for s in node.shapes),
+            "in": sum(math.prod(s) for s in (node.in_shapes or {}).values()),
+            "scratch": sum(math.prod(s) for s in node.scratch.values()),
+            "params": sum(math.prod(s) for s, _ in node.trainables.values()),
+        }
+        for node in topo
+        if node.shapes is not None
+    }
 
 
 def _human(n: float) -> str:

@@ -59,7 +59,12 @@ class RunManager(RunEvents, TrainedStates):
         self.store = store
         self.settings = settings
         self.live: dict[str, LiveRun] = {}
-        self.hub = Hub(self._fetch_batches, settings.ws_ring_bytes, self._on_subscription)
+        self.hub = Hub(
+            self._fetch_batches,
+            settings.ws_ring_bytes,
+            self._on_subscription,
+            catch_up_bytes=settings.ws_catch_up_bytes,
+        )
         self._ctx = multiprocessing.get_context("spawn")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._slots = asyncio.Lock()
@@ -500,4 +505,7 @@ class RunManager(RunEvents, TrainedStates):
             self._send(live, {"type": "subscribe", **sub.to_dict(), "rate": rate})
 
     async def _fetch_batches(self, run_id: str, after: int, until: int) -> list[tuple[int, bytes]]:
-        return await asyncio.to_thread(self.store.metric_batches, run_id, after, until, 500)
+        budget = self.settings.ws_catch_up_bytes  # bytes, not batches: batches vary in size
+        return await asyncio.to_thread(
+            self.store.metric_batches, run_id, after, until, 10_000, budget
+        )

@@ -66,6 +66,10 @@ export interface paths {
          * @description Run a graph once, stateless: every node's value and, with `backward`, every node's
          *     gradient dL/dz and every parameter's gradient, in float64. Parameters come from the
          *     graph's `state` or are initialised from `seed`; they are returned in `state`.
+         *
+         *     The answer's size is estimated before anything is computed: beyond the server's limit
+         *     (`BLOCKPROP_MAX_RESPONSE_BYTES`) 413 `too_large`, naming the biggest node. 429 `busy`,
+         *     with `Retry-After`, while the server computes as many heavy requests as it takes.
          */
         post: operations["evaluate_api_evaluate_post"];
         delete?: never;
@@ -138,6 +142,10 @@ export interface paths {
          *     normalised its inputs, the same transform is applied to them and `run.normalized` says so;
          *     the input nodes' values are the normalised ones. `run.step` is the step of the parameters;
          *     `run_step` asks for the same ones again (see the field).
+         *
+         *     413 `too_large` when the answer would exceed the server's limit
+         *     (`BLOCKPROP_MAX_RESPONSE_BYTES`), naming the biggest node; 429 `busy`, with `Retry-After`,
+         *     while the server computes as many heavy requests as it takes.
          */
         post: operations["explain_api_explain_post"];
         delete?: never;
@@ -212,7 +220,8 @@ export interface paths {
          * Gradcheck
          * @description Compare backpropagation with central finite differences (float64), per node value
          *     and per parameter: the max relative error of each. Costs one forward pass per checked
-         *     number, so the server caps the count (`too_large`); narrow it with `keys`.
+         *     number, so the server caps the count (`too_large`); narrow it with `keys`. 429 `busy`,
+         *     with `Retry-After`, while the server computes as many heavy requests as it takes.
          */
         post: operations["gradcheck_api_gradcheck_post"];
         delete?: never;
@@ -3275,7 +3284,7 @@ export interface operations {
                     "application/json": components["schemas"]["DatasetCreated"];
                 };
             };
-            /** @description request too large (body size, JSON depth, node count) */
+            /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3293,7 +3302,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3342,7 +3351,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3375,7 +3384,7 @@ export interface operations {
                     "application/json": components["schemas"]["EvaluateResult"];
                 };
             };
-            /** @description request too large (body size, JSON depth, node count) */
+            /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3384,9 +3393,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server is busy (too many live runs, sessions, clients or heavy requests): retry later */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3495,7 +3515,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description request too large (body size, JSON depth, node count) */
+            /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3504,9 +3524,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server is busy (too many live runs, sessions, clients or heavy requests): retry later */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3537,7 +3568,7 @@ export interface operations {
                     "application/onnx": string;
                 };
             };
-            /** @description request too large (body size, JSON depth, node count) */
+            /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3546,8 +3577,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server is busy (too many live runs, sessions, clients or heavy requests): retry later */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3577,7 +3617,9 @@ export interface operations {
                 };
                 content: {
                     /**
-                     * @example """Spiral classifier: exported from Blockprop as a PyTorch module. …"""
+                     * @example """A Blockprop graph as a PyTorch module, exported from Blockprop. …"""
+                     *
+                     *     # Graph: Spiral classifier
                      *
                      *     import torch
                      *     import torch.nn.functional as F
@@ -3585,6 +3627,8 @@ export interface operations {
                      *
                      *
                      *     class SpiralClassifier(nn.Module):
+                     *         …
+                     *         GRAPH_NAME = "Spiral classifier"
                      *         …
                      *         def forward(self, **inputs):
                      *             x = inputs["x"]  # x (input) [batch, 2]
@@ -3601,7 +3645,7 @@ export interface operations {
                     "text/x-python": string;
                 };
             };
-            /** @description request too large (body size, JSON depth, node count) */
+            /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3610,8 +3654,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server is busy (too many live runs, sessions, clients or heavy requests): retry later */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3643,7 +3696,7 @@ export interface operations {
                     "application/json": components["schemas"]["GradcheckResult"];
                 };
             };
-            /** @description request too large (body size, JSON depth, node count) */
+            /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3652,9 +3705,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server is busy (too many live runs, sessions, clients or heavy requests): retry later */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3718,7 +3782,7 @@ export interface operations {
                     "application/json": components["schemas"]["GraphCreated"];
                 };
             };
-            /** @description request too large (body size, JSON depth, node count) */
+            /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3727,7 +3791,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3832,7 +3896,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description request too large (body size, JSON depth, node count) */
+            /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3841,7 +3905,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3935,7 +3999,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4012,7 +4076,7 @@ export interface operations {
                     "application/json": components["schemas"]["RunRead"][];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4054,7 +4118,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description request too large (body size, JSON depth, node count) */
+            /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4063,7 +4127,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4072,9 +4136,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description too many live runs */
+            /** @description the server is busy (too many live runs, sessions, clients or heavy requests): retry later */
             429: {
                 headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4177,7 +4243,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4353,9 +4419,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description too many live runs */
+            /** @description the server is busy (too many live runs, sessions, clients or heavy requests): retry later */
             429: {
                 headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4458,7 +4526,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4543,7 +4611,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionCreated"];
                 };
             };
-            /** @description request too large (body size, JSON depth, node count) */
+            /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4552,7 +4620,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4561,9 +4629,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description too many live runs */
+            /** @description the server is busy (too many live runs, sessions, clients or heavy requests): retry later */
             429: {
                 headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4707,7 +4777,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description request too large (body size, JSON depth, node count) */
+            /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4716,9 +4786,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server is busy (too many live runs, sessions, clients or heavy requests): retry later */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4752,7 +4833,7 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationResult"];
                 };
             };
-            /** @description request too large (body size, JSON depth, node count) */
+            /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4761,7 +4842,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
                     [name: string]: unknown;
