@@ -30,6 +30,7 @@ from blockprop.api.schemas import (
     ValidationResult,
     errors,
 )
+from blockprop.api.security import PARSED_JSON
 from blockprop.service import heavy
 from blockprop.service.compute import ComputePool
 from blockprop.settings import Settings
@@ -38,7 +39,8 @@ from blockprop.settings import Settings
 class _OrjsonRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = orjson.loads(await self.body())
+            parsed = self.scope.get(PARSED_JSON)  # the guard parsed it already
+            self._json = parsed if parsed is not None else orjson.loads(await self.body())
         return self._json
 
 
