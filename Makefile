@@ -30,7 +30,7 @@ chromium: $(STAMPS)/backend-test
 	$(BIN)/python tests/e2e/chromium.py
 
 ## bench: the benchmarks in tests/bench, each figure as a ratio to a reference in the same run
-bench: $(STAMPS)/backend-test
+bench: $(STAMPS)/backend-test $(STAMPS)/frontend-build chromium
 	@for f in tests/bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 ## dev: uvicorn --reload on :8000 plus the Vite dev server (proxying /api) on :5173

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -46,34 +47,43 @@ def start_server(
     port: int | None = None,
     database: Path | None = None,
 ) -> LiveServer:
-    """Start `blockprop serve` in a subprocess and wait until /api/health answers."""
-    port = port or free_port()
+    """Start `blockprop serve` in a subprocess and wait until /api/health answers. Without a
+    `port` the server binds port 0 and the test reads the port it got from its log: a port
+    picked beforehand could be taken meanwhile by another server, whose health check would
+    then answer for ours. Its log ends up in `tmp/server-<port>.log`."""
     database = database or tmp / "blockprop.sqlite"
     full_env = dict(os.environ, BLOCKPROP_DATABASE=str(database), PYTHONUNBUFFERED="1")
     full_env.update(env or {})
-    log_path = tmp / f"server-{port}.log"
+    log_path = tmp / f"server-{port or 'starting'}-{time.monotonic_ns()}.log"
     log = open(log_path, "ab")  # noqa: SIM115 - lives as long as the process
     cmd = [sys.executable, "-m", "blockprop.cli", "serve", "--host", "127.0.0.1"]
     proc = subprocess.Popen(
-        [*cmd, "--port", str(port)],
+        [*cmd, "--port", str(port or 0)],
         env=full_env,
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=tmp,
     )
-    url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited ({proc.returncode}): {log_path.read_text()}")
+        bound = port or _bound_port(log_path)
         try:
-            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                return LiveServer(url, port, database, proc)
+            if bound and httpx.get(f"http://127.0.0.1:{bound}/api/health", timeout=1).is_success:
+                log_path.rename(tmp / f"server-{bound}.log")  # the open log keeps writing
+                return LiveServer(f"http://127.0.0.1:{bound}", bound, database, proc)
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
     proc.kill()
-    raise RuntimeError(f"server did not answer on {url} within 30 s")
+    raise RuntimeError(f"server did not answer within 30 s: {log_path.read_text()}")
+
+
+def _bound_port(log_path: Path) -> int | None:
+    """The port uvicorn says it is running on, once it has said so."""
+    found = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", log_path.read_text())
+    return int(found.group(1)) if found else None
 
 
 @pytest.fixture(scope="session")

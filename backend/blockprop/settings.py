@@ -6,6 +6,7 @@ Lists are given as JSON, e.g. ``BLOCKPROP_ALLOWED_ORIGINS='["http://localhost:51
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -38,6 +39,14 @@ class Settings(BaseSettings):
     max_sample: int = 5_000
     max_gradcheck_elements: int = 20_000
     max_ws_message_bytes: int = 65_536
+    max_response_bytes: int = 64_000_000  # answers estimated larger are refused (413 too_large)
+
+    # Heavy requests (evaluate, explain, gradcheck, exports): sized, then computed in a pool
+    compute_executor: Literal["process", "thread"] = "process"  # thread: in-process embedding
+    compute_workers: int = 0  # computed at once (0: one per core but one, at least 1)
+    compute_queue: int = 128  # waiting for a worker at most (a class asking at once); more: 429
+    compute_memory_bytes: int = 1_000_000_000  # tensors and answers in flight, all requests
+    compute_memory_wait: float = 2.0  # seconds to wait for that memory before 429 busy
     # Connections: a request whose headers have not all arrived after this long is closed
     # (slowloris); idle keep-alive connections close after keep_alive_seconds; beyond
     # max_connections (connections and tasks) uvicorn answers 503.
@@ -86,6 +95,11 @@ class Settings(BaseSettings):
     ws_send_timeout: float = 5.0  # a client whose socket accepts nothing this long is dropped
     max_ws_clients: int = 1000  # WebSocket stream clients, all runs together
     ws_ring_bytes: int = 8_000_000  # recent metric frames kept in memory per run (older: SQLite)
+    ws_catch_up_bytes: int = 262_144  # metric history a catching-up client reads at a time
+    # Classroom sessions (in memory): their JSON in all, and how long one may sit unchanged and
+    # unfollowed before it expires
+    max_session_bytes: int = 256 * 2**20
+    session_idle_seconds: float = 2 * 3600.0
     # permessage-deflate on WebSockets: off by default (on a loopback or LAN it costs far more
     # CPU than it saves); consider it when serving remote clients over slow links.
     ws_deflate: bool = False

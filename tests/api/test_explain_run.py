@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
-import time
 from typing import Any
 
 import numpy as np
@@ -190,7 +189,7 @@ def test_a_checkpoint_from_before_the_record_recomputes_the_transform(runs_api, 
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         db.execute("UPDATE checkpoints SET data = ? WHERE run_id = ?", (buf.getvalue(), run["id"]))
-    time.sleep(0.05)
+    # committed as the block ends: the server reads it from here on
     again = runs_api.get(f"/api/runs/{run['id']}/state").json()
     assert again["normalized"]["x"]["mean"] == pytest.approx(st["normalized"]["x"]["mean"])
     assert again["normalized"]["x"]["std"] == pytest.approx(st["normalized"]["x"]["std"])

@@ -18,8 +18,23 @@ TRAIN = {"epochs": 30, "optimizer": "adam", "lr": 0.05, "batch_size": 16}  # 4 s
 SMALL = {"epochs": 5, "optimizer": "sgd", "lr": 0.01}
 
 
-def idle() -> None:
-    time.sleep(IDLE + 0.3)
+def parked_after(api: Api, run: dict, since: float, timeout: float = 20) -> None:
+    """Wait until `run` has been parked, which happens once it has waited IDLE seconds by the
+    server's clock (a test on a loaded machine cannot know that to the millisecond). `since`:
+    a monotonic time before the waiting began; it must not be parked before IDLE after it."""
+    deadline = time.monotonic() + timeout
+    while api.get(f"/api/runs/{run['id']}").json()["status"] != "interrupted":
+        assert time.monotonic() < deadline, "no run yielded its place"
+        time.sleep(0.05)
+    assert time.monotonic() - since >= IDLE, "a run yielded its place before it was idle"
+
+
+def admitted(api: Api, r) -> dict:
+    """A new run is not refused: it starts at once or waits in the queue for a place."""
+    assert r.status_code == 201, r.text
+    run = r.json()
+    api.runs.append((run["id"], run["edit_token"]))
+    return run
 
 
 def paused_at(api: Api, steps: int) -> dict:
@@ -59,20 +74,21 @@ def assert_waits(api: Api, r) -> dict:
 def test_an_idle_paused_run_is_parked_for_a_new_run_and_resumes_exactly(private_server):
     api = Api(private_server(env=PARK_ENV).url)
     try:
+        since = time.monotonic()  # A waits from a moment after this
         a = paused_at(api, 37)
-        idle()
-        t0 = time.monotonic()
-        b = api.start_run(train={**TRAIN, "epochs": 1_000_000}, paused=True)  # 201: A parked
-        took = time.monotonic() - t0
+        body = {"graph": XOR_GRAPH, "dataset": XOR_DATA, "paused": True}
+        body["train"] = {**TRAIN, "epochs": 1_000_000}
+        b_since = time.monotonic()  # B waits from a moment after this
+        b = admitted(api, api.post("/api/runs", json=body))  # at once or from the queue
+        parked_after(api, a, since)
         assert_parked(api, a, 37)
-        assert api.get(f"/api/runs/{b['id']}").json()["status"] == "paused"
-        assert took < 10, took  # parking itself takes milliseconds; spawning B the rest
+        assert api.wait_status(b, {"paused"})["status"] == "paused"  # B took A's place
 
-        # resuming A takes a slot too: B, paused and unwatched, is parked in turn
-        idle()
+        # resuming A needs a place too: B, paused and unwatched, is parked in turn
         r = api.control(a, "resume")
         assert r.status_code == 200, r.text
-        assert r.json()["status"] in ("running", "done")
+        assert r.json()["status"] in ("queued", "running", "done")
+        parked_after(api, b, b_since)
         assert_parked(api, b, 0)
         done = api.wait_status(a, {"done", "failed", "stopped"})
         assert (done["status"], done["step"]) == ("done", 120), done
@@ -127,10 +143,13 @@ def test_a_held_run_is_parked_and_resumes_from_its_last_finite_parameters(privat
         a = start_diverging(api)
         assert_held(a)
         headers = {"X-Edit-Token": a["edit_token"]}
+        since = time.monotonic()  # the PATCH touches A: it waits from a moment after this
         assert api.patch(f"/api/runs/{a['id']}", json={"lr": 0.05}, headers=headers).is_success
-        idle()
-        b = api.start_run(train=SMALL, doc=REGRESSION, dataset=DATA, paused=True)
+        body = {"graph": REGRESSION, "dataset": DATA, "train": SMALL, "paused": True}
+        b = admitted(api, api.post("/api/runs", json=body))
+        parked_after(api, a, since)
         assert_parked(api, a, 1, "held after diverging")
+        assert api.wait_status(b, {"paused"})["status"] == "paused"
         api.control(b, "stop")
 
         r = api.control(a, "resume")

@@ -1,17 +1,16 @@
 """WS /api/runs/{id}/stream: hello, gap-free metrics, snapshots, boundary, status, control,
-reconnection, several clients, and slow clients that never slow the run nor the others."""
+reconnection, several clients, and a stalled client that holds up neither the run nor the others."""
 
 import asyncio
-import base64
+import contextlib
 import json
-import os
 import socket
-import statistics
 import time
 
 import websockets
 
-from .conftest import assert_error, connect, recv_json, recv_until
+from .conftest import RUN_ENV, Api, assert_error, connect, recv_json, recv_until
+from .stalled import read_until_closed, send_text, stalled_socket
 
 
 def check_seq(frames: list[dict], start: int = 1) -> list[dict]:
@@ -65,7 +64,11 @@ def test_reconnect_mid_run_resumes_without_gaps(runs_api):
         async with connect(runs_api, run, "?since=0&rate=0") as ws:
             first = await recv_until(ws, lambda f: f["type"] == "metrics" and f["seq"] >= 5)
         seen = check_seq(first)[-1]["seq"]
-        await asyncio.sleep(0.5)  # batches go by while disconnected
+        # batches go by while disconnected
+        await _until(
+            lambda: runs_api.get(f"/api/runs/{run['id']}").json()["last_seq"] >= seen + 3,
+            "batches while disconnected",
+        )
         async with connect(runs_api, run, f"?since={seen}&rate=0") as ws:
             hello = await recv_json(ws)
             assert hello["since"] == seen and hello["seq"] > seen
@@ -171,17 +174,21 @@ def test_subscribe_picks_nodes_and_rate(runs_api):
             t0 = time.monotonic()
             while time.monotonic() - t0 < 0.5:
                 assert (await recv_json(ws))["type"] != "snapshot"
+            t0 = time.monotonic()  # every snapshot from now on was sent after the subscribe
             await ws.send('{"type": "subscribe", "nodes": ["h"], "rate": 20, "boundary": false}')
-            frames = await recv_until(ws, lambda f: f["type"] == "snapshot")
-            snap = frames[-1]
-            assert set(snap["nodes"]) == {"h"} and snap["params"] == {}
-            t0 = time.monotonic()
-            count = 0
-            while time.monotonic() - t0 < 1.0:
-                f = await recv_json(ws)
+            snapshots: list[dict] = []
+
+            def eighth(f: dict) -> bool:
                 assert f["type"] != "boundary"
-                count += f["type"] == "snapshot"
-            assert 8 <= count <= 24, count
+                if f["type"] == "snapshot":
+                    snapshots.append(f)
+                return len(snapshots) >= 8
+
+            await recv_until(ws, eighth)
+            span = time.monotonic() - t0
+            assert all(set(f["nodes"]) == {"h"} and f["params"] == {} for f in snapshots)
+            # no faster than asked (a loaded machine can only make them fewer)
+            assert len(snapshots) <= 20 * span + 1, (len(snapshots), span)
 
     asyncio.run(go())
 
@@ -189,17 +196,20 @@ def test_subscribe_picks_nodes_and_rate(runs_api):
 def test_several_clients_see_the_same_metrics(runs_api):
     run = runs_api.start_run(train={"epochs": 300}, paused=True)
 
-    async def client():
+    async def client(ready: asyncio.Event):
         async with connect(runs_api, run, "?since=0&rate=5") as ws:
-            frames = await recv_until(
+            frames = [await recv_json(ws)]  # hello
+            ready.set()
+            frames += await recv_until(
                 ws, lambda f: f["type"] == "status" and f["status"] == "done", timeout=30
             )
             return [(f["seq"], f["points"]) for f in check_seq(frames)]
 
     async def go():
-        tasks = [asyncio.create_task(client()) for _ in range(4)]
-        await asyncio.sleep(0.5)
-        runs_api.control(run, "resume")
+        readies = [asyncio.Event() for _ in range(4)]
+        tasks = [asyncio.create_task(client(ready)) for ready in readies]
+        await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 20)
+        runs_api.control(run, "resume")  # every client is in before the first step
         return await asyncio.gather(*tasks)
 
     results = asyncio.run(go())
@@ -224,133 +234,98 @@ def test_a_finished_run_streams_its_last_state(runs_api):
     asyncio.run(go())
 
 
-def _stalled_socket(port: int, path: str) -> socket.socket:
-    """A WebSocket client that completes the handshake and then never reads."""
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.connect(("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall(
-        (
-            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += s.recv(1)
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return s
+async def _until(condition, what: str, timeout: float = 30) -> None:
+    """Wait (polling) until `condition()` holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.02)
 
 
-def _dropped(s: socket.socket, within: float) -> bool:
-    """Read what the server queued for the stalled client: True if a close frame (or EOF)
-    arrives within `within` seconds, i.e. the server dropped it."""
-    s.settimeout(0.5)
-    buf = bytearray()
-    pos = 0
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            chunk = s.recv(1 << 16)
-        except TimeoutError:
-            continue
-        except OSError:
-            return True
-        if not chunk:
-            return True
-        buf += chunk
-        while len(buf) - pos >= 2:  # walk the (unmasked) server frames
-            opcode, n, head = buf[pos] & 0x0F, buf[pos + 1] & 0x7F, 2
-            if n == 126:
-                if len(buf) - pos < 4:
-                    break
-                n, head = int.from_bytes(buf[pos + 2 : pos + 4], "big"), 4
-            elif n == 127:
-                if len(buf) - pos < 10:
-                    break
-                n, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
-            if len(buf) - pos < head + n:
-                break
-            if opcode == 0x8:
-                return True
-            pos += head + n
-    return False
+async def _still_connected(api, run) -> bool:
+    """Whether the stalled client still holds its place: on a server that admits two stream
+    clients, a third is refused (429) while client A and the stalled one are both in."""
+    try:
+        async with connect(api, run, "?rate=0"):
+            return False
+    except websockets.InvalidStatus as e:
+        assert e.response.status_code == 429, e.response.status_code
+        return True
 
 
-def _send_text(s: socket.socket, text: str) -> None:
-    """A masked text frame (clients must mask; a zero key leaves the payload as is)."""
-    data = text.encode()
-    assert len(data) < 126
-    s.sendall(bytes([0x81, 0x80 | len(data)]) + b"\0\0\0\0" + data)
-
-
-def _measure_with_a_stalled_client(api, server) -> dict:
-    """Client A watches a run; after 3.5 s a second client connects and stops reading.
-    Returns A's view: steps/s before and during the stall, snapshots, delays."""
+def test_a_stalled_client_holds_up_neither_the_run_nor_another_client(private_server):
+    """One client stops reading, then asks for the whole history so that its socket fills: all
+    along, client A gets every metrics batch (no gap in `seq`) and snapshots, the run goes on,
+    and the stalled client is dropped once a send to it has waited the send timeout (1.5 s).
+    How fast the run and A go meanwhile is a figure of tests/bench/bench_stalled_client.py."""
+    server = private_server(env={**RUN_ENV, "BLOCKPROP_MAX_WS_CLIENTS": "2"})
+    api = Api(server.url)
     run = api.start_run(train={"epochs": 1_000_000, "batch_size": 8, "lr": 0.01})
+    frames: list[dict] = []
 
-    async def go():
+    def count(kind: str, since: int = 0) -> int:
+        return sum(f["type"] == kind for f in frames[since:])
+
+    async def read_a(ws) -> None:
+        async for message in ws:
+            frames.append(json.loads(message))
+
+    marks: dict[str, int] = {}
+    stalled: list[socket.socket] = []
+
+    async def go() -> None:
         async with connect(api, run, "?rate=10") as ws:
-            await recv_json(ws)
-            out = {"before": [], "stalled": [], "snaps": 0, "delays": [], "socket": None}
-            phase = "warmup"
-            t0 = time.monotonic()
-            seq = None
-            while True:
-                f = await recv_json(ws)
-                now = time.monotonic()
-                if f["type"] == "metrics":
-                    assert seq is None or f["seq"] == seq + 1, "A missed a batch"
-                    seq = f["seq"]
-                    if phase in ("before", "stalled"):
-                        out[phase].extend((p["t"], p["step"]) for p in f["points"])
-                        out["delays"].append(time.time() - f["points"][-1]["t"])
-                elif f["type"] == "snapshot" and phase == "stalled":
-                    out["snaps"] += 1
-                if phase == "warmup" and now - t0 > 1.0:
-                    phase = "before"
-                elif phase == "before" and now - t0 > 3.5:
-                    path = f"/api/runs/{run['id']}/stream?rate=10"
-                    out["socket"] = await asyncio.to_thread(_stalled_socket, server.port, path)
-                    phase = "stalled"
-                elif phase == "stalled" and now - t0 > 7.5:
-                    # now make the stalled client ask for the whole history: its socket
-                    # fills up at once and the server must give up on it
-                    _send_text(out["socket"], '{"type": "hello", "since": 0}')
-                    phase = "flooding"
-                elif phase == "flooding" and now - t0 > 10.5:
-                    return out
+            reader = asyncio.create_task(read_a(ws))
+            await _until(lambda: count("metrics") >= 2, "the run's first metrics")
+            path = f"/api/runs/{run['id']}/stream?rate=10"
+            stalled.append(await asyncio.to_thread(stalled_socket, server.port, path))
+            marks["stall"] = len(frames)
+            await _until(
+                lambda: (
+                    count("metrics", marks["stall"]) >= 3 and count("snapshot", marks["stall"]) >= 3
+                ),
+                "A's metrics and snapshots while the other client does not read",
+            )
+            # the stalled client asks for the whole history: its socket fills at once and the
+            # server's sends to it wait until the send timeout gives up on it
+            # (the metrics alone may have filled it already and got it dropped: then it is gone)
+            with contextlib.suppress(OSError):
+                send_text(stalled[0], '{"type": "hello", "since": 0}')
+            marks["flood"] = len(frames)
+            await _until(
+                lambda: (
+                    count("metrics", marks["flood"]) >= 3 and count("snapshot", marks["flood"]) >= 1
+                ),
+                "A's metrics and snapshots while the stalled client's socket is full",
+            )
+            deadline = time.monotonic() + 30
+            while await _still_connected(api, run):
+                assert time.monotonic() < deadline, "the stalled client was never dropped"
+                await asyncio.sleep(0.1)
+            marks["dropped"] = len(frames)
+            await _until(
+                lambda: count("metrics", marks["dropped"]) >= 3,
+                "A's metrics after the stalled client left",
+            )
+            reader.cancel()
 
     try:
-        return asyncio.run(go())
+        asyncio.run(go())
+        # the server is done with it: what it had queued drains, then its close frame
+        closed = read_until_closed(stalled[0], within=30)
     finally:
-        api.control(run, "stop")
-
-
-def test_a_stalled_client_slows_neither_the_run_nor_another_client(runs_api, runs_server):
-    """One client stops reading: training speed (steps/s) stays within 10%, a second client
-    keeps getting every metric and its snapshots, and the stalled one is dropped after the
-    send timeout. (Timing on a shared machine is noisy: the speed is measured up to 3 times.)"""
-
-    def speed(points):
-        (t_a, s_a), (t_b, s_b) = points[0], points[-1]
-        return (s_b - s_a) / (t_b - t_a)
-
-    ratios = []
-    for _attempt in range(3):
-        out = _measure_with_a_stalled_client(runs_api, runs_server)
-        stalled = out["socket"]
-        try:
-            assert out["snaps"] >= 20, out["snaps"]  # ~10 Hz for 4 s: A is not starved
-            assert statistics.median(out["delays"]) < 0.25
-            assert _dropped(stalled, within=10), "the stalled client was never dropped"
-        finally:
-            stalled.close()
-        ratios.append(speed(out["stalled"]) / speed(out["before"]))
-        if ratios[-1] >= 0.9:
-            break
-    assert max(ratios) >= 0.9, f"steps/s with a stalled client / without: {ratios}"
+        for s in stalled:
+            s.close()
+        api.close()
+    hello = frames[0]
+    assert hello["type"] == "hello"
+    check_seq(frames, start=hello["since"] + 1)  # every batch, in order, all along
+    assert count("snapshot", marks["stall"]) >= 4
+    assert closed is not None, "the dropped client's connection did not end"
+    code, reason = closed
+    # a close frame, when it gets through the full socket, says why; else the connection ends
+    assert code == 1006 or (code == 1008 and "accepted nothing for 1.5 s" in reason), closed
 
 
 def test_stream_query_errors(runs_api):
@@ -359,8 +334,8 @@ def test_stream_query_errors(runs_api):
 
     async def go():
         async with websockets.connect(
-            runs_api.ws_url(f"/api/runs/{run['id']}/stream?since=abc&rate=999")
-        ) as ws:
+            runs_api.ws_url(f"/api/runs/{run['id']}/stream?since=0&rate=999")
+        ) as ws:  # a malformed `since` is refused: test_hardening.py
             hello = await recv_json(ws)
             assert hello["subscription"]["rate"] == 30  # capped
 

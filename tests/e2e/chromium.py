@@ -16,6 +16,16 @@ import sys
 from pathlib import Path
 
 SYSTEM_PATHS = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser")
+# The flags the browser tests (tests/e2e/conftest.py) and tests/bench/bench_page.py launch with.
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def find_chromium() -> str | None:

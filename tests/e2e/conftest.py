@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from chromium import find_chromium  # noqa: E402
+from chromium import LAUNCH_ARGS, find_chromium  # noqa: E402
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
 
@@ -20,18 +20,7 @@ def browser_type_launch_args(browser_type_launch_args):
     path = find_chromium()
     if path is None:
         pytest.fail("no Chromium found: run `python tests/e2e/chromium.py` (make test does)")
-    args = {
-        **browser_type_launch_args,
-        "args": [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ],
-    }
+    args = {**browser_type_launch_args, "args": LAUNCH_ARGS}
     if path:
         args["executable_path"] = path
     return args

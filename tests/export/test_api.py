@@ -165,7 +165,8 @@ def client():
     from blockprop.api.app import create_app
     from blockprop.settings import Settings
 
-    app = create_app(Settings(_env_file=None))
+    # heavy requests in threads of this process: compute workers would not know the test op
+    app = create_app(Settings(_env_file=None, compute_executor="thread"))
 
     class Client:
         def post(self, path: str, **kw) -> httpx.Response:

@@ -43,8 +43,9 @@ def test_a_watched_run_or_one_watched_lately_is_not_idle():
         client = make_client(ch, [])
         ch.add(client)
         assert m._idle_run() is None
+        left = time.monotonic()
         ch.remove(client)  # its last watcher leaves: the idle time starts again
-        assert time.monotonic() - ch.unwatched_since < 0.5
+        assert left <= ch.unwatched_since <= time.monotonic()
         assert m._idle_run() is None
         ch.unwatched_since -= 1.0
         assert m._idle_run() is m.live["a"]
@@ -59,5 +60,6 @@ def test_a_negative_idle_time_never_parks():
 
 
 def test_a_channel_counts_as_unwatched_from_its_creation():
+    before = time.monotonic()
     ch, _ = make_channel()
-    assert time.monotonic() - ch.unwatched_since < 1
+    assert before <= ch.unwatched_since <= time.monotonic()

@@ -36,13 +36,20 @@ Draw computation graphs as block diagrams and train them with backpropagation.
 
 ## Errors
 Every error has one shape, `{"error": {"code", "message", "nodes", "port"}}`, with a stable
-`code` and the HTTP status that fits: 401 `unauthorized`; 403 `edit_token_required`,
-`bad_edit_token`, `forbidden_origin`, `forbidden_host`; 404 `not_found`; 405; 409 `conflict`,
-`not_live`, `not_resumable`; 413 `too_large` (body, JSON depth, node count, gradcheck size,
-exported source size); 415; 422 `invalid_request` (unknown or bad fields, naming the field) and
-the engine's and the data loaders' codes (`cycle`, `unknown_op`, `shape_mismatch`, `bad_feed`,
-`too_large`, `bad_config`, `unknown_dataset`, `not_numeric`, `not_exportable`, …); 429
-`too_many_runs`, `too_many_clients`; 500 `internal` (never with internals).
+`code` and the HTTP status that fits: 400 `bad_host` (a malformed Host header); 401
+`unauthorized`; 403 `edit_token_required`, `bad_edit_token`, `forbidden_origin` (also a
+malformed Origin), `forbidden_host`; 404 `not_found`; 405 `method_not_allowed` (with an `Allow`
+header listing the path's methods); 409 `conflict`, `not_live`, `not_resumable`; 413
+`too_large` (body, JSON depth, node count, gradcheck size, exported source size, an answer
+estimated over `BLOCKPROP_MAX_RESPONSE_BYTES`, naming the biggest node); 415; 422
+`invalid_request` (unknown or bad fields, naming the field; also a JSON body that is not UTF-8,
+or holds `NaN`/`Infinity`, a number beyond a double, an integer beyond 64 bits or a string with
+a lone UTF-16 surrogate) and the engine's and the data loaders' codes (`cycle`, `unknown_op`,
+`shape_mismatch`, `bad_feed`, `too_large`, `bad_config`, `unknown_dataset`, `not_numeric`,
+`not_exportable`, …); 429 `too_many_runs`, `too_many_sessions`, `too_many_clients`, `busy`
+(the heavy requests — evaluate, gradcheck, explain, exports — are computed in a bounded pool
+with a memory budget: it is full) (always with `Retry-After`, in seconds); 500 `internal`
+(never with internals); 503 `unavailable` (the worker computing a request died: retry).
 
 ## Access
 - Graphs and runs return an **edit token** when created, shown once; changing or controlling
@@ -115,8 +122,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            sessions = getattr(app.state, "sessions", None)  # created with the first session
+            if sessions is not None:
+                await sessions.shutdown()  # followers hear why the session ends
             await manager.shutdown()
             store.close()
+            if getattr(app.state, "compute", None) is not None:  # made on first heavy request
+                app.state.compute.shutdown()
 
     app = FastAPI(
         title="Blockprop",

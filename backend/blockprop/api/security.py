@@ -10,16 +10,27 @@
 - Origin: state-changing requests and WebSocket handshakes that carry an Origin must come from
   the served origin (same host:port as the request) or one of `Settings.allowed_origins`;
   ``null`` and foreign origins are refused. Requests without Origin (curl, scripts) pass.
+- Host and Origin must be well-formed (a port is 0-65535): 400 `bad_host`, 403
+  `forbidden_origin`.
 - Body: refused with 413 beyond `max_body_bytes`, by Content-Length and by streamed length.
-- JSON: nesting deeper than `max_json_depth` is refused with 413 before any parser sees it.
+- JSON: nesting deeper than `max_json_depth` is refused with 413 before any parser sees it
+  (any body that starts like JSON, whatever its Content-Type says). A JSON body (media type
+  `application/json` or `application/*+json`, in any case) must also hold only values every
+  layer behind can keep: UTF-8 text, finite numbers (no `NaN`/`Infinity` literals, none that
+  overflow a double), integers within 64 bits and strings without lone UTF-16 surrogates;
+  otherwise 422 `invalid_request` names the field. FastAPI's parser (the standard library's)
+  accepts all of these, and NumPy, SQLite and orjson then fail on them deep inside a route.
 
 Edit tokens: each graph and run has its own; only a SHA-256 of it is stored.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
+import json
+import math
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -28,7 +39,8 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import orjson
 
-from blockprop.api.errors import ApiError
+from blockprop.api.errors import ApiError, error_body, node_and_port
+from blockprop.api.schemas.common import EDIT_HEADER, INT64_MAX, INT64_MIN
 from blockprop.service.tokens import hash_token, new_edit_token, new_id, token_matches
 from blockprop.settings import Settings
 
@@ -37,7 +49,6 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 TOKEN_COOKIE = "blockprop_token"
-EDIT_HEADER = "X-Edit-Token"
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 _OPEN_PATHS = {"/api/health"}
 
@@ -62,13 +73,130 @@ _DEPTH_TABLE[[ord("["), ord("{")]] = 1
 _DEPTH_TABLE[[ord("]"), ord("}")]] = -1
 
 
-def json_depth(raw: bytes) -> int:
+def _strip_strings(raw: bytes) -> bytes:
+    return _JSON_STRING.sub(b'""', raw)
+
+
+def json_depth(raw: bytes, *, stripped: bytes | None = None) -> int:
     """Maximum nesting depth of a JSON text, without parsing it (strings are skipped)."""
     if not raw:
         return 0
-    stripped = _JSON_STRING.sub(b'""', raw)
+    stripped = _strip_strings(raw) if stripped is None else stripped
     steps = _DEPTH_TABLE[np.frombuffer(stripped, dtype=np.uint8)].astype(np.int32)
     return int(np.cumsum(steps).max(initial=0))
+
+
+# --- JSON values --------------------------------------------------------------------------------
+
+# An integer literal of 19 digits or more (fractions and exponents excluded): the only ones
+# that can leave int64. orjson reads those up to 2^64 as ints and beyond as floats, silently.
+_LONG_INT = re.compile(rb"(?<![\d.eE+\-])-?\d{19,}(?![\d.eE])")
+_UTF8_BOM = b"\xef\xbb\xbf"
+#: bodies larger than this are checked in a thread, off the event loop
+_CHECK_IN_THREAD = 64 * 1024
+#: the scope key under which the guard leaves a JSON body it has parsed, for the routes
+PARSED_JSON = "blockprop.parsed_json"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_LONE_SURROGATE = "holds a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape)"
+
+
+class _Literal:
+    """A `NaN`, `Infinity` or `-Infinity` literal, as the stdlib parser met it."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+
+def _long_int_outside_int64(stripped: bytes) -> bool:
+    return any(not INT64_MIN <= int(m.group()) <= INT64_MAX for m in _LONG_INT.finditer(stripped))
+
+
+def _bracket_depth(raw: bytes) -> int:
+    """An upper bound of the nesting depth, brackets inside strings counted too: vectorised,
+    it costs a few ms per MB, where skipping the strings first costs several times that."""
+    steps = _DEPTH_TABLE[np.frombuffer(raw, dtype=np.uint8)].astype(np.int32)
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def _has_long_digit_run(raw: bytes, n: int = 19) -> bool:
+    """Whether `n` digits stand in a row anywhere (vectorised): only then can an integer leave
+    int64, and only then is the exact (slower) scan needed."""
+    a = np.frombuffer(raw, dtype=np.uint8)
+    if a.size < n:
+        return False
+    runs = np.concatenate(([0], np.cumsum((a >= 48) & (a <= 57), dtype=np.int32)))
+    return bool((runs[n:] - runs[:-n] == n).any())
+
+
+def json_value_problem(raw: bytes) -> tuple[Any, tuple[list[str | int], str] | None]:
+    """The parsed document (None if it does not parse) and where it holds a value we refuse
+    (the path to it, and why), else None.
+
+    The fast path is one orjson parse (strict: it refuses non-UTF-8 text, the non-finite
+    literals and lone surrogates) and a vectorised look for long integers; only a body that
+    fails it is parsed again, leniently, to name the field or the syntax error. The syntax is
+    judged here too: the stdlib parser behind would also take UTF-16 and UTF-32 text."""
+    doc = None
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if not _has_long_digit_run(raw) or not _long_int_outside_int64(_strip_strings(raw)):
+            return doc, None
+    return None, _why_refused(raw)
+
+
+def _why_refused(raw: bytes) -> tuple[list[str | int], str] | None:
+    not_utf8 = "the body is not UTF-8 text ({}); JSON bodies must be UTF-8"
+    if b"\x00" in raw[:4]:  # RFC 8259's tell of UTF-16 and UTF-32, which decode as UTF-8 here
+        return [], not_utf8.format("it looks like UTF-16 or UTF-32")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return [], not_utf8.format(f"byte {e.start}")
+    try:
+        doc = json.loads(text, parse_constant=_Literal)
+    except json.JSONDecodeError as e:
+        return [], f"the body is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})"
+    return _first_bad_value(doc)
+
+
+def _bad_scalar(value: object) -> str | None:
+    if isinstance(value, _Literal):
+        return f"{value.text} is not a JSON number; send a finite number or null"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "the number is too large for a 64-bit float"
+    if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:  # bools are in range
+        return f"the integer {value} does not fit in 64 bits (-2^63 to 2^63-1)"
+    if isinstance(value, str) and _SURROGATE.search(value):
+        return f"the text {_LONE_SURROGATE}"
+    return None
+
+
+def _first_bad_value(doc: object) -> tuple[list[str | int], str] | None:
+    """Depth-first, in document order, without recursion (the depth is capped anyway)."""
+    stack: list[tuple[list[str | int], object]] = [([], doc)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key in value:
+                if _SURROGATE.search(key):  # the error body escapes it
+                    return [*path, key], f"the key {_LONE_SURROGATE}"
+            stack.extend(([*path, k], item) for k, item in reversed(list(value.items())))
+        elif isinstance(value, list):
+            stack.extend(([*path, i], item) for i, item in reversed(list(enumerate(value))))
+        elif (why := _bad_scalar(value)) is not None:
+            return path, why
+    return None
+
+
+def _is_json_media(content_type: str | None) -> bool:
+    """`application/json` or `application/*+json`, in any case, with or without params."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -91,13 +219,27 @@ def _is_loopback_name(host: str) -> bool:
         return False
 
 
+_BAD_HOST = "the Host header is malformed: {!r} (expected host or host:port, port 0-65535)"
+
+
 def _split_host(hostport: str) -> str:
+    """The host name of a Host header; 400 `bad_host` when it or its port is malformed."""
+    host, sep, port = hostport, "", ""
     if hostport.startswith("["):
-        return hostport[1 : hostport.find("]")] if "]" in hostport else hostport
-    return hostport.rsplit(":", 1)[0] if hostport.count(":") == 1 else hostport
+        end = hostport.find("]")
+        if end < 0 or hostport[end + 1 : end + 2] not in ("", ":"):
+            raise ApiError(400, "bad_host", _BAD_HOST.format(hostport))
+        host, sep, port = hostport[1:end], hostport[end + 1 : end + 2], hostport[end + 2 :]
+    elif hostport.count(":") == 1:
+        host, sep, port = hostport.partition(":")
+    if sep and port and not (port.isascii() and port.isdigit() and int(port) <= 65535):
+        raise ApiError(400, "bad_host", _BAD_HOST.format(hostport))
+    return host
 
 
 def _normalise_origin(origin: str) -> str:
+    """`scheme://host:port` with the default port filled in; ValueError when malformed (a port
+    out of range or not a number, an unclosed or invalid IPv6 bracket)."""
     parts = urlsplit(origin.strip().lower())
     if not parts.scheme or not parts.hostname:
         return origin.strip().lower()
@@ -106,13 +248,23 @@ def _normalise_origin(origin: str) -> str:
     return f"{parts.scheme}://{host}:{port}"
 
 
+def _allowed_origins(origins: list[str]) -> set[str]:
+    allowed = set()
+    for o in origins:
+        try:
+            allowed.add(_normalise_origin(o))
+        except ValueError:
+            raise ValueError(f"BLOCKPROP_ALLOWED_ORIGINS holds a malformed origin: {o!r}") from None
+    return allowed
+
+
 class Guard:
     """ASGI middleware enforcing the checks in the module docstring."""
 
     def __init__(self, app: Any, settings: Settings):
         self.app = app
         self.settings = settings
-        self.allowed = {_normalise_origin(o) for o in settings.allowed_origins}
+        self.allowed = _allowed_origins(settings.allowed_origins)
         self.allowed_hosts = {urlsplit(o).hostname for o in settings.allowed_origins} - {None}
         self.allowed_hosts.add(settings.host.lower())
 
@@ -142,7 +294,7 @@ class Guard:
     # -- checks --
 
     def _check_access(self, scope: Scope, headers: dict[str, str], path: str) -> str | None:
-        host = _split_host(headers.get("host", ""))
+        host = _split_host(headers.get("host", ""))  # a malformed Host is refused in any mode
         token = self.settings.token
         if not token:
             if host and not _is_loopback_name(host) and host.lower() not in self.allowed_hosts:
@@ -179,9 +331,17 @@ class Guard:
             return  # not a browser: scripts and tools
         if origin.strip().lower() == "null":
             raise ApiError(403, "forbidden_origin", "requests from a null Origin are refused")
-        normalised = _normalise_origin(origin)
+        try:
+            normalised = _normalise_origin(origin)
+        except ValueError:
+            raise ApiError(
+                403, "forbidden_origin", f"the Origin header is malformed: {origin!r}"
+            ) from None
         served_scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
-        served = _normalise_origin(f"{served_scheme}://{headers.get('host', '')}")
+        try:
+            served = _normalise_origin(f"{served_scheme}://{headers.get('host', '')}")
+        except ValueError:  # an odd Host that _split_host let through: no served origin
+            served = None
         if normalised == served or normalised in self.allowed:
             return
         raise ApiError(
@@ -228,23 +388,18 @@ class Guard:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        if "json" in headers.get("content-type", "") or (
-            "content-type" not in headers and body[:1] in (b"{", b"[")
-        ):
-            depth = json_depth(body)
-            if depth > self.settings.max_json_depth:
-                await self._refuse(
-                    scope,
-                    receive,
-                    send,
-                    ApiError(
-                        413,
-                        "too_large",
-                        f"the JSON body nests {depth} levels deep; the limit is "
-                        f"{self.settings.max_json_depth}",
-                    ),
+        try:
+            if len(body) > _CHECK_IN_THREAD:  # the event loop keeps serving streams meanwhile
+                body, doc = await asyncio.to_thread(
+                    self._check_json, body, headers.get("content-type")
                 )
-                return
+            else:
+                body, doc = self._check_json(body, headers.get("content-type"))
+        except ApiError as e:
+            await self._refuse(scope, receive, send, e)
+            return
+        if doc is not None:
+            scope[PARSED_JSON] = doc
         delivered = False
 
         async def replay() -> dict[str, Any]:
@@ -256,8 +411,30 @@ class Guard:
 
         await self.app(scope, replay, send)
 
+    def _check_json(self, body: bytes, content_type: str | None) -> tuple[bytes, Any]:
+        """Depth for anything that starts like JSON; values for what is parsed as JSON. Returns
+        the body for the app and, for a JSON body, the document parsed on the way (the routes
+        reuse it rather than parse it again): a JSON body's UTF-8 byte order mark is dropped
+        here (RFC 8259 lets a parser ignore it; not every parser behind does)."""
+        is_json = _is_json_media(content_type)
+        if is_json:
+            body = body.removeprefix(_UTF8_BOM)
+        if not body or (not is_json and body.lstrip()[:1] not in (b"{", b"[")):
+            return body, None  # no body at all is no body, whatever the Content-Type says
+        limit = self.settings.max_json_depth
+        if _bracket_depth(body) > limit and (depth := json_depth(body)) > limit:
+            raise ApiError(
+                413, "too_large", f"the JSON body nests {depth} levels deep; the limit is {limit}"
+            )
+        if not is_json:
+            return body, None
+        doc, found = json_value_problem(body)
+        if found is not None:
+            raise _bad_value(body, *found)
+        return body, doc
+
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, err: ApiError) -> None:
-        body = orjson.dumps(err.body())
+        body = orjson.dumps(error_body(err.code, err.message, err.nodes, err.port))
         if scope["type"] == "websocket":
             # Refuse the handshake with an HTTP response where the server supports it.
             if "websocket.http.response" in scope.get("extensions", {}):
@@ -284,6 +461,17 @@ class Guard:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def _bad_value(body: bytes, path: list[str | int], why: str) -> ApiError:
+    """422 invalid_request naming the field (and the graph node it sits in, if any)."""
+    field = ".".join(str(p) for p in path) or "body"
+    nodes: list[str] = []
+    port = None
+    if "nodes" in path:
+        text = body.decode("utf-8")  # parsed once already
+        nodes, port = node_and_port(path, json.loads(text, parse_constant=_Literal))
+    return ApiError(422, "invalid_request", f"{field}: {why}", nodes, port)
 
 
 def _cookie(header: str, name: str) -> str | None:

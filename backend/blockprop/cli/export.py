@@ -43,6 +43,19 @@ def _read_state(spec: str) -> dict:
     return doc
 
 
+def _default_output(spec: str, graph: dict, suffix: str) -> str:
+    """`<stem><suffix>` in the current directory, the stem from the graph file's name (or the
+    graph's name): ASCII letters, digits and '_' only, so never a path, a dot run or a
+    hidden file, whatever the file or the graph is called."""
+    from pathlib import Path
+
+    from blockprop.export import file_stem
+
+    name = graph.get("name") if isinstance(graph, dict) else None
+    fallback = file_stem(name if isinstance(name, str) else "", "model")
+    return file_stem(Path(spec).stem, fallback) + suffix
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -68,7 +81,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 1
     out = args.output
     if out is None and args.to == "onnx":
-        out = Path(args.graph).stem + ".onnx"
+        out = _default_output(args.graph, graph, ".onnx")
     if out is None or out == "-":
         if isinstance(data, bytes):
             sys.stdout.buffer.write(data)

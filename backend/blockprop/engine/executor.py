@@ -144,10 +144,6 @@ class Plan:
         values: dict[str, np.ndarray] = {}
         self._scratch: dict[str, dict[str, np.ndarray]] = {}
         for node in self._nodes:
-            if node.op.source == "static":
-                env = {**node.params, **self.params.get(node.id, {}), "batch": B, "float_dtype": dt}
-                values[node.keys[0]] = node.op.rules["forward"](env)
-                continue
             for k, s, d in zip(node.keys, node.shapes, node.dtypes, strict=True):
                 values[k] = np.zeros((B, *s), dtype=np.int64 if d == "int" else dt)
             self._scratch[node.id] = {n: np.zeros((B, *s), dt) for n, s in node.scratch.items()}
@@ -232,8 +228,8 @@ class Plan:
         self._stochastic = False
         for node in self._nodes:
             self._step_at[node.id] = len(steps)
-            if node.op.source is not None:
-                continue  # fed, or computed once at compile time
+            if node.op.source in ("input", "target"):
+                continue  # fed
             env = self._envs[node.id] = self._env(node, node.op.broadcast)
             out = [self.values[k] for k in node.keys]
             env["out"] = tuple(out) if node.op.multi_output else out[0]
@@ -242,6 +238,12 @@ class Plan:
             if "training" in rule.names or "rng" in rule.names:
                 self._stochastic = True
                 steps.append(self._stochastic_step(rule, args))
+            elif node.op.source == "static":
+                # Static values are filled once, here; a static node reading trainables
+                # (an explicit parameter) is refilled every pass, as training changes them.
+                rule.fn(*args)
+                if node.trainables:
+                    steps.append(partial(rule.fn, *args))
             else:
                 steps.append(partial(rule.fn, *args))
         self._fsteps = steps

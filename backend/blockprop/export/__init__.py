@@ -14,11 +14,19 @@ True
 
 An op without a rule for the target gives a :class:`ExportError` (a
 :class:`~blockprop.engine.graph.GraphError` with code ``not_exportable``) naming the node.
+
+Every string that comes from the graph (its name, node ids, params) is data to the
+exporters, never code or markup: the PyTorch source holds it only in ``repr`` string
+literals, sanitised identifiers and one-line comments (:func:`plain_text`), the ONNX model
+only in plain-text fields, and a download's file name goes through :func:`file_stem` and
+:func:`content_disposition`.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +38,14 @@ from blockprop.engine.graph import GraphError, Issue, Node, analyse
 
 #: export target -> (the OpDef field holding its rule, the name people know it by)
 TARGETS = {"pytorch": ("torch", "PyTorch"), "onnx": ("onnx", "ONNX")}
+
+#: a node id as the engine accepts it (checked again here: the exporters rely on it)
+NODE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+#: file names Windows refuses whatever the extension
+_DEVICE_NAMES = frozenset(
+    ["con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))]
+)
 
 
 class ExportError(GraphError):
@@ -92,10 +108,24 @@ def prepare(
     ]
     if issues:
         raise ExportError(issues)
+    _check_ids(an.nodes)
     plan = compile_graph(doc, 1, dtype=np.float64, seed=seed, state=state, grads="params")
     name = doc.get("name") if isinstance(doc.get("name"), str) else ""
     has_state = bool(state) or bool(doc.get("state"))
     return Prepared(name.strip(), an.nodes, plan.params, seed, has_state)
+
+
+def _check_ids(nodes: list[Node]) -> None:
+    """Every node id matches :data:`NODE_ID` in full: the exporters write ids into names and
+    comments, so they do not trust that the caller validated them the same way."""
+    bad = [n.id for n in nodes if not (isinstance(n.id, str) and NODE_ID.fullmatch(n.id))]
+    if bad:
+        raise GraphError(
+            [
+                Issue("bad_id", f"node id {nid!r} is invalid: use 1 to 64 letters, digits, _ or -")
+                for nid in bad
+            ]
+        )
 
 
 def export(doc: Mapping[str, Any], to: str, **kw: Any) -> str | bytes:
@@ -111,10 +141,69 @@ def export(doc: Mapping[str, Any], to: str, **kw: Any) -> str | bytes:
     raise ValueError(f"unknown export target {to!r}; expected one of {', '.join(TARGETS)}")
 
 
+def plain_text(text: Any, limit: int = 200) -> str:
+    """``text`` as one line of printable characters, at most ``limit`` long: for comments in
+    generated source and free-text fields of a model.
+
+    Everything that is not printable goes (``str.isprintable``): every character that can
+    end a line or a string in Python (``\\n``, ``\\r``, ``\\x0b``, ``\\x0c``, ``\\x1c``-``\\x1e``,
+    ``\\x85``, U+2028, U+2029), other control and format characters (bidi overrides), lone
+    surrogates (not encodable as UTF-8) and unusual spaces; runs of spaces become one.
+
+    >>> plain_text('a\\u2028b\\r\\n  c\\x00d')
+    'a b c d'
+    """
+    kept = "".join(ch if ch.isprintable() else " " for ch in str(text))
+    return " ".join(kept.split())[:limit].rstrip()
+
+
 def file_stem(name: str, default: str = "model") -> str:
-    """A file name stem from a graph name: "Two-spiral classifier" -> "two_spiral_classifier"."""
-    stem = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower()
-    return stem[:64] or default
+    """A file name stem from a graph name: "Two-spiral classifier" -> "two_spiral_classifier".
+
+    Only ASCII letters, digits and '_' (no dot, so no "..", no separator, no hidden file);
+    ``default`` for a name with none of them or one Windows reserves (``con``, ``nul``...)."""
+    stem = re.sub(r"[^A-Za-z0-9]+", "_", str(name), flags=re.ASCII).strip("_").lower()[:64]
+    return stem if stem and stem not in _DEVICE_NAMES else default
 
 
-__all__ = ["TARGETS", "ExportError", "Prepared", "export", "exportable", "file_stem", "prepare"]
+def _unicode_stem(name: str) -> str:
+    """:func:`file_stem` keeping letters and digits of any script ("für" stays "für")."""
+    name = unicodedata.normalize("NFC", str(name))
+    stem = "".join(ch if ch.isalnum() else "_" for ch in name)  # no separator, control, quote
+    return re.sub(r"_+", "_", stem).strip("_").lower()[:64]
+
+
+def content_disposition(name: str, suffix: str, default: str = "model") -> str:
+    """A ``Content-Disposition`` value for downloading graph ``name`` as ``<stem><suffix>``.
+
+    ``filename`` is ASCII (:func:`file_stem`); when the name has letters beyond ASCII, an
+    RFC 6266 / RFC 5987 ``filename*`` carries them percent-encoded in UTF-8. Neither can hold
+    a quote, ``;``, a path separator, a dot run or a control character.
+
+    >>> content_disposition("Two-spiral classifier", ".py")
+    'attachment; filename="two_spiral_classifier.py"'
+    >>> print(content_disposition("Spiralen für Kinder", ".py"))
+    attachment; filename="spiralen_f_r_kinder.py"; filename*=UTF-8''spiralen_f%C3%BCr_kinder.py
+    """
+    if not re.fullmatch(r"\.[A-Za-z0-9]{1,16}", suffix):
+        raise ValueError(f"bad file suffix {suffix!r}")
+    ascii_stem = file_stem(name, default)
+    header = f'attachment; filename="{ascii_stem}{suffix}"'
+    wide = _unicode_stem(name)
+    if wide and wide != ascii_stem and wide not in _DEVICE_NAMES:
+        header += "; filename*=UTF-8''" + urllib.parse.quote(wide + suffix, safe="")
+    return header
+
+
+__all__ = [
+    "NODE_ID",
+    "TARGETS",
+    "ExportError",
+    "Prepared",
+    "content_disposition",
+    "export",
+    "exportable",
+    "file_stem",
+    "plain_text",
+    "prepare",
+]

@@ -9,6 +9,12 @@ one, are left out. Trainable parameters are initializers named ``"<node>.<name>"
 graph's state or the engine's seeded initialisation. Each op's nodes come from its ``onnx``
 rule in the registry; the model is checked with ``onnx.checker``.
 
+Text from the graph is plain data here: value names are node ids (checked against
+:data:`~blockprop.export.NODE_ID` by ``prepare``) with the exporter's own suffixes, and the
+graph's name goes into the graph name, doc strings and the ``graph`` metadata entry as one
+line of printable text (:func:`~blockprop.export.plain_text`: no control characters, no line
+breaks, no lone surrogates, which a protobuf string cannot hold).
+
 >>> import onnx
 >>> from blockprop.examples import get_example
 >>> model = to_onnx(get_example("xor")["graph"])
@@ -26,7 +32,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from blockprop import __version__
-from blockprop.export import Prepared, prepare
+from blockprop.export import Prepared, plain_text, prepare
 
 OPSET = 17
 IR_VERSION = 8  # the IR version that goes with opset 17: older runtimes read it too
@@ -130,9 +136,13 @@ class _Builder:
     def batch(self) -> str:
         if self._batch is None:
             if self.inputs:  # Shape(start, end): ONNX opset 15 and later
-                self._batch = "batch"
+                # a node may be called "batch"; no node id holds a "/"
+                taken = any(n.id == "batch" for n in self.prep.nodes)
+                self._batch = "blockprop/batch" if taken else "batch"
                 first = self.inputs[0].name
-                self.nodes.insert(0, helper.make_node("Shape", [first], ["batch"], start=0, end=1))
+                self.nodes.insert(
+                    0, helper.make_node("Shape", [first], [self._batch], start=0, end=1)
+                )
             else:  # nothing fed: one sample
                 self._batch = self.initializer(np.asarray([1], np.int64), None, None)
         return self._batch
@@ -219,7 +229,7 @@ def to_onnx(
             b.nodes.append(helper.make_node("Sum", costs, [total]))
         b.nodes.append(helper.make_node("ReduceMean", [total], [loss], axes=[0], keepdims=0))
         outputs.append(helper.make_tensor_value_info(loss, TensorProto.FLOAT, []))
-    title = prep.name or "Blockprop graph"
+    title = plain_text(prep.name) or "Blockprop graph"
     graph = helper.make_graph(
         b.nodes,
         title,

@@ -7,6 +7,13 @@ comment, returning ``(loss, values)``: the loss is the mean over the batch of th
 cost nodes (``None`` without costs), ``values`` every node's value, batch axis first. Each
 op's line comes from its ``torch`` rule in the registry.
 
+Text from the graph is data, never code: importing the module runs nothing the graph's author
+wrote. The graph's name is the class attribute ``GRAPH_NAME`` (a ``repr`` string literal) and
+a sanitised ``# Graph:`` comment; node ids and params appear only as string literals, as
+identifiers made of ASCII letters, digits and '_' (never a keyword or builtin), and in
+one-line comments (:func:`~blockprop.export.plain_text`). No docstring holds text from the
+graph. Each forward line is checked (:func:`check_expression`) before it is written.
+
 >>> from blockprop.examples import get_example
 >>> src = to_pytorch(get_example("linear_regression")["graph"])
 >>> print(src[src.index("    def forward"):src.index("        values =")].rstrip())
@@ -20,7 +27,8 @@ op's line comes from its ``torch`` rule in the registry.
 
 from __future__ import annotations
 
-import json
+import ast
+import builtins
 import keyword
 import re
 from collections.abc import Mapping
@@ -30,11 +38,17 @@ import numpy as np
 
 from blockprop import __version__
 from blockprop.engine.graph import Issue
-from blockprop.export import ExportError, Prepared, prepare
+from blockprop.export import ExportError, Prepared, plain_text, prepare
 
 #: names the generated code uses itself (a node id never shadows them)
 RESERVED = frozenset(
-    {"self", "inputs", "batch", "loss", "values", "torch", "F", "nn", "STATE", "dtype"}
+    {"self", "inputs", "batch", "loss", "values", "torch", "F", "nn", "STATE", "dtype", "state"}
+)
+
+#: names no generated identifier takes: keywords, soft keywords (``type`` is one from Python
+#: 3.12), builtins and the names the generated code uses
+_TAKEN_BY_PYTHON = frozenset(
+    {*keyword.kwlist, *keyword.softkwlist, "type", *dir(builtins), *RESERVED}
 )
 
 #: public nn.Module attributes an ``<node>_<param>`` name could hit (checked by the tests)
@@ -76,21 +90,33 @@ MODULE_ATTRS = frozenset(
         "zero_grad",
         "graph_state",
         "PARAMETERS",
+        "GRAPH_NAME",
+        "INPUTS",
     }
 )
 
 WIDTH = 100
 
 
+def safe_name(text: str, prefix: str = "n_", suffix: str = "_") -> str:
+    """``text`` as a Python identifier of ASCII letters, digits and '_', at most 64 long:
+    other characters become '_'; ``prefix`` goes before a leading digit (or an empty name)
+    and ``suffix`` after a keyword, soft keyword, builtin or name the generated code uses.
+    ASCII only, so that no two names differ only by what NFKC normalisation folds."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", str(text))[:64]
+    if not name or name[0].isdigit():
+        name = prefix + name
+    if name in _TAKEN_BY_PYTHON:
+        name += suffix
+    assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) and not keyword.iskeyword(name)
+    return name
+
+
 def _identifier(text: str, taken: set[str]) -> str:
     """A fresh Python identifier close to ``text`` (node ids may hold '-' or start with a
     digit)."""
-    name = re.sub(r"\W", "_", text, flags=re.ASCII)
-    if not name or name[0].isdigit():
-        name = "n_" + name
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in RESERVED:
-        name += "_"
-    base, i = name, 2
+    name = base = safe_name(text)
+    i = 2
     while name in taken:
         name, i = f"{base}_{i}", i + 1
     taken.add(name)
@@ -100,15 +126,76 @@ def _identifier(text: str, taken: set[str]) -> str:
 def class_name(graph_name: str) -> str:
     """``"Two-spiral classifier"`` -> ``"TwoSpiralClassifier"``; ``"BlockpropModel"`` if
     empty."""
-    words = re.findall(r"[A-Za-z0-9]+", graph_name, flags=re.ASCII)
-    name = "".join(w[:1].upper() + w[1:] for w in words)
+    words = re.findall(r"[A-Za-z0-9]+", str(graph_name), flags=re.ASCII)
+    name = "".join(w[:1].upper() + w[1:] for w in words)[:64]
     if not name:
         return "BlockpropModel"
-    if name[0].isdigit():
-        name = "Model" + name
-    if keyword.iskeyword(name) or name in RESERVED:
-        name += "Model"
-    return name
+    return safe_name(name, prefix="Model", suffix="Model")
+
+
+def pystr(text: str) -> str:
+    """A Python string literal of ``text``: ``repr``, in double quotes when that needs no
+    escape. Nothing in ``text`` can end the literal: ``repr`` escapes quotes, backslashes,
+    line breaks, every non-printable character and lone surrogates.
+
+    >>> print(pystr("a-b"), pystr("it's"), pystr('say "hi"\\n'))
+    "a-b" "it's" 'say "hi"\\n'
+    """
+    text = str(text)
+    lit = str.__repr__(text)
+    if lit[0] == "'" and '"' not in text:
+        lit = '"' + lit[1:-1] + '"'  # no quote inside: the escapes are the same
+    return lit
+
+
+def _code_value(value: Any) -> str:
+    """An op param as a Python literal for a ``torch`` template: numbers, booleans and None
+    as themselves, strings (and lists) quoted; anything else is refused."""
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, (int, np.integer)):
+        return repr(int(value))
+    if isinstance(value, (float, np.floating)) and np.isfinite(value):
+        return repr(float(value))
+    if isinstance(value, str):
+        return pystr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_code_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write the param value {value!r} as a Python literal")
+
+
+#: root names a forward line may use besides the local variables of earlier nodes
+_LINE_NAMES = frozenset({"self", "inputs", "batch", "torch", "F", "None", "True", "False"})
+#: syntax a forward line's expression is made of: calls, attributes, operators, subscripts
+#: and constants; no lambda, comprehension, walrus, f-string or starred argument
+_LINE_NODES = (
+    ast.Expression, ast.Call, ast.Attribute, ast.Name, ast.Constant, ast.Subscript,
+    ast.Slice, ast.Tuple, ast.List, ast.BinOp, ast.UnaryOp, ast.Compare, ast.keyword,
+    ast.operator, ast.unaryop, ast.cmpop, ast.expr_context,
+)  # fmt: skip
+
+
+def check_expression(expr: str, names: set[str]) -> str | None:
+    """Why ``expr`` (a forward line's right-hand side) is not plain tensor code, or None.
+
+    The exporter's last guard against an op rule that pastes a param into code: the
+    expression must parse, use only the names of earlier values, ``self``, ``inputs``,
+    ``batch``, ``torch`` and ``F``, no attribute starting with '_' and no syntax beyond
+    calls, operators, subscripts and constants."""
+    try:
+        tree = ast.parse(expr, mode="eval")
+    except SyntaxError as e:
+        return f"it is not a Python expression ({e.msg})"
+    for n in ast.walk(tree):
+        if not isinstance(n, _LINE_NODES):
+            return f"it uses {type(n).__name__}"
+        if isinstance(n, ast.Name) and n.id not in names and n.id not in _LINE_NAMES:
+            return f"it uses the name {n.id!r}"
+        if isinstance(n, ast.Attribute) and n.attr.startswith("_"):
+            return f"it uses the attribute {n.attr!r}"
+        if isinstance(n, ast.keyword) and n.arg is None:
+            return "it unpacks keyword arguments"
+    return None
 
 
 def _num(v: Any) -> str:
@@ -182,7 +269,7 @@ class TorchHelper:
     @property
     def fed(self) -> str:
         """The fed value of an input or target node."""
-        return f"inputs[{json.dumps(self._node.id)}]"
+        return f"inputs[{pystr(self._node.id)}]"
 
     @staticmethod
     def dim(axis: int) -> int:
@@ -222,9 +309,9 @@ class _Generator:
         self.attrs: set[str] = set(MODULE_ATTRS)
 
     def attribute(self, node_id: str, name: str) -> str:
-        base = re.sub(r"\W", "_", f"{node_id}_{name}", flags=re.ASCII)
-        if base[0].isdigit():
-            base = "p_" + base
+        base = safe_name(f"{node_id}_{name}", prefix="p_")
+        if base.startswith("_"):  # "self.__x" would be name-mangled; "_x" is nn.Module's
+            base = "p" + base
         attr, i = base, 2
         while attr in self.attrs or hasattr(object, attr):
             attr, i = f"{base}_{i}", i + 1
@@ -253,8 +340,8 @@ class _Generator:
                 expr = f"{expr}[:, {', '.join(['None'] * missing)}]"
             env[port] = expr
         pt = TorchHelper(self, node)
-        if isinstance(op.torch, str):
-            result = op.torch.format(**env)
+        if isinstance(op.torch, str):  # params as literals: a template never pastes text
+            result = op.torch.format(**{**env, **self._param_literals(node)})
         else:
             result = op.rules["torch"]({**env, "pt": pt})
         results = list(result) if op.multi_output else [result]
@@ -267,9 +354,46 @@ class _Generator:
         existing = set(self.var.values()) - set(names)
         # a node whose value *is* another node's gets its own tensor (and its own .grad)
         results = [f"{r}.clone()" if r in existing else r for r in results]
+        self._check(node, results, existing)
         shapes = ", ".join(_shape(s) for s in node.shapes)
-        kind = op.name + (", int" if node.dtypes[0] == "int" else "")
-        return f"{', '.join(names)} = {', '.join(results)}  # {node.id} ({kind}) {shapes}"
+        kind = plain_text(op.name) + (", int" if node.dtypes[0] == "int" else "")
+        comment = f"{plain_text(node.id, 64)} ({kind}) {shapes}"
+        return f"{', '.join(names)} = {', '.join(results)}  # {comment}"
+
+    @staticmethod
+    def _param_literals(node) -> dict[str, str]:
+        try:
+            return {k: _code_value(v) for k, v in node.params.items()}
+        except TypeError as e:
+            raise ExportError(Issue("bad_param", f"node '{node.id}': {e}", [node.id])) from None
+
+    def _check(self, node, results: list[str], names: set[str]) -> None:
+        """Refuse a line whose expression is not plain tensor code (see check_expression)."""
+        for expr in results:
+            why = check_expression(str(expr), names)
+            if why is not None:
+                raise ExportError(
+                    Issue(
+                        "not_exportable",
+                        f"node '{node.id}' ({node.op.name}): its PyTorch rule gave an "
+                        f"expression the exporter does not write: {why}",
+                        [node.id],
+                    )
+                )
+
+
+def _input_entry(node) -> str:
+    """An ``INPUTS`` entry: ``"x": ("float", [2]),`` (class labels: int64)."""
+    dtype = "int64" if node.dtypes[0] == "int" else "float"
+    shape = "[" + ", ".join(str(int(d)) for d in node.shapes[0]) + "]"
+    return f"{pystr(node.id)}: ({pystr(dtype)}, {shape}),"
+
+
+def _dict_lines(name: str, entries: list[str]) -> list[str]:
+    """A class attribute ``name`` holding a dict literal, one entry a line."""
+    if not entries:
+        return [f"    {name} = {{}}"]
+    return [f"    {name} = {{", *(f"        {e}" for e in entries), "    }"]
 
 
 class SourceTooLarge(ExportError):
@@ -307,7 +431,7 @@ def to_pytorch(
     fed = prep.fed
     if gen.uses_batch:
         first = next((n for n in fed if n.op.source == "input"), fed[0] if fed else None)
-        size = f"inputs[{json.dumps(first.id)}].shape[0]" if first is not None else "1"
+        size = f"inputs[{pystr(first.id)}].shape[0]" if first is not None else "1"
         body.insert(0, f"batch = {size}  # the batch size")
     costs = [gen.var[n.id] for n in prep.costs]
     if costs:
@@ -315,7 +439,7 @@ def to_pytorch(
         body.append(f"loss = {total}.mean()  # the mean over the batch of the sum of the costs")
     else:
         body.append("loss = None  # the graph has no cost node")
-    entries = [f"{json.dumps(k)}: {v}" for k, v in gen.var.items()]
+    entries = [f"{pystr(k)}: {v}" for k, v in gen.var.items()]
     one = "values = {" + ", ".join(entries) + "}"
     if len(one) + 8 <= WIDTH:
         body.append(one)
@@ -324,60 +448,53 @@ def to_pytorch(
     body.append("return loss, values")
 
     cls = class_name(prep.name)
-    title = prep.name or "A Blockprop graph"
+    # nn.Module.__call__ takes `self` itself: a fed node called "self" cannot be a keyword
+    by_dict = any(n.id == "self" for n in fed)
+    call = "model(inputs)  # a dict:" if by_dict else "model(**inputs)  #"
     origin = "the graph's trained state" if prep.from_state else f"seed {prep.seed}"
-    inputs_doc = []
-    for n in fed:
-        shape = _shape(n.shapes[0])
-        if n.dtypes[0] == "int":
-            inputs_doc.append(f"        {n.id}: int64 class labels {shape}")
-        else:
-            inputs_doc.append(f"        {n.id}: float {shape}")
+    # no text of the graph goes into a docstring: only literals, identifiers and comments
     out: list[str] = []
-    out.append(f'"""{title}: exported from Blockprop {__version__} as a PyTorch module.')
+    out.append(f'"""A Blockprop graph as a PyTorch module, exported from Blockprop {__version__}.')
     out.append("")
     out.append(f"    model = {cls}()  # or {cls}(dtype=torch.float64): the engine's precision")
-    out.append("    loss, values = model(" + ", ".join(f"{n.id}=..." for n in fed) + ")")
+    out.append(f"    loss, values = {call} a tensor per node in {cls}.INPUTS")
     out.append("")
     out.append("Every value has a leading batch axis. The parameters start from " + origin)
     out.append("(STATE, at the end of this file); model.graph_state() gives them back in the")
-    out.append("graph document's `state` layout.")
+    out.append(f"graph document's `state` layout. The graph's name is {cls}.GRAPH_NAME.")
     out.append('"""')
+    if plain_text(prep.name):  # below the docstring: never line 1 or 2 (a coding declaration)
+        out += ["", f"# Graph: {plain_text(prep.name)}"]
     out += ["", "import torch", "import torch.nn.functional as F", "from torch import nn", ""]
     out.append("")
     out.append(f"class {cls}(nn.Module):")
-    out.append(f'    """{title}, one line per node of the graph.')
-    out.append("")
-    if inputs_doc:
-        out.append("    forward(**inputs) takes, batch axis first:")
-        out.append("")
-        out += inputs_doc
-        out.append("")
-    out.append("    and returns (loss, values): the mean over the batch of the sum of the cost")
-    out.append("    nodes (None without costs), and every node's value by node id.")
+    out.append('    """The graph, one line per node: forward(**inputs) takes a tensor per fed')
+    out.append("    node (INPUTS), batch axis first, and returns (loss, values): the mean over the")
+    out.append("    batch of the sum of the cost nodes (None without costs), and every node's")
+    out.append("    value by node id.")
     out.append('    """')
     out.append("")
-    if gen.params:
-        out.append("    #: attribute -> (node, parameter) in the graph")
-        out.append("    PARAMETERS = {")
-        for attr, nid, name in gen.params:
-            out.append(f"        {json.dumps(attr)}: ({json.dumps(nid)}, {json.dumps(name)}),")
-        out.append("    }")
-    else:
-        out.append("    PARAMETERS = {}")
+    out.append("    #: the graph's name")
+    out.append(f"    GRAPH_NAME = {pystr(prep.name)}")
+    out.append("    #: forward's inputs: node id -> (dtype, per-sample shape), batch axis first")
+    out += _dict_lines("INPUTS", [_input_entry(n) for n in fed])
+    out.append("    #: attribute -> (node, parameter) in the graph")
+    params = [f"{pystr(a)}: ({pystr(nid)}, {pystr(name)})," for a, nid, name in gen.params]
+    out += _dict_lines("PARAMETERS", params)
     out.append("")
     out.append("    def __init__(self, dtype=torch.float32):")
     out.append("        super().__init__()")
     for attr, nid, name in gen.params:
-        ref = f"STATE[{json.dumps(nid)}][{json.dumps(name)}]"
+        ref = f"STATE[{pystr(nid)}][{pystr(name)}]"
         out.append(f"        self.{attr} = nn.Parameter(torch.tensor({ref}, dtype=dtype))")
     for attr, value in gen.buffers:
         lit = literal(value, 8)
-        out.append(
-            f"        self.register_buffer({json.dumps(attr)}, torch.tensor({lit}, dtype=dtype))"
-        )
+        out.append(f"        self.register_buffer({pystr(attr)}, torch.tensor({lit}, dtype=dtype))")
     out.append("")
-    out.append("    def forward(self, **inputs):")
+    if by_dict:
+        out.append('    def forward(self, inputs, /):  # a dict: a fed node is called "self"')
+    else:
+        out.append("    def forward(self, **inputs):")
     for line in body:
         out.append("        " + line)
     out.append("")
@@ -395,9 +512,9 @@ def to_pytorch(
     if prep.params:
         out.append("STATE = {")
         for nid, ps in prep.params.items():
-            out.append(f"    {json.dumps(nid)}: {{")
+            out.append(f"    {pystr(nid)}: {{")
             for name, arr in ps.items():
-                out.append(f"        {json.dumps(name)}: {literal(arr, 8)},")
+                out.append(f"        {pystr(name)}: {literal(arr, 8)},")
             out.append("    },")
         out.append("}")
     else:
@@ -405,4 +522,13 @@ def to_pytorch(
     return "\n".join(out) + "\n"
 
 
-__all__ = ["SourceTooLarge", "TorchHelper", "class_name", "literal", "to_pytorch"]
+__all__ = [
+    "SourceTooLarge",
+    "TorchHelper",
+    "check_expression",
+    "class_name",
+    "literal",
+    "pystr",
+    "safe_name",
+    "to_pytorch",
+]

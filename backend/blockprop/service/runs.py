@@ -80,6 +80,7 @@ class RunManager(RunEvents, RunQueue, TrainedStates):
             self._fetch_batches,
             settings.ws_ring_bytes,
             self._on_subscription,
+            catch_up_bytes=settings.ws_catch_up_bytes,
         )
         self.pool = WorkerPool(settings, self._on_frame, self._on_death, self._on_load)
         self.policy = Policy(
@@ -515,4 +516,7 @@ class RunManager(RunEvents, RunQueue, TrainedStates):
             self._send(live, {"type": "subscribe", **sub.to_dict(), "rate": rate})
 
     async def _fetch_batches(self, run_id: str, after: int, until: int) -> list[tuple[int, bytes]]:
-        return await asyncio.to_thread(self.store.metric_batches, run_id, after, until, 500)
+        budget = self.settings.ws_catch_up_bytes  # bytes, not batches: batches vary in size
+        return await asyncio.to_thread(
+            self.store.metric_batches, run_id, after, until, 10_000, budget
+        )

@@ -6,7 +6,13 @@ version counters. The teacher changes it with the session's edit token; follower
 over a WebSocket and can never change it.
 
 Sessions live in memory: they are live broadcasts, not documents (a follower who wants to
-keep the graph forks it into a stored graph). An idle session expires after `ttl` seconds.
+keep the graph forks it into a stored graph). So that memory is bounded:
+
+- the sessions together hold at most `max_bytes` of JSON (graph + view, as serialised): a
+  session alone larger than that is refused with 413 `too_large`; one that does not fit with
+  the others with 429 `too_many_sessions` and `Retry-After` (room comes back as sessions end);
+- a session nobody changed and nobody followed for `ttl` seconds expires: a sweeper task ends
+  it on time even when no request comes, and its memory goes back to the system.
 
 Fan-out is latest-wins, like a run's snapshots: every update is serialised once (two frames:
 with and without the graph) and each follower's sender sends the newest one when it can. A
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,7 +32,7 @@ from typing import Any
 import orjson
 
 from blockprop.service.errors import ServiceError
-from blockprop.service.sender import Sender, SendText
+from blockprop.service.sender import Sender, SendText, return_freed_memory
 from blockprop.service.tokens import hash_token, new_edit_token, new_id, token_matches
 
 
@@ -60,6 +67,18 @@ class Follower(Sender):
                 await self._send(s.state_frame(with_graph))
 
 
+class RetryLater(ServiceError):
+    """429: full for now; `Retry-After` says when room may come back."""
+
+    def __init__(self, code: str, message: str, retry_after: float):
+        super().__init__(429, code, message)
+        self.headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
+
+
+def json_size(doc: dict[str, Any]) -> int:
+    return len(orjson.dumps(doc))
+
+
 class Session:
     """One broadcast. `version` counts every change; `graph_version` the graph's changes."""
 
@@ -69,6 +88,9 @@ class Session:
         self.edit_hash = edit_hash
         self.graph = graph
         self.view = view
+        # the JSON sizes of graph and view: what the sessions' memory cap counts
+        self.graph_bytes = json_size(graph)
+        self.view_bytes = json_size(view)
         self.version = 1
         self.graph_version = 1
         self.created = now
@@ -76,7 +98,12 @@ class Session:
         self.touched = time.monotonic()
         self.followers: set[Follower] = set()
         self.closed = False
+        self.closed_reason = "the teacher ended the session"
         self._frames: dict[str, str] = {}
+
+    @property
+    def size(self) -> int:
+        return self.graph_bytes + self.view_bytes
 
     def read(self) -> dict[str, Any]:
         """The session as `GET /api/sessions/{id}` answers it."""
@@ -94,12 +121,10 @@ class Session:
     # -- frames, serialised once per version
 
     def _frame(self, kind: str, build: Callable[[], dict[str, Any]]) -> str:
-        key = f"{kind}:{self.version}"
-        text = self._frames.get(key)
+        # only the current version's frames are kept (`_publish` drops the older ones)
+        text = self._frames.get(kind)
         if text is None:
-            if len(self._frames) > 8:
-                self._frames.clear()
-            text = self._frames[key] = orjson.dumps(build()).decode()
+            text = self._frames[kind] = orjson.dumps(build()).decode()
         return text
 
     def hello_frame(self) -> str:
@@ -122,9 +147,10 @@ class Session:
         return self._frame("full" if with_graph else "view", build)
 
     def closed_frame(self) -> str:
-        return orjson.dumps({"type": "closed", "reason": "the teacher ended the session"}).decode()
+        return orjson.dumps({"type": "closed", "reason": self.closed_reason}).decode()
 
     def _publish(self) -> None:
+        self._frames = {}
         self.updated = time.time()
         self.touched = time.monotonic()
         for f in self.followers:
@@ -139,29 +165,62 @@ class SessionHub:
         *,
         max_sessions: int = 200,
         max_followers: int = 1000,
-        ttl: float = 12 * 3600.0,
+        ttl: float = 2 * 3600.0,
+        max_bytes: int = 256 * 2**20,
         send_timeout: float = 5.0,
     ):
         self.sessions: dict[str, Session] = {}
         self.max_sessions = max_sessions
         self.max_followers = max_followers
-        self.ttl = ttl
+        self.ttl = ttl  # seconds a session may go unchanged and unfollowed
+        self.max_bytes = max_bytes  # the JSON of every session together
         self.send_timeout = send_timeout
+        self._sweeper: asyncio.Task | None = None
+
+    @property
+    def used_bytes(self) -> int:
+        return sum(s.size for s in self.sessions.values())
 
     # -- the teacher's side (every change needs the edit token)
 
     def create(self, graph: dict[str, Any], view: dict[str, Any]) -> tuple[Session, str]:
         self.expire()
         if len(self.sessions) >= self.max_sessions:
-            raise ServiceError(
-                429,
+            raise RetryLater(
                 "too_many_sessions",
                 f"{len(self.sessions)} sessions are live; the limit is {self.max_sessions}",
+                self._room_in(),
             )
         token = new_edit_token()
         session = Session(graph, view, hash_token(token))
+        self._check_room(session.size, 0)
         self.sessions[session.id] = session
+        self._start_sweeper()
         return session, token
+
+    def _check_room(self, size: int, replaced: int) -> None:
+        """Refuse a session of `size` bytes (replacing one of `replaced` bytes) beyond the cap."""
+        mb = 2**20
+        if size > self.max_bytes:
+            raise ServiceError(
+                413,
+                "too_large",
+                f"this session is {size / mb:.1f} MB of JSON; sessions may hold "
+                f"{self.max_bytes / mb:.1f} MB in all",
+            )
+        used = self.used_bytes - replaced
+        if used + size > self.max_bytes:
+            raise RetryLater(
+                "too_many_sessions",
+                f"the live sessions hold {used / mb:.1f} MB of the {self.max_bytes / mb:.1f} MB "
+                f"they may; this one needs {size / mb:.1f} MB: retry when some have ended",
+                self._room_in(),
+            )
+
+    def _room_in(self) -> float:
+        """Seconds until the next session may expire (a full server's Retry-After): at most a
+        minute, since teachers also end sessions at any time."""
+        return min(60.0, self._next_expiry_in())
 
     def get(self, session_id: str) -> Session:
         session = self.sessions.get(session_id)
@@ -193,11 +252,14 @@ class SessionHub:
         self._check(session, token)
         if graph is None and view is None:
             return session
+        graph_bytes = session.graph_bytes if graph is None else json_size(graph)
+        view_bytes = session.view_bytes if view is None else json_size(view)
+        self._check_room(graph_bytes + view_bytes, session.size)
         if graph is not None:
-            session.graph = graph
+            session.graph, session.graph_bytes = graph, graph_bytes
             session.graph_version += 1
         if view is not None:
-            session.view = view
+            session.view, session.view_bytes = view, view_bytes
         session.version += 1
         session._publish()
         return session
@@ -206,9 +268,13 @@ class SessionHub:
         session = self.get(session_id)
         self._check(session, token)
         self._end(session)
+        return_freed_memory()
 
-    def _end(self, session: Session) -> None:
+    def _end(self, session: Session, reason: str | None = None) -> None:
+        if reason is not None:
+            session.closed_reason = reason
         session.closed = True
+        session._frames = {}
         self.sessions.pop(session.id, None)
         for f in session.followers:
             f.notify()
@@ -233,7 +299,11 @@ class SessionHub:
         return follower
 
     async def unfollow(self, follower: Follower) -> None:
-        follower.session.followers.discard(follower)
+        session = follower.session
+        if follower in session.followers:
+            session.followers.discard(follower)
+            if not session.followers:
+                session.touched = time.monotonic()  # idle from now on
         follower.closed = True
         task = follower.task
         if task is not None and not task.done():
@@ -247,12 +317,42 @@ class SessionHub:
         return not session.followers and time.monotonic() - session.touched > self.ttl
 
     def expire(self) -> None:
-        for session in [s for s in self.sessions.values() if self._expired(s)]:
-            self._end(session)
+        expired = [s for s in self.sessions.values() if self._expired(s)]
+        for session in expired:
+            idle = f"{self.ttl:g} s" if self.ttl < 120 else f"{self.ttl / 60:g} min"
+            self._end(session, f"the session expired: nobody changed or followed it for {idle}")
+        if expired:
+            return_freed_memory()
+
+    def _next_expiry_in(self) -> float:
+        """Seconds until the first session could expire. Deadlines only ever move later (an
+        update or a follower leaving restarts the clock), so sleeping this long misses none."""
+        now = time.monotonic()
+        waits = [s.touched + self.ttl - now for s in self.sessions.values() if not s.followers]
+        return max(0.0, min(waits, default=self.ttl))
+
+    def _start_sweeper(self) -> None:
+        if self._sweeper is not None and not self._sweeper.done():
+            return
+        try:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+        except RuntimeError:  # no event loop (a script): expiry happens on the next request
+            self._sweeper = None
+
+    async def _sweep(self) -> None:
+        """Expire idle sessions on time, even when no request comes; ends with the last one."""
+        while self.sessions:
+            self.expire()
+            # a little past the deadline, so the session is surely over it
+            await asyncio.sleep(self._next_expiry_in() + 0.01)
 
     async def shutdown(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(BaseException):
+                await self._sweeper
         followers = [f for s in self.sessions.values() for f in s.followers]
         for session in list(self.sessions.values()):
-            self._end(session)
+            self._end(session, "the server is shutting down")
         for f in followers:
             await self.unfollow(f)

@@ -469,15 +469,33 @@ class Store:
             )
 
     def metric_batches(
-        self, run_id: str, after: int, until: int | None = None, limit: int = 10_000
+        self,
+        run_id: str,
+        after: int,
+        until: int | None = None,
+        limit: int = 10_000,
+        max_bytes: int | None = None,
     ) -> list[tuple[int, bytes]]:
-        """(seq, points JSON) for after < seq <= until, in order."""
+        """(seq, points JSON) for after < seq <= until, in order: `limit` batches at most and,
+        given `max_bytes`, no more batches than it takes to reach that many bytes (one at
+        least), so a reader's memory is bounded however large the batches are."""
         until = 2**62 if until is None else until
-        return self._query(
+        sql = (
             "SELECT seq, points FROM metrics WHERE run_id = ? AND seq > ? AND seq <= ? "
-            "ORDER BY seq LIMIT ?",
-            (run_id, after, until, limit),
+            "ORDER BY seq LIMIT ?"
         )
+        args = (run_id, after, until, limit)
+        if max_bytes is None:
+            return self._query(sql, args)
+        rows, used = [], 0
+        with self._lock:
+            # rows are stepped one by one, so SQLite reads no more than is kept
+            for row in self._db.execute(sql, args):
+                rows.append(row)
+                used += len(row[1])
+                if used >= max_bytes:
+                    break
+        return rows
 
     def truncate_metrics(self, run_id: str, after_step: int) -> int:
         """Drop the points past `after_step` (before resuming from an older checkpoint)."""

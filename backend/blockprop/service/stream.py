@@ -7,10 +7,20 @@ assignments, and each client has its own sender task.
   keeps them all); each client holds a cursor, `sent_seq`, and its sender sends batch
   `sent_seq + 1` until it has caught up. A slow client lags behind and catches up from the ring
   or the store; nothing is dropped and `seq` has no gaps. `hello {since}` just moves the cursor.
+- Catching up is bounded in bytes, not batches: a client holds at most about `catch_up_bytes`
+  of frames at a time (batches vary from a few bytes to a hundred kB). Frames read back from the
+  store are kept in a small per-channel cache, so clients catching up through the same range
+  share one copy (and one store read) instead of each holding its own.
 - `status`, `snapshot` and `boundary` are latest-wins slots: a slow client skips to the newest.
   Snapshots go out no faster than the rate the client subscribed to.
 - A send that the socket does not accept within `send_timeout` drops that client (it may
-  reconnect and resync with `since`); other clients and the run never wait for it.
+  reconnect and resync with `since`); other clients and the run never wait for it. Each send
+  waits for the socket to drain (uvicorn's WebSocket protocols — websockets-sansio, the one
+  chosen when `websockets` is installed, as well as websockets and wsproto — pause at the
+  transport's 64 KiB high-water mark), so a slow reader holds at most about one frame plus
+  64 KiB of the server's memory in its socket, and one catch-up batch.
+- When the last client of a channel leaves, the frames read back for catching up are let go
+  and freed memory is handed back to the system (`return_freed_memory`).
 """
 
 from __future__ import annotations
@@ -26,11 +36,15 @@ from typing import Any
 
 import orjson
 
-from blockprop.service.sender import Sender
+from blockprop.service.sender import Sender, return_freed_memory
 
 log = logging.getLogger("blockprop.stream")
 
+# (run id, after, until) → (seq, points JSON) for after < seq ≤ until, in order; it may stop
+# early (the run manager's stops at about `ws_catch_up_bytes`)
 FetchBatches = Callable[[str, int, int], Awaitable[list[tuple[int, bytes]]]]
+# The cache of frames read back from the store holds this many clients' catch-up batches.
+_COLD_CLIENTS = 8
 
 
 def metrics_frame(seq: int, points_json: bytes) -> str:
@@ -120,15 +134,22 @@ class Client(Sender):
                 continue
             if self.sent_seq >= ch.last_seq:
                 return
-            frames = await ch.frames_after(self.sent_seq)
-            if not frames or frames[0][0] != self.sent_seq + 1:
+            if not await self._send_batch():
                 log.warning("run %s: metrics after seq %d are missing", ch.run_id, self.sent_seq)
                 return
-            for seq, text in frames:
-                if self._interrupted() or seq != self.sent_seq + 1:
-                    break
-                await self._send(text)
-                self.sent_seq = seq
+
+    async def _send_batch(self) -> bool:
+        """The next frames after `sent_seq` (False if the store has lost them). A function of
+        its own so the batch is let go before the next one is read."""
+        frames = await self.channel.frames_after(self.sent_seq)
+        if not frames or frames[0][0] != self.sent_seq + 1:
+            return False
+        for seq, text in frames:
+            if self._interrupted() or seq != self.sent_seq + 1:
+                break
+            await self._send(text)
+            self.sent_seq = seq
+        return True
 
     async def _serve(self) -> None:
         ch = self.channel
@@ -171,6 +192,7 @@ class Channel:
         fetch: FetchBatches,
         ring_bytes: int,
         on_subscription: Callable[[str, Subscription], None],
+        catch_up_bytes: int = 262_144,
     ):
         self.run_id = run_id
         self.last_seq = last_seq
@@ -178,6 +200,11 @@ class Channel:
         self._ring: OrderedDict[int, str] = OrderedDict()
         self._ring_bytes = ring_bytes  # the recent frames kept, by total length
         self._ring_used = 0
+        self._catch_up_bytes = catch_up_bytes  # what one client takes at a time
+        # frames read back from the store, shared by every client catching up through them
+        self._cold: OrderedDict[int, str] = OrderedDict()
+        self._cold_used = 0
+        self._reading = asyncio.Lock()  # one store read at a time: the others then share it
         self._on_subscription = on_subscription
         self.clients: set[Client] = set()
         #: since when (monotonic) nobody has watched: the channel's creation or the last client
@@ -230,18 +257,41 @@ class Channel:
 
     # -- reading (from client senders) --
 
-    async def frames_after(self, seq: int, limit: int = 500) -> list[tuple[int, str]]:
-        """Metric frames seq+1, seq+2, … from the ring, or from the store when evicted."""
-        if seq + 1 in self._ring:
-            out = []
-            s = seq + 1
-            while s in self._ring and len(out) < limit:
-                out.append((s, self._ring[s]))
-                s += 1
-            return out
+    async def frames_after(self, seq: int) -> list[tuple[int, str]]:
+        """Metric frames seq+1, seq+2, …, about `catch_up_bytes` of them (one at least): from
+        the ring, else from the frames already read back from the store, else from the store."""
+        frames = self._slice(self._ring, seq) or self._slice(self._cold, seq)
+        if frames:
+            return frames
+        async with self._reading:
+            # a client waiting here usually wants what the one before it has just read
+            return self._slice(self._cold, seq) or await self._read_back(seq)
+
+    def _slice(self, frames: dict[int, str], seq: int) -> list[tuple[int, str]]:
+        out: list[tuple[int, str]] = []
+        used, s = 0, seq + 1
+        while used < self._catch_up_bytes and (text := frames.get(s)) is not None:
+            out.append((s, text))
+            used += len(text)
+            s += 1
+        return out
+
+    async def _read_back(self, seq: int) -> list[tuple[int, str]]:
         oldest = next(iter(self._ring), self.last_seq + 1)
-        rows = await self._fetch(self.run_id, seq, min(oldest - 1, seq + limit))
-        return [(s, metrics_frame(s, pts)) for s, pts in rows]
+        rows = await self._fetch(self.run_id, seq, oldest - 1)
+        frames = [(s, metrics_frame(s, pts)) for s, pts in rows]
+        del rows  # the points bytes: only the frames are kept
+        for s, text in frames:
+            self._cold[s] = text
+            self._cold_used += len(text)
+        # a few clients' worth: enough for a crowd moving through the history together
+        while self._cold_used > _COLD_CLIENTS * self._catch_up_bytes and len(self._cold) > 1:
+            self._cold_used -= len(self._cold.popitem(last=False)[1])
+        return frames
+
+    def _forget_read_back(self) -> None:
+        self._cold.clear()
+        self._cold_used = 0
 
     def snapshot_for(self, nodes: list[str] | None) -> str:
         assert self.snapshot is not None
@@ -275,6 +325,8 @@ class Channel:
             self.clients.discard(client)
             if not self.clients:
                 self.unwatched_since = time.monotonic()
+                self._forget_read_back()
+                return_freed_memory()
         self.update_subscription()
 
     def update_subscription(self) -> None:
@@ -306,17 +358,26 @@ class Hub:
         fetch: FetchBatches,
         ring_bytes: int,
         on_subscription: Callable[[str, Subscription], None],
+        catch_up_bytes: int = 262_144,
     ):
         self._fetch = fetch
         self._ring_bytes = ring_bytes
         self._on_subscription = on_subscription
+        self._catch_up_bytes = catch_up_bytes
         self.channels: dict[str, Channel] = {}
         self._pinned: set[str] = set()
 
     def channel(self, run_id: str, last_seq: int) -> Channel:
         ch = self.channels.get(run_id)
         if ch is None:
-            ch = Channel(run_id, last_seq, self._fetch, self._ring_bytes, self._on_subscription)
+            ch = Channel(
+                run_id,
+                last_seq,
+                self._fetch,
+                self._ring_bytes,
+                self._on_subscription,
+                self._catch_up_bytes,
+            )
             self.channels[run_id] = ch
         return ch
 

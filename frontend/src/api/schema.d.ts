@@ -66,6 +66,10 @@ export interface paths {
          * @description Run a graph once, stateless: every node's value and, with `backward`, every node's
          *     gradient dL/dz and every parameter's gradient, in float64. Parameters come from the
          *     graph's `state` or are initialised from `seed`; they are returned in `state`.
+         *
+         *     The answer's size is estimated before anything is computed: beyond the server's limit
+         *     (`BLOCKPROP_MAX_RESPONSE_BYTES`) 413 `too_large`, naming the biggest node. 429 `busy`,
+         *     with `Retry-After`, while the server computes as many heavy requests as it takes.
          */
         post: operations["evaluate_api_evaluate_post"];
         delete?: never;
@@ -138,6 +142,10 @@ export interface paths {
          *     normalised its inputs, the same transform is applied to them and `run.normalized` says so;
          *     the input nodes' values are the normalised ones. `run.step` is the step of the parameters;
          *     `run_step` asks for the same ones again (see the field).
+         *
+         *     413 `too_large` when the answer would exceed the server's limit
+         *     (`BLOCKPROP_MAX_RESPONSE_BYTES`), naming the biggest node; 429 `busy`, with `Retry-After`,
+         *     while the server computes as many heavy requests as it takes.
          */
         post: operations["explain_api_explain_post"];
         delete?: never;
@@ -212,7 +220,8 @@ export interface paths {
          * Gradcheck
          * @description Compare backpropagation with central finite differences (float64), per node value
          *     and per parameter: the max relative error of each. Costs one forward pass per checked
-         *     number, so the server caps the count (`too_large`); narrow it with `keys`.
+         *     number, so the server caps the count (`too_large`); narrow it with `keys`. 429 `busy`,
+         *     with `Retry-After`, while the server computes as many heavy requests as it takes.
          */
         post: operations["gradcheck_api_gradcheck_post"];
         delete?: never;
@@ -3361,7 +3370,7 @@ export interface operations {
                     "application/json": components["schemas"]["DatasetCreated"];
                 };
             };
-            /** @description request too large (body size, JSON depth, node count) */
+            /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3379,7 +3388,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3428,7 +3437,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3461,7 +3470,7 @@ export interface operations {
                     "application/json": components["schemas"]["EvaluateResult"];
                 };
             };
-            /** @description request too large (body size, JSON depth, node count) */
+            /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3470,9 +3479,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server is busy (too many live runs, sessions, clients or heavy requests): retry later */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3581,7 +3601,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description request too large (body size, JSON depth, node count) */
+            /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3590,9 +3610,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server is busy (too many live runs, sessions, clients or heavy requests): retry later */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3623,7 +3654,7 @@ export interface operations {
                     "application/onnx": string;
                 };
             };
-            /** @description request too large (body size, JSON depth, node count) */
+            /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3632,8 +3663,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server is busy (too many live runs, sessions, clients or heavy requests): retry later */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3663,7 +3703,9 @@ export interface operations {
                 };
                 content: {
                     /**
-                     * @example """Spiral classifier: exported from Blockprop as a PyTorch module. …"""
+                     * @example """A Blockprop graph as a PyTorch module, exported from Blockprop. …"""
+                     *
+                     *     # Graph: Spiral classifier
                      *
                      *     import torch
                      *     import torch.nn.functional as F
@@ -3671,6 +3713,8 @@ export interface operations {
                      *
                      *
                      *     class SpiralClassifier(nn.Module):
+                     *         …
+                     *         GRAPH_NAME = "Spiral classifier"
                      *         …
                      *         def forward(self, **inputs):
                      *             x = inputs["x"]  # x (input) [batch, 2]
@@ -3687,7 +3731,7 @@ export interface operations {
                     "text/x-python": string;
                 };
             };
-            /** @description request too large (body size, JSON depth, node count) */
+            /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3696,8 +3740,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server is busy (too many live runs, sessions, clients or heavy requests): retry later */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3729,7 +3782,7 @@ export interface operations {
                     "application/json": components["schemas"]["GradcheckResult"];
                 };
             };
-            /** @description request too large (body size, JSON depth, node count) */
+            /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3738,9 +3791,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server is busy (too many live runs, sessions, clients or heavy requests): retry later */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3804,7 +3868,7 @@ export interface operations {
                     "application/json": components["schemas"]["GraphCreated"];
                 };
             };
-            /** @description request too large (body size, JSON depth, node count) */
+            /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3813,7 +3877,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3918,7 +3982,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description request too large (body size, JSON depth, node count) */
+            /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3927,7 +3991,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4021,7 +4085,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4118,7 +4182,7 @@ export interface operations {
                     "application/json": components["schemas"]["RunRead"][];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4163,7 +4227,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description request too large (body size, JSON depth, node count) */
+            /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4172,7 +4236,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4181,9 +4245,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description too many live runs */
+            /** @description the server is busy (too many live runs, sessions, clients or heavy requests): retry later */
             429: {
                 headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4286,7 +4352,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4464,9 +4530,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description too many live runs */
+            /** @description the server is busy (too many live runs, sessions, clients or heavy requests): retry later */
             429: {
                 headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4569,7 +4637,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4654,7 +4722,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionCreated"];
                 };
             };
-            /** @description request too large (body size, JSON depth, node count) */
+            /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4663,7 +4731,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4672,9 +4740,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description too many live runs */
+            /** @description the server is busy (too many live runs, sessions, clients or heavy requests): retry later */
             429: {
                 headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4818,7 +4888,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description request too large (body size, JSON depth, node count) */
+            /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4827,9 +4897,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server is busy (too many live runs, sessions, clients or heavy requests): retry later */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4863,7 +4944,7 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationResult"];
                 };
             };
-            /** @description request too large (body size, JSON depth, node count) */
+            /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4872,7 +4953,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid request (unknown or bad fields, invalid graph) */
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -1,17 +1,23 @@
 """Stateless graph tools: validate, evaluate (values and gradients) and gradcheck.
 
-Handlers are plain functions: FastAPI runs them in its thread pool, off the event loop.
+Validate is cheap and runs in FastAPI's thread pool. Evaluate and gradcheck are heavy: each
+is sized first (the answer's bytes and the tensor memory, from the validated shapes) and
+refused when too large, then computed and encoded in the compute pool
+(:mod:`blockprop.service.compute`), never on the event loop. Explain and the exports share
+`compute_pool` and `prepare` from here.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Any
+import asyncio
+from typing import Annotated, Any
 
 import numpy as np
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
+from starlette.requests import HTTPConnection, Request
 
 from blockprop.api.deps import SettingsDep, graph_doc
 from blockprop.api.errors import ApiError
@@ -24,16 +30,62 @@ from blockprop.api.schemas import (
     ValidationResult,
     errors,
 )
-from blockprop.service.errors import from_issues
+from blockprop.api.security import PARSED_JSON
+from blockprop.service import heavy
+from blockprop.service.compute import ComputePool
 from blockprop.settings import Settings
 
-router = APIRouter(tags=["graphs"])
 
-_NUMPY = orjson.OPT_SERIALIZE_NUMPY
+class _OrjsonRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            parsed = self.scope.get(PARSED_JSON)  # the guard parsed it already
+            self._json = parsed if parsed is not None else orjson.loads(await self.body())
+        return self._json
 
 
-def _json(obj: Any) -> Response:
-    return Response(orjson.dumps(obj, option=_NUMPY), media_type="application/json")
+class HeavyRoute(APIRoute):
+    """A route whose JSON body can be large (a batch of feeds): parsed with orjson, about four
+    times faster than the standard library's parser FastAPI uses, since parsing happens on
+    the event loop. (orjson also refuses what the Guard refuses first: NaN, lone surrogates.)"""
+
+    def get_route_handler(self) -> Any:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            return await handler(_OrjsonRequest(request.scope, request.receive))
+
+        return route
+
+
+router = APIRouter(tags=["graphs"], route_class=HeavyRoute)
+
+
+def compute_pool(conn: HTTPConnection) -> ComputePool:
+    """The app's pool for heavy requests, made on first use (its workers start lazily too)."""
+    pool = getattr(conn.app.state, "compute", None)
+    if pool is None:
+        pool = conn.app.state.compute = ComputePool.from_settings(conn.app.state.settings)
+    return pool
+
+
+ComputeDep = Annotated[ComputePool, Depends(compute_pool)]
+
+
+def json_bytes(data: bytes) -> Response:
+    """An answer the pool encoded already (FastAPI would encode on the event loop)."""
+    return Response(data, media_type="application/json")
+
+
+def prepare(
+    doc: dict[str, Any], inputs: dict[str, Any] | None, answer: str, settings: Settings
+) -> tuple[dict[str, np.ndarray], int, int]:
+    """Feeds as arrays (none without `inputs`), the batch and the request's memory cost;
+    refuses an answer over the server's limit (413). Blocking: call it in a thread."""
+    feeds, batch = _feeds(inputs) if inputs is not None else ({}, 1)
+    size = heavy.size(doc, batch, answer, settings.max_tensor_bytes)
+    size.check(settings.max_response_bytes)
+    return feeds, batch, size.cost
 
 
 @router.post(
@@ -93,106 +145,44 @@ def _feeds(inputs: dict[str, Any]) -> tuple[dict[str, np.ndarray], int]:
     return feeds, batch
 
 
-def _compile(doc: dict[str, Any], batch: int, seed: int, settings: Settings, grads: str):
-    from blockprop.engine.executor import compile_graph
-    from blockprop.engine.graph import GraphError
-
-    try:
-        return compile_graph(
-            doc,
-            batch,
-            dtype=np.float64,
-            seed=seed,
-            max_bytes=settings.max_tensor_bytes,
-            grads=grads,
-        )
-    except GraphError as e:
-        raise from_issues(e.issues) from None
-
-
-def _finite(v: float) -> float | None:
-    return v if math.isfinite(v) else None
-
-
 @router.post(
     "/evaluate",
     response_model=EvaluateResult,
-    responses=errors(413, 422),
+    responses=errors(413, 422, 429),
 )
-def evaluate(body: EvaluateRequest, settings: SettingsDep) -> Response:
+async def evaluate(body: EvaluateRequest, settings: SettingsDep, pool: ComputeDep) -> Response:
     """Run a graph once, stateless: every node's value and, with `backward`, every node's
     gradient dL/dz and every parameter's gradient, in float64. Parameters come from the
-    graph's `state` or are initialised from `seed`; they are returned in `state`."""
-    from blockprop.engine.graph import GraphError
+    graph's `state` or are initialised from `seed`; they are returned in `state`.
 
+    The answer's size is estimated before anything is computed: beyond the server's limit
+    (`BLOCKPROP_MAX_RESPONSE_BYTES`) 413 `too_large`, naming the biggest node. 429 `busy`,
+    with `Retry-After`, while the server computes as many heavy requests as it takes."""
     doc = graph_doc(body.graph, settings)
-    feeds, batch = _feeds(body.inputs)
-    plan = _compile(doc, batch, body.seed, settings, "nodes")
-    try:
-        loss = plan.forward(feeds, training=False)
-        if body.backward:
-            plan.backward()
-    except GraphError as e:
-        raise from_issues(e.issues) from None
-    return _json(
-        {
-            "loss": _finite(float(loss)),
-            "values": plan.values,
-            "grads": plan.grads if body.backward else {},
-            "param_grads": plan.param_grads if body.backward else {},
-            "state": plan.params,
-        }
-    )
+    answer = "evaluate" if body.backward else "forward"
+    feeds, batch, cost = await asyncio.to_thread(prepare, doc, body.inputs, answer, settings)
+    args = (doc, feeds, batch, body.seed, body.backward, settings.max_tensor_bytes)
+    return json_bytes(await pool.run(heavy.evaluate, *args, cost=cost))
 
 
 @router.post(
     "/gradcheck",
     response_model=GradcheckResult,
-    responses=errors(413, 422),
+    responses=errors(413, 422, 429),
 )
-def gradcheck(body: GradcheckRequest, settings: SettingsDep) -> dict[str, Any]:
+async def gradcheck(body: GradcheckRequest, settings: SettingsDep, pool: ComputeDep) -> Response:
     """Compare backpropagation with central finite differences (float64), per node value
     and per parameter: the max relative error of each. Costs one forward pass per checked
-    number, so the server caps the count (`too_large`); narrow it with `keys`."""
-    from blockprop.engine.gradcheck import checked_count
-    from blockprop.engine.gradcheck import gradcheck as run_gradcheck
-    from blockprop.engine.graph import GraphError
-
+    number, so the server caps the count (`too_large`); narrow it with `keys`. 429 `busy`,
+    with `Retry-After`, while the server computes as many heavy requests as it takes."""
     doc = graph_doc(body.graph, settings)
-    feeds, batch = _feeds(body.inputs)
-    plan = _compile(doc, batch, body.seed, settings, "all")
-    wanted = None if body.keys is None else set(body.keys)
-    count = 0
-    for key, arr in plan.values.items():
-        if arr.dtype.kind == "f" and (wanted is None or key in wanted):
-            count += checked_count(arr.size, body.per_item)
-    for nid, params in plan.params.items():
-        for name, arr in params.items():
-            if wanted is None or f"{nid}.{name}" in wanted:
-                count += checked_count(arr.size, body.per_item)
-    cap = settings.max_gradcheck_elements
-    if count > cap:
-        raise ApiError(
-            413,
-            "too_large",
-            f"gradcheck would perturb {count} numbers one at a time; the limit is {cap}: "
-            "use a smaller batch, list the items to check in `keys` or sample them with "
-            "`per_item`",
-        )
-    try:
-        result = run_gradcheck(doc, feeds, seed=body.seed, keys=body.keys, per_item=body.per_item)
-    except GraphError as e:
-        raise from_issues(e.issues) from None
-    errs = {k: float(v) for k, v in result.items()}
-    worst = max(errs.values(), default=0.0)
-    sizes = {k: a.size for k, a in plan.values.items()}
-    sizes.update({f"{n}.{k}": a.size for n, p in plan.params.items() for k, a in p.items()})
-    elements = {k: int(sizes[k]) for k in errs if k in sizes}
-    return {
-        "errors": errs,
-        "max_error": worst,
-        "ok": worst <= body.tolerance,
+    feeds, batch, cost = await asyncio.to_thread(prepare, doc, body.inputs, "gradcheck", settings)
+    options = {
+        "seed": body.seed,
+        "keys": body.keys,
+        "per_item": body.per_item,
         "tolerance": body.tolerance,
-        "elements": elements,
-        "checked": {k: checked_count(n, body.per_item) for k, n in elements.items()},
     }
+    args = (doc, feeds, batch, options, settings.max_tensor_bytes)
+    data = await pool.run(heavy.gradcheck, *args, settings.max_gradcheck_elements, cost=cost)
+    return json_bytes(data)

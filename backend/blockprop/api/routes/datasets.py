@@ -16,6 +16,7 @@ from blockprop.api.schemas import (
     DatasetUpload,
     errors,
 )
+from blockprop.api.schemas.common import INT64_MAX
 from blockprop.service.errors import from_data_error
 from blockprop.service.runs import UPLOAD_PREFIX
 from blockprop.service.tokens import new_id
@@ -43,12 +44,16 @@ def sample_dataset(
     request: Request,
     store: StoreDep,
     settings: SettingsDep,
-    n: int | None = Query(None, ge=2, description="samples to generate (train + test)"),
+    n: int | None = Query(
+        None, ge=2, le=INT64_MAX, description="samples to generate (train + test)"
+    ),
     noise: float | None = Query(None, ge=0),
-    seed: int = Query(0, ge=0),
+    seed: int = Query(0, ge=0, le=INT64_MAX),
     test_fraction: float = Query(0.2, ge=0, lt=1),
     normalize: bool = True,
-    limit: int = Query(500, ge=1, description="rows returned at most (capped by the server)"),
+    limit: int = Query(
+        500, ge=1, le=INT64_MAX, description="rows returned at most (capped by the server)"
+    ),
 ) -> dict[str, Any]:
     """A sample of a dataset as the model sees it (normalised): rows `x`, labels or targets
     `y` and the `split` of each row. Other query parameters are the dataset's own (e.g.

@@ -1,32 +1,31 @@
 """POST /api/explain: one sample through a graph, node by node, for the classroom.
 
-A thin handler over :func:`blockprop.engine.explain.explain`; like the other analysis
-routes the computation runs in a thread, off the event loop. With `run_id` the trained
-parameters come from the run manager (live from the worker, else the last checkpoint).
+A thin handler over :func:`blockprop.engine.explain.explain`; like the other heavy routes
+it is sized first, then computed and encoded in the compute pool, off the event loop. With
+`run_id` the trained parameters come from the run manager (live from the worker, else the
+last checkpoint).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 
 from blockprop.api.deps import RunsDep, SettingsDep, StoreDep, graph_doc
 from blockprop.api.errors import ApiError
-from blockprop.api.routes.analysis import _feeds, _json
+from blockprop.api.routes.analysis import ComputeDep, HeavyRoute, json_bytes, prepare
 from blockprop.api.routes.runs import load_run
 from blockprop.api.schemas import ExplainRequest, ExplainResult, errors
-from blockprop.service.errors import from_issues
-from blockprop.settings import Settings
+from blockprop.service import heavy
 
-router = APIRouter(tags=["classroom"])
+router = APIRouter(tags=["classroom"], route_class=HeavyRoute)
 
 
-@router.post("/explain", response_model=ExplainResult, responses=errors(404, 409, 413, 422))
+@router.post("/explain", response_model=ExplainResult, responses=errors(404, 409, 413, 422, 429))
 async def explain(
-    body: ExplainRequest, settings: SettingsDep, store: StoreDep, runs: RunsDep
+    body: ExplainRequest, settings: SettingsDep, store: StoreDep, runs: RunsDep, pool: ComputeDep
 ) -> Response:
     """Forward and backward on **one sample**, with what the classroom shows at each node:
     its value, dC/d(its output) and who sent it, the values its op's explain templates name
@@ -40,12 +39,15 @@ async def explain(
     the posted graph. `inputs` are raw (as in the dataset, or as typed): when the run
     normalised its inputs, the same transform is applied to them and `run.normalized` says so;
     the input nodes' values are the normalised ones. `run.step` is the step of the parameters;
-    `run_step` asks for the same ones again (see the field)."""
+    `run_step` asks for the same ones again (see the field).
+
+    413 `too_large` when the answer would exceed the server's limit
+    (`BLOCKPROP_MAX_RESPONSE_BYTES`), naming the biggest node; 429 `busy`, with `Retry-After`,
+    while the server computes as many heavy requests as it takes."""
     doc = graph_doc(body.graph, settings)
-    feeds: dict[str, Any] = {}
-    if body.inputs:
-        feeds, _ = _feeds(body.inputs)
-    trained = None
+    inputs = body.inputs or None
+    feeds, _, cost = await asyncio.to_thread(prepare, doc, inputs, "explain", settings)
+    trained = run = None
     if body.run_id is not None:
         row = await load_run(store, body.run_id)
         trained = await runs.trained_state(row, body.run_step)
@@ -56,34 +58,6 @@ async def explain(
                 f"run {body.run_id!r} has no trained parameters yet (it is {row.status}): "
                 "explain once it has started",
             )
-    result = await asyncio.to_thread(_explain, doc, feeds, body.seed, settings, trained)
-    if body.run_id is not None and trained is not None:
-        result["run"] = {
-            "id": body.run_id,
-            "step": trained["step"],
-            "normalized": trained["normalized"],
-        }
-    return _json(result)
-
-
-def _explain(
-    doc: dict[str, Any],
-    feeds: dict[str, Any],
-    seed: int,
-    settings: Settings,
-    trained: dict[str, Any] | None,
-) -> dict[str, Any]:
-    from blockprop.engine.explain import explain as run_explain
-    from blockprop.engine.graph import GraphError
-
-    try:
-        return run_explain(
-            doc,
-            feeds,
-            seed=seed,
-            max_bytes=settings.max_tensor_bytes,
-            trained=trained,
-            trained_by="the run",
-        )
-    except GraphError as e:
-        raise from_issues(e.issues) from None
+        run = {"id": body.run_id, "step": trained["step"], "normalized": trained["normalized"]}
+    args = (doc, feeds, body.seed, settings.max_tensor_bytes, trained, run)
+    return json_bytes(await pool.run(heavy.explain, *args, cost=cost))

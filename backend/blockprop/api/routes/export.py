@@ -1,20 +1,24 @@
 """POST /api/export/pytorch and /api/export/onnx: a graph (and its state) as PyTorch source or
-an ONNX model. Stateless, like /api/evaluate; plain functions, so they run off the event loop.
+an ONNX model. Stateless, like /api/evaluate; sized first, then built in the compute pool
+(off the event loop) like the other heavy requests.
 
 The request models live here (a section of the wire types of their own).
 """
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import ConfigDict, Field
 
 from blockprop.api.deps import SettingsDep, graph_doc
+from blockprop.api.routes.analysis import ComputeDep, HeavyRoute, prepare
 from blockprop.api.schemas import SPIRAL_GRAPH, Graph, Request, errors
-from blockprop.service.errors import from_issues
+from blockprop.service import heavy
 
-router = APIRouter(tags=["export"])
+router = APIRouter(tags=["export"], route_class=HeavyRoute)
 
 #: PyTorch source writes every parameter out (about 20 characters each): 2M numbers ≈ 45 MB
 MAX_SOURCE_NUMBERS = 2_000_000
@@ -50,7 +54,9 @@ class OnnxModel(Response):
     media_type = "application/onnx"
 
 
-PYTORCH_EXAMPLE = '''"""Spiral classifier: exported from Blockprop as a PyTorch module. …"""
+PYTORCH_EXAMPLE = '''"""A Blockprop graph as a PyTorch module, exported from Blockprop. …"""
+
+# Graph: Spiral classifier
 
 import torch
 import torch.nn.functional as F
@@ -58,6 +64,8 @@ from torch import nn
 
 
 class SpiralClassifier(nn.Module):
+    …
+    GRAPH_NAME = "Spiral classifier"
     …
     def forward(self, **inputs):
         x = inputs["x"]  # x (input) [batch, 2]
@@ -82,10 +90,12 @@ def _json_errors(*statuses: int) -> dict[int | str, dict]:
     }
 
 
-def _attachment(name: str, suffix: str) -> dict[str, str]:
-    from blockprop.export import file_stem
+def _attachment(name: str | None, suffix: str) -> dict[str, str]:
+    """The download's name: never a quote, control character or path from the graph's name
+    (an ASCII `filename`, and an RFC 5987 `filename*` for names beyond ASCII)."""
+    from blockprop.export import content_disposition
 
-    return {"Content-Disposition": f'attachment; filename="{file_stem(name)}{suffix}"'}
+    return {"Content-Disposition": content_disposition(name or "", suffix)}
 
 
 @router.post(
@@ -98,10 +108,12 @@ def _attachment(name: str, suffix: str) -> dict[str, str]:
                 "text/x-python": {"schema": {"type": "string"}, "example": PYTORCH_EXAMPLE}
             },
         },
-        **_json_errors(413, 422),
+        **_json_errors(413, 422, 429),
     },
 )
-def export_pytorch(body: ExportRequest, settings: SettingsDep) -> PythonSource:
+async def export_pytorch(
+    body: ExportRequest, settings: SettingsDep, pool: ComputeDep
+) -> PythonSource:
     """The graph as readable, self-contained PyTorch source: an `nn.Module` named after the
     graph, an `nn.Parameter` per trainable (from the graph's `state`, else the engine's
     initialisation for `seed`), and `forward(**inputs)` with one line per node in topological
@@ -109,21 +121,10 @@ def export_pytorch(body: ExportRequest, settings: SettingsDep) -> PythonSource:
     without costs) and every node's value. Invalid graphs give the /api/validate codes (422);
     a node whose op has no PyTorch rule gives 422 `not_exportable` naming it; more than
     2,000,000 parameter values give 413 `too_large` (export to ONNX instead)."""
-    from blockprop.engine.graph import GraphError
-    from blockprop.export.pytorch import SourceTooLarge, to_pytorch
-
     doc = graph_doc(body.graph, settings)
-    try:
-        source = to_pytorch(
-            doc,
-            seed=body.seed,
-            max_bytes=settings.max_tensor_bytes,
-            max_numbers=MAX_SOURCE_NUMBERS,
-        )
-    except SourceTooLarge as e:
-        raise from_issues(e.issues, 413) from None
-    except GraphError as e:
-        raise from_issues(e.issues) from None
+    _, _, cost = await asyncio.to_thread(prepare, doc, None, "pytorch", settings)
+    args = (doc, body.seed, settings.max_tensor_bytes, MAX_SOURCE_NUMBERS)
+    source = await pool.run(heavy.export_pytorch, *args, cost=cost)
     return PythonSource(source, headers=_attachment(body.graph.name, ".py"))
 
 
@@ -135,10 +136,12 @@ def export_pytorch(body: ExportRequest, settings: SettingsDep) -> PythonSource:
             "description": "a serialised ONNX model (protobuf), as a download",
             "content": {"application/onnx": {"schema": {"type": "string", "format": "binary"}}},
         },
-        **_json_errors(413, 422),
+        **_json_errors(413, 422, 429),
     },
 )
-def export_onnx(body: OnnxExportRequest, settings: SettingsDep) -> OnnxModel:
+async def export_onnx(
+    body: OnnxExportRequest, settings: SettingsDep, pool: ComputeDep
+) -> OnnxModel:
     """The graph's forward pass as an ONNX model (opset 17, float32, checked with
     `onnx.checker`). Inputs: the input nodes and (with `targets`) the target nodes, by node
     id, `[batch, ...]` with a dynamic batch axis (labels int64). Outputs: every function and
@@ -147,14 +150,8 @@ def export_onnx(body: OnnxExportRequest, settings: SettingsDep) -> OnnxModel:
     `"<node>.<name>"` from the graph's `state`, else the engine's initialisation for `seed`.
     Invalid graphs give the /api/validate codes (422); a node whose op has no ONNX rule gives
     422 `not_exportable` naming it."""
-    from blockprop.engine.graph import GraphError
-    from blockprop.export.onnx import to_onnx_bytes
-
     doc = graph_doc(body.graph, settings)
-    try:
-        data = to_onnx_bytes(
-            doc, seed=body.seed, targets=body.targets, max_bytes=settings.max_tensor_bytes
-        )
-    except GraphError as e:
-        raise from_issues(e.issues) from None
+    _, _, cost = await asyncio.to_thread(prepare, doc, None, "onnx", settings)
+    args = (doc, body.seed, body.targets, settings.max_tensor_bytes)
+    data = await pool.run(heavy.export_onnx, *args, cost=cost)
     return OnnxModel(data, headers=_attachment(body.graph.name, ".onnx"))

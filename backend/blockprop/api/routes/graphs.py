@@ -21,11 +21,24 @@ from blockprop.api.schemas import (
     GraphUpdate,
     errors,
 )
+from blockprop.api.schemas.common import created
 from blockprop.api.security import check_edit_token
 from blockprop.service.store import GraphRow, Store
 from blockprop.service.tokens import hash_token, new_edit_token, new_id
 
 router = APIRouter(tags=["graphs"])
+
+_ONE = "/api/graphs/{graph_id}"
+# From a created graph (or fork) to what can be done with it: documented as OpenAPI links.
+_CREATED = created(
+    "graph_id",
+    {
+        "read": ("get", _ONE, False),
+        "update": ("put", _ONE, True),
+        "delete": ("delete", _ONE, True),
+        "fork": ("post", _ONE + "/fork", False),
+    },
+)
 
 
 def _read(row: GraphRow) -> dict[str, Any]:
@@ -48,7 +61,12 @@ def _get(store: Store, graph_id: str) -> GraphRow:
     return row
 
 
-@router.post("/graphs", status_code=201, response_model=GraphCreated, responses=errors(413, 422))
+@router.post(
+    "/graphs",
+    status_code=201,
+    response_model=GraphCreated,
+    responses={**errors(413, 422), **_CREATED},
+)
 def create_graph(body: GraphCreate, store: StoreDep, settings: SettingsDep) -> dict[str, Any]:
     """Store a graph. The answer carries its `edit_token`: keep it, it is shown only once.
     The graph need not be valid (drafts are fine); validate it with POST /api/validate."""
@@ -120,7 +138,7 @@ def delete_graph(graph_id: str, store: StoreDep, token: EditToken) -> Response:
     "/graphs/{graph_id}/fork",
     status_code=201,
     response_model=GraphCreated,
-    responses=errors(404, 422),
+    responses={**errors(404, 422), **_CREATED},
 )
 def fork_graph(graph_id: str, store: StoreDep, body: GraphFork | None = None) -> dict[str, Any]:
     """Copy a graph (anyone who can read it can fork it); the copy has its own edit token."""

@@ -23,11 +23,26 @@ from blockprop.api.schemas import (
     RunUpdate,
     errors,
 )
+from blockprop.api.schemas.common import INT64_MAX, created
 from blockprop.api.security import check_edit_token
 from blockprop.service.runs import RunManager
 from blockprop.service.store import RunRow, Store
 
 router = APIRouter(tags=["runs"])
+
+_ONE = "/api/runs/{run_id}"
+_CONTROLS = ("pause", "resume", "step", "stop")
+# From a created run to what can be done with it: documented as OpenAPI links.
+_CREATED = created(
+    "run_id",
+    {
+        "read": ("get", _ONE, False),
+        "update": ("patch", _ONE, True),
+        **{action: ("post", f"{_ONE}/{action}", True) for action in _CONTROLS},
+        "metrics": ("get", f"{_ONE}/metrics", False),
+        "state": ("get", f"{_ONE}/state", False),
+    },
+)
 
 
 def run_read(row: RunRow, runs: RunManager | None = None) -> dict[str, Any]:
@@ -73,7 +88,7 @@ async def _controlled(store: Store, run_id: str, token: str | None) -> RunRow:
     "/runs",
     status_code=201,
     response_model=RunCreated,
-    responses=errors(404, 413, 422, 429),
+    responses={**errors(404, 413, 422, 429), **_CREATED},
 )
 async def create_run(
     body: RunCreate, store: StoreDep, runs: RunsDep, settings: SettingsDep, client: ClientKey
@@ -201,7 +216,7 @@ async def update_run(
 async def run_metrics(
     run_id: str,
     store: StoreDep,
-    since: int = Query(0, ge=0, description="only batches after this seq"),
+    since: int = Query(0, ge=0, le=INT64_MAX, description="only batches after this seq"),
     limit: int = Query(100_000, ge=1, le=1_000_000, description="batches at most"),
 ) -> Response:
     """The loss curve: every metric point after batch `since` (all by default), in order,

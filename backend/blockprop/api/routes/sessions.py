@@ -5,7 +5,12 @@
   need the token (`X-Edit-Token`). `GET` reads it with the id alone.
 - `WS /api/sessions/{id}/stream` follows it, read-only: a `hello` with the whole session,
   then a `state` frame on every change (with the graph only when the graph changed), and
-  `closed` when the teacher ends it. Messages from followers are ignored.
+  `closed` (with a `reason`) when the teacher ends it or it expires. Messages from followers
+  are ignored.
+- Memory is bounded: the sessions together hold at most `BLOCKPROP_MAX_SESSION_BYTES` of JSON
+  (413 `too_large` for one bigger than that, 429 `too_many_sessions` with `Retry-After` when it
+  does not fit beside the others), and a session unchanged and unfollowed for
+  `BLOCKPROP_SESSION_IDLE_SECONDS` expires (404 afterwards).
 
 Origin and access-token checks are the server's (`api/security.py`), as everywhere.
 """
@@ -28,6 +33,7 @@ from blockprop.api.schemas import (
     SessionUpdate,
     errors,
 )
+from blockprop.api.schemas.common import created
 from blockprop.service.errors import ServiceError
 from blockprop.service.sessions import SessionHub
 
@@ -40,7 +46,10 @@ def get_sessions(conn: HTTPConnection) -> SessionHub:
     if hub is None:
         settings = conn.app.state.settings
         hub = SessionHub(
-            max_followers=settings.max_ws_clients, send_timeout=settings.ws_send_timeout
+            max_followers=settings.max_ws_clients,
+            ttl=settings.session_idle_seconds,
+            max_bytes=settings.max_session_bytes,
+            send_timeout=settings.ws_send_timeout,
         )
         conn.app.state.sessions = hub
     return hub
@@ -57,7 +66,17 @@ def _view(model: Any) -> dict[str, Any]:
     "/sessions",
     status_code=201,
     response_model=SessionCreated,
-    responses=errors(413, 422, 429),
+    responses={
+        **errors(413, 422, 429),
+        **created(
+            "session_id",
+            {
+                "read": ("get", "/api/sessions/{session_id}", False),
+                "update": ("patch", "/api/sessions/{session_id}", True),
+                "delete": ("delete", "/api/sessions/{session_id}", True),
+            },
+        ),
+    },
 )
 async def create_session(
     body: SessionCreate, settings: SettingsDep, hub: SessionsDep
@@ -76,7 +95,7 @@ async def read_session(session_id: str, hub: SessionsDep) -> dict[str, Any]:
 @router.patch(
     "/sessions/{session_id}",
     response_model=SessionRead,
-    responses=errors(403, 404, 413, 422),
+    responses=errors(403, 404, 413, 422, 429),
 )
 async def update_session(
     session_id: str,
@@ -104,6 +123,10 @@ async def follow_session(ws: WebSocket, session_id: str, hub: SessionsDep) -> No
         hub.get(session_id)
     except ServiceError as e:
         await _deny(ws, e.status, e.code, e.message)
+        return
+    if hub.follower_count >= hub.max_followers:  # refused at the handshake: a 429, Retry-After
+        message = f"{hub.follower_count} followers are connected; the limit is {hub.max_followers}"
+        await _deny(ws, 429, "too_many_clients", message)
         return
     await ws.accept()
     try:

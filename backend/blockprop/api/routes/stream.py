@@ -78,7 +78,13 @@ async def stream(
     edit_token = q.get("edit_token") or ws.headers.get(EDIT_HEADER)
     can_control = token_matches(edit_token, row.edit_hash)
     since_raw = q.get("since")
-    since = int(_number(since_raw, 0, 0, 2**62)) if since_raw is not None else None
+    since = None
+    if since_raw is not None:  # a seq, as GET …/metrics?since= takes it: 422 otherwise
+        if not (since_raw.isascii() and since_raw.isdigit() and int(since_raw) < 2**63):
+            message = f"query.since: a seq number from 0 to 2^63-1, not {since_raw[:40]!r}"
+            await _deny(ws, 422, "invalid_request", message)
+            return
+        since = int(since_raw)
     rate = _number(q.get("rate"), settings.snapshot_rate, 0, settings.max_snapshot_rate)
     await ws.accept()
 

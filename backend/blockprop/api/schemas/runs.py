@@ -32,6 +32,7 @@ class DatasetSpec(BaseModel):
 
     model_config = ConfigDict(
         extra="allow",
+        strict=True,  # as Request: exactly the JSON types the schema says
         json_schema_extra={"examples": [{"name": "spiral", "n": 400, "noise": 0.05}]},
     )
 

@@ -276,7 +276,7 @@ def _check(p: Param, value: Any, dataset: str) -> Any:
     kind = int if p.type == "int" else float
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise DataError("bad_param", f"{dataset}: {p.name} must be a number, got {value!r}")
-    if kind is int and float(value) != int(value):
+    if kind is int and isinstance(value, float) and not value.is_integer():  # big ints too
         raise DataError("bad_param", f"{dataset}: {p.name} must be an integer, got {value!r}")
     if not (p.min <= value <= p.max):
         raise DataError(

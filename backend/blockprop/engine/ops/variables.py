@@ -14,14 +14,22 @@ def _static_shape(shape):
     return tuple(shape)
 
 
-def _parameter_forward(value, batch):
-    # a live read-only view: every sample sees the same array, updated in place by training
-    return np.broadcast_to(value, (batch, *value.shape))
+def _parameter_forward(value, batch, out):
+    # Every sample sees the same array. Copied into a plain (batch, *shape) buffer on each
+    # pass, not handed out as a zero-stride view: values are writable, C-contiguous arrays
+    # like every other node's (serialisers, summaries and in-place kernels rely on that).
+    if out is None:
+        out = np.empty((batch, *value.shape), value.dtype)
+    np.copyto(out, value)
+    return out
 
 
-def _constant_forward(value, batch, float_dtype):
+def _constant_forward(value, batch, float_dtype, out):
     arr = np.asarray(value, dtype=float_dtype)
-    return np.broadcast_to(arr, (batch, *arr.shape))
+    if out is None:
+        out = np.empty((batch, *arr.shape), float_dtype)
+    np.copyto(out, arr)
+    return out
 
 
 def _constant_shape(value):
