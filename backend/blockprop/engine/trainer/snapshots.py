@@ -81,13 +81,7 @@ class Snapshots:
             return None
         if not is_int(grid) or not 2 <= grid <= 256:
             raise ValueError(f"grid must be an integer in [2, 256], got {grid!r}")
-        xs = np.concatenate([self._x["train"].reshape(-1, 2), self._x["test"].reshape(-1, 2)])
-        lo, hi = xs.min(axis=0), xs.max(axis=0)
-        pad = 0.1 * np.maximum(hi - lo, 1e-6)
-        lo, hi = lo - pad, hi + pad
-        g0 = np.linspace(lo[0], hi[0], grid)
-        g1 = np.linspace(lo[1], hi[1], grid)
-        mesh = np.stack(np.meshgrid(g0, g1), axis=-1).reshape(-1, 2)
+        frame, mesh = self._boundary_frame(grid)
         out = self.predict(mesh)
         if self.dataset.task == "classification":
             z = self._predict(out).reshape(grid, grid).tolist()
@@ -95,6 +89,22 @@ class Snapshots:
         else:
             z = np.round(out.reshape(grid * grid, -1)[:, 0], 5).reshape(grid, grid).tolist()
             kind = "value"
+        return {**frame, "z": z, "kind": kind}
+
+    def _boundary_frame(self, grid: int) -> tuple[dict[str, Any], np.ndarray]:
+        """What a boundary grid shows besides the prediction — the axes and the samples, which
+        the data fixes — and the lattice to predict on: made once per grid size (a watched run
+        asks for its boundary twice a second)."""
+        cache = self._boundary_frames
+        if grid in cache:
+            return cache[grid]
+        xs = np.concatenate([self._x["train"].reshape(-1, 2), self._x["test"].reshape(-1, 2)])
+        lo, hi = xs.min(axis=0), xs.max(axis=0)
+        pad = 0.1 * np.maximum(hi - lo, 1e-6)
+        lo, hi = lo - pad, hi + pad
+        g0 = np.linspace(lo[0], hi[0], grid)
+        g1 = np.linspace(lo[1], hi[1], grid)
+        mesh = np.stack(np.meshgrid(g0, g1), axis=-1).reshape(-1, 2)
         pts: dict[str, list] = {}
         for split, cap in (("train", 200), ("test", 100)):
             x = self._x[split].reshape(-1, 2)
@@ -113,13 +123,9 @@ class Snapshots:
                 if len(x)
                 else []
             )
-        return {
-            "x0": np.round(g0, 5).tolist(),
-            "x1": np.round(g1, 5).tolist(),
-            "z": z,
-            "kind": kind,
-            "points": pts,
-        }
+        frame = {"x0": np.round(g0, 5).tolist(), "x1": np.round(g1, 5).tolist(), "points": pts}
+        cache[grid] = (frame, mesh)
+        return cache[grid]
 
     def _curve(self, grid: int) -> dict[str, Any]:
         if not is_int(grid) or not 2 <= grid <= 256:

@@ -57,6 +57,7 @@ class Trainer(Feeds, Steps, Control, Evaluation, Snapshots, Checkpoints):
         self._plans: dict[int, Plan] = {self.batch_size: self.plan}
         self._eval_plans: dict[int, Plan] = {}
         self._nodes_by_id = {n["id"]: n for n in self.doc["nodes"]}
+        self._boundary_frames: dict[int, tuple[dict[str, Any], np.ndarray]] = {}
         self._map_nodes()
         self._prepare_data()
 
