@@ -11,11 +11,13 @@ place, and it exits once its last run has ended.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -26,6 +28,9 @@ from blockprop.service.framing import frame, parse
 from blockprop.settings import Settings
 
 log = logging.getLogger("blockprop.pool")
+
+#: messages a worker's reader takes at once from what waits on the pipe
+MAX_BURST = 256
 
 OnFrame = Callable[["WorkerHandle", bytes, str, bytes], None]
 OnDeath = Callable[["WorkerHandle"], None]
@@ -70,12 +75,20 @@ class WorkerHandle:
 
 
 class WorkerPool:
-    def __init__(self, settings: Settings, on_frame: OnFrame, on_death: OnDeath, on_load: OnLoad):
+    def __init__(
+        self,
+        settings: Settings,
+        on_frame: OnFrame,
+        on_death: OnDeath,
+        on_load: OnLoad,
+        group: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext,
+    ):
         self.settings = settings
         self.size = settings.workers or os.cpu_count() or 1
         self._on_frame = on_frame
         self._on_death = on_death
         self._on_load = on_load
+        self._group = group  # a context in which one burst of a worker's messages is recorded
         self._ctx = multiprocessing.get_context("spawn")
         self.workers: list[WorkerHandle] = []
         self._lock = threading.Lock()
@@ -143,17 +156,14 @@ class WorkerPool:
     def _read(self, w: WorkerHandle) -> None:
         while True:
             try:
-                data = w.out.recv_bytes()
+                burst = [w.out.recv_bytes()]
+                while len(burst) < MAX_BURST and w.out.poll(0):
+                    burst.append(w.out.recv_bytes())
             except (EOFError, OSError):
                 break
-            try:
-                kind, run_id, payload = parse(data)
-                if run_id:
-                    self._on_frame(w, kind, run_id, payload)
-                else:
-                    self._worker_message(w, orjson.loads(payload))
-            except Exception:
-                log.exception("pool worker %d: bad message", w.index)
+            with self._group():  # what waited is recorded together
+                for data in burst:
+                    self._dispatch(w, data)
         w.process.join(5)
         w.dead = True
         with self._lock:
@@ -172,6 +182,16 @@ class WorkerPool:
             log.exception("pool worker %d: could not record how its runs ended", w.index)
         if not self.closing and not w.draining:
             self._spawn()
+
+    def _dispatch(self, w: WorkerHandle, data: bytes) -> None:
+        try:
+            kind, run_id, payload = parse(data)
+            if run_id:
+                self._on_frame(w, kind, run_id, payload)
+            else:
+                self._worker_message(w, orjson.loads(payload))
+        except Exception:
+            log.exception("pool worker %d: bad message", w.index)
 
     def _worker_message(self, w: WorkerHandle, msg: dict[str, Any]) -> None:
         if msg.get("type") == "hello":

@@ -59,6 +59,16 @@ UPLOAD_PREFIX = "upload-"
 __all__ = ["UPLOAD_PREFIX", "LiveRun", "Prepared", "RunManager", "status_frame"]
 
 
+@dataclass(frozen=True)
+class DataShape:
+    """What admission needs to know of a run's dataset."""
+
+    n_train: int
+    n_test: int
+    n_features: int
+    nbytes: int
+
+
 @dataclass
 class Prepared:
     """A run's checked config and data, and what admission reckons with."""
@@ -82,7 +92,9 @@ class RunManager(RunEvents, RunQueue, TrainedStates):
             self._on_subscription,
             catch_up_bytes=settings.ws_catch_up_bytes,
         )
-        self.pool = WorkerPool(settings, self._on_frame, self._on_death, self._on_load)
+        self.pool = WorkerPool(
+            settings, self._on_frame, self._on_death, self._on_load, group=self._group_writes
+        )
         self.policy = Policy(
             capacity=settings.worker_capacity,
             min_unpaced_share=settings.min_unpaced_share,
@@ -95,6 +107,7 @@ class RunManager(RunEvents, RunQueue, TrainedStates):
         #: and the share of a core a run of it took at a pace, all told
         self.known_shares: dict[tuple[str, float], float] = {}
         self._auto_resumed: dict[str, float] = {}
+        self._shapes: dict[bytes, DataShape] = {}  # by dataset spec, the latest 256
         self._pumping: asyncio.Task | None = None
         self._ticker: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -146,6 +159,10 @@ class RunManager(RunEvents, RunQueue, TrainedStates):
             self._record_end(live)
         await self.hub.close_all()
 
+    def _group_writes(self) -> Any:
+        """One transaction for a burst of a worker's messages (see Store.group)."""
+        return self.store.group()
+
     def _on_load(self, worker: Any) -> None:
         """A worker's load report (its reader thread): remember what each graph costs, per
         step and, at a pace, all told."""
@@ -167,7 +184,6 @@ class RunManager(RunEvents, RunQueue, TrainedStates):
     ) -> Prepared:
         """Check a run's config, data and graph before it is admitted (blocking: call it in
         a thread), and reckon what it will ask of a worker. Raises ServiceError (422)."""
-        from blockprop.engine.data import DataError
         from blockprop.engine.graph import analyse, estimate_bytes, node_sizes
         from blockprop.engine.trainer import TrainConfig
 
@@ -186,10 +202,7 @@ class RunManager(RunEvents, RunQueue, TrainedStates):
         if config.max_steps is None:
             config = config.replace(max_steps=s.max_steps)
         upload, csv = self.upload_for(dataset)
-        try:
-            ds = worker_build_dataset(dataset, upload, csv, s.max_upload_rows)
-        except DataError as e:
-            raise from_data_error(e) from None
+        ds = self._dataset_shape(dataset, upload, csv)
         batch = min(config.batch_size or ds.n_train, ds.n_train)
         rows = batch + min(1024, max(ds.n_train, ds.n_test, s.boundary_grid**2))
         itemsize = 8 if config.dtype == "float64" else 4
@@ -199,7 +212,7 @@ class RunManager(RunEvents, RunQueue, TrainedStates):
         sizes = node_sizes(an.nodes).values()
         params = sum(n["params"] for n in sizes)
         numbers = sum(n["out"] + n["in"] for n in sizes)
-        memory = estimate_bytes(an.nodes, rows, itemsize) + ds.x_train.nbytes * 2
+        memory = estimate_bytes(an.nodes, rows, itemsize) + ds.nbytes * 2
         per_epoch = math.ceil(ds.n_train / batch)
         total = min(config.epochs * per_epoch, config.max_steps or math.inf)
         demand = Demand(
@@ -209,6 +222,26 @@ class RunManager(RunEvents, RunQueue, TrainedStates):
         )
         key = hashlib.sha256(orjson.dumps([doc.get("nodes"), batch, ds.n_features])).hexdigest()
         return Prepared(config.to_dict(), upload, csv, demand, key[:32], int(total))
+
+    def _dataset_shape(
+        self, dataset: dict[str, Any], upload: dict[str, Any] | None, csv: bytes | None
+    ) -> DataShape:
+        """The sizes of the dataset a spec names (built once per spec: a class trains the same
+        data, and the worker builds it again anyway). Raises ServiceError for bad data."""
+        from blockprop.engine.data import DataError
+
+        key = orjson.dumps([dataset, upload, hashlib.sha256(csv or b"").hexdigest()])
+        shape = self._shapes.get(key)
+        if shape is None:
+            try:
+                ds = worker_build_dataset(dataset, upload, csv, self.settings.max_upload_rows)
+            except DataError as e:
+                raise from_data_error(e) from None
+            shape = DataShape(ds.n_train, ds.n_test, ds.n_features, ds.x_train.nbytes)
+            if len(self._shapes) >= 256:
+                self._shapes.pop(next(iter(self._shapes)))
+            self._shapes[key] = shape
+        return shape
 
     def upload_for(self, dataset: dict[str, Any]) -> tuple[dict[str, Any] | None, bytes | None]:
         """The stored upload a dataset spec names, if it names one (blocking)."""
