@@ -76,7 +76,7 @@ def call(job: Callable[..., Any], args: tuple) -> Any:
 
 #: compute workers run at a lower priority: on a busy machine the event loop and the training
 #: runs (live streams) get the CPU first, heavy requests what is left
-NICE = 10
+NICE = 19
 
 
 def _start_worker(blas_threads: int) -> None:
