@@ -42,7 +42,6 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import math  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -59,6 +58,8 @@ except ImportError:  # run from a checkout without installing
     import blockprop
 BACKEND = str(Path(blockprop.__file__).resolve().parents[1])  # the CLI runs the same code
 
+from fused import FusedMLP, mlp_doc  # noqa: E402  (beside this file)
+
 from blockprop.engine.data import load_dataset, load_npz  # noqa: E402
 from blockprop.engine.executor import compile_graph  # noqa: E402
 from blockprop.engine.trainer import TrainConfig, Trainer  # noqa: E402
@@ -69,27 +70,6 @@ CASES = {
     "b": dict(sizes=[784, 256, 128, 10], act="relu", loss="ce", batch=128, dataset=None, n=2560),
 }
 SIDES = ("fused", "engine", "cli", "run", "advance", "torch")
-
-
-def mlp_doc(sizes, act, loss):
-    nodes = [{"id": "x", "op": "input", "params": {"shape": [sizes[0]]}}]
-    if loss == "mse":
-        nodes.append({"id": "y", "op": "target", "params": {"shape": [sizes[-1]]}})
-    else:
-        nodes.append({"id": "y", "op": "target", "params": {"shape": [], "dtype": "int"}})
-    prev = "x"
-    for i, n in enumerate(sizes[1:]):
-        nodes.append(
-            {"id": f"l{i}", "op": "linear", "params": {"out_features": n}, "inputs": {"x": prev}}
-        )
-        prev = f"l{i}"
-        if i < len(sizes) - 2:
-            nodes.append({"id": f"h{i}", "op": act, "inputs": {"x": prev}})
-            prev = f"h{i}"
-    cost = "mse" if loss == "mse" else "cross_entropy"
-    ports = {"y": prev, "target": "y"} if loss == "mse" else {"logits": prev, "target": "y"}
-    nodes.append({"id": "c", "op": cost, "inputs": ports})
-    return {"version": 1, "name": "bench", "nodes": nodes}
 
 
 class Data:
@@ -150,32 +130,14 @@ def epochs_loop(step, evaluate, data: Data, batch: int, steps: int, gather) -> f
 # ---- (a) hand-fused NumPy ------------------------------------------------------------------
 
 
-class FusedMLP:
-    """A hand-written NumPy MLP: explicit formulas, every buffer preallocated, ``out=``."""
+class GatheringMLP(FusedMLP):
+    """The fused reference with a batch gathered into its own buffers each step, as the
+    trainer does, and a forward pass for evaluating the test split once an epoch."""
 
     def __init__(self, sizes, act, loss, batch, seed=0, dtype=np.float32):
-        rng = np.random.default_rng(seed)
-        self.act, self.loss, self.B = act, loss, batch
-        self.W = [
-            (rng.uniform(-1, 1, (o, i)) * math.sqrt(6 / (i + o))).astype(dtype)
-            for i, o in zip(sizes[:-1], sizes[1:], strict=True)
-        ]
-        self.b = [np.zeros(o, dtype) for o in sizes[1:]]
-        self.z = [np.empty((batch, o), dtype) for o in sizes[1:]]
-        self.h = [np.empty((batch, o), dtype) for o in sizes[1:-1]]
-        self.gz = [np.empty((batch, o), dtype) for o in sizes[1:]]
-        self.gh = [np.empty((batch, o), dtype) for o in sizes[1:-1]]
-        self.tmp = [np.empty((batch, o), dtype) for o in sizes[1:-1]]
-        self.gW = [np.empty_like(w) for w in self.W]
-        self.gb = [np.empty_like(b) for b in self.b]
-        self.ones = np.ones(batch, dtype)
-        self.rows = np.arange(batch)
-        k = sizes[-1]
-        self.d = np.empty((batch, k), dtype)
-        self.e = np.empty((batch, k), dtype)
+        super().__init__(sizes, act, loss, batch, seed, dtype)
         self.xb = np.empty((batch, sizes[0]), dtype)
         self.yb = np.empty((batch, 1), dtype) if loss == "mse" else np.empty(batch, np.int64)
-        self.pairs = list(zip(self.W + self.b, self.gW + self.gb, strict=True))
 
     def forward(self, x):
         """Outputs for any batch (allocating: used once an epoch, for the test split)."""
@@ -193,61 +155,11 @@ class FusedMLP:
         return float(np.mean(np.log(np.exp(s).sum(axis=1)) - s[np.arange(len(y)), y]))
 
     def step(self, lr=LR):
-        W, b, z, h, gz, gh, x, y = (
-            self.W,
-            self.b,
-            self.z,
-            self.h,
-            self.gz,
-            self.gh,
-            self.xb,
-            self.yb,
-        )
-        L, B = len(W), self.B
-        a = x
-        for i in range(L):
-            np.dot(a, W[i].T, out=z[i])
-            z[i] += b[i]
-            if i < L - 1:
-                if self.act == "tanh":
-                    np.tanh(z[i], out=h[i])
-                else:
-                    np.maximum(z[i], 0, out=h[i])
-                a = h[i]
-        out, g = z[-1], gz[-1]
-        if self.loss == "mse":
-            d = np.subtract(out, y, out=self.d)
-            loss = float(np.vdot(d, d)) / d.size
-            np.multiply(d, 2.0 / d.size, out=g)
-        else:
-            s = np.subtract(out, out.max(axis=1, keepdims=True), out=self.d)
-            e = np.exp(s, out=self.e)
-            se = e.sum(axis=1, keepdims=True)
-            loss = float(np.log(se).sum() - s[self.rows, y].sum()) / B
-            np.divide(e, se, out=g)
-            g[self.rows, y] -= 1.0
-            g *= 1.0 / B
-        for i in range(L - 1, -1, -1):
-            a = x if i == 0 else h[i - 1]
-            np.dot(g.T, a, out=self.gW[i])
-            np.dot(self.ones, g, out=self.gb[i])
-            if i > 0:
-                np.dot(g, W[i], out=gh[i - 1])
-                if self.act == "tanh":
-                    t = np.multiply(h[i - 1], h[i - 1], out=self.tmp[i - 1])
-                    np.subtract(1.0, t, out=t)
-                    np.multiply(gh[i - 1], t, out=gz[i - 1])
-                else:
-                    np.multiply(gh[i - 1], h[i - 1] > 0, out=gz[i - 1])
-                g = gz[i - 1]
-        for p, gr in self.pairs:
-            gr *= lr
-            p -= gr
-        return loss
+        return super().step(self.xb, self.yb, lr)
 
 
 def fused(case, data: Data, steps: int) -> float:
-    net = FusedMLP(case["sizes"], case["act"], case["loss"], case["batch"])
+    net = GatheringMLP(case["sizes"], case["act"], case["loss"], case["batch"])
 
     def gather(idx):  # mode "clip": no bounds check, no temporary (as the trainer gathers)
         data.x.take(idx, 0, net.xb, "clip")
