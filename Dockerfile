@@ -1,5 +1,8 @@
-# Multi-stage build: Node builds the frontend, a slim Python image runs the server.
+# Multi-stage build: Node builds the frontend, a Python stage builds the wheel that carries it
+# (setup.py copies frontend/dist into blockprop/static), and a slim runtime installs that wheel
+# as a user would (`pip install blockprop-*.whl`), with no checkout in the image.
 # Not exercised by the tests (no Docker daemon where they run); kept correct by reading.
+# tests/test_wheel.py does exercise the same wheel, installed in a fresh venv.
 
 FROM node:20-bookworm-slim AS frontend
 WORKDIR /src/frontend
@@ -8,15 +11,20 @@ RUN npm ci --no-audit --no-fund
 COPY frontend/ ./
 RUN npm run build
 
+FROM python:3.11-slim AS wheel
+WORKDIR /src
+COPY pyproject.toml setup.py README.md ./
+COPY backend/ backend/
+# Only the built frontend, no sources: setup.py packages it as it is (no npm here).
+COPY --from=frontend /src/frontend/dist frontend/dist
+RUN pip wheel --no-cache-dir --no-deps -w /wheels .
+
 FROM python:3.11-slim AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
-    BLOCKPROP_DATABASE=/data/blockprop.sqlite \
-    BLOCKPROP_STATIC_DIR=/app/frontend/dist
+    BLOCKPROP_DATABASE=/data/blockprop.sqlite
 WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY backend/ backend/
-RUN pip install --no-cache-dir .
-COPY --from=frontend /src/frontend/dist /app/frontend/dist
+COPY --from=wheel /wheels/ /wheels/
+RUN pip install --no-cache-dir /wheels/blockprop-*.whl && rm -rf /wheels
 RUN useradd --create-home blockprop && mkdir -p /data && chown blockprop /data
 USER blockprop
 VOLUME ["/data"]

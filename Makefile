@@ -9,7 +9,7 @@ STAMPS := .stamps
 FRONTEND_SRC := $(shell find frontend/src frontend/public -type f 2>/dev/null) \
 	frontend/index.html frontend/vite.config.ts frontend/package-lock.json
 
-.PHONY: run test bench dev clean lint chromium
+.PHONY: run test bench dev dist clean lint chromium
 
 ## run: install what is missing, build the frontend if it changed, serve at http://$(HOST):$(PORT)
 run: $(STAMPS)/backend $(STAMPS)/frontend-build
@@ -40,8 +40,15 @@ dev: $(STAMPS)/backend $(STAMPS)/frontend-deps
 		--reload-dir backend --host 127.0.0.1 --port 8000 & \
 	cd frontend && npm run dev
 
+## dist: dist/blockprop-*.whl, a wheel that carries the built frontend (see setup.py)
+dist: $(STAMPS)/frontend-build | $(BIN)/python
+	rm -f dist/blockprop-*.whl
+	$(BIN)/pip wheel -q --no-deps -w dist .
+	@ls dist/blockprop-*.whl
+
 clean:
-	rm -rf $(VENV) $(STAMPS) frontend/node_modules frontend/dist test-results .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(STAMPS) frontend/node_modules frontend/dist test-results .pytest_cache \
+		.ruff_cache dist build
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

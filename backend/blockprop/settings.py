@@ -11,8 +11,14 @@ from typing import Literal
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-# The built frontend: frontend/dist at the repository root during development.
-DEFAULT_STATIC_DIR = PACKAGE_DIR.parent.parent / "frontend" / "dist"
+# The built frontend: blockprop/static in an installed wheel (setup.py copies it there at
+# build time), else frontend/dist at the repository root in a checkout (`make run`, `make dev`,
+# editable installs). BLOCKPROP_STATIC_DIR overrides both.
+PACKAGED_STATIC_DIR = PACKAGE_DIR / "static"
+CHECKOUT_STATIC_DIR = PACKAGE_DIR.parent.parent / "frontend" / "dist"
+DEFAULT_STATIC_DIR = (
+    PACKAGED_STATIC_DIR if (PACKAGED_STATIC_DIR / "index.html").is_file() else CHECKOUT_STATIC_DIR
+)
 
 
 class Settings(BaseSettings):
