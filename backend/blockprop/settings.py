@@ -26,7 +26,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    database: Path = Path("blockprop.sqlite")
+    # An SQLite file (a path, or `sqlite:///path`), or a PostgreSQL database given as a
+    # `postgresql://user:password@host:port/name` URL (needs the `blockprop[scale]` extra)
+    database: str = "blockprop.sqlite"
     static_dir: Path = DEFAULT_STATIC_DIR
     # An access token every request must carry; required to listen beyond loopback.
     # Given as `Authorization: Bearer <token>`, `?token=<token>` (which also sets a cookie so

@@ -1,9 +1,16 @@
-"""The SQLite store: graphs, runs, metric batches, checkpoints and uploaded datasets.
+"""The store: graphs, runs, metric batches, checkpoints and uploaded datasets.
 
-One file, WAL journal, foreign keys on, created on first start. The schema is versioned
-(`schema_version`) and upgraded by the ordered `MIGRATIONS`; a database from a newer Blockprop
-is refused rather than touched. Every write is one transaction, so a crash leaves either the
-old or the new state, never a torn one.
+SQLite by default: one file, WAL journal, foreign keys on, created on first start. PostgreSQL
+when the database is a `postgresql://` URL (psycopg 3, the `blockprop[scale]` extra): the same
+schema, the same migrations and the same queries, so several API replicas can share one
+database. The schema is versioned (`schema_version`) and upgraded by the ordered `MIGRATIONS`;
+a database from a newer Blockprop is refused rather than touched. Every write is one
+transaction, so a crash leaves either the old or the new state, never a torn one.
+
+The SQL is written once, in SQLite's spelling with `?` parameters; on PostgreSQL `_pg_sql`
+turns the parameters into psycopg's `%s` and, in table definitions, BLOB into BYTEA, REAL into
+DOUBLE PRECISION (PostgreSQL's REAL is single precision), INTEGER into BIGINT (SQLite's are
+64-bit) and drops WITHOUT ROWID. JSON columns hold orjson bytes (BLOB / BYTEA) on both.
 
 The store is synchronous and thread-safe (one connection behind a lock; each call is short).
 Async code calls it through a thread (`asyncio.to_thread`), never on the event loop.
@@ -11,6 +18,8 @@ Async code calls it through a thread (`asyncio.to_thread`), never on the event l
 
 from __future__ import annotations
 
+import functools
+import re
 import sqlite3
 import threading
 import time
@@ -106,6 +115,73 @@ MIGRATIONS: list[list[str]] = [
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
+# PostgreSQL: a session lock held while migrating, so replicas starting together migrate once
+_MIGRATION_LOCK = 0x626C6F636B70  # "blockp"
+
+
+def is_postgres(database: str | Path) -> bool:
+    """Whether a `BLOCKPROP_DATABASE` value names a PostgreSQL database (else: an SQLite file,
+    given as a path or as `sqlite:///path`)."""
+    return str(database).startswith(("postgresql://", "postgres://"))
+
+
+_PG_TYPES = [
+    (re.compile(r"\bBLOB\b"), "BYTEA"),
+    (re.compile(r"\bREAL\b"), "DOUBLE PRECISION"),
+    (re.compile(r"\bINTEGER\b"), "BIGINT"),  # SQLite's integers are 64-bit
+    (re.compile(r"\s*\bWITHOUT ROWID\b"), ""),
+]
+
+
+@functools.lru_cache(maxsize=512)
+def _pg_sql(sql: str, has_args: bool) -> str:
+    """A statement in SQLite's spelling, for PostgreSQL (see the module's docstring)."""
+    if re.match(r"\s*(CREATE|ALTER)\s+TABLE\b", sql, re.IGNORECASE):
+        for pattern, replacement in _PG_TYPES:
+            sql = pattern.sub(replacement, sql)
+    if has_args:  # psycopg reads `%` only when there are parameters
+        sql = sql.replace("%", "%%").replace("?", "%s")
+    return sql
+
+
+class _PgConnection:
+    """A psycopg connection called like sqlite3's: `execute(sql, args)` with `?` parameters,
+    returning a cursor (fetchone, fetchall, rowcount, iteration). Autocommit, like sqlite3's
+    `isolation_level=None`: a statement outside BEGIN ... COMMIT commits by itself.
+
+    A connection lost (the server restarted, a network cut) fails the statement and the
+    transaction it was in; the next statement outside a transaction connects again."""
+
+    def __init__(self, url: str):
+        try:
+            import psycopg
+        except ImportError:
+            raise StoreError(
+                "a postgresql:// database needs psycopg: pip install 'blockprop[scale]'"
+            ) from None
+        self._psycopg = psycopg
+        self.IntegrityError = psycopg.IntegrityError
+        self._url = url
+        self._in_tx = False
+        self._conn = psycopg.connect(url, autocommit=True)
+
+    def execute(self, sql: str, args: tuple | list = ()) -> Any:
+        if sql in ("COMMIT", "ROLLBACK"):
+            self._in_tx = False
+            if sql == "ROLLBACK" and self._conn.closed:
+                return None  # the server dropped the transaction with the connection
+        elif self._conn.closed and (sql == "BEGIN" or not self._in_tx):
+            self._conn.close()
+            self._conn = self._psycopg.connect(self._url, autocommit=True)
+            self._in_tx = False
+        cursor = self._conn.execute(_pg_sql(sql, bool(args)), tuple(args) if args else None)
+        if sql == "BEGIN":
+            self._in_tx = True
+        return cursor
+
+    def close(self) -> None:
+        self._conn.close()
+
 
 class StoreError(Exception):
     pass
@@ -172,28 +248,63 @@ def _loads(b: bytes | None) -> Any:
 
 
 class Store:
+    """`database`: an SQLite file (a path, `:memory:` or `sqlite:///path`) or a
+    `postgresql://user@host:port/name` URL."""
+
     def __init__(self, path: Path | str):
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.postgres = is_postgres(self.path)
         self._lock = threading.RLock()
         self._grouped = False  # a `group()` transaction is open (by the thread holding _lock)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._migrate()
+        self._db: Any
+        if self.postgres:
+            self._db = _PgConnection(self.path)
+            self.IntegrityError: type[Exception] = self._db.IntegrityError
+            self._begin = "BEGIN"
+            self._for_update = " FOR UPDATE"  # other replicas may write the same row meanwhile
+        else:
+            if self.path.startswith("sqlite:///"):
+                self.path = self.path[len("sqlite:///") :]
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self.IntegrityError = sqlite3.IntegrityError
+            self._begin = "BEGIN IMMEDIATE"
+            self._for_update = ""  # BEGIN IMMEDIATE already holds the write lock
+        try:
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _shown(self) -> str:
+        """The database for messages: a URL without its password."""
+        return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1@", self.path)
 
     # -- plumbing --
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self) -> Iterator[Any]:
         with self._lock:
             if self._grouped:  # inside `group()` on this thread: its transaction holds this
-                yield self._db
+                if not self.postgres:
+                    yield self._db
+                    return
+                # PostgreSQL aborts the whole transaction on a failed statement (SQLite undoes
+                # just that statement): a savepoint keeps the group's other writes
+                self._db.execute("SAVEPOINT tx")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK TO SAVEPOINT tx")
+                    raise
+                self._db.execute("RELEASE SAVEPOINT tx")
                 return
-            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(self._begin)
             try:
                 yield self._db
             except BaseException:
@@ -211,7 +322,7 @@ class Store:
             if self._grouped:
                 yield
                 return
-            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(self._begin)
             self._grouped = True
             try:
                 yield
@@ -224,6 +335,15 @@ class Store:
             return self._db.execute(sql, args).fetchall()
 
     def _migrate(self) -> None:
+        if not self.postgres:
+            return self._migrate_locked()
+        self._db.execute("SELECT pg_advisory_lock(?)", (_MIGRATION_LOCK,))
+        try:
+            self._migrate_locked()
+        finally:
+            self._db.execute("SELECT pg_advisory_unlock(?)", (_MIGRATION_LOCK,))
+
+    def _migrate_locked(self) -> None:
         with self._tx() as db:
             db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             row = db.execute("SELECT version FROM schema_version").fetchone()
@@ -234,7 +354,7 @@ class Store:
                 version = row[0]
         if version > SCHEMA_VERSION:
             raise StoreError(
-                f"{self.path} has schema version {version}, newer than this Blockprop "
+                f"{self._shown()} has schema version {version}, newer than this Blockprop "
                 f"understands ({SCHEMA_VERSION}); upgrade Blockprop or use another database"
             )
         for target in range(version + 1, SCHEMA_VERSION + 1):
@@ -323,7 +443,9 @@ class Store:
         """The updated row; None if missing; the current revision (int) on a revision clash."""
         now = time.time()
         with self._tx() as db:
-            row = db.execute("SELECT revision, public FROM graphs WHERE id = ?", (id,)).fetchone()
+            row = db.execute(
+                f"SELECT revision, public FROM graphs WHERE id = ?{self._for_update}", (id,)
+            ).fetchone()
             if row is None:
                 return None
             revision, old_public = row
@@ -509,6 +631,13 @@ class Store:
         args = (run_id, after, until, limit)
         if max_bytes is None:
             return self._query(sql, args)
+        if self.postgres:  # the server counts the bytes (psycopg would fetch every row first)
+            return self._query(
+                "SELECT seq, points FROM (SELECT seq, points, "
+                "SUM(length(points)) OVER (ORDER BY seq) - length(points) AS before "
+                f"FROM ({sql}) AS batches) AS counted WHERE before < ? ORDER BY seq",
+                (*args, max_bytes),
+            )
         rows, used = [], 0
         with self._lock:
             # rows are stepped one by one, so SQLite reads no more than is kept
