@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     # unfollowed before it expires
     max_session_bytes: int = 256 * 2**20
     session_idle_seconds: float = 2 * 3600.0
+    # Redis (`redis://host:port/db`, needs the `blockprop[scale]` extra): classroom sessions are
+    # stored there and their updates published, so any replica serves any session's followers
+    # and a restart ends none. Unset: in this server's memory. Runs and streams stay per replica.
+    redis_url: str | None = None
     # permessage-deflate on WebSockets: off by default (on a loopback or LAN it costs far more
     # CPU than it saves); consider it when serving remote clients over slow links.
     ws_deflate: bool = False

@@ -5,8 +5,9 @@ A session holds what students need to mirror the teacher: the graph document, a 
 version counters. The teacher changes it with the session's edit token; followers watch it
 over a WebSocket and can never change it.
 
-Sessions live in memory: they are live broadcasts, not documents (a follower who wants to
-keep the graph forks it into a stored graph). So that memory is bounded:
+Sessions live in memory here (with `BLOCKPROP_REDIS_URL`, in Redis instead, shared by every
+replica: `sessions_redis.py`): they are live broadcasts, not documents (a follower who wants
+to keep the graph forks it into a stored graph). So that memory is bounded:
 
 - the sessions together hold at most `max_bytes` of JSON (graph + view, as serialised): a
   session alone larger than that is refused with 413 `too_large`; one that does not fit with
@@ -67,12 +68,39 @@ class Follower(Sender):
                 await self._send(s.state_frame(with_graph))
 
 
+async def stop_follower(follower: Follower) -> None:
+    """Take a follower off its session and stop its sender task."""
+    session = follower.session
+    if follower in session.followers:
+        session.followers.discard(follower)
+        if not session.followers:
+            session.touched = time.monotonic()  # idle from now on
+    follower.closed = True
+    task = follower.task
+    if task is not None and not task.done():
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+
+
 class RetryLater(ServiceError):
     """429: full for now; `Retry-After` says when room may come back."""
 
     def __init__(self, code: str, message: str, retry_after: float):
         super().__init__(429, code, message)
         self.headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
+
+
+def check_edit_token(edit_hash: str, token: str | None) -> None:
+    """403 unless `token` is the session's edit token."""
+    if not token:
+        raise ServiceError(
+            403,
+            "edit_token_required",
+            "changing this session needs its edit token in the X-Edit-Token header",
+        )
+    if not token_matches(token, edit_hash):
+        raise ServiceError(403, "bad_edit_token", "wrong edit token for this session")
 
 
 def json_size(doc: dict[str, Any]) -> int:
@@ -82,9 +110,15 @@ def json_size(doc: dict[str, Any]) -> int:
 class Session:
     """One broadcast. `version` counts every change; `graph_version` the graph's changes."""
 
-    def __init__(self, graph: dict[str, Any], view: dict[str, Any], edit_hash: str):
+    def __init__(
+        self,
+        graph: dict[str, Any],
+        view: dict[str, Any],
+        edit_hash: str,
+        session_id: str | None = None,
+    ):
         now = time.time()
-        self.id = new_id()
+        self.id = session_id or new_id()
         self.edit_hash = edit_hash
         self.graph = graph
         self.view = view
@@ -231,14 +265,7 @@ class SessionHub:
         return session
 
     def _check(self, session: Session, token: str | None) -> None:
-        if not token:
-            raise ServiceError(
-                403,
-                "edit_token_required",
-                "changing this session needs its edit token in the X-Edit-Token header",
-            )
-        if not token_matches(token, session.edit_hash):
-            raise ServiceError(403, "bad_edit_token", "wrong edit token for this session")
+        check_edit_token(session.edit_hash, token)
 
     def update(
         self,
@@ -299,17 +326,7 @@ class SessionHub:
         return follower
 
     async def unfollow(self, follower: Follower) -> None:
-        session = follower.session
-        if follower in session.followers:
-            session.followers.discard(follower)
-            if not session.followers:
-                session.touched = time.monotonic()  # idle from now on
-        follower.closed = True
-        task = follower.task
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
+        await stop_follower(follower)
 
     # -- housekeeping
 

@@ -11,6 +11,8 @@
   (413 `too_large` for one bigger than that, 429 `too_many_sessions` with `Retry-After` when it
   does not fit beside the others), and a session unchanged and unfollowed for
   `BLOCKPROP_SESSION_IDLE_SECONDS` expires (404 afterwards).
+- With `BLOCKPROP_REDIS_URL` the sessions live in Redis and every replica serves every
+  session's followers (`service/sessions_redis.py`, where the differences are listed).
 
 Origin and access-token checks are the server's (`api/security.py`), as everywhere.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response, WebSocket, WebSocketDisconnect
@@ -36,26 +39,37 @@ from blockprop.api.schemas import (
 from blockprop.api.schemas.common import created
 from blockprop.service.errors import ServiceError
 from blockprop.service.sessions import SessionHub
+from blockprop.service.sessions_redis import RESTARTING, RedisSessionHub
 
 router = APIRouter(tags=["classroom"])
 
 
-def get_sessions(conn: HTTPConnection) -> SessionHub:
-    """The app's session hub, made on first use (overridable in tests)."""
+def get_sessions(conn: HTTPConnection) -> SessionHub | RedisSessionHub:
+    """The app's session hub, made on first use (overridable in tests): in memory, or in
+    Redis when `BLOCKPROP_REDIS_URL` is set."""
     hub = getattr(conn.app.state, "sessions", None)
     if hub is None:
         settings = conn.app.state.settings
-        hub = SessionHub(
-            max_followers=settings.max_ws_clients,
-            ttl=settings.session_idle_seconds,
-            max_bytes=settings.max_session_bytes,
-            send_timeout=settings.ws_send_timeout,
-        )
+        limits = {
+            "max_followers": settings.max_ws_clients,
+            "ttl": settings.session_idle_seconds,
+            "max_bytes": settings.max_session_bytes,
+            "send_timeout": settings.ws_send_timeout,
+        }
+        if settings.redis_url:
+            hub = RedisSessionHub(settings.redis_url, **limits)
+        else:
+            hub = SessionHub(**limits)
         conn.app.state.sessions = hub
     return hub
 
 
-SessionsDep = Annotated[SessionHub, Depends(get_sessions)]
+SessionsDep = Annotated[SessionHub | RedisSessionHub, Depends(get_sessions)]
+
+
+async def _done(result: Any) -> Any:
+    """The result of a hub method: the Redis hub's are awaited, the in-memory hub's are not."""
+    return await result if inspect.isawaitable(result) else result
 
 
 def _view(model: Any) -> dict[str, Any]:
@@ -82,14 +96,14 @@ async def create_session(
     body: SessionCreate, settings: SettingsDep, hub: SessionsDep
 ) -> dict[str, Any]:
     """Start broadcasting a graph. Share `follow_path` with students; keep `edit_token`."""
-    session, token = hub.create(graph_doc(body.graph, settings), _view(body.view))
+    session, token = await _done(hub.create(graph_doc(body.graph, settings), _view(body.view)))
     return {**session.read(), "edit_token": token, "follow_path": f"/follow/{session.id}"}
 
 
 @router.get("/sessions/{session_id}", response_model=SessionRead, responses=errors(404))
 async def read_session(session_id: str, hub: SessionsDep) -> dict[str, Any]:
     """The session now: graph, view, versions and how many follow it."""
-    return hub.get(session_id).read()
+    return (await _done(hub.get(session_id))).read()
 
 
 @router.patch(
@@ -107,20 +121,20 @@ async def update_session(
     """Change the graph and/or the view; every follower gets the new state at once."""
     graph = graph_doc(body.graph, settings) if body.graph is not None else None
     view = _view(body.view) if body.view is not None else None
-    return hub.update(session_id, token, graph=graph, view=view).read()
+    return (await _done(hub.update(session_id, token, graph=graph, view=view))).read()
 
 
 @router.delete("/sessions/{session_id}", status_code=204, responses=errors(403, 404))
 async def end_session(session_id: str, hub: SessionsDep, token: EditToken) -> Response:
     """End the broadcast: followers get `closed` (they keep what they see and can fork it)."""
-    hub.end(session_id, token)
+    await _done(hub.end(session_id, token))
     return Response(status_code=204)
 
 
 @router.websocket("/sessions/{session_id}/stream")
 async def follow_session(ws: WebSocket, session_id: str, hub: SessionsDep) -> None:
     try:
-        hub.get(session_id)
+        await _done(hub.get(session_id))
     except ServiceError as e:
         await _deny(ws, e.status, e.code, e.message)
         return
@@ -130,7 +144,7 @@ async def follow_session(ws: WebSocket, session_id: str, hub: SessionsDep) -> No
         return
     await ws.accept()
     try:
-        follower = hub.follow(session_id, ws.send_text)
+        follower = await _done(hub.follow(session_id, ws.send_text))
     except ServiceError as e:
         with contextlib.suppress(Exception):
             await ws.close(code=4000 + e.status, reason=e.message[:120])
@@ -156,5 +170,7 @@ async def follow_session(ws: WebSocket, session_id: str, hub: SessionsDep) -> No
         reason = follower.drop_reason
         await hub.unfollow(follower)
         code = 1000 if reason in (None, "the session has ended") else 1008
+        if reason == RESTARTING:  # the Redis hub's sessions outlive this server: reconnect
+            code = 1012
         with contextlib.suppress(Exception):
             await asyncio.wait_for(ws.close(code=code, reason=(reason or "")[:120]), 1.0)
