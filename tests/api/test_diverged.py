@@ -67,8 +67,11 @@ def test_a_diverged_run_is_held_then_resumed_with_a_smaller_lr(runs_api):
             return [f for f in frames if f["type"] == "status"]
 
     statuses = asyncio.run(go())
-    assert [(f["status"], f["live"]) for f in statuses] == [("running", True), ("done", False)]
-    assert statuses[0]["diverged_node"] is None
+    # status frames are latest-wins: a run that ends within milliseconds of resuming may be
+    # seen `done` without its `running` frame, never anything else
+    assert (statuses[-1]["status"], statuses[-1]["live"]) == ("done", False), statuses
+    assert [f["status"] for f in statuses[:-1]] in ([], ["running"]), statuses
+    assert all(f["diverged_node"] is None for f in statuses), statuses
     done = runs_api.get(f"/api/runs/{run['id']}").json()
     assert (done["status"], done["live"], done["diverged_node"]) == ("done", False, None)
     assert done["finished_at"] is not None and done["step"] == 30

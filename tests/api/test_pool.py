@@ -105,7 +105,9 @@ def test_a_queued_run_says_where_it_stands_and_starts_when_room_frees(private_se
 
         frames = asyncio.run(watch())
         statuses = [f["status"] for f in frames if f["type"] == "status"]
-        assert statuses[-1] == "done" and "running" in statuses, statuses
+        # latest-wins status frames: a short run may be seen done without its running frame
+        assert statuses[-1] == "done", statuses
+        assert set(statuses) <= {"queued", "starting", "running", "done"}, statuses
         assert api.get(f"/api/runs/{second['id']}").json()["status"] == "stopped"
     finally:
         api.close()
