@@ -28,7 +28,7 @@ from playwright.sync_api import sync_playwright
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS / "e2e"))
 sys.path.insert(0, str(TESTS))
-from chromium import LAUNCH_ARGS, find_chromium  # noqa: E402  (tests/e2e/chromium.py)
+from chromium import find_chromium, launch  # noqa: E402  (tests/e2e/chromium.py)
 from perf import editor_scenario  # noqa: E402  (tests/e2e/perf.py)
 
 from conftest import start_server  # noqa: E402  (tests/conftest.py)
@@ -39,13 +39,10 @@ GESTURES = ("pan_fitted", "pan_detail", "node_drag")
 
 
 def run(url: str) -> dict:
-    path = find_chromium()
-    if path is None:
+    if find_chromium() is None:
         sys.exit("no Chromium found: run `python tests/e2e/chromium.py` (make bench does)")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            headless=True, args=LAUNCH_ARGS, **({"executable_path": path} if path else {})
-        )
+        browser = launch(pw, headless=True)
         try:
             page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
             return editor_scenario(page, url)

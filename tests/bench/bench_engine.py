@@ -32,7 +32,7 @@ except ImportError:  # run from a checkout without installing
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "backend"))
     from blockprop.engine import compile_graph
 
-from fused import FusedMLP, mlp_doc, sgd  # noqa: E402  (beside this file)
+from fused import FusedMLP, mlp_doc, sgd, torch_mlp  # noqa: E402  (beside this file)
 
 LR = 0.01
 CASES = {
@@ -82,12 +82,7 @@ def torch_runner(case):
 
     torch.set_num_threads(2)
     sizes = case["sizes"]
-    layers = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layers.append(torch.nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(torch.nn.Tanh() if case["act"] == "tanh" else torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers)
+    model = torch_mlp(sizes, case["act"])
     opt = torch.optim.SGD(model.parameters(), lr=LR)
     x, y = make_data(sizes, case["loss"], case["batch"])
     x = torch.from_numpy(x)

@@ -28,7 +28,7 @@ from playwright.sync_api import expect, sync_playwright
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS / "e2e"))
 sys.path.insert(0, str(TESTS))
-from chromium import LAUNCH_ARGS, find_chromium  # noqa: E402  (tests/e2e/chromium.py)
+from chromium import find_chromium, launch  # noqa: E402  (tests/e2e/chromium.py)
 from perf import WATCHED, load_chain, measure, record_snapshots  # noqa: E402  (tests/e2e)
 
 from conftest import start_server  # noqa: E402  (tests/conftest.py)
@@ -43,13 +43,10 @@ FIGURES = ("longest_task_ms", "frame_ms_p50", "frame_ms_p95", "snapshots_per_s",
 
 
 def run(url: str, folder: Path) -> tuple[dict, list[dict]]:
-    path = find_chromium()
-    if path is None:
+    if find_chromium() is None:
         sys.exit("no Chromium found: run `python tests/e2e/chromium.py` (make bench does)")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            headless=True, args=LAUNCH_ARGS, **({"executable_path": path} if path else {})
-        )
+        browser = launch(pw, headless=True)
         try:
             page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
             errors: list[str] = []

@@ -58,7 +58,7 @@ except ImportError:  # run from a checkout without installing
     import blockprop
 BACKEND = str(Path(blockprop.__file__).resolve().parents[1])  # the CLI runs the same code
 
-from fused import FusedMLP, mlp_doc  # noqa: E402  (beside this file)
+from fused import FusedMLP, mlp_doc, torch_mlp  # noqa: E402  (beside this file)
 
 from blockprop.engine.data import load_dataset, load_npz  # noqa: E402
 from blockprop.engine.executor import compile_graph  # noqa: E402
@@ -251,12 +251,7 @@ def torch_side(case, data: Data, steps: int) -> float:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     sizes = case["sizes"]
-    layers: list = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layers.append(torch.nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(torch.nn.Tanh() if case["act"] == "tanh" else torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers)
+    model = torch_mlp(sizes, case["act"])
     opt = torch.optim.SGD(model.parameters(), lr=LR)
     lossfn = (
         torch.nn.functional.mse_loss if case["loss"] == "mse" else torch.nn.functional.cross_entropy

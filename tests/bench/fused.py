@@ -103,3 +103,15 @@ class FusedMLP:
                 g = gz[i - 1]
         sgd(self.pairs, lr)
         return loss
+
+
+def torch_mlp(sizes, act):
+    """The same MLP in PyTorch (the CPU reference); torch is imported by the caller."""
+    import torch
+
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.Tanh() if act == "tanh" else torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)

@@ -72,3 +72,9 @@ def ensure_chromium() -> str:
 
 if __name__ == "__main__":
     print(ensure_chromium())
+
+
+def launch(pw, **kw):
+    """Chromium through Playwright with the flags above: this machine's, else Playwright's."""
+    path = find_chromium()
+    return pw.chromium.launch(args=LAUNCH_ARGS, executable_path=path or None, **kw)
