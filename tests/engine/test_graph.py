@@ -174,7 +174,20 @@ CASES = {
         ),
     ],
     "too_large": [],  # needs max_bytes: see test_too_large
+    "module_cycle": [
+        lambda: {
+            "modules": {
+                "a": {"inputs": ["x"], "outputs": {"y": "u"}, "nodes": [instance("u", "b")]},
+                "b": {"inputs": ["x"], "outputs": {"y": "v"}, "nodes": [instance("v", "a")]},
+            },
+            "nodes": [node("x", "input", shape=[2]), instance("m", "a", "x")],
+        },
+    ],
 }
+
+
+def instance(nid, module, src="x"):
+    return {"id": nid, "op": "module", "params": {"module": module}, "inputs": {"x": src}}
 
 
 def _cases():

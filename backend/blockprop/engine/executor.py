@@ -163,7 +163,7 @@ class Plan:
     def _env(self, node: Node, align: bool) -> dict:
         """Names a rule of ``node`` can bind (inputs aligned for broadcasting ops)."""
         env: dict[str, Any] = dict(node.params)
-        env.update(self.params.get(node.id, {}))
+        env.update(self.params.get(node.owner, {}))  # a tied node reads its owner's
         for t in node.op.trainables:  # absent optional trainables bind as None
             env.setdefault(t.name, None)
         env.update(self._scratch.get(node.id, {}))
@@ -292,6 +292,7 @@ class Plan:
                 written.add(k)
 
         steps: list = []
+        param_written: set[int] = set()  # tied nodes add into their owner's gradient
         for node in reversed(self._nodes):
             if not any(computed[k] for k in node.keys):
                 continue
@@ -302,8 +303,13 @@ class Plan:
             env["ans"] = (
                 tuple(values[k] for k in node.keys) if op.multi_output else values[node.keys[0]]
             )
-            for name, dest in self.param_grads.get(node.id, {}).items():
+            for name, dest in self.param_grads.get(node.owner, {}).items():
                 rule = op.vjp_rule(name)
+                if id(dest) in param_written:
+                    env["out"] = scratch(dest.shape)
+                    steps.append((partial(rule.fn, *rule.args(env)), dest, _post_add))
+                    continue
+                param_written.add(id(dest))
                 env["out"] = dest
                 steps.append((partial(rule.fn, *rule.args(env)), dest, _post_write))
             for port in op.inputs:
@@ -507,6 +513,13 @@ class Plan:
         staged = []
         for nid, entries in state.items():
             if nid not in self.params:
+                owner = self.ties.get(nid)
+                if owner is not None:
+                    raise _bad_state(
+                        f"state names '{nid}', which shares the parameters of '{owner}' "
+                        f"(tie): give them as state['{owner}']",
+                        nid,
+                    )
                 what = (
                     "no node"
                     if nid not in self._an.by_key and nid not in self.order
@@ -552,6 +565,16 @@ class Plan:
         return None
 
     @property
+    def ties(self) -> dict[str, str]:
+        """Tied nodes (of instances with ``tie``) -> the node whose parameters they use."""
+        return {n.id: n.owner for n in self._nodes if n.owner != n.id and n.trainables}
+
+    @property
+    def instances(self) -> dict:
+        """Module instances by flat id (:class:`~blockprop.engine.modules.Instance`)."""
+        return self._an.instances
+
+    @property
     def num_params(self) -> int:
         """Number of trainable scalars."""
         return sum(a.size for p in self.params.values() for a in p.values())
@@ -567,8 +590,9 @@ def _init_params(an: Analysis, seed: int, dtype: np.dtype) -> tuple[dict, dict]:
     """The trainable parameters and their gradients, initialised from ``seed``. Both are
     packed (:mod:`.buffers`) in the same layout, in topological order: an optimiser updates
     them all, and a trainer takes their norm or a copy, in one call over the flat buffer."""
-    keys = [(n.id, name, init) for n in an.nodes for name, (_, init) in n.trainables.items()]
-    shapes = [tuple(s) for n in an.nodes for s, _ in n.trainables.values()]
+    owners = [n for n in an.nodes if n.owner == n.id]  # tied nodes use their owner's
+    keys = [(n.id, name, init) for n in owners for name, (_, init) in n.trainables.items()]
+    shapes = [tuple(s) for n in owners for s, _ in n.trainables.values()]
     _, pviews = pack(shapes, dtype)
     _, gviews = pack(shapes, dtype)
     params: dict[str, dict[str, np.ndarray]] = {}

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from . import registry
+from .modules import BROKEN, PATH_RE, FlatDoc, Instance, flatten
 from .registry import OpDef, Param, ShapeError
 
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")  # \Z: "$" would let a trailing "\n" through
@@ -47,6 +48,7 @@ CODES = (
     "too_large",
     "bad_feed",  # run time: a fed array is missing or has the wrong shape/dtype
     "bad_state",  # run time: a state entry names an unknown parameter or has the wrong shape
+    "module_cycle",  # a module contains itself (``nodes``: the module names round the cycle)
 )
 
 
@@ -135,6 +137,7 @@ class Node:
     trainables: dict = field(default_factory=dict)  # name -> (shape, init)
     scratch: dict = field(default_factory=dict)  # name -> per-sample shape
     ok: bool = True  # op, params and inputs are fine (shapes may still be unknown)
+    owner: str = ""  # the node whose trainable parameters it uses (itself unless tied)
 
     def __repr__(self) -> str:
         return f"<node {self.id} ({self.op.name})>"
@@ -147,6 +150,8 @@ class Analysis:
     result: ValidationResult
     nodes: list[Node]  # topological order (only nodes that could be ordered)
     by_key: dict[str, tuple[Node, int]]  # value key -> (node, output index)
+    #: module instances by flat id, parents first (:class:`~.modules.Instance`)
+    instances: dict[str, Instance] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- params
@@ -254,17 +259,22 @@ def _analyse(doc: Any, max_bytes: int | None, batch_size: int, itemsize: int) ->
     if not isinstance(raw_nodes, list):
         add(Issue("bad_graph", "the graph document needs a 'nodes' list"))
         return empty
+    # modules are expanded first: from here on the graph is flat, ids may be paths ("b1/l")
+    doc = flatten(doc)
+    issues.extend(doc.issues)
+    raw_nodes = doc["nodes"]
+    ties = doc.ties
 
     # -- 1. each node on its own: id, op, params, input ports
     ops = {o.name: o for o in registry.all_ops()}
     nodes: dict[str, Node] = {}
-    bad_ids: set[str] = set()  # ids that exist but whose node is broken (no dangling noise)
+    bad_ids: set[str] = {BROKEN}  # ids that exist but whose node is broken (no dangling noise)
     for i, raw in enumerate(raw_nodes):
         if not isinstance(raw, dict):
             add(Issue("bad_graph", f"node #{i + 1} must be an object with 'id' and 'op'"))
             continue
         nid = raw.get("id")
-        if not isinstance(nid, str) or not ID_RE.match(nid):
+        if not isinstance(nid, str) or not PATH_RE.match(nid):
             shown = nid if isinstance(nid, str) else repr(nid)
             add(
                 Issue(
@@ -290,7 +300,7 @@ def _analyse(doc: Any, max_bytes: int | None, batch_size: int, itemsize: int) ->
             add(Issue("unknown_op", msg, [nid]))
             bad_ids.add(nid)
             continue
-        node = Node(nid, op, {}, i, {})
+        node = Node(nid, op, {}, i, {}, owner=ties.get(nid, nid))
         nodes[nid] = node
 
         raw_params = raw.get("params", {})
@@ -478,6 +488,8 @@ def _analyse(doc: Any, max_bytes: int | None, batch_size: int, itemsize: int) ->
             for k, d in zip(node.keys, node.dtypes, strict=True):
                 key_dtype[k] = d
 
+    _check_ties(nodes, add)
+
     # -- 5. a cost must not reach trainable parameters only through a non-differentiable op
     _check_differentiable(topo, add)
 
@@ -497,7 +509,31 @@ def _analyse(doc: Any, max_bytes: int | None, batch_size: int, itemsize: int) ->
             )
 
     result = ValidationResult(not issues, order, shapes, issues)
-    return Analysis(result, topo, by_key)
+    return Analysis(result, topo, by_key, doc.instances)
+
+
+def _check_ties(nodes: dict[str, Node], add) -> None:
+    """Tied nodes (instances with ``tie``) must need parameters of the owner's shapes."""
+    for node in nodes.values():
+        owner = nodes.get(node.owner)
+        if owner is node or owner is None or node.shapes is None or owner.shapes is None:
+            continue
+        mine = {k: s for k, (s, _) in node.trainables.items()}
+        theirs = {k: s for k, (s, _) in owner.trainables.items()}
+        if mine != theirs:
+            show = "; ".join(
+                f"{k} {list(mine.get(k, ()))} vs {list(theirs.get(k, ()))}"
+                for k in sorted(set(mine) | set(theirs))
+                if mine.get(k) != theirs.get(k)
+            )
+            add(
+                Issue(
+                    "shape_mismatch",
+                    f"node '{node.id}' shares the parameters of '{owner.id}' (tie), but they "
+                    f"differ in shape: {show}; tied instances need inputs of the same shapes",
+                    [node.id, owner.id],
+                )
+            )
 
 
 def _infer(node: Node, key_shape: dict, key_dtype: dict, add) -> None:

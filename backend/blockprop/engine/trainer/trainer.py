@@ -16,6 +16,7 @@ from blockprop.engine import registry
 from blockprop.engine.data import Dataset
 from blockprop.engine.executor import Plan, compile_graph
 from blockprop.engine.graph import GraphError
+from blockprop.engine.modules import flatten
 from blockprop.engine.optim import make_optimizer
 from blockprop.engine.schedules import Schedule
 from blockprop.engine.trainer.checkpoints import Checkpoints
@@ -144,10 +145,12 @@ class Trainer(Feeds, Steps, Control, Evaluation, Snapshots, Checkpoints):
 
     @staticmethod
     def _prepare_doc(doc: dict, cfg: TrainConfig) -> dict:
-        """The document to compile: a copy with every dropout rate set to `cfg.dropout` when
-        the config overrides it (the caller's document is left alone)."""
+        """The document to compile: its modules expanded (nodes by flat id, ``b1/l``), with
+        every dropout rate set to `cfg.dropout` when the config overrides it (the caller's
+        document is left alone)."""
         if not isinstance(doc, dict) or not isinstance(doc.get("nodes"), list):
             return doc  # compile_graph reports it
+        doc = flatten(doc)
         if cfg.dropout is None:
             return doc
         doc = copy.deepcopy(doc)
