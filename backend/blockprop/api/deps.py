@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection
 
 from blockprop.api.errors import ApiError
 from blockprop.api.security import EDIT_HEADER
+from blockprop.engine.modules import flat_node_count
 from blockprop.service.runs import RunManager
 from blockprop.service.store import Store
 from blockprop.settings import Settings
@@ -80,5 +81,13 @@ def graph_doc(graph: Any, settings: Settings) -> dict[str, Any]:
             f"the graph has {len(graph.nodes)} nodes; the limit is {settings.max_nodes}",
         )
     doc = graph.model_dump(exclude_unset=True)  # what the client sent, checked
+    flat = flat_node_count(doc)  # modules multiply nodes: count them expanded (not built)
+    if flat is not None and flat > settings.max_nodes:
+        raise ApiError(
+            413,
+            "too_large",
+            f"with its modules expanded the graph has {flat:,} nodes; the limit is "
+            f"{settings.max_nodes:,}",
+        )
     doc.setdefault("version", 1)
     return doc

@@ -96,6 +96,12 @@ def gradcheck(
     wanted = None if keys is None else set(keys)
     out: dict[str, float] = {}
     rng = np.random.default_rng(seed)
+    # a parameter is first read by its owner or by a node tied to it (module instances with
+    # "tie"), whichever runs first: the numeric derivative reruns forward from there
+    first_use: dict[str, int] = {}
+    for node in plan._nodes:
+        at = plan._step_at[node.id]
+        first_use[node.owner] = min(first_use.get(node.owner, at), at)
     for node in plan._nodes:
         own_step = node.op.source is None  # fed and static nodes have no forward step
         start = plan._step_at[node.id] + (1 if own_step else 0)
@@ -116,6 +122,6 @@ def gradcheck(
             idx = _pick(arr.size, per_item, rng)
             analytic = plan.param_grads[node.id][name]
             analytic = (analytic.reshape(-1)[idx] if idx is not None else analytic).copy()
-            numeric = _numeric(plan, arr, plan._step_at[node.id], eps, idx)
+            numeric = _numeric(plan, arr, first_use[node.id], eps, idx)
             out[item] = relative_error(analytic, numeric, floor)
     return out

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from . import registry
-from .modules import BROKEN, PATH_RE, FlatDoc, Instance, flatten
+from .modules import BROKEN, PATH_RE, Instance, flatten
 from .registry import OpDef, Param, ShapeError
 
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")  # \Z: "$" would let a trailing "\n" through

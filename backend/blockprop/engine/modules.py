@@ -283,8 +283,11 @@ class _Scope:
         defs: dict[str, dict],
         where: str,
         add,
+        raw_modules: Any = None,
     ):
         self.inputs = set(inputs)
+        # names of every module written, well-formed or not (a malformed "modules": all)
+        self.raw_modules = raw_modules
         self.templates, self.defs, self.where, self.add = templates, defs, where, add
         self.plain: list[dict] = []
         self.inst: dict[str, dict] = {}  # id -> raw instance node (well-formed ones)
@@ -367,7 +370,9 @@ class _Scope:
         nid = raw["id"]
         params = raw.get("params")
         if not isinstance(params, dict):
-            self.add(_issue("bad_param", f"node '{nid}' (module) needs params {{'module': …}}", [nid]))
+            self.add(
+                _issue("bad_param", f"node '{nid}' (module) needs params {{'module': …}}", [nid])
+            )
             return False
         ok = True
         for k in params:
@@ -383,6 +388,8 @@ class _Scope:
                 )
                 ok = False
         name = params.get("module")
+        if name not in self.defs and self.raw_modules is not None and name in self.raw_modules:
+            return False  # its definition is broken, and reported
         if name not in self.defs:
             names = sorted(self.defs)
             if not isinstance(name, str):
@@ -392,13 +399,19 @@ class _Scope:
                 why = f"names no module of this graph: {name!r}" + (
                     f"; did you mean '{close[0]}'?" if close else ""
                 )
-            self.add(_issue("bad_param", f"node '{nid}' (module): parameter 'module' {why}", [nid], "module"))
+            self.add(
+                _issue(
+                    "bad_param", f"node '{nid}' (module): parameter 'module' {why}", [nid], "module"
+                )
+            )
             return False
         if name not in self.templates:  # on a cycle (reported) or broken
             return False
         inputs = raw.get("inputs") or {}
         if not isinstance(inputs, dict):
-            self.add(_issue("bad_graph", f"node '{nid}': 'inputs' must map port names to sources", [nid]))
+            self.add(
+                _issue("bad_graph", f"node '{nid}': 'inputs' must map port names to sources", [nid])
+            )
             return False
         ports = self.defs[name].get("inputs", [])
         for port in inputs:
@@ -418,7 +431,9 @@ class _Scope:
                 what = "needs an input" if port not in inputs else "needs a node id as the source"
                 code = "missing_input" if port not in inputs else "dangling_input"
                 self.add(
-                    _issue(code, f"node '{nid}' (module '{name}') {what} on port '{port}'", [nid], port)
+                    _issue(
+                        code, f"node '{nid}' (module '{name}') {what} on port '{port}'", [nid], port
+                    )
                 )
                 ok = False
         return ok
@@ -562,7 +577,11 @@ class _Scope:
                     else "must name another instance of the same module in the same graph"
                     f" ('{raw['params']['module']}'), got {tie!r}"
                 )
-                self.add(_issue("bad_param", f"node '{nid}' (module): parameter 'tie' {why}", [nid], "tie"))
+                self.add(
+                    _issue(
+                        "bad_param", f"node '{nid}' (module): parameter 'tie' {why}", [nid], "tie"
+                    )
+                )
                 continue
             tie_of[nid] = tie
         owners: dict[str, str] = {}
@@ -586,9 +605,11 @@ class _Scope:
         return owners
 
 
-def _template(defs: dict, name: str, templates: dict, add) -> _Template:
+def _template(defs: dict, name: str, templates: dict, add, raw_modules: Any) -> _Template:
     d = defs[name]
-    scope = _Scope(d["nodes"], d.get("inputs", []), templates, defs, f"module '{name}'", add)
+    scope = _Scope(
+        d["nodes"], d.get("inputs", []), templates, defs, f"module '{name}'", add, raw_modules
+    )
     t = scope.expand()
     keys = {n["id"] for n in scope.plain} | set(scope.inst)
     for port, src in d["outputs"].items():
@@ -639,10 +660,13 @@ def flatten(doc: Any, *, max_nodes: int = MAX_FLAT_NODES) -> Any:
         )
         flat["nodes"], flat.issues = [], issues
         return flat
+    written = doc.get("modules")
+    if written is not None and not isinstance(written, dict):
+        written = _Everything()  # already reported: instances say nothing more
     templates: dict[str, _Template] = {}
     for name in order:
-        templates[name] = _template(defs, name, templates, add)
-    t = _Scope(top, [], templates, defs, "", add).expand()
+        templates[name] = _template(defs, name, templates, add, written)
+    t = _Scope(top, [], templates, defs, "", add, written).expand()
     nodes = []
     for n in t.nodes:
         ins = n.get("inputs")
@@ -664,6 +688,11 @@ def flatten(doc: Any, *, max_nodes: int = MAX_FLAT_NODES) -> Any:
         )
     flat.issues = issues
     return flat
+
+
+class _Everything:
+    def __contains__(self, _: object) -> bool:
+        return True
 
 
 def _final(ref: Any) -> Any:

@@ -2014,6 +2014,13 @@ export interface components {
              */
             description?: string;
             /**
+             * Modules
+             * @description named sub-graphs that nodes of op 'module' instantiate
+             */
+            modules?: {
+                [key: string]: components["schemas"]["Module"];
+            } | null;
+            /**
              * Name
              * @default
              */
@@ -2299,6 +2306,28 @@ export interface components {
             train_loss?: number | null;
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * Module
+         * @description A module: a sub-graph used as one block (``{"op": "module", "params": {"module":
+         *     name, "tie"?: instance}}``). Its nodes read the module's inputs by port name; an
+         *     instance's inner values, gradients and parameters are addressed ``<instance>/<inner id>``.
+         */
+        Module: {
+            /**
+             * Inputs
+             * @description input port names
+             */
+            inputs?: string[];
+            /** Nodes */
+            nodes: components["schemas"]["Node"][];
+            /**
+             * Outputs
+             * @description output port → inner "node" or "node:port" (or an input, passed through)
+             */
+            outputs: {
+                [key: string]: string;
+            };
         };
         /**
          * Node

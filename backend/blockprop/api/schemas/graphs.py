@@ -40,6 +40,18 @@ class Node(Request):
     ui: dict[str, Any] = Field(default_factory=dict, description="layout; the engine ignores it")
 
 
+class Module(Request):
+    """A module: a sub-graph used as one block (``{"op": "module", "params": {"module":
+    name, "tie"?: instance}}``). Its nodes read the module's inputs by port name; an
+    instance's inner values, gradients and parameters are addressed ``<instance>/<inner id>``."""
+
+    inputs: list[str] = Field(default_factory=list, description="input port names")
+    outputs: dict[str, str] = Field(
+        description='output port → inner "node" or "node:port" (or an input, passed through)'
+    )
+    nodes: list[Node]
+
+
 class Graph(Request):
     """A graph document (version 1). See DESIGN.md "Graph document"."""
 
@@ -47,6 +59,9 @@ class Graph(Request):
     name: str = Field(default="", max_length=200)
     description: str = Field(default="", max_length=10_000)
     nodes: list[Node]
+    modules: dict[str, Module] | None = Field(
+        default=None, description="named sub-graphs that nodes of op 'module' instantiate"
+    )
     state: dict[str, dict[str, Any]] | None = Field(
         default=None, description="trained parameters by node and name (nested lists)"
     )
