@@ -28,6 +28,7 @@ def test_the_issue_lists_these_examples():
         "notes_network",
         "digits_softmax",
         "residual",
+        "residual_modules",
         "iris",
     }
     for e in list_examples():
@@ -108,3 +109,13 @@ def test_nearest_neighbour_is_forward_only():
     t = Trainer(graph, ds, cfg)
     assert t.run() == "done" and t.step_count == 0 and "no cost" in t.reason
     assert t.evaluate()["accuracy"] >= 0.95
+
+
+def test_residual_modules_uses_one_module_three_times_with_own_parameters():
+    graph, ds, cfg = load_example("residual_modules")
+    uses = [n for n in graph["nodes"] if n["op"] == "module"]
+    assert [n["params"]["module"] for n in uses] == ["residual"] * 3
+    t = Trainer(graph, ds, cfg)
+    assert {"b1/l", "b2/l", "b3/l"} <= set(t.plan.params)
+    assert t.run() == "done"
+    assert t.evaluate()["accuracy"] >= 0.97

@@ -28,7 +28,7 @@ import re
 import unicodedata
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,8 @@ TARGETS = {"pytorch": ("torch", "PyTorch"), "onnx": ("onnx", "ONNX")}
 
 #: a node id as the engine accepts it (checked again here: the exporters rely on it)
 NODE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: an id of a flattened graph: node ids joined by "/" (inner nodes of module instances)
+NODE_PATH = re.compile(r"[A-Za-z0-9_-]{1,64}(?:/[A-Za-z0-9_-]{1,64})*")
 
 #: file names Windows refuses whatever the extension
 _DEVICE_NAMES = frozenset(
@@ -62,6 +64,8 @@ class Prepared:
     params: dict[str, dict[str, np.ndarray]]
     seed: int
     from_state: bool
+    #: module instances by flat id, parents first (:class:`~blockprop.engine.modules.Instance`)
+    instances: dict = field(default_factory=dict)
 
     @property
     def costs(self) -> list[Node]:
@@ -112,13 +116,13 @@ def prepare(
     plan = compile_graph(doc, 1, dtype=np.float64, seed=seed, state=state, grads="params")
     name = doc.get("name") if isinstance(doc.get("name"), str) else ""
     has_state = bool(state) or bool(doc.get("state"))
-    return Prepared(name.strip(), an.nodes, plan.params, seed, has_state)
+    return Prepared(name.strip(), an.nodes, plan.params, seed, has_state, an.instances)
 
 
 def _check_ids(nodes: list[Node]) -> None:
     """Every node id matches :data:`NODE_ID` in full: the exporters write ids into names and
     comments, so they do not trust that the caller validated them the same way."""
-    bad = [n.id for n in nodes if not (isinstance(n.id, str) and NODE_ID.fullmatch(n.id))]
+    bad = [n.id for n in nodes if not (isinstance(n.id, str) and NODE_PATH.fullmatch(n.id))]
     if bad:
         raise GraphError(
             [

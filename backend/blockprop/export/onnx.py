@@ -10,7 +10,8 @@ graph's state or the engine's seeded initialisation. Each op's nodes come from i
 rule in the registry; the model is checked with ``onnx.checker``.
 
 Text from the graph is plain data here: value names are node ids (checked against
-:data:`~blockprop.export.NODE_ID` by ``prepare``) with the exporter's own suffixes, and the
+:data:`~blockprop.export.NODE_PATH` by ``prepare``; inner nodes of module instances are
+inlined with their flat ids, ``b1/l``) with the exporter's own suffixes after a ``#``, and the
 graph's name goes into the graph name, doc strings and the ``graph`` metadata entry as one
 line of printable text (:func:`~blockprop.export.plain_text`: no control characters, no line
 breaks, no lone surrogates, which a protobuf string cannot hold).
@@ -116,14 +117,15 @@ class _Builder:
         self.dtype: dict[str, str] = {}
         self.value: dict[str, str] = {}  # value key -> ONNX name
         self._count = 0
+        self._params: dict[str, str] = {}  # "<node>.<name>" -> initializer
         self._batch: str | None = None
 
     def fresh(self, prefix: str | None) -> str:
         self._count += 1
-        return f"{prefix or 'const'}/{self._count}"
+        return f"{prefix or 'const'}#{self._count}"  # no node id holds a "#"
 
     def initializer(self, value: np.ndarray, node: str | None, name: str | None) -> str:
-        init_name = f"{node}.{name}" if node and name else self.fresh(node and f"{node}/const")
+        init_name = f"{node}.{name}" if node and name else self.fresh(node and f"{node}#const")
         self.inits.append(numpy_helper.from_array(value, init_name))
         return init_name
 
@@ -136,9 +138,9 @@ class _Builder:
     def batch(self) -> str:
         if self._batch is None:
             if self.inputs:  # Shape(start, end): ONNX opset 15 and later
-                # a node may be called "batch"; no node id holds a "/"
+                # a node may be called "batch"; no node id holds a "#"
                 taken = any(n.id == "batch" for n in self.prep.nodes)
-                self._batch = "blockprop/batch" if taken else "batch"
+                self._batch = "blockprop#batch" if taken else "batch"
                 first = self.inputs[0].name
                 self.nodes.insert(
                     0, helper.make_node("Shape", [first], [self._batch], start=0, end=1)
@@ -152,8 +154,12 @@ class _Builder:
         env: dict[str, Any] = dict(node.params)
         for t in op.trainables:
             env[t.name] = None
-        for name, arr in self.prep.params.get(node.id, {}).items():
-            env[name] = self.initializer(np.asarray(arr, FLOAT), node.id, name)
+        for name, arr in self.prep.params.get(node.owner, {}).items():
+            # a tied node (module instance with "tie") reads its owner's initializer
+            key = f"{node.owner}.{name}"
+            if key not in self._params:
+                self._params[key] = self.initializer(np.asarray(arr, FLOAT), node.owner, name)
+            env[name] = self._params[key]
         rank = max([len(s) for s in (node.in_shapes or {}).values()] + [len(node.shapes[0])])
         ox = OnnxHelper(self, node)
         for port, key in node.sources.items():

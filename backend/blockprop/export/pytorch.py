@@ -39,6 +39,7 @@ import numpy as np
 from blockprop import __version__
 from blockprop.engine.graph import Issue
 from blockprop.export import ExportError, Prepared, plain_text, prepare
+from blockprop.export.pytorch_modules import HELPERS, module_classes, scope
 
 #: names the generated code uses itself (a node id never shadows them)
 RESERVED = frozenset(
@@ -92,6 +93,9 @@ MODULE_ATTRS = frozenset(
         "PARAMETERS",
         "GRAPH_NAME",
         "INPUTS",
+        "OUTPUTS",
+        "MODULES",
+        "MODULE_NAME",
     }
 )
 
@@ -294,12 +298,17 @@ class TorchHelper:
 
     def const(self, value: Any, name: str = "value") -> str:
         """A fixed tensor (a buffer of the module, converted by ``.to()`` / ``.double()``)."""
-        return self._gen.buffer(self._node.id, name, np.asarray(value, dtype=np.float64))
+        lid = self._gen.local(self._node.id)
+        return self._gen.buffer(lid, name, np.asarray(value, dtype=np.float64))
 
 
 class _Generator:
-    def __init__(self, prep: Prepared):
+    """Writes the lines of one class: the graph's, or one module's (``prefix``: the flat id
+    of the instance it is written from; its nodes are named by their ids inside it)."""
+
+    def __init__(self, prep: Prepared, prefix: str = ""):
         self.prep = prep
+        self.prefix = prefix + "/" if prefix else ""
         self.taken: set[str] = set()
         self.var: dict[str, str] = {}  # value key -> local variable
         self.dtype: dict[str, str] = {}  # value key -> "float" | "int"
@@ -307,6 +316,15 @@ class _Generator:
         self.params: list[tuple[str, str, str]] = []  # (attribute, node, name)
         self.buffers: list[tuple[str, np.ndarray]] = []
         self.attrs: set[str] = set(MODULE_ATTRS)
+
+    def batch_name(self) -> str:
+        """The batch size variable (``forward`` defines it once something uses it)."""
+        self.uses_batch = True
+        return "batch"
+
+    def local(self, key: str) -> str:
+        """A flat id or value key as seen inside this class (``b1/l`` is ``l`` in b1's)."""
+        return key[len(self.prefix) :] if self.prefix and key.startswith(self.prefix) else key
 
     def attribute(self, node_id: str, name: str) -> str:
         base = safe_name(f"{node_id}_{name}", prefix="p_")
@@ -328,9 +346,10 @@ class _Generator:
         env: dict[str, Any] = dict(node.params)
         for t in op.trainables:
             env[t.name] = None
+        lid = self.local(node.id)
         for name in self.prep.params.get(node.id, {}):
-            attr = self.attribute(node.id, name)
-            self.params.append((attr, node.id, name))
+            attr = self.attribute(lid, name)
+            self.params.append((attr, lid, name))
             env[name] = f"self.{attr}"
         rank = max([len(s) for s in (node.in_shapes or {}).values()] + [len(node.shapes[0])])
         for port, key in node.sources.items():
@@ -348,7 +367,7 @@ class _Generator:
         names = []
         for key, dt in zip(node.keys, node.dtypes, strict=True):
             port = key.partition(":")[2]
-            names.append(_identifier(f"{node.id}_{port}" if port else node.id, self.taken))
+            names.append(_identifier(f"{lid}_{port}" if port else lid, self.taken))
             self.var[key] = names[-1]
             self.dtype[key] = dt
         existing = set(self.var.values()) - set(names)
@@ -357,7 +376,7 @@ class _Generator:
         self._check(node, results, existing)
         shapes = ", ".join(_shape(s) for s in node.shapes)
         kind = plain_text(op.name) + (", int" if node.dtypes[0] == "int" else "")
-        comment = f"{plain_text(node.id, 64)} ({kind}) {shapes}"
+        comment = f"{plain_text(lid, 64)} ({kind}) {shapes}"
         return f"{', '.join(names)} = {', '.join(results)}  # {comment}"
 
     @staticmethod
@@ -415,7 +434,10 @@ def to_pytorch(
     writes each one out, about 20 characters)."""
     prep = prepare(doc, "pytorch", seed=seed, state=state, max_bytes=max_bytes)
     gen = _Generator(prep)
-    body = [gen.line(node) for node in prep.nodes]
+    cls = class_name(prep.name)
+    classes, class_texts = module_classes(prep, {cls}) if prep.instances else ({}, [])
+    sc = scope(gen, prep, "", classes, "STATE") if prep.instances else None
+    body = sc.body if sc is not None else [gen.line(node) for node in prep.nodes]
     if max_numbers is not None:
         count = sum(a.size for ps in prep.params.values() for a in ps.values())
         count += sum(value.size for _, value in gen.buffers)
@@ -433,21 +455,25 @@ def to_pytorch(
         first = next((n for n in fed if n.op.source == "input"), fed[0] if fed else None)
         size = f"inputs[{pystr(first.id)}].shape[0]" if first is not None else "1"
         body.insert(0, f"batch = {size}  # the batch size")
-    costs = [gen.var[n.id] for n in prep.costs]
-    if costs:
-        total = costs[0] if len(costs) == 1 else "(" + " + ".join(costs) + ")"
-        body.append(f"loss = {total}.mean()  # the mean over the batch of the sum of the costs")
-    else:
+    # costs inside modules are read back from the values, by flat id
+    costs = [gen.var.get(n.id) or f"values[{pystr(n.id)}]" for n in prep.costs]
+    total = costs[0] if len(costs) == 1 else "(" + " + ".join(costs) + ")"
+    loss = f"loss = {total}.mean()  # the mean over the batch of the sum of the costs"
+    inner_costs = any(n.id not in gen.var for n in prep.costs)
+    if costs and not inner_costs:
+        body.append(loss)
+    elif not costs:
         body.append("loss = None  # the graph has no cost node")
-    entries = [f"{pystr(k)}: {v}" for k, v in gen.var.items()]
+    entries = sc.values if sc is not None else [f"{pystr(k)}: {v}" for k, v in gen.var.items()]
     one = "values = {" + ", ".join(entries) + "}"
     if len(one) + 8 <= WIDTH:
         body.append(one)
     else:
         body.append("values = {\n" + "".join(f"            {e},\n" for e in entries) + "        }")
+    if costs and inner_costs:
+        body.append(loss)
     body.append("return loss, values")
 
-    cls = class_name(prep.name)
     # nn.Module.__call__ takes `self` itself: a fed node called "self" cannot be a keyword
     by_dict = any(n.id == "self" for n in fed)
     call = "model(inputs)  # a dict:" if by_dict else "model(**inputs)  #"
@@ -466,6 +492,10 @@ def to_pytorch(
     if plain_text(prep.name):  # below the docstring: never line 1 or 2 (a coding declaration)
         out += ["", f"# Graph: {plain_text(prep.name)}"]
     out += ["", "import torch", "import torch.nn.functional as F", "from torch import nn", ""]
+    if prep.instances:
+        out += HELPERS.strip("\n").split("\n")
+        out += class_texts
+        out.append("")
     out.append("")
     out.append(f"class {cls}(nn.Module):")
     out.append('    """The graph, one line per node: forward(**inputs) takes a tensor per fed')
@@ -481,6 +511,9 @@ def to_pytorch(
     out.append("    #: attribute -> (node, parameter) in the graph")
     params = [f"{pystr(a)}: ({pystr(nid)}, {pystr(name)})," for a, nid, name in gen.params]
     out += _dict_lines("PARAMETERS", params)
+    if sc is not None:
+        out.append("    #: attribute -> the id prefix of an instance with its own parameters")
+        out += _dict_lines("MODULES", sc.modules)
     out.append("")
     out.append("    def __init__(self, dtype=torch.float32):")
     out.append("        super().__init__()")
@@ -490,6 +523,7 @@ def to_pytorch(
     for attr, value in gen.buffers:
         lit = literal(value, 8)
         out.append(f"        self.register_buffer({pystr(attr)}, torch.tensor({lit}, dtype=dtype))")
+    out += [f"        {line}" for line in (sc.init if sc is not None else [])]
     out.append("")
     if by_dict:
         out.append('    def forward(self, inputs, /):  # a dict: a fed node is called "self"')
@@ -500,12 +534,15 @@ def to_pytorch(
     out.append("")
     out.append("    def graph_state(self):")
     out.append('        """The parameters as a Blockprop graph `state`: {node: {name: lists}}."""')
-    out.append("        state = {}")
-    out.append("        for attr, (node, name) in self.PARAMETERS.items():")
-    out.append(
-        "            state.setdefault(node, {})[name] = getattr(self, attr).detach().tolist()"
-    )
-    out.append("        return state")
+    if sc is not None:
+        out.append("        return _graph_state(self)")
+    else:
+        out.append("        state = {}")
+        out.append("        for attr, (node, name) in self.PARAMETERS.items():")
+        out.append(
+            "            state.setdefault(node, {})[name] = getattr(self, attr).detach().tolist()"
+        )
+        out.append("        return state")
     out.append("")
     out.append("")
     out.append(f"#: the initial parameters ({origin}), by node and name")
