@@ -240,16 +240,15 @@ def module_classes(prep: Prepared, taken: set[str]) -> tuple[dict[str, str], lis
             texts.append(text.replace("{CLS}", name, 1))
         classes[inst.id] = name
     for inst in prep.instances.values():  # a tied instance runs its owner's code
-        if inst.tie is not None:
-            if _shapes_within(prep, inst.id) != _shapes_within(prep, inst.tie):
-                raise ExportError(
-                    Issue(
-                        "not_exportable",
-                        f"instance '{inst.id}' is tied to '{inst.tie}' but is fed other "
-                        "shapes, so it cannot be the same PyTorch module",
-                        [inst.id, inst.tie],
-                    )
+        if inst.tie is not None and _shapes_within(prep, inst.id) != _shapes_within(prep, inst.tie):
+            raise ExportError(
+                Issue(
+                    "not_exportable",
+                    f"instance '{inst.id}' is tied to '{inst.tie}' but is fed other "
+                    "shapes, so it cannot be the same PyTorch module",
+                    [inst.id, inst.tie],
                 )
+            )
     return classes, texts
 
 
