@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from blockprop.engine import compile_graph, registry
 from blockprop.engine.explain import default_feeds, explain, feeds_of
 from blockprop.engine.graph import GraphError
+from blockprop.engine.modules import flatten
 from blockprop.engine.registry import PLACEHOLDER, OpDef, explain_names
 from blockprop.examples import get_example, list_examples
 
@@ -165,5 +166,7 @@ def test_explain_follows_one_sample():
 
 @pytest.mark.parametrize("eid", [e["id"] for e in list_examples()])
 def test_every_example_explains(eid):
-    ex = explain(get_example(eid)["graph"])
-    assert len(ex["nodes"]) == len(get_example(eid)["graph"]["nodes"])
+    graph = get_example(eid)["graph"]
+    ex = explain(graph)
+    assert len(ex["nodes"]) == len(flatten(graph)["nodes"])  # modules: their inner nodes
+    assert len(ex["blocks"]) == sum(n["op"] == "module" for n in graph["nodes"])

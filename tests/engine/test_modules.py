@@ -292,3 +292,14 @@ def test_expansion_is_counted_before_it_is_built():
     assert flat["nodes"] == [] and flat.issues[0].code == "too_large"
     r = validate(d)
     assert r.ok and r.order[-1] == "top/b/b/b/b/b/b/b/b/b/b/b/t"
+
+
+def test_explain_shows_an_instance_as_one_block_with_its_vjp():
+    d = twice()
+    ex = explain(d, {"x": [[0.5, -1.0]], "y": [1]})
+    b1, b2 = ex["blocks"]
+    assert (b1["id"], b1["module"], b1["nodes"]) == ("b1", "block", ["b1/l", "b1/t"])
+    assert b2["inputs"]["x"]["key"] == "b1/t" and b2["outputs"]["y"]["key"] == "b2/t"
+    # the block's VJP is what flows back into its input: dC/d(b1/t), b1's output
+    np.testing.assert_allclose(b2["vjps"]["x"], b1["outputs"]["y"]["grad"], rtol=1e-12)
+    np.testing.assert_allclose(b1["vjps"]["x"], ex["nodes"][0]["outputs"][0]["grad"])

@@ -19,6 +19,9 @@ are looked up by name like the rules' own arguments (:mod:`blockprop.engine.regi
 >>> l["vjps"]["x"].shape, l["env"]["g"].shape  # per sample: dC/dx = W^T g
 ((2,), (1,))
 
+``blocks`` sees each module instance as one block (its ports' values and gradients and its
+VJP per input port); ``nodes`` steps into it, inner node by inner node (``b1/l``...).
+
 Per node: ``env`` (the values a template may name: input ports, op params, scratch, ``g``
 and ``ans``, or ``g.<output>`` / ``ans.<output>`` for ops with several outputs; the
 trainable parameters are in ``state``), ``outputs`` (value, total gradient dC/dz and the
@@ -205,6 +208,7 @@ def explain(
     return {
         "loss": float(loss),
         "order": list(plan.order),
+        "blocks": _blocks(plan, nodes),
         "feeds": needed,
         "inputs": {k: np.asarray(v) for k, v in inputs.items()},
         "nodes": nodes,
@@ -213,6 +217,49 @@ def explain(
             nid: {k: a.copy() for k, a in p.items()} for nid, p in plan.param_grads.items()
         },
     }
+
+
+def _blocks(plan, nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each module instance seen as one block: its inputs' and outputs' values, dC/d(output),
+    and its VJP per input port, the sum of what its inner nodes send back to that input
+    (what the block as a whole contributes to dC/d(input); parents before children)."""
+    by_id = {n["id"]: n for n in nodes}
+    out = []
+    for inst in plan.instances.values():
+        inner = [nid for nid in plan.order if nid.startswith(inst.id + "/")]
+        vjps: dict[str, Any] = {}
+        for port, key in inst.inputs.items():
+            parts = [
+                np.asarray(by_id[nid]["vjps"][p])
+                for nid in inner
+                for p, k in by_id[nid]["sources"].items()
+                if k == key and p in by_id[nid]["vjps"]
+            ]
+            if parts:
+                vjps[port] = _plain(np.sum(parts, axis=0))
+
+        def side(keys: dict[str, str]) -> dict[str, Any]:
+            return {
+                q: {
+                    "key": k,
+                    "value": _sample(plan.values[k]),
+                    "grad": _sample(plan.grads[k]) if k in plan.grads else None,
+                }
+                for q, k in keys.items()
+            }
+
+        out.append(
+            {
+                "id": inst.id,
+                "module": inst.module,
+                "tie": inst.tie,
+                "nodes": inner,
+                "inputs": side(inst.inputs),
+                "outputs": side(inst.outputs),
+                "vjps": vjps,
+            }
+        )
+    return out
 
 
 def _fmt(shape: tuple[int, ...]) -> str:

@@ -1175,6 +1175,52 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /**
+         * ExplainBlock
+         * @description A module instance seen as one block (``nodes`` step into it).
+         */
+        ExplainBlock: {
+            /** Id */
+            id: string;
+            /**
+             * Inputs
+             * @description module input port → its value
+             */
+            inputs: {
+                [key: string]: components["schemas"]["ExplainPort"];
+            };
+            /**
+             * Module
+             * @description the module it is an instance of
+             */
+            module: string;
+            /**
+             * Nodes
+             * @description its inner nodes (flat ids), in topological order
+             */
+            nodes: string[];
+            /**
+             * Outputs
+             * @description module output port → its value
+             */
+            outputs: {
+                [key: string]: components["schemas"]["ExplainPort"];
+            };
+            /**
+             * Tie
+             * @description the instance whose parameters it uses
+             */
+            tie?: string | null;
+            /**
+             * Vjps
+             * @description input port → the block's VJP: what its inner nodes send back to it
+             */
+            vjps: {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
         /** ExplainConsumer */
         ExplainConsumer: {
             /** Node */
@@ -1262,6 +1308,26 @@ export interface components {
             key: string;
             /** Port */
             port: string;
+            /**
+             * Value
+             * @description the value for this sample
+             */
+            value: unknown;
+        } & {
+            [key: string]: unknown;
+        };
+        /** ExplainPort */
+        ExplainPort: {
+            /**
+             * Grad
+             * @description dC/d(value)
+             */
+            grad?: unknown;
+            /**
+             * Key
+             * @description the flat value key at this port of the block
+             */
+            key: string;
             /**
              * Value
              * @description the value for this sample
@@ -1629,6 +1695,11 @@ export interface components {
          *     }
          */
         ExplainResult: {
+            /**
+             * Blocks
+             * @description module instances as whole blocks, parents first
+             */
+            blocks?: components["schemas"]["ExplainBlock"][];
             /**
              * Feeds
              * @description what the graph is fed

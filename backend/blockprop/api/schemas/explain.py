@@ -88,6 +88,26 @@ class ExplainNode(Reply):
     )
 
 
+class ExplainPort(Reply):
+    key: str = Field(description="the flat value key at this port of the block")
+    value: Any = Field(description="the value for this sample")
+    grad: Any = Field(default=None, description="dC/d(value)")
+
+
+class ExplainBlock(Reply):
+    """A module instance seen as one block (``nodes`` step into it)."""
+
+    id: str
+    module: str = Field(description="the module it is an instance of")
+    tie: str | None = Field(default=None, description="the instance whose parameters it uses")
+    nodes: list[str] = Field(description="its inner nodes (flat ids), in topological order")
+    inputs: dict[str, ExplainPort] = Field(description="module input port → its value")
+    outputs: dict[str, ExplainPort] = Field(description="module output port → its value")
+    vjps: dict[str, Any] = Field(
+        description="input port → the block's VJP: what its inner nodes send back to it"
+    )
+
+
 class ExplainRun(Reply):
     """The trained parameters an explain used."""
 
@@ -102,6 +122,9 @@ class ExplainRun(Reply):
 class ExplainResult(Reply):
     loss: float | None = Field(description="C for this sample (the sum of the costs)")
     order: list[str] = Field(description="node ids in topological order")
+    blocks: list[ExplainBlock] = Field(
+        default_factory=list, description="module instances as whole blocks, parents first"
+    )
     feeds: list[ExplainFeed] = Field(description="what the graph is fed")
     inputs: dict[str, Any] = Field(description="the sample fed (defaults filled in), batch of 1")
     nodes: list[ExplainNode] = Field(description="in topological order")
