@@ -17,6 +17,7 @@ import {
   useRef,
 } from "react";
 import type { FlowEdge, OpNode } from "../lib/doc";
+import { moduleOfOp } from "../lib/modules";
 import { notationOf } from "../lib/notation";
 import { useEditor } from "../store/editor";
 import { useUi } from "../store/ui";
@@ -99,6 +100,12 @@ export function Canvas() {
     if (!e.shiftKey && !e.ctrlKey && !e.metaKey) useEditor.getState().selectOnly([node.id]);
   }, []);
 
+  // Double-clicking a module instance opens its definition.
+  const onNodeDoubleClick = useCallback((_: ReactMouseEvent, node: OpNode) => {
+    const module = moduleOfOp(node.data.op);
+    if (module !== null) useEditor.getState().enterModule(module);
+  }, []);
+
   const onDragOver = useCallback((e: DragEvent) => {
     if (e.dataTransfer.types.includes(OP_MIME)) {
       e.preventDefault();
@@ -144,6 +151,8 @@ export function Canvas() {
       onReconnectEnd={onReconnectEnd}
       onBeforeDelete={onBeforeDelete}
       onNodeClick={onNodeClick}
+      onNodeDoubleClick={onNodeDoubleClick}
+      zoomOnDoubleClick={false}
       onNodeDragStart={onDragStart}
       onSelectionDragStart={onDragStart}
       onDragOver={onDragOver}
@@ -158,6 +167,7 @@ export function Canvas() {
       <Background gap={20} size={1} />
       <Controls showInteractive={false} />
       <MiniMap<OpNode> nodeColor={nodeColor} pannable zoomable />
+      <ModuleBanner />
       {opsReady && nodes.length === 0 && (
         <div className="empty-hint" data-testid="empty-hint">
           <b>Draw a graph</b>
@@ -169,5 +179,22 @@ export function Canvas() {
         </div>
       )}
     </ReactFlow>
+  );
+}
+
+/** While a module's definition is on the canvas: which one, and the way back. */
+function ModuleBanner() {
+  const editing = useEditor((s) => s.editing?.module);
+  const leave = useEditor((s) => s.leaveModule);
+  if (!editing) return null;
+  return (
+    <div className="module-banner" data-testid="module-banner">
+      <span>
+        Editing module <b>{editing}</b>: every instance follows.
+      </span>
+      <button type="button" data-testid="leave-module" onClick={leave}>
+        Done
+      </button>
+    </div>
   );
 }

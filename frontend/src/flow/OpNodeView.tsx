@@ -3,6 +3,7 @@ import { memo } from "react";
 import type { ApiErrorBody, OpSpec, ParamValue } from "../api/types";
 import { NodeExplain } from "../classroom/NodeExplain";
 import type { OpNode } from "../lib/doc";
+import { moduleOfOp } from "../lib/modules";
 import { type Notation, notationOf } from "../lib/notation";
 import { useEditor } from "../store/editor";
 import { useUi } from "../store/ui";
@@ -83,6 +84,7 @@ function OpNodeViewImpl({ id, data, selected }: NodeProps<OpNode>) {
         />
       ))}
       <Body id={id} notation={notation} spec={spec} op={data.op} params={data.params} />
+      {moduleOfOp(data.op) !== null && <ModuleInside id={id} module={moduleOfOp(data.op) ?? ""} />}
       {spec && spec.parameters.length > 0 && notation === "function" && (
         <div className="bp-params" title="Trainable parameters owned by this block">
           {spec.parameters.map((p) => (
@@ -104,6 +106,65 @@ function OpNodeViewImpl({ id, data, selected }: NodeProps<OpNode>) {
       ) : null}
       <NodeLive id={id} />
       <NodeExplain id={id} />
+    </div>
+  );
+}
+
+/** An instance's open/close toggle and, open, the blocks inside it drawn small in place;
+ * "Edit" (or a double-click on the block) puts the module's definition on the canvas. */
+function ModuleInside({ id, module }: { id: string; module: string }) {
+  const open = useEditor((s) => !!s.expanded[id]);
+  const def = useEditor((s) => s.modules[module]);
+  const ops = useEditor((s) => s.ops);
+  const toggle = useEditor((s) => s.toggleExpanded);
+  const enter = useEditor((s) => s.enterModule);
+  if (!def) return null;
+  const scale = 0.4;
+  const xs = def.nodes.map((n) => n.ui?.x ?? 0);
+  const ys = def.nodes.map((n) => n.ui?.y ?? 0);
+  const [x0, y0] = [Math.min(0, ...xs), Math.min(0, ...ys)];
+  const at = (n: (typeof def.nodes)[number]) => ({
+    left: ((n.ui?.x ?? 0) - x0) * scale,
+    top: ((n.ui?.y ?? 0) - y0) * scale,
+  });
+  const width = (Math.max(...xs) - x0) * scale + 90;
+  const height = (Math.max(...ys) - y0) * scale + 34;
+  return (
+    <div className="bp-module nodrag">
+      <button
+        type="button"
+        className="bp-module-toggle"
+        data-testid={`expand-${id}`}
+        aria-expanded={open}
+        onClick={() => toggle(id)}
+        title={open ? "Collapse: show the block alone" : "Expand: show the blocks inside"}
+      >
+        {open ? "▾ collapse" : `▸ ${def.nodes.length} blocks inside`}
+      </button>
+      <button
+        type="button"
+        className="bp-module-toggle"
+        data-testid={`edit-module-${id}`}
+        onClick={() => enter(module)}
+        title="Edit the module: every instance follows"
+      >
+        edit
+      </button>
+      {open && (
+        <div className="bp-module-inside" style={{ width, height }} data-testid={`inside-${id}`}>
+          {def.nodes.map((n) => (
+            <div
+              key={n.id}
+              className="bp-module-inner"
+              style={at(n)}
+              data-testid={`inner-${id}-${n.id}`}
+              title={`${id}/${n.id}`}
+            >
+              <b>{ops[n.op]?.label ?? n.op}</b> {n.id}
+            </div>
+          ))}
+        </div>
+      )}
     </div>
   );
 }

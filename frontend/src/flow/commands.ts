@@ -10,6 +10,10 @@ export function useCanvasCommands() {
   return useMemo(
     () => ({
       fit: () => void rf.fitView({ padding: 0.2, maxZoom: 1.25, duration: 200 }),
+      makeBlock: () => {
+        const refusal = useEditor.getState().makeBlock();
+        if (refusal) useUi.getState().notify("error", refusal);
+      },
       layout: async () => {
         const s = useEditor.getState();
         if (s.nodes.length === 0) return;

@@ -19,6 +19,8 @@ export const SHORTCUTS: { keys: string; what: string }[] = [
   { keys: "Ctrl/⌘+A", what: "Select all" },
   { keys: "Ctrl/⌘+C  /  Ctrl/⌘+V", what: "Copy, paste" },
   { keys: "Ctrl/⌘+D", what: "Duplicate the selection" },
+  { keys: "Ctrl/⌘+G", what: "Make block: group the selection into a module" },
+  { keys: "Double-click a module block", what: "Edit its module (every instance follows)" },
   { keys: "Ctrl/⌘+Z", what: "Undo" },
   { keys: "Ctrl/⌘+Shift+Z  or  Ctrl/⌘+Y", what: "Redo" },
   { keys: "Ctrl/⌘+S", what: "Save to the server" },
@@ -67,6 +69,7 @@ export function useShortcuts() {
         else if (key === "v") run(ed.paste);
         else if (key === "d") run(ed.duplicate);
         else if (key === "a") run(ed.selectAll);
+        else if (key === "g") run(commands.makeBlock);
         return;
       }
       if (e.key === "?") run(() => ui.openDialog("help"));

@@ -1,8 +1,10 @@
 import type { Edge, Node } from "@xyflow/react";
 import type { GraphDoc, GraphNode, OpSpec, ParamValue } from "../api/types";
+import { INSTANCE_OP, instanceOp, type Modules, moduleOfOp } from "./modules";
 
 /** The only data a canvas node carries: the document's op and params. Everything else about
- * the node (ports, drawing, docs) is looked up from the op spec by name. */
+ * the node (ports, drawing, docs) is looked up from the op spec by name. A module instance's
+ * op is `module:<name>` (its params without `module`): see `lib/modules.ts`. */
 export type OpNodeData = { op: string; params: Record<string, ParamValue> };
 export type OpNode = Node<OpNodeData, "op">;
 export type FlowEdge = Edge;
@@ -55,9 +57,9 @@ export function docToFlow(doc: GraphDoc, ops: OpIndex): FlowGraph {
     id: n.id,
     type: "op",
     position: n.ui ? { x: n.ui.x, y: n.ui.y } : fallback[i],
-    data: { op: n.op, params: { ...(n.params ?? {}) } },
+    data: canvasData(n),
   }));
-  const byId = new Map(doc.nodes.map((n) => [n.id, n]));
+  const byId = new Map(nodes.map((n) => [n.id, n.data]));
   const edges: FlowEdge[] = [];
   const dangling: string[] = [];
   for (const n of doc.nodes) {
@@ -75,11 +77,23 @@ export function docToFlow(doc: GraphDoc, ops: OpIndex): FlowGraph {
   return { nodes, edges, dangling };
 }
 
+/** A document node's canvas data: an instance's op names its module. */
+function canvasData(n: GraphNode): OpNodeData {
+  const params = { ...(n.params ?? {}) };
+  if (n.op === INSTANCE_OP && typeof params.module === "string") {
+    const op = instanceOp(params.module);
+    delete params.module;
+    return { op, params };
+  }
+  return { op: n.op, params };
+}
+
 /** The document-level fields that are not drawn: carried through the editor untouched. */
 export interface DocMeta {
   name: string;
   description?: string;
   state?: GraphDoc["state"];
+  modules?: Modules;
 }
 
 export function flowToDoc(
@@ -98,8 +112,12 @@ export function flowToDoc(
     inputs.set(e.target, record);
   }
   const docNodes: GraphNode[] = nodes.map((n) => {
-    const out: GraphNode = { id: n.id, op: n.data.op };
-    if (Object.keys(n.data.params).length > 0) out.params = { ...n.data.params };
+    const module = moduleOfOp(n.data.op);
+    const out: GraphNode = { id: n.id, op: module === null ? n.data.op : INSTANCE_OP };
+    const params: Record<string, ParamValue> =
+      module === null ? { ...n.data.params } : { module, ...n.data.params };
+    if (module !== null && (params.tie === null || params.tie === "")) delete params.tie;
+    if (Object.keys(params).length > 0) out.params = params;
     const ins = inputs.get(n.id);
     if (ins) out.inputs = sortKeys(ins, ops[n.data.op]);
     out.ui = { x: Math.round(n.position.x), y: Math.round(n.position.y) };
@@ -108,6 +126,7 @@ export function flowToDoc(
   const doc: GraphDoc = { version: 1, name: meta.name, nodes: [] };
   if (meta.description) doc.description = meta.description;
   doc.nodes = docNodes;
+  if (meta.modules && Object.keys(meta.modules).length > 0) doc.modules = meta.modules;
   if (meta.state && Object.keys(meta.state).length > 0) doc.state = meta.state;
   return doc;
 }

@@ -120,6 +120,13 @@ export function TopBar() {
             Layout
           </Btn>
           <Btn
+            id="make-block"
+            title="Make block: group the selected blocks into a module (Ctrl+G)"
+            onClick={commands.makeBlock}
+          >
+            Make block
+          </Btn>
+          <Btn
             id="order"
             title="Show the topological order (O)"
             onClick={toggleOrder}

@@ -3,8 +3,16 @@ import { create } from "zustand";
 import type { ParamValue } from "../api/types";
 import { type Fragment, placeCopy, selectedFragment } from "../lib/clipboard";
 import { cycleClosedBy, cycleMessage } from "../lib/cycle";
-import { docToFlow, flowToDoc, makeEdge, type OpNode } from "../lib/doc";
+import { docToFlow, flowToDoc, makeEdge, type OpIndex, type OpNode } from "../lib/doc";
 import { freshId, ID_PATTERN } from "../lib/ids";
+import {
+  editDocToModule,
+  type Modules,
+  makeBlock,
+  moduleSpecs,
+  moduleToEditDoc,
+} from "../lib/modules";
+import { notationOf } from "../lib/notation";
 import type { EditorState, Snapshot } from "./editorTypes";
 import { emptyValidation, indexValidation } from "./validation";
 
@@ -43,7 +51,11 @@ export const useEditor = create<EditorState>()((set, get) => {
   };
 
   return {
-    ops: {},
+    ops: moduleSpecs({}),
+    baseOps: {},
+    modules: {},
+    editing: null,
+    expanded: {},
     opList: [],
     opsStatus: "loading",
     name: "untitled",
@@ -62,12 +74,10 @@ export const useEditor = create<EditorState>()((set, get) => {
     clipboard: null,
     validation: emptyValidation(),
 
-    setOps: (list) =>
-      set({
-        opList: list,
-        ops: Object.fromEntries(list.map((o) => [o.name, o])),
-        opsStatus: "ready",
-      }),
+    setOps: (list) => {
+      const baseOps = Object.fromEntries(list.map((o) => [o.name, o]));
+      set({ opList: list, baseOps, ops: withModules(baseOps, get().modules), opsStatus: "ready" });
+    },
     setOpsFailed: () => set({ opsStatus: "error" }),
 
     onNodesChange: (changes) => {
@@ -241,6 +251,7 @@ export const useEditor = create<EditorState>()((set, get) => {
       if (!prev) return;
       set({
         ...prev,
+        ops: withModules(s.baseOps, prev.modules),
         past: s.past.slice(0, -1),
         future: [...s.future, snap(s)],
         coalesceKey: null,
@@ -254,6 +265,7 @@ export const useEditor = create<EditorState>()((set, get) => {
       if (!next) return;
       set({
         ...next,
+        ops: withModules(s.baseOps, next.modules),
         future: s.future.slice(0, -1),
         past: [...s.past, snap(s)],
         coalesceKey: null,
@@ -270,9 +282,15 @@ export const useEditor = create<EditorState>()((set, get) => {
 
     loadDoc: (doc, opts = {}) => {
       const s = get();
-      const { nodes, edges, dangling } = docToFlow(doc, s.ops);
+      const modules = (doc.modules ?? {}) as Modules;
+      const ops = withModules(s.baseOps, modules);
+      const { nodes, edges, dangling } = docToFlow(doc, ops);
       const revision = s.revision + 1;
       set({
+        modules,
+        ops,
+        editing: null,
+        expanded: {},
         name: doc.name || "untitled",
         description: doc.description ?? "",
         nodes,
@@ -316,18 +334,117 @@ export const useEditor = create<EditorState>()((set, get) => {
 
     toDoc: () => {
       const s = get();
-      return flowToDoc(
-        { name: s.name, description: s.description, state: s.state },
+      const meta = { name: s.name, description: s.description, state: s.state };
+      if (!s.editing) return flowToDoc({ ...meta, modules: s.modules }, s.nodes, s.edges, s.ops);
+      // the module on the canvas goes back into its place: the graph is whole again
+      const def = editDocToModule(flowToDoc(meta, s.nodes, s.edges, s.ops));
+      const modules = { ...s.modules, [s.editing.module]: def };
+      return flowToDoc({ ...meta, modules }, s.editing.nodes, s.editing.edges, s.ops);
+    },
+
+    makeBlock: () => {
+      const s = get();
+      const selected = s.nodes.filter((n) => n.selected).map((n) => n.id);
+      const canvas = flowToDoc(
+        { name: s.name, state: s.state, modules: s.modules },
         s.nodes,
         s.edges,
         s.ops,
       );
+      const observed = (op: string) => notationOf(s.ops[op]) === "observed";
+      const made = makeBlock(canvas, selected, observed);
+      if (typeof made === "string") return made;
+      const modules = (made.doc.modules ?? {}) as Modules;
+      const ops = withModules(s.baseOps, modules);
+      const { nodes, edges } = docToFlow(made.doc, ops);
+      // keep where everything else was drawn, and select the new block
+      const where = new Map(s.nodes.map((n) => [n.id, n.position]));
+      commit({
+        modules,
+        ops,
+        state: made.doc.state ?? undefined,
+        nodes: nodes.map((n) => ({
+          ...n,
+          position: where.get(n.id) ?? n.position,
+          selected: n.id === made.instance,
+        })),
+        edges,
+      });
+      return null;
     },
+
+    enterModule: (module) => {
+      const s = get();
+      if (s.editing) get().leaveModule();
+      const t = get();
+      const def = t.modules[module];
+      if (!def) return;
+      const { nodes, edges } = docToFlow(moduleToEditDoc(module, def), t.ops);
+      set({
+        editing: { module, nodes: t.nodes, edges: t.edges },
+        nodes,
+        edges,
+        past: [],
+        future: [],
+        coalesceKey: null,
+        loadSeq: t.loadSeq + 1,
+        revision: t.revision + 1,
+      });
+    },
+
+    leaveModule: () => {
+      const s = get();
+      if (!s.editing) return;
+      const doc = flowToDoc({ name: s.name }, s.nodes, s.edges, s.ops);
+      const modules = { ...s.modules, [s.editing.module]: editDocToModule(doc) };
+      const ops = withModules(s.baseOps, modules);
+      // ports may have changed: drop the links of the graph to ports that are gone
+      const portsOf = (n: OpNode | undefined, side: "inputs" | "outputs") =>
+        new Set((n ? ops[n.data.op]?.[side] : undefined)?.map((p) => p.name) ?? []);
+      const byId = new Map(s.editing.nodes.map((n) => [n.id, n]));
+      const edges = s.editing.edges.filter(
+        (e) =>
+          portsOf(byId.get(e.target), "inputs").has(e.targetHandle ?? "") &&
+          (e.sourceHandle == null || portsOf(byId.get(e.source), "outputs").has(e.sourceHandle)),
+      );
+      set({
+        modules,
+        ops,
+        nodes: s.editing.nodes,
+        edges,
+        editing: null,
+        past: [],
+        future: [],
+        coalesceKey: null,
+        loadSeq: s.loadSeq + 1,
+        revision: s.revision + 1,
+      });
+    },
+
+    toggleExpanded: (id) =>
+      set((s) => {
+        const expanded = { ...s.expanded };
+        if (expanded[id]) delete expanded[id];
+        else expanded[id] = true;
+        return { expanded };
+      }),
   };
 });
 
 function snap(s: EditorState): Snapshot {
-  return { name: s.name, description: s.description, nodes: s.nodes, edges: s.edges };
+  return {
+    name: s.name,
+    description: s.description,
+    nodes: s.nodes,
+    edges: s.edges,
+    modules: s.modules,
+    state: s.state,
+  };
+}
+
+/** The registry's ops plus the canvas's module ops. */
+function withModules(base: OpIndex, modules: Modules): OpIndex {
+  return { ...base, ...moduleSpecs(modules) };
 }
 
 function renameKey<T>(rec: Record<string, T>, from: string, to: string): Record<string, T> {

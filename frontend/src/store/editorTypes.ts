@@ -2,6 +2,7 @@ import type { Connection, EdgeChange, NodeChange } from "@xyflow/react";
 import type { GraphDoc, OpSpec, ParamValue, ValidateResult } from "../api/types";
 import type { Fragment } from "../lib/clipboard";
 import type { FlowEdge, OpIndex, OpNode } from "../lib/doc";
+import type { Modules } from "../lib/modules";
 import type { Validation } from "./validation";
 
 /** What undo/redo restores: the document as drawn. Node objects are immutable, so a snapshot
@@ -9,6 +10,16 @@ import type { Validation } from "./validation";
 export interface Snapshot {
   name: string;
   description: string;
+  nodes: OpNode[];
+  edges: FlowEdge[];
+  modules: Modules;
+  /** trained parameters: making a block moves them to the instance's addresses */
+  state: GraphDoc["state"];
+}
+
+/** The graph's own canvas, kept aside while a module's definition is on the canvas. */
+export interface ModuleEditing {
+  module: string;
   nodes: OpNode[];
   edges: FlowEdge[];
 }
@@ -21,7 +32,10 @@ export interface LoadOptions {
 }
 
 export interface EditorState {
+  /** the registry's ops and, for the canvas, one per module (instances) and `@in`/`@out` */
   ops: OpIndex;
+  /** the registry's ops alone */
+  baseOps: OpIndex;
   opList: OpSpec[];
   opsStatus: "loading" | "ready" | "error";
 
@@ -48,6 +62,13 @@ export interface EditorState {
 
   clipboard: Fragment | null;
   validation: Validation;
+
+  /** the module definitions (instances on the canvas have op `module:<name>`) */
+  modules: Modules;
+  /** the module whose definition is on the canvas, if any */
+  editing: ModuleEditing | null;
+  /** instances drawn open, showing the blocks inside them */
+  expanded: Record<string, true>;
 
   setOps: (ops: OpSpec[]) => void;
   setOpsFailed: () => void;
@@ -78,4 +99,12 @@ export interface EditorState {
   setDescription: (text: string) => void;
   setValidation: (v: ValidateResult | "pending" | "offline" | "empty", message?: string) => void;
   toDoc: () => GraphDoc;
+  /** Groups the selected nodes into a new module and one instance of it (undoable); returns
+   * why not, or null. */
+  makeBlock: () => string | null;
+  /** Puts a module's definition on the canvas: every instance follows its edits. */
+  enterModule: (module: string) => void;
+  /** Writes the edited definition back and returns to the graph. */
+  leaveModule: () => void;
+  toggleExpanded: (id: string) => void;
 }
