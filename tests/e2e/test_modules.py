@@ -1,0 +1,97 @@
+"""Modules in the editor, in a real Chromium against a real server: select blocks, Make
+block, the module block is wired in their place and the server validates the graph; expand
+and collapse it in place; edit the module and the graph (every instance) follows."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+from test_editor import (  # noqa: F401 - editor, dialogs: fixtures
+    SLOW,
+    dialogs,
+    editor,
+    expect_status,
+    export_doc,
+    import_doc,
+    set_param,
+)
+
+MLP = {
+    "version": 1,
+    "name": "mlp",
+    "nodes": [
+        {"id": "x", "op": "input", "params": {"shape": [2]}, "ui": {"x": 0, "y": 0}},
+        {
+            "id": "y",
+            "op": "target",
+            "params": {"shape": [], "dtype": "int"},
+            "ui": {"x": 0, "y": 220},
+        },
+        {
+            "id": "l1",
+            "op": "linear",
+            "params": {"out_features": 4},
+            "inputs": {"x": "x"},
+            "ui": {"x": 220, "y": 0},
+        },
+        {"id": "r1", "op": "relu", "inputs": {"x": "l1"}, "ui": {"x": 440, "y": 0}},
+        {
+            "id": "l2",
+            "op": "linear",
+            "params": {"out_features": 2},
+            "inputs": {"x": "r1"},
+            "ui": {"x": 660, "y": 0},
+        },
+        {
+            "id": "c",
+            "op": "cross_entropy",
+            "inputs": {"logits": "l2", "target": "y"},
+            "ui": {"x": 880, "y": 110},
+        },
+    ],
+}
+
+
+def test_make_block_expand_and_edit_the_module(
+    editor: Page,  # noqa: F811 - the fixture imported above
+    console_errors,
+    tmp_path,
+    screenshot,
+):
+    page = editor
+    import_doc(page, MLP, tmp_path)
+    expect_status(page, "valid")
+
+    page.get_by_test_id("node-l1").click()
+    page.get_by_test_id("node-r1").click(modifiers=["Control"])
+    page.get_by_test_id("btn-make-block").click()
+    expect(page.get_by_test_id("node-block1")).to_be_visible(timeout=SLOW)
+    expect(page.get_by_test_id("node-l1")).to_have_count(0)
+    expect(page.get_by_test_id("port-block1-in-x")).to_be_attached()
+    expect(page.get_by_test_id("port-block1-out-y")).to_be_attached()
+    expect_status(page, "valid")  # the server validated the graph with its module
+    doc = export_doc(page)
+    assert doc["modules"]["block"]["outputs"] == {"y": "r1"}
+    inst = next(n for n in doc["nodes"] if n["id"] == "block1")
+    assert inst["op"] == "module" and inst["params"] == {"module": "block"}
+    assert next(n for n in doc["nodes"] if n["id"] == "l2")["inputs"] == {"x": "block1"}
+
+    page.get_by_test_id("expand-block1").click()
+    expect(page.get_by_test_id("inner-block1-l1")).to_be_visible()
+    expect(page.get_by_test_id("inner-block1-r1")).to_be_visible()
+    screenshot("modules-expanded")
+    page.get_by_test_id("expand-block1").click()
+    expect(page.get_by_test_id("inside-block1")).to_have_count(0)
+
+    page.get_by_test_id("node-block1").dblclick()
+    expect(page.get_by_test_id("module-banner")).to_contain_text("block")
+    expect(page.get_by_test_id("node-l1")).to_be_visible(timeout=SLOW)
+    set_param(page, "l1", "out_features", "8")
+    expect_status(page, "valid")  # mid-edit, the whole graph is what the server checks
+    screenshot("modules-editing")
+    page.get_by_test_id("leave-module").click()
+    expect(page.get_by_test_id("module-banner")).to_have_count(0)
+    expect(page.get_by_test_id("node-block1")).to_be_visible()
+    expect_status(page, "valid")
+    doc = export_doc(page)
+    assert doc["modules"]["block"]["nodes"][0]["params"]["out_features"] == 8
+    assert console_errors == []
