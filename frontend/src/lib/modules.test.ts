@@ -10,6 +10,7 @@ import {
   makeBlock,
   moduleSpecs,
   moduleToEditDoc,
+  scopeValidation,
 } from "./modules";
 
 /** x → l1 → r1 → l2 → c ← y: the middle two grouped make a residual-free "block". */
@@ -169,5 +170,20 @@ describe("editor store with modules", () => {
     expect(ed().expanded).toEqual({ block1: true });
     ed().toggleExpanded("block1");
     expect(ed().expanded).toEqual({});
+  });
+});
+
+describe("validation seen from inside an instance", () => {
+  it("places inner results under inner ids and gives module inputs their shapes", () => {
+    const v = {
+      ok: false,
+      order: ["x", "block1/l1", "block1/r1", "c"],
+      shapes: { x: [2], "block1/l1": [4], "block1/r1": [4], c: [] },
+      errors: [{ code: "bad_param", message: "m", nodes: ["block1/l1"], port: "out_features" }],
+    };
+    const got = scopeValidation(v, "block1", { x: "x" });
+    expect(got.order).toEqual(["l1", "r1"]);
+    expect(got.shapes).toEqual({ l1: [4], r1: [4], x: [2] });
+    expect(got.errors[0].nodes).toEqual(["l1"]);
   });
 });

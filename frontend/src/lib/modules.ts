@@ -1,4 +1,4 @@
-import type { GraphDoc, GraphNode, OpSpec } from "../api/types";
+import type { GraphDoc, GraphNode, OpSpec, ValidateResult } from "../api/types";
 import { freshId } from "./ids";
 
 /** Modules: blocks made of blocks (DESIGN.md "Graph document", README "Modules").
@@ -72,6 +72,7 @@ export function moduleSpecs(modules: Modules | null | undefined): Record<string,
         name: "tie",
         type: "str",
         default: null,
+        required: false,
         doc: "the id of another instance of this module whose parameters this one uses",
       },
     ];
@@ -238,4 +239,30 @@ export function instancesOf(doc: GraphDoc, module: string): number {
   const modules = (doc.modules ?? {}) as Modules;
   const all = [doc.nodes, ...Object.values(modules).map((m) => m.nodes)];
   return all.flat().filter((n) => n.op === INSTANCE_OP && n.params?.module === module).length;
+}
+
+/** A validate answer for the whole graph seen from inside instance `prefix` (while its
+ * module is on the canvas): its inner nodes' order, shapes and errors under their inner ids,
+ * and each module input's shape (`inputs`: port → the value key feeding the instance). */
+export function scopeValidation(
+  v: ValidateResult,
+  prefix: string,
+  inputs: Record<string, string>,
+): ValidateResult {
+  const head = `${prefix}/`;
+  const inner = (id: string) => (id.startsWith(head) ? id.slice(head.length) : null);
+  const shapes: Record<string, number[]> = {};
+  for (const [k, s] of Object.entries(v.shapes)) {
+    const local = inner(k);
+    if (local !== null) shapes[local] = s;
+  }
+  for (const [port, key] of Object.entries(inputs)) {
+    if (v.shapes[key]) shapes[port] = v.shapes[key];
+  }
+  const errors = v.errors.map((e) => ({
+    ...e,
+    nodes: (e.nodes ?? []).map(inner).filter((id): id is string => id !== null),
+  }));
+  const order = v.order.map(inner).filter((id): id is string => id !== null);
+  return { ...v, order, shapes, errors };
 }

@@ -118,7 +118,9 @@ function TextParam(props: {
         max={spec.max ?? undefined}
         placeholder={
           spec.default === undefined || spec.default === null
-            ? "required"
+            ? spec.required === false
+              ? "none"
+              : "required"
             : formatParam(spec.default)
         }
         value={text}

@@ -1,16 +1,18 @@
 import { applyEdgeChanges, applyNodeChanges } from "@xyflow/react";
 import { create } from "zustand";
-import type { ParamValue } from "../api/types";
+import type { ParamValue, ValidateResult } from "../api/types";
 import { type Fragment, placeCopy, selectedFragment } from "../lib/clipboard";
 import { cycleClosedBy, cycleMessage } from "../lib/cycle";
-import { docToFlow, flowToDoc, makeEdge, type OpIndex, type OpNode } from "../lib/doc";
+import { docToFlow, flowToDoc, formatRef, makeEdge, type OpIndex, type OpNode } from "../lib/doc";
 import { freshId, ID_PATTERN } from "../lib/ids";
 import {
   editDocToModule,
+  instanceOp,
   type Modules,
   makeBlock,
   moduleSpecs,
   moduleToEditDoc,
+  scopeValidation,
 } from "../lib/modules";
 import { notationOf } from "../lib/notation";
 import type { EditorState, Snapshot } from "./editorTypes";
@@ -329,7 +331,7 @@ export const useEditor = create<EditorState>()((set, get) => {
         }));
         return;
       }
-      set({ validation: indexValidation(v) });
+      set({ validation: indexValidation(validationInside(get(), v)) });
     },
 
     toDoc: () => {
@@ -440,6 +442,22 @@ function snap(s: EditorState): Snapshot {
     modules: s.modules,
     state: s.state,
   };
+}
+
+/** While a module is on the canvas, the graph's validation as seen inside its first
+ * instance drawn in the graph (none drawn: nothing is placed on the module's nodes). */
+function validationInside(s: EditorState, v: ValidateResult): ValidateResult {
+  if (!s.editing) return v;
+  const op = instanceOp(s.editing.module);
+  const inst = s.editing.nodes.find((n) => n.data.op === op);
+  if (!inst) return { ...scopeValidation(v, "\u0000", {}), ok: v.ok };
+  const inputs: Record<string, string> = {};
+  for (const e of s.editing.edges) {
+    if (e.target !== inst.id || !e.targetHandle) continue;
+    const src = s.editing.nodes.find((n) => n.id === e.source);
+    inputs[e.targetHandle] = formatRef(e.source, e.sourceHandle, s.ops[src?.data.op ?? ""]);
+  }
+  return scopeValidation(v, inst.id, inputs);
 }
 
 /** The registry's ops plus the canvas's module ops. */
