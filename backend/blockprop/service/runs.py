@@ -220,7 +220,9 @@ class RunManager(RunEvents, RunQueue, TrainedStates):
             cost=estimate_cost(len(an.nodes), params, numbers, batch),
             memory=int(memory),
         )
-        key = hashlib.sha256(orjson.dumps([doc.get("nodes"), batch, ds.n_features])).hexdigest()
+        key = hashlib.sha256(
+            orjson.dumps([doc.get("nodes"), doc.get("modules"), batch, ds.n_features])
+        ).hexdigest()
         return Prepared(config.to_dict(), upload, csv, demand, key[:32], int(total))
 
     def _dataset_shape(

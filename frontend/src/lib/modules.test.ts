@@ -163,6 +163,22 @@ describe("editor store with modules", () => {
     expect(ed().toDoc().modules?.block.nodes[0].params).toEqual({ out_features: 8 });
   });
 
+  it("adds more instances of a module from its op", () => {
+    ed().selectOnly(["l1", "r1"]);
+    ed().makeBlock();
+    expect(ed().addNode("module:block", { x: 0, y: 300 })).toBe("block2");
+    const doc = ed().toDoc();
+    expect(doc.nodes.find((n) => n.id === "block2")).toMatchObject({
+      op: "module",
+      params: { module: "block" },
+    });
+    ed().selectOnly(["block1"]);
+    ed().copy();
+    ed().paste();
+    expect(ed().nodes.filter((n) => n.data.op === "module:block")).toHaveLength(3);
+    expect(instancesOf(ed().toDoc(), "block")).toBe(3);
+  });
+
   it("expands and collapses an instance in place", () => {
     ed().selectOnly(["l1", "r1"]);
     ed().makeBlock();

@@ -24,6 +24,7 @@ export const CATEGORY_TITLES: Record<string, string> = {
   variable: "Variables",
   function: "Functions",
   cost: "Costs",
+  module: "Modules (this graph's)",
 };
 
 /** Shapes exclude the batch axis; [] is a scalar per sample. Written as the engine's

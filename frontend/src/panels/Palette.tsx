@@ -1,6 +1,7 @@
 import { type DragEvent, useMemo, useState } from "react";
 import type { OpSpec } from "../api/types";
 import { OP_MIME, useAddOp } from "../flow/placement";
+import { instanceOp } from "../lib/modules";
 import { CATEGORY_TITLES, notationOf } from "../lib/notation";
 import { useEditor } from "../store/editor";
 import { Glyph } from "./Glyph";
@@ -39,6 +40,22 @@ export function Palette() {
   const [query, setQuery] = useState("");
   const addOp = useAddOp();
   const groups = useMemo(() => groupOps(matchOps(opList, query)), [opList, query]);
+  // the graph's modules, to use again (not the one being edited: it cannot hold itself)
+  const ops = useEditor((s) => s.ops);
+  const editing = useEditor((s) => s.editing?.module);
+  const moduleNames = useEditor((s) => Object.keys(s.modules).join("\n"));
+  const modules = useMemo(
+    () =>
+      matchOps(
+        moduleNames
+          .split("\n")
+          .filter((m) => m && m !== editing)
+          .map((m) => ops[instanceOp(m)])
+          .filter((o): o is OpSpec => !!o),
+        query,
+      ),
+    [moduleNames, editing, ops, query],
+  );
 
   const onDragStart = (e: DragEvent, op: string) => {
     e.dataTransfer.setData(OP_MIME, op);
@@ -61,28 +78,34 @@ export function Palette() {
       {status === "ready" && groups.length === 0 && (
         <p className="muted">No op matches “{query}”.</p>
       )}
-      {groups.map(([category, ops]) => (
-        <section key={category} className="palette-group" data-testid={`palette-group-${category}`}>
-          <h3>{CATEGORY_TITLES[category] ?? category}</h3>
-          {ops.map((o) => (
-            <button
-              type="button"
-              key={o.name}
-              className="palette-item"
-              data-testid={`palette-${o.name}`}
-              data-op={o.name}
-              draggable
-              onDragStart={(e) => onDragStart(e, o.name)}
-              onClick={() => addOp(o.name)}
-              title={`${o.label} (${o.name})\n\n${o.doc}\n\nDrag onto the canvas, or click to add.`}
-            >
-              <Glyph notation={notationOf(o)} />
-              <span className="palette-label">{o.label}</span>
-              <span className="palette-name">{o.name}</span>
-            </button>
-          ))}
-        </section>
-      ))}
+      {[...groups, ...(modules.length ? [["module", modules] as [string, OpSpec[]]] : [])].map(
+        ([category, ops]) => (
+          <section
+            key={category}
+            className="palette-group"
+            data-testid={`palette-group-${category}`}
+          >
+            <h3>{CATEGORY_TITLES[category] ?? category}</h3>
+            {ops.map((o) => (
+              <button
+                type="button"
+                key={o.name}
+                className="palette-item"
+                data-testid={`palette-${o.name}`}
+                data-op={o.name}
+                draggable
+                onDragStart={(e) => onDragStart(e, o.name)}
+                onClick={() => addOp(o.name)}
+                title={`${o.label} (${o.name})\n\n${o.doc}\n\nDrag onto the canvas, or click to add.`}
+              >
+                <Glyph notation={notationOf(o)} />
+                <span className="palette-label">{o.label}</span>
+                <span className="palette-name">{o.name}</span>
+              </button>
+            ))}
+          </section>
+        ),
+      )}
     </div>
   );
 }

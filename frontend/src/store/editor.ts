@@ -10,6 +10,7 @@ import {
   instanceOp,
   type Modules,
   makeBlock,
+  moduleOfOp,
   moduleSpecs,
   moduleToEditDoc,
   scopeValidation,
@@ -147,7 +148,7 @@ export const useEditor = create<EditorState>()((set, get) => {
       const s = get();
       const spec = s.ops[op];
       if (!spec) return null;
-      const id = freshId(op, new Set(s.nodes.map((n) => n.id)));
+      const id = freshId(moduleOfOp(op) ?? op, new Set(s.nodes.map((n) => n.id)));
       const params: Record<string, ParamValue> = {};
       // Defaults are written out so the exported document says what the node does.
       for (const p of spec.params) {
