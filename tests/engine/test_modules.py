@@ -7,10 +7,13 @@ import copy
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from blockprop.engine import GraphError, compile_graph, gradcheck, validate
 from blockprop.engine.data import load_dataset
 from blockprop.engine.explain import explain
+from blockprop.engine.graph import CODES
 from blockprop.engine.modules import flat_node_count, flatten
 from blockprop.engine.trainer import Trainer
 
@@ -198,6 +201,8 @@ def test_a_module_made_of_itself_is_refused_with_the_path():
     [
         (lambda d: d["nodes"][2]["params"].update(module="blok"), "bad_param", ["b1"], "module"),
         (lambda d: d["nodes"][2]["params"].update(colour=1), "bad_param", ["b1"], "colour"),
+        (lambda d: d["nodes"][2]["params"].update(module=["x"]), "bad_param", ["b1"], "module"),
+        (lambda d: d["nodes"][2].update(params=None), "bad_param", ["b1"], None),
         (lambda d: d["nodes"][2].update(inputs={}), "missing_input", ["b1"], "x"),
         (lambda d: d["nodes"][2]["inputs"].update(z="x"), "extra_input", ["b1"], "z"),
         (lambda d: d["nodes"][4]["inputs"].update(logits="b2:nope"), "dangling_input", None, None),
@@ -303,3 +308,47 @@ def test_explain_shows_an_instance_as_one_block_with_its_vjp():
     # the block's VJP is what flows back into its input: dC/d(b1/t), b1's output
     np.testing.assert_allclose(b2["vjps"]["x"], b1["outputs"]["y"]["grad"], rtol=1e-12)
     np.testing.assert_allclose(b1["vjps"]["x"], ex["nodes"][0]["outputs"][0]["grad"])
+
+
+_names = st.sampled_from(["a", "b", "x", "y", "l", "t", "b1", "m", "a/b", 3, None])
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-2, 3) | _names,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_node = st.fixed_dictionaries(
+    {"id": _names, "op": st.sampled_from(["module", "tanh", "linear", "input", "add", 1])},
+    optional={
+        "params": st.dictionaries(
+            st.sampled_from(["module", "tie", "out_features"]), _names | _json
+        ),
+        "inputs": st.dictionaries(st.sampled_from(["x", "a", "b", "h"]), _names | _json),
+    },
+)
+_module = st.fixed_dictionaries(
+    {},
+    optional={
+        "inputs": st.lists(_names, max_size=2) | _json,
+        "outputs": st.dictionaries(st.sampled_from(["y", "z"]), _names) | _json,
+        "nodes": st.lists(_node, max_size=4) | _json,
+    },
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    modules=st.dictionaries(
+        st.sampled_from(["m", "n", "a", "bad name"]), _module | _json, max_size=3
+    )
+    | _json,
+    nodes=st.lists(_node, max_size=5),
+)
+def test_any_document_with_modules_is_validated_without_raising(modules, nodes):
+    d = {"version": 1, "modules": modules, "nodes": nodes}
+    r = validate(d)
+    for e in r.errors:
+        assert e.code in CODES and e.message
+    if r.ok:
+        compile_graph(d, 2)

@@ -388,6 +388,8 @@ class _Scope:
                 )
                 ok = False
         name = params.get("module")
+        if not isinstance(name, str):
+            name = None  # not a name (and maybe not hashable): reported below
         if name not in self.defs and self.raw_modules is not None and name in self.raw_modules:
             return False  # its definition is broken, and reported
         if name not in self.defs:

@@ -129,6 +129,7 @@ def scope(gen, prep: Prepared, prefix: str, classes: dict[str, str], state: str)
 
     out = Scope()
     attrs: dict[str, str] = {}
+    dtypes = {k: d for n in prep.nodes for k, d in zip(n.keys, n.dtypes, strict=True)}
     for m in members(prep, prefix):
         if not isinstance(m, Instance):
             out.body.append(gen.line(m))
@@ -150,7 +151,7 @@ def scope(gen, prep: Prepared, prefix: str, classes: dict[str, str], state: str)
         out.body.append(f"{', '.join([*names, vals])} = self.{attr}({args})  # {comment}")
         for key, name in zip(m.outputs.values(), names, strict=True):
             gen.var.setdefault(key, name)
-            gen.dtype.setdefault(key, "float")
+            gen.dtype.setdefault(key, dtypes.get(key, "float"))
         out.values.append(f"**_within({pystr(local + SEP)}, {vals})")
     return out
 
