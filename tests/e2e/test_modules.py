@@ -8,6 +8,7 @@ from playwright.sync_api import Page, expect
 from test_editor import (  # noqa: F401 - editor, dialogs: fixtures
     SLOW,
     dialogs,
+    edge_label,
     editor,
     expect_status,
     export_doc,
@@ -69,6 +70,7 @@ def test_make_block_expand_and_edit_the_module(
     expect(page.get_by_test_id("port-block1-in-x")).to_be_attached()
     expect(page.get_by_test_id("port-block1-out-y")).to_be_attached()
     expect_status(page, "valid")  # the server validated the graph with its module
+    assert edge_label(page, "e-l2-x") == "[4]"  # the block's output, from its inner relu
     doc = export_doc(page)
     assert doc["modules"]["block"]["outputs"] == {"y": "r1"}
     inst = next(n for n in doc["nodes"] if n["id"] == "block1")

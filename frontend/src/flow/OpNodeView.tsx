@@ -3,7 +3,7 @@ import { memo } from "react";
 import type { ApiErrorBody, OpSpec, ParamValue } from "../api/types";
 import { NodeExplain } from "../classroom/NodeExplain";
 import type { OpNode } from "../lib/doc";
-import { moduleOfOp } from "../lib/modules";
+import { flatOutput, moduleOfOp } from "../lib/modules";
 import { type Notation, notationOf } from "../lib/notation";
 import { useEditor } from "../store/editor";
 import { useUi } from "../store/ui";
@@ -23,6 +23,11 @@ function OpNodeViewImpl({ id, data, selected }: NodeProps<OpNode>) {
   const outputs = spec?.outputs ?? [];
   const compact = notation === "observed" || notation === "parameter";
   const portError = (port: string) => errors?.find((e) => e.port === port);
+  // an instance's live view is its (first) output's, an inner node of the flat graph
+  const liveId = useEditor((s) => {
+    const module = moduleOfOp(data.op);
+    return module === null ? id : (flatOutput(s.modules, id, module) ?? id);
+  });
 
   const classes = ["bp-node", `bp-${notation}`];
   if (selected) classes.push("is-selected");
@@ -104,7 +109,7 @@ function OpNodeViewImpl({ id, data, selected }: NodeProps<OpNode>) {
           {errors.length > 1 && ` (+${errors.length - 1} more)`}
         </div>
       ) : null}
-      <NodeLive id={id} />
+      <NodeLive id={liveId} />
       <NodeExplain id={id} />
     </div>
   );

@@ -5,6 +5,8 @@ import { OP_INDEX, resetEditor } from "../test/fixtures";
 import { docToFlow, flowToDoc } from "./doc";
 import {
   editDocToModule,
+  flatOutput,
+  instanceShapes,
   instancesOf,
   type Modules,
   makeBlock,
@@ -201,5 +203,42 @@ describe("validation seen from inside an instance", () => {
     expect(got.order).toEqual(["l1", "r1"]);
     expect(got.shapes).toEqual({ l1: [4], r1: [4], x: [2] });
     expect(got.errors[0].nodes).toEqual(["l1"]);
+  });
+});
+
+describe("an instance's outputs in the flat graph", () => {
+  const modules: Modules = {
+    inner: {
+      inputs: ["x"],
+      outputs: { y: "t" },
+      nodes: [{ id: "t", op: "relu", inputs: { x: "x" } }],
+    },
+    outer: {
+      inputs: ["u"],
+      outputs: { v: "i2", skip: "u" },
+      nodes: [
+        { id: "i1", op: "module", params: { module: "inner" }, inputs: { x: "u" } },
+        { id: "i2", op: "module", params: { module: "inner" }, inputs: { x: "i1" } },
+      ],
+    },
+  };
+  it("follows nested instances to an inner node, and not through a pass-through", () => {
+    expect(flatOutput(modules, "o", "outer", "v")).toBe("o/i2/t");
+    expect(flatOutput(modules, "o", "outer")).toBe("o/i2/t");
+    expect(flatOutput(modules, "o", "outer", "skip")).toBeNull();
+    expect(flatOutput(modules, "b", "inner")).toBe("b/t");
+  });
+  it("gives the canvas's instance keys their shapes", () => {
+    const shapes = { "o/i2/t": [3], "b/t": [2] };
+    expect(
+      instanceShapes(
+        modules,
+        [
+          { id: "o", module: "outer" },
+          { id: "b", module: "inner" },
+        ],
+        shapes,
+      ),
+    ).toEqual({ "o:v": [3], "b:y": [2], b: [2] });
   });
 });

@@ -266,3 +266,46 @@ export function scopeValidation(
   const order = v.order.map(inner).filter((id): id is string => id !== null);
   return { ...v, order, shapes, errors };
 }
+
+/** The flat value key an instance's output port reads (`block1/r1`, or through nested
+ * instances `o/i2/t`); null when the output passes a module input straight through. */
+export function flatOutput(
+  modules: Modules,
+  instance: string,
+  module: string,
+  port?: string,
+): string | null {
+  let [prefix, mod, p] = [instance, module, port];
+  for (let depth = 0; depth < 64; depth++) {
+    const def = modules[mod];
+    const src = def?.outputs[p ?? Object.keys(def?.outputs ?? {})[0]];
+    if (!src) return null;
+    const i = src.indexOf(":");
+    const [node, sub] = i < 0 ? [src, undefined] : [src.slice(0, i), src.slice(i + 1)];
+    const inner = def.nodes.find((n) => n.id === node);
+    if (!inner) return null;
+    if (inner.op !== INSTANCE_OP) return `${prefix}/${src}`;
+    [prefix, mod, p] = [`${prefix}/${node}`, String(inner.params?.module), sub];
+  }
+  return null;
+}
+
+/** Shapes under the keys the canvas draws an instance's outputs with (`block1`,
+ * `block1:y`), from the flat keys of what they read. */
+export function instanceShapes(
+  modules: Modules,
+  instances: { id: string; module: string }[],
+  shapes: Record<string, number[]>,
+): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const { id, module } of instances) {
+    for (const port of Object.keys(modules[module]?.outputs ?? {})) {
+      const key = flatOutput(modules, id, module, port);
+      const shape = key === null ? undefined : shapes[key];
+      if (!shape) continue;
+      out[`${id}:${port}`] = shape;
+      if (Object.keys(modules[module].outputs).length === 1) out[id] = shape;
+    }
+  }
+  return out;
+}

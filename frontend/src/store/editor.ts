@@ -8,6 +8,7 @@ import { freshId, ID_PATTERN } from "../lib/ids";
 import {
   editDocToModule,
   instanceOp,
+  instanceShapes,
   type Modules,
   makeBlock,
   moduleOfOp,
@@ -332,7 +333,14 @@ export const useEditor = create<EditorState>()((set, get) => {
         }));
         return;
       }
-      set({ validation: indexValidation(validationInside(get(), v)) });
+      const s = get();
+      const seen = validationInside(s, v);
+      const instances = s.nodes.flatMap((n) => {
+        const module = moduleOfOp(n.data.op);
+        return module === null ? [] : [{ id: n.id, module }];
+      });
+      const aliases = instanceShapes(s.modules, instances, seen.shapes);
+      set({ validation: indexValidation({ ...seen, shapes: { ...seen.shapes, ...aliases } }) });
     },
 
     toDoc: () => {
