@@ -3,7 +3,7 @@ import { memo } from "react";
 import type { ApiErrorBody, OpSpec, ParamValue } from "../api/types";
 import { NodeExplain } from "../classroom/NodeExplain";
 import type { OpNode } from "../lib/doc";
-import { flatOutput, moduleOfOp } from "../lib/modules";
+import { flatOutput, INSTANCE_OP, moduleOfOp } from "../lib/modules";
 import { type Notation, notationOf } from "../lib/notation";
 import { useEditor } from "../store/editor";
 import { useUi } from "../store/ui";
@@ -51,7 +51,8 @@ function OpNodeViewImpl({ id, data, selected }: NodeProps<OpNode>) {
       className={classes.join(" ")}
       style={style}
       data-testid={`node-${id}`}
-      data-op={data.op}
+      data-op={moduleOfOp(data.op) === null ? data.op : INSTANCE_OP}
+      data-module={moduleOfOp(data.op) ?? undefined}
       title={spec ? `${spec.label} (${id}): ${spec.doc}` : `unknown op ${data.op}`}
     >
       {showOrder && order !== undefined && (
