@@ -84,3 +84,14 @@ def test_the_node_cap_counts_modules_expanded(api):
     r = api.post("/api/validate", json=d)
     err = assert_error(r, 413, "too_large")
     assert "expanded" in err["message"]
+
+
+def test_a_run_trains_a_graph_with_modules(api):
+    from blockprop.examples import get_example
+
+    ex = get_example("residual_modules")
+    run = api.start_run(train={**ex["train"], "epochs": 2}, doc=ex["graph"], dataset=ex["dataset"])
+    done = api.wait_status(run, {"done", "failed", "diverged"}, timeout=60)
+    assert done["status"] == "done", done
+    state = api.get(f"/api/runs/{run['id']}/state").json()
+    assert set(state["state"]) == {"b1/l", "b2/l", "b3/l", "l0", "out"}
