@@ -199,6 +199,7 @@ def test_no_op_names_outside_the_op_declarations(module):
         "blockprop.engine.graph",
         "blockprop.engine.executor",
         "blockprop.engine.gradcheck",
+        "blockprop.engine.modules",
     ],
 )
 def test_docstring_examples_run(module):

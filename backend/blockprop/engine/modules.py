@@ -79,31 +79,19 @@ class Instance:
     children: list[str] = field(default_factory=list)  # its direct inner instances
     tie: str | None = None  # the instance whose parameters it uses (flat id)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "module": self.module,
-            "inputs": dict(self.inputs),
-            "outputs": dict(self.outputs),
-            "nodes": list(self.nodes),
-            "children": list(self.children),
-            "tie": self.tie,
-        }
-
 
 class FlatDoc(dict):
     """A graph document with every module instance expanded (what :func:`flatten` returns).
 
     ``instances`` (flat id -> :class:`Instance`, parents before children), ``ties`` (node ->
-    the node whose parameters it uses), ``issues`` (what was wrong with the modules) and
-    ``broken`` (ids whose references are not worth reporting again). A plain ``dict`` is
+    the node whose parameters it uses) and ``issues`` (what was wrong with the modules;
+    sources that depended on a broken instance read :data:`BROKEN`). A plain ``dict`` is
     never taken for one: JSON cannot make a ``FlatDoc``, so user ids with ``/`` cannot
     pass for flattened ones."""
 
     instances: dict[str, Instance]
     ties: dict[str, str]
     issues: list
-    broken: set[str]
 
 
 @dataclass
@@ -114,7 +102,6 @@ class _Template:
     outputs: dict[str, Ref]
     instances: list[tuple[str, str, dict, dict, list, list, str | None]]
     ties: dict[str, str]
-    broken: set[str]
 
 
 def _issue(code: str, message: str, nodes: list[str] | None = None, port: str | None = None):
@@ -515,7 +502,6 @@ class _Scope:
         nodes: list[dict] = []
         instances: list = []
         ties: dict[str, str] = {}
-        broken = set(self.broken)
         owners = self._tie_owners()
         for kind, raw in self.order:
             nid = raw["id"]
@@ -559,9 +545,8 @@ class _Scope:
                         _join(nid, tie) if tie else None,
                     )
                 )
-            broken.update(_join(nid, b) for b in t.broken)
         outputs = {}
-        return _Template(nodes, outputs, instances, ties, broken)
+        return _Template(nodes, outputs, instances, ties)
 
     def _tie_owners(self) -> dict[str, str]:
         """Instance -> the instance whose parameters it uses (chains followed)."""
@@ -651,7 +636,7 @@ def flatten(doc: Any, *, max_nodes: int = MAX_FLAT_NODES) -> Any:
     uses = _uses(top)
     total = len(top) - len(uses) + sum(size.get(m, 0) for _, m in uses)
     flat = FlatDoc({k: v for k, v in doc.items() if k != "modules"})
-    flat.instances, flat.ties, flat.broken = {}, {}, set()
+    flat.instances, flat.ties = {}, {}
     if uses and total > max_nodes:  # a graph without instances is as big as it is
         add(
             _issue(
@@ -677,7 +662,6 @@ def flatten(doc: Any, *, max_nodes: int = MAX_FLAT_NODES) -> Any:
         nodes.append(n)
     flat["nodes"] = nodes
     flat.ties = t.ties
-    flat.broken = t.broken
     for iid, mod, ins, outs, own, kids, tie in t.instances:  # parents first
         flat.instances[iid] = Instance(
             iid,

@@ -131,7 +131,7 @@ def scope(gen, prep: Prepared, prefix: str, classes: dict[str, str], state: str)
     attrs: dict[str, str] = {}
     dtypes = {k: d for n in prep.nodes for k, d in zip(n.keys, n.dtypes, strict=True)}
     for m in members(prep, prefix):
-        if not isinstance(m, Instance):
+        if m.id not in prep.instances:  # a node (ids of nodes and instances differ)
             out.body.append(gen.line(m))
             for k in m.keys:
                 out.values.append(f"{pystr(gen.local(k))}: {gen.var[k]}")
