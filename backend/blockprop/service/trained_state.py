@@ -92,6 +92,7 @@ class TrainedStates:
         the split is seeded). Blocking: call it in a thread."""
         from blockprop.engine import registry
         from blockprop.engine.data import DataError
+        from blockprop.engine.modules import MODULE_OP
 
         if not row.dataset.get("normalize", True):
             return {}
@@ -106,8 +107,10 @@ class TrainedStates:
             ) from None
         if not ds.normalizer.active:
             return {}
-        inputs = [
-            n["id"] for n in row.doc.get("nodes", []) if registry.get(n["op"]).source == "input"
+        inputs = [  # inputs are never inside a module: an instance is no input
+            n["id"]
+            for n in row.doc.get("nodes", [])
+            if n["op"] != MODULE_OP and registry.get(n["op"]).source == "input"
         ]
         nid = row.config.get("input") or (inputs[0] if len(inputs) == 1 else None)
         if nid is None:
