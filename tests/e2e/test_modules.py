@@ -97,3 +97,27 @@ def test_make_block_expand_and_edit_the_module(
     doc = export_doc(page)
     assert doc["modules"]["block"]["nodes"][0]["params"]["out_features"] == 8
     assert console_errors == []
+
+
+def test_explain_steps_into_the_module_blocks(live_server, page: Page, console_errors):
+    """The classroom walk goes through each instance's inner nodes (flat ids b1/l...)."""
+    import httpx
+
+    from blockprop.examples import get_example
+
+    graph = get_example("residual_modules")["graph"]
+    stored = httpx.post(f"{live_server.url}/api/graphs", json={"graph": graph}).json()
+    page.goto(f"{live_server.url}/g/{stored['id']}")
+    expect_status(page, "valid")
+    page.get_by_test_id("btn-explain").click()
+    card = page.get_by_test_id("explain-card")
+    expect(card).to_have_attribute("data-phase", "start", timeout=SLOW)
+    counter = page.get_by_test_id("explain-step")
+    total = int(counter.get_attribute("data-total") or 0)
+    assert total >= 2 * 14  # forward and backward over the 14 nodes of the flat graph
+    seen = set()
+    for _ in range(total):
+        page.keyboard.press("ArrowRight")
+        seen.add(card.get_attribute("data-node"))
+    assert {"b1/l", "b2/r", "b3/s"} <= seen
+    assert console_errors == []
