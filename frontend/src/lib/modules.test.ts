@@ -181,6 +181,22 @@ describe("editor store with modules", () => {
     expect(instancesOf(ed().toDoc(), "block")).toBe(3);
   });
 
+  it("renames a module for every instance, and an instance's parameters with it", () => {
+    ed().selectOnly(["l1", "r1"]);
+    ed().makeBlock();
+    ed().addNode("module:block", { x: 0, y: 300 });
+    expect(ed().renameModule("block", "bad name")).toMatch(/letters/);
+    expect(ed().renameModule("block", "hidden")).toBeNull();
+    const doc = ed().toDoc();
+    expect(Object.keys(doc.modules ?? {})).toEqual(["hidden"]);
+    expect(instancesOf(doc, "hidden")).toBe(2);
+    expect(ed().renameNode("block1", "first")).toBeNull();
+    expect(ed().toDoc().state).toEqual({ "first/l1": { W: [[1, 2]], b: [0] } });
+    ed().undo();
+    ed().undo();
+    expect(Object.keys(ed().toDoc().modules ?? {})).toEqual(["block"]);
+  });
+
   it("expands and collapses an instance in place", () => {
     ed().selectOnly(["l1", "r1"]);
     ed().makeBlock();

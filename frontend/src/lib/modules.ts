@@ -309,3 +309,20 @@ export function instanceShapes(
   }
   return out;
 }
+
+/** `modules` with module `from` called `to`, and every instance inside them following. */
+export function renameInModules(modules: Modules, from: string, to: string): Modules {
+  return Object.fromEntries(
+    Object.entries(modules).map(([name, def]) => [
+      name === from ? to : name,
+      {
+        ...def,
+        nodes: def.nodes.map((n) =>
+          n.op === INSTANCE_OP && n.params?.module === from
+            ? { ...n, params: { ...n.params, module: to } }
+            : n,
+        ),
+      },
+    ]),
+  );
+}

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import type { OpSpec } from "../api/types";
 import { formatRef } from "../lib/doc";
+import { moduleOfOp } from "../lib/modules";
 import { formatShape, notationOf } from "../lib/notation";
 import { selectSelectedIds, useEditor } from "../store/editor";
 import { WeightHeatmap } from "../train/WeightHeatmap";
@@ -55,6 +56,7 @@ function NodeInspector({ id }: { id: string }) {
         </div>
       </header>
       <IdField id={id} />
+      {moduleOfOp(node.data.op) !== null && <ModuleField module={moduleOfOp(node.data.op) ?? ""} />}
       {/* A problem with a param shows at its field (ParamField); the rest, once, here. */}
       {general.length ? (
         <ul className="error-list" data-testid="inspector-errors">
@@ -142,6 +144,40 @@ function IdField({ id }: { id: string }) {
         onKeyDown={(e) => e.key === "Enter" && apply()}
       />
       {error && <div className="field-hint">{error}</div>}
+    </div>
+  );
+}
+
+/** An instance's module: its name (renaming it renames it for every instance), and the way
+ * into its definition. */
+function ModuleField({ module }: { module: string }) {
+  const renameModule = useEditor((s) => s.renameModule);
+  const enterModule = useEditor((s) => s.enterModule);
+  const [text, setText] = useState(module);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => setText(module), [module]);
+  const apply = () => setError(renameModule(module, text.trim()));
+  return (
+    <div className="field">
+      <label htmlFor="inspector-module">module</label>
+      <input
+        id="inspector-module"
+        className={error ? "nodrag is-invalid" : "nodrag"}
+        data-testid="inspector-module"
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+        onBlur={apply}
+        onKeyDown={(e) => e.key === "Enter" && apply()}
+      />
+      {error && <div className="field-hint">{error}</div>}
+      <button
+        type="button"
+        className="btn small"
+        data-testid="inspector-edit-module"
+        onClick={() => enterModule(module)}
+      >
+        Edit module
+      </button>
     </div>
   );
 }

@@ -14,6 +14,7 @@ import {
   moduleOfOp,
   moduleSpecs,
   moduleToEditDoc,
+  renameInModules,
   scopeValidation,
 } from "../lib/modules";
 import { notationOf } from "../lib/notation";
@@ -191,7 +192,8 @@ export const useEditor = create<EditorState>()((set, get) => {
           selected: e.selected,
         };
       });
-      const state = s.state?.[id] ? renameKey(s.state, id, next) : s.state;
+      // an instance's parameters are its inner nodes': `id/l` becomes `next/l`
+      const state = s.state ? renameKey(s.state, id, next) : s.state;
       commit({ nodes, edges, state });
       return null;
     },
@@ -432,6 +434,26 @@ export const useEditor = create<EditorState>()((set, get) => {
       });
     },
 
+    renameModule: (from, to) => {
+      const s = get();
+      if (from === to) return null;
+      if (!ID_PATTERN.test(to))
+        return "Module names use letters, digits, '_' and '-' (at most 64).";
+      if (s.modules[to]) return `There is already a module called ${to}.`;
+      if (!s.modules[from]) return `There is no module called ${from}.`;
+      const modules = renameInModules(s.modules, from, to);
+      const [a, b] = [instanceOp(from), instanceOp(to)];
+      const follow = (nodes: OpNode[]) =>
+        nodes.map((n) => (n.data.op === a ? { ...n, data: { ...n.data, op: b } } : n));
+      const editing = s.editing && {
+        ...s.editing,
+        module: s.editing.module === from ? to : s.editing.module,
+        nodes: follow(s.editing.nodes),
+      };
+      commit({ modules, ops: withModules(s.baseOps, modules), nodes: follow(s.nodes), editing });
+      return null;
+    },
+
     toggleExpanded: (id) =>
       set((s) => {
         const expanded = { ...s.expanded };
@@ -475,7 +497,9 @@ function withModules(base: OpIndex, modules: Modules): OpIndex {
 }
 
 function renameKey<T>(rec: Record<string, T>, from: string, to: string): Record<string, T> {
-  return Object.fromEntries(Object.entries(rec).map(([k, v]) => [k === from ? to : k, v]));
+  const key = (k: string) =>
+    k === from ? to : k.startsWith(`${from}/`) ? `${to}${k.slice(from.length)}` : k;
+  return Object.fromEntries(Object.entries(rec).map(([k, v]) => [key(k), v]));
 }
 
 // Narrow selectors: components subscribe to the smallest slice they draw.

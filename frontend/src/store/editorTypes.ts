@@ -107,4 +107,6 @@ export interface EditorState {
   /** Writes the edited definition back and returns to the graph. */
   leaveModule: () => void;
   toggleExpanded: (id: string) => void;
+  /** Renames a module: its instances everywhere follow. Returns why not, or null. */
+  renameModule: (from: string, to: string) => string | null;
 }
