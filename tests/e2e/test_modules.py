@@ -118,6 +118,11 @@ def test_explain_steps_into_the_module_blocks(live_server, page: Page, console_e
     seen = set()
     for _ in range(total):
         page.keyboard.press("ArrowRight")
-        seen.add(card.get_attribute("data-node"))
+        node = card.get_attribute("data-node")
+        if node == "b2/r" and node not in seen:  # the walk is inside b2: its block is ringed
+            expect(page.get_by_test_id("explain-ring-b2")).to_be_attached()
+            expect(page.get_by_test_id("explain-value-b2/s")).to_have_count(0)  # not yet
+        seen.add(node)
     assert {"b1/l", "b2/r", "b3/s"} <= seen
+    expect(page.get_by_test_id("explain-grad-b1/s")).to_be_visible()  # its output's dC/dz
     assert console_errors == []

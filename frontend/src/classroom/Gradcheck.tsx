@@ -28,15 +28,34 @@ function badge(result: GradcheckResult, key: string, label: string): Badge {
 export function badgesFor(
   result: GradcheckResult,
   nodeId: string,
+  block = false,
 ): { value: Badge | null; params: Badge[] } {
   let value: Badge | null = null;
   const params: Badge[] = [];
+  if (block) return blockBadges(result, `${nodeId}/`);
   for (const key of Object.keys(result.errors)) {
     if (key === nodeId || key.startsWith(`${nodeId}:`)) {
       const b = badge(result, key, key);
       if (!value || b.error > value.error) value = b;
     } else if (key.startsWith(`${nodeId}.`) && !key.slice(nodeId.length + 1).includes(".")) {
       params.push(badge(result, key, key.slice(nodeId.length + 1)));
+    }
+  }
+  return { value, params };
+}
+
+/** A module instance's badges: the worst of its inner values, and every inner parameter
+ * (`l.W`; node ids hold no ".", so a "." marks a parameter). */
+function blockBadges(result: GradcheckResult, prefix: string) {
+  let value: Badge | null = null;
+  const params: Badge[] = [];
+  for (const key of Object.keys(result.errors)) {
+    if (!key.startsWith(prefix)) continue;
+    const inner = key.slice(prefix.length);
+    if (inner.includes(".")) params.push(badge(result, key, inner));
+    else {
+      const b = badge(result, key, key);
+      if (!value || b.error > value.error) value = b;
     }
   }
   return { value, params };

@@ -8,16 +8,20 @@ import { compact } from "./tex";
  * forward step) and its gradient (after its backward step), and gradient-check badges.
  * Narrow selectors returning strings, so a step re-renders only the nodes whose text changes.
  */
-function NodeExplainImpl({ id }: { id: string }) {
-  const current = useClassroom((s) => currentPhase(s, id));
+function NodeExplainImpl({ id, block }: { id: string; block?: string }) {
+  // a module instance (`block`) shows its output's numbers (`id`), and the ring while the
+  // walk is at any of its inner nodes
+  const current = useClassroom((s) => currentPhase(s, id, block));
   const value = useClassroom((s) => (nodeStage(s, id) === "none" ? "" : text(s, id, "value")));
   const grad = useClassroom((s) => (nodeStage(s, id) === "grad" ? text(s, id, "grad") : ""));
   const gc = useClassroom((s) => s.gradcheck.result);
-  const badges = gc ? badgesFor(gc, id) : null;
+  const badges = gc ? badgesFor(gc, block ?? id, block !== undefined) : null;
   if (!current && !value && !grad && !badges) return null;
   return (
     <>
-      {current && <div className={`cx-ring is-${current}`} data-testid={`explain-ring-${id}`} />}
+      {current && (
+        <div className={`cx-ring is-${current}`} data-testid={`explain-ring-${block ?? id}`} />
+      )}
       {(value || grad) && (
         <div className="cx-chips">
           {value && (
@@ -37,7 +41,7 @@ function NodeExplainImpl({ id }: { id: string }) {
           {badges.value ? (
             <span
               className={`cx-badge ${badges.value.ok ? "is-ok" : "is-bad"}`}
-              data-testid={`gc-${id}`}
+              data-testid={`gc-${block ?? id}`}
               data-ok={badges.value.ok}
               data-error={badges.value.error}
               title={badgeTitle(badges.value, gc.tolerance)}
@@ -48,7 +52,7 @@ function NodeExplainImpl({ id }: { id: string }) {
             badges.params.length === 0 && (
               <span
                 className="cx-badge is-na"
-                data-testid={`gc-${id}`}
+                data-testid={`gc-${block ?? id}`}
                 data-ok="na"
                 title="No gradient flows here (integer values, a constant or a non-differentiable block)"
               >
@@ -74,10 +78,12 @@ function NodeExplainImpl({ id }: { id: string }) {
   );
 }
 
-function currentPhase(s: ClassroomState, id: string): string | null {
+function currentPhase(s: ClassroomState, id: string, block?: string): string | null {
   if (!s.open) return null;
   const step = selectStep(s);
-  return step && step.kind !== "update" && step.node === id ? step.kind : null;
+  if (!step || step.kind === "update") return null;
+  const at = step.node === id || (block !== undefined && step.node.startsWith(`${block}/`));
+  return at ? step.kind : null;
 }
 
 function text(s: ClassroomState, id: string, what: "value" | "grad"): string {

@@ -171,6 +171,18 @@ describe("gradient-check badges", () => {
       ["b", false],
     ]);
   });
+
+  it("give a module instance the worst of its inner values and every inner parameter", () => {
+    const r = {
+      errors: { "b1/l": 1e-9, "b1/t": 0.3, "b1/l.W": 2e-9, "b10/l": 0.9, b1: 0.9 },
+      max_error: 0.9,
+      ok: false,
+      tolerance: 1e-4,
+    };
+    const b = badgesFor(r, "b1", true);
+    expect([b.value?.key, b.value?.ok]).toEqual(["b1/t", false]);
+    expect(b.params.map((p) => [p.key, p.label])).toEqual([["b1/l.W", "l.W"]]);
+  });
 });
 
 describe("presentation URL options", () => {

@@ -111,7 +111,7 @@ function OpNodeViewImpl({ id, data, selected }: NodeProps<OpNode>) {
         </div>
       ) : null}
       <NodeLive id={liveId} />
-      <NodeExplain id={id} />
+      <NodeExplain id={liveId} block={liveId === id ? undefined : id} />
     </div>
   );
 }
