@@ -124,6 +124,26 @@ def params_by_node(module, prefix=""):
 
 
 @needs_torch
+def test_an_instance_tied_to_one_that_runs_later_shares_its_module():
+    import torch
+
+    d = graph()
+    d["modules"]["pair"]["nodes"][0]["params"]["tie"] = "b"  # a (run first) uses b's
+    top, _ = load(to_pytorch(d, seed=4))
+    model = top(dtype=torch.float64)
+    assert model.p_block.a_block is model.p_block.b_block
+    plan = compile_graph(d, 4, dtype=np.float64, seed=4)
+    f = feeds()
+    tl, _ = model(**{k: torch.tensor(v) for k, v in f.items()})
+    tl.backward()
+    assert tl.item() == pytest.approx(plan.forward(f), rel=1e-12)
+    plan.backward()
+    grads = {k: p.grad.numpy() for k, p in params_by_node(model).items()}
+    assert set(grads) == {("p/b/l", "W"), ("p/b/l", "b")}
+    np.testing.assert_allclose(grads["p/b/l", "W"], plan.param_grads["p/b/l"]["W"], rtol=1e-10)
+
+
+@needs_torch
 def test_graph_state_round_trips_into_the_engine():
     import torch
 

@@ -128,22 +128,26 @@ def scope(gen, prep: Prepared, prefix: str, classes: dict[str, str], state: str)
     from blockprop.export.pytorch import _identifier, pystr
 
     out = Scope()
-    attrs: dict[str, str] = {}
     dtypes = {k: d for n in prep.nodes for k, d in zip(n.keys, n.dtypes, strict=True)}
-    for m in members(prep, prefix):
-        if m.id not in prep.instances:  # a node (ids of nodes and instances differ)
+    ordered = members(prep, prefix)
+    # instances get their attributes first, owners before the instances tied to them
+    insts = [m for m in ordered if m.id in prep.instances]  # ids of nodes and instances differ
+    attrs = {m.id: child_attribute(gen, gen.local(m.id)) for m in insts}
+    for m in sorted(insts, key=lambda m: m.tie is not None):
+        local = gen.local(m.id)
+        if m.tie is not None:
+            out.init.append(f"self.{attrs[m.id]} = self.{attrs[m.tie]}  # tied: one module")
+        else:
+            scoped = f"_scoped({state}, {pystr(local + SEP)})"
+            out.init.append(f"self.{attrs[m.id]} = {classes[m.id]}({scoped}, dtype)")
+            out.modules.append(f"{pystr(attrs[m.id])}: {pystr(local + SEP)},")
+    for m in ordered:
+        if m.id not in attrs:  # a node
             out.body.append(gen.line(m))
             for k in m.keys:
                 out.values.append(f"{pystr(gen.local(k))}: {gen.var[k]}")
             continue
-        local = gen.local(m.id)
-        attr = attrs[m.id] = child_attribute(gen, local)
-        if m.tie is not None:
-            out.init.append(f"self.{attr} = self.{attrs[m.tie]}  # tied: the same parameters")
-        else:
-            scoped = f"_scoped({state}, {pystr(local + SEP)})"
-            out.init.append(f"self.{attr} = {classes[m.id]}({scoped}, dtype)")
-            out.modules.append(f"{pystr(attr)}: {pystr(local + SEP)},")
+        local, attr = gen.local(m.id), attrs[m.id]
         names = [_identifier(f"{local}_{q}", gen.taken) for q in m.outputs]
         vals = _identifier(f"{local}_values", gen.taken)
         args = ", ".join([gen.batch_name(), *(gen.var[k] for k in m.inputs.values())])
