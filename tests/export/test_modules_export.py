@@ -193,3 +193,34 @@ def test_a_tied_instance_fed_other_shapes_is_refused_by_the_validator_first():
         to_pytorch(d)
     assert getattr(e.value, "code", None) in ("shape_mismatch",)
     assert not isinstance(e.value, ExportError)
+
+
+@needs_torch
+def test_python_words_as_module_port_and_node_names_stay_data():
+    import torch
+
+    d = {
+        "name": "import os",
+        "modules": {
+            "class": {
+                "inputs": ["lambda", "batch"],
+                "outputs": {"return": "self", "values": "batch"},
+                "nodes": [
+                    node("self", "add", {"a": "lambda", "b": "batch"}),
+                ],
+            }
+        },
+        "nodes": [
+            node("x", "input", shape=[2]),
+            inst("None", "class", **{"lambda": "x", "batch": "x"}),
+            node("state", "add", {"a": "None:return", "b": "None:values"}),
+        ],
+    }
+    src = to_pytorch(d)
+    assert "\nimport os" not in src  # the name is a literal and a comment, never a line
+    top, (sub,) = load(src)
+    assert sub.MODULE_NAME == "class" and sub.INPUTS == ("lambda", "batch")
+    x = np.arange(6.0).reshape(3, 2)
+    _, values = top(dtype=torch.float64)(x=torch.tensor(x))
+    np.testing.assert_allclose(values["state"].numpy(), 3 * x)
+    assert set(values) == {"x", "None/self", "state"}
