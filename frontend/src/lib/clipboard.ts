@@ -1,6 +1,6 @@
 import { type FlowEdge, makeEdge, type OpNode } from "./doc";
 import { freshId } from "./ids";
-import { moduleOfOp } from "./modules";
+import { idStem } from "./modules";
 
 /** A piece of a graph: some nodes and the links among them. */
 export interface Fragment {
@@ -22,7 +22,7 @@ export function placeCopy(clip: Fragment, taken: ReadonlySet<string>, offset: nu
   const used = new Set(taken);
   const rename = new Map<string, string>();
   for (const n of clip.nodes) {
-    const id = freshId(moduleOfOp(n.data.op) ?? n.data.op, used);
+    const id = freshId(idStem(n.data.op), used);
     used.add(id);
     rename.set(n.id, id);
   }

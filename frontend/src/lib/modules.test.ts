@@ -197,6 +197,23 @@ describe("editor store with modules", () => {
     expect(Object.keys(ed().toDoc().modules ?? {})).toEqual(["block"]);
   });
 
+  it("adds ports to a module while editing it; its instances get them", () => {
+    ed().selectOnly(["l1", "r1"]);
+    ed().makeBlock();
+    ed().enterModule("block");
+    expect(ed().addNode("@in", { x: 0, y: 400 })).toBe("x1");
+    expect(ed().addNode("@out", { x: 900, y: 400 })).toBe("y1");
+    expect(
+      ed().connect({ source: "x1", sourceHandle: "x", target: "y1", targetHandle: "y" }),
+    ).toBeNull();
+    ed().setParam("y1", "port", "skip");
+    ed().leaveModule();
+    const def = ed().toDoc().modules?.block;
+    expect(def?.inputs).toEqual(["x", "x1"]);
+    expect(def?.outputs).toEqual({ y: "r1", skip: "x1" });
+    expect(ed().ops["module:block"].inputs.map((p) => p.name)).toEqual(["x", "x1"]);
+  });
+
   it("expands and collapses an instance in place", () => {
     ed().selectOnly(["l1", "r1"]);
     ed().makeBlock();

@@ -55,9 +55,24 @@ function spec(
 /** Op specs for the canvas: one per module (its instances' ports), plus `@in` and `@out`. */
 export function moduleSpecs(modules: Modules | null | undefined): Record<string, OpSpec> {
   const out: Record<string, OpSpec> = {
-    [IN_OP]: spec(IN_OP, "Module input", "An input of the module being edited.", [], ["x"]),
+    [IN_OP]: spec(
+      IN_OP,
+      "Module input",
+      "An input of the module being edited: its id is the port's name.",
+      [],
+      ["x"],
+    ),
     [OUT_OP]: spec(OUT_OP, "Module output", "An output of the module being edited.", ["y"], []),
   };
+  out[OUT_OP].params = [
+    {
+      name: "port",
+      type: "str",
+      default: null,
+      required: false,
+      doc: "the output port's name (the node's id when empty)",
+    },
+  ];
   for (const [name, def] of Object.entries(modules ?? {})) {
     const s = spec(
       instanceOp(name),
@@ -79,6 +94,13 @@ export function moduleSpecs(modules: Modules | null | undefined): Record<string,
     out[s.name] = s;
   }
   return out;
+}
+
+/** The stem of a new node's id: a module's name for its instances, `x`/`y` for ports. */
+export function idStem(op: string): string {
+  if (op === IN_OP) return "x";
+  if (op === OUT_OP) return "y";
+  return moduleOfOp(op) ?? op;
 }
 
 /** A name not in `taken`, made of the characters ids allow. */

@@ -1,7 +1,7 @@
 import { type DragEvent, useMemo, useState } from "react";
 import type { OpSpec } from "../api/types";
 import { OP_MIME, useAddOp } from "../flow/placement";
-import { instanceOp } from "../lib/modules";
+import { IN_OP, instanceOp, OUT_OP } from "../lib/modules";
 import { CATEGORY_TITLES, notationOf } from "../lib/notation";
 import { useEditor } from "../store/editor";
 import { Glyph } from "./Glyph";
@@ -47,10 +47,15 @@ export function Palette() {
   const modules = useMemo(
     () =>
       matchOps(
-        moduleNames
-          .split("\n")
-          .filter((m) => m && m !== editing)
-          .map((m) => ops[instanceOp(m)])
+        [
+          // while a module is edited: its ports, then the other modules
+          ...(editing ? [IN_OP, OUT_OP] : []),
+          ...moduleNames
+            .split("\n")
+            .filter((m) => m && m !== editing)
+            .map(instanceOp),
+        ]
+          .map((op) => ops[op])
           .filter((o): o is OpSpec => !!o),
         query,
       ),

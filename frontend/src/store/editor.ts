@@ -7,6 +7,7 @@ import { docToFlow, flowToDoc, formatRef, makeEdge, type OpIndex, type OpNode } 
 import { freshId, ID_PATTERN } from "../lib/ids";
 import {
   editDocToModule,
+  idStem,
   instanceOp,
   instanceShapes,
   type Modules,
@@ -150,7 +151,7 @@ export const useEditor = create<EditorState>()((set, get) => {
       const s = get();
       const spec = s.ops[op];
       if (!spec) return null;
-      const id = freshId(moduleOfOp(op) ?? op, new Set(s.nodes.map((n) => n.id)));
+      const id = freshId(idStem(op), new Set(s.nodes.map((n) => n.id)));
       const params: Record<string, ParamValue> = {};
       // Defaults are written out so the exported document says what the node does.
       for (const p of spec.params) {
