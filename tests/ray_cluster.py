@@ -9,6 +9,7 @@ it skip, saying why; `.ci/run` installs it (the `test` extra) so in CI they run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -50,15 +51,11 @@ def _processes_under(folder: str) -> list[int]:
 
 def _stop(proc: subprocess.Popen, folder: str) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
         for pid in _processes_under(folder):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + 5
         while _processes_under(folder) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -98,4 +95,3 @@ def ray_cluster(tmp_path_factory) -> Iterator[str]:
     finally:
         _stop(proc, folder)
         log.close()
-

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import websockets
 
-from .conftest import RUN_ENV, XOR_DATA, XOR_GRAPH, Api, recv_json
+from .conftest import RUN_ENV, XOR_GRAPH, Api, recv_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pg import pg_database, pg_server  # noqa: E402, F401  (fixtures)
@@ -189,8 +189,10 @@ def test_a_killed_ray_worker_interrupts_its_runs_which_resume(replicas, request)
     try:
         runs = [api.start_run(train={"epochs": 1_000_000, "speed": 100}) for _ in range(2)]
         for run in runs:
-            _wait(lambda run=run: api.get(f"/api/runs/{run['id']}").json()["checkpoint_step"],
-                  "no checkpoint")
+            _wait(
+                lambda run=run: api.get(f"/api/runs/{run['id']}").json()["checkpoint_step"],
+                "no checkpoint",
+            )
         pubsub = r.pubsub()
         pubsub.subscribe(*[f"blockprop:run:{run['id']}" for run in runs])
         workers = _wait(_ray_worker_pids, "no Ray worker actor")
