@@ -64,6 +64,37 @@ def _stop(proc: subprocess.Popen, folder: str) -> None:
     proc.wait()
 
 
+def start_ray(folder: str) -> tuple[subprocess.Popen, str]:
+    """Start a Ray head (two CPUs, on loopback) keeping its files in `folder`: its process and
+    address. Raises RuntimeError when it does not start."""
+    binary = _ray_binary()
+    if binary is None:
+        raise RuntimeError("no `ray` command here (pip install 'blockprop[scale]')")
+    port = _free_port()
+    args = [binary, "start", "--head", "--port", str(port), "--num-cpus", "2"]
+    args += ["--node-ip-address", "127.0.0.1", "--temp-dir", folder, "--block"]
+    args += ["--include-dashboard=false", "--disable-usage-stats"]
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    log_path = Path(folder) / "ray-start.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+    deadline = time.monotonic() + 60
+    while "Ray runtime started" not in log_path.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_ray(proc, folder)
+            raise RuntimeError(f"ray did not start: {log_path.read_text()}")
+        time.sleep(0.2)
+    return proc, f"127.0.0.1:{port}"
+
+
+def stop_ray(proc: subprocess.Popen, folder: str) -> None:
+    """Stop the head and every process of its cluster."""
+    _stop(proc, folder)
+
+
 @pytest.fixture(scope="session")
 def ray_cluster(tmp_path_factory) -> Iterator[str]:
     """The address of a Ray head started for the test session."""
@@ -71,27 +102,12 @@ def ray_cluster(tmp_path_factory) -> Iterator[str]:
         import ray  # noqa: F401
     except ImportError:
         pytest.skip("Ray is not installed (pip install 'blockprop[scale]')")
-    binary = _ray_binary()
-    if binary is None:
-        pytest.skip("no `ray` command here (pip install 'blockprop[scale]')")
     folder = str(tmp_path_factory.mktemp("ray"))
-    port = _free_port()
-    args = [binary, "start", "--head", "--port", str(port), "--num-cpus", "2"]
-    args += ["--node-ip-address", "127.0.0.1", "--temp-dir", folder, "--block"]
-    args += ["--include-dashboard=false", "--disable-usage-stats"]
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
-    log = open(Path(folder) / "ray-start.log", "ab")  # noqa: SIM115 - lives with the process
-    proc = subprocess.Popen(
-        args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-    )
-    address = f"127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while "Ray runtime started" not in (Path(folder) / "ray-start.log").read_text():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.skip(f"ray did not start: {(Path(folder) / 'ray-start.log').read_text()}")
-            time.sleep(0.2)
+        proc, address = start_ray(folder)
+    except RuntimeError as e:
+        pytest.skip(str(e))
+    try:
         yield address
     finally:
-        _stop(proc, folder)
-        log.close()
+        stop_ray(proc, folder)

@@ -59,6 +59,8 @@ def runs_actor(settings: Settings) -> Any:
         get_if_exists=True,
         num_cpus=0,  # it records and relays; the workers train
         max_concurrency=1000,
+        # crashed, Ray starts it again: its runs become `interrupted`, resumable from checkpoints
+        max_restarts=-1,
     )
     return actor_class.remote(settings.model_dump(mode="json"))
 
@@ -119,8 +121,20 @@ class RemoteRuns:
     # ------------------------------------------------------------------ the routes' calls
 
     async def _call(self, call: str, *args: Any, **kwargs: Any) -> Any:
+        import ray
+
         assert call in CALLS
-        return _raise(await self.actor.call.remote(call, list(args), kwargs))
+        try:
+            result = await self.actor.call.remote(call, list(args), kwargs)
+        except ray.exceptions.RayError as e:
+            log.warning("the runs actor did not answer %s: %s", call, type(e).__name__)
+            raise ServiceError(
+                503,
+                "unavailable",
+                "the training cluster is not answering (it may be restarting); try again shortly",
+                headers={"Retry-After": "5"},
+            ) from None
+        return _raise(result)
 
     async def create(self, **kwargs: Any) -> tuple[RunRow, str]:
         return await self._call("create", **kwargs)

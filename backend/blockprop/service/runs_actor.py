@@ -183,6 +183,7 @@ class RunsActor:
         fields), so that a refusal reaches the replica as the same error, not a traceback."""
         if name not in CALLS:
             return "error", (400, "invalid_request", f"no such call: {name}", [], None, None)
+        await self.start()  # restarted by Ray after a crash: it starts again on first use
         try:
             return "ok", await getattr(self.manager, name)(*args, **kwargs)
         except ServiceError as e:
@@ -200,6 +201,7 @@ class RunsActor:
 
     async def overview(self) -> dict[str, Any]:
         """What replicas answer without asking: the load line and the queue's positions."""
+        await self.start()
         m = self.manager
         return {
             "load": m.load_summary(),
