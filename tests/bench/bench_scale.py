@@ -6,6 +6,9 @@
 2. Stream latency: the delay from a metrics batch's flush in the worker (the points' `t`) to a
    WebSocket client receiving it, for one run paced at 100 steps/s — through Ray and Redis (run
    created on replica A, watched on replica B) against the in-process fan-out of one server.
+3. Capacity: 60 runs of the spiral example paced at 20 steps/s (what a student watches; 30 per
+   worker core) — the achieved pace of the slowest and the median run, each way: the README's
+   "runs per worker core at the example pace".
 
 Prints both figures and their ratios. Both deployments share one SQLite file here (PostgreSQL
 changes nothing on these paths). Run with `python tests/bench/bench_scale.py` (or `make bench`);
@@ -37,6 +40,9 @@ from redis_server import start_redis, stop_redis  # noqa: E402
 XOR = get_example("xor")["graph"]
 DATA = {"name": "xor", "n": 64, "noise": 0.1}
 RUNS = 8
+SPIRAL = get_example("spiral")
+PACED_RUNS = 60
+PACE = 20.0
 WARM_UP = 3.0
 WINDOW = 8.0
 LATENCY_SECONDS = 6.0
@@ -71,6 +77,36 @@ def steps_per_second(url: str) -> float:
         for r in runs:
             _stop(http, r)
     return (s1 - s0) / (t1 - t0)
+
+
+def paced_runs(url: str) -> tuple[float, float, int]:
+    """(median, lowest) achieved steps/s as a ratio to the pace, and how many were admitted."""
+    with httpx.Client(base_url=url, timeout=60) as http:
+        runs = []
+        for _ in range(PACED_RUNS):
+            r = http.post(
+                "/api/runs",
+                json={
+                    "graph": SPIRAL["graph"],
+                    "dataset": SPIRAL["dataset"],
+                    "train": {**SPIRAL["train"], "epochs": 1_000_000, "speed": PACE},
+                },
+            )
+            assert r.status_code == 201, r.text
+            runs.append(r.json())
+        admitted = [r for r in runs if r["status"] != "queued"]
+
+        def steps() -> list[int]:
+            return [http.get(f"/api/runs/{r['id']}").json()["step"] for r in admitted]
+
+        time.sleep(WARM_UP)
+        s0, t0 = steps(), time.monotonic()
+        time.sleep(WINDOW)
+        s1, t1 = steps(), time.monotonic()
+        for r in runs:
+            _stop(http, r)
+    ratios = [(b - a) / (t1 - t0) / PACE for a, b in zip(s0, s1, strict=True)]
+    return float(np.median(ratios)), float(min(ratios)), len(admitted)
 
 
 def stream_delays(create_on: str, watch_on: str) -> np.ndarray:
@@ -124,6 +160,7 @@ def main() -> None:
         servers.append(local)
         local_rate = steps_per_second(local.url)
         local_delays = stream_delays(local.url, local.url)
+        local_paced = paced_runs(local.url)
         local.stop()
 
         env = {
@@ -140,6 +177,7 @@ def main() -> None:
         a, b = servers[-2], servers[-1]
         ray_rate = steps_per_second(a.url)
         ray_delays = stream_delays(a.url, b.url)
+        ray_paced = paced_runs(a.url)
     finally:
         for s in servers:
             s.stop()
@@ -157,6 +195,9 @@ def main() -> None:
     if len(local_delays) and len(ray_delays):
         ratio = np.median(ray_delays) / max(1e-6, np.median(local_delays))
         print(f"  ratio of medians Ray+Redis / in-process: {ratio:.2f}")
+    print(f"{PACED_RUNS} spiral runs paced at {PACE:.0f} steps/s on 2 worker cores, achieved pace:")
+    for name, (median, lowest, admitted) in (("local pool", local_paced), ("Ray", ray_paced)):
+        print(f"  {name:12s} median {median:.2f}  slowest {lowest:.2f}  admitted {admitted}")
 
 
 if __name__ == "__main__":
