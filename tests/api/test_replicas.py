@@ -63,6 +63,8 @@ def _tear_down_deployment(address: str, namespace: str) -> None:
         "    pass\n"
     )
     subprocess.run([sys.executable, "-c", code], timeout=60, check=False, capture_output=True)
+    # its worker actors' processes end with it: the next test counts only its own
+    _wait(lambda: not _ray_worker_pids(), "worker actors outlived their runs actor", 30)
 
 
 def _steps(api: Api, run: dict) -> list[int]:
@@ -125,6 +127,8 @@ def test_two_replicas_are_one_server_and_a_run_outlives_its_replica(replicas):
         asyncio.run(watch_on_b())
         paused = api_b.get(f"/api/runs/{run['id']}").json()
         assert paused["status"] == "paused" and paused["step"] >= 20, paused
+        state = api_b.get(f"/api/runs/{run['id']}/state").json()  # live, from its worker actor
+        assert state["step"] == paused["step"] and "hidden" in state["state"], state.keys()
         assert api_b.control(run, "resume").json()["status"] == "running"
         api_b.wait_steps(run, paused["step"] + 20)
         stopped = api_b.control(run, "stop").json()
@@ -195,7 +199,8 @@ def test_a_killed_ray_worker_interrupts_its_runs_which_resume(replicas, request)
             )
         pubsub = r.pubsub()
         pubsub.subscribe(*[f"blockprop:run:{run['id']}" for run in runs])
-        workers = _wait(_ray_worker_pids, "no Ray worker actor")
+        # the deployment's two worker actors (one per CPU of the cluster)
+        workers = _wait(lambda: len(pids := _ray_worker_pids()) == 2 and pids, "no 2 workers")
         for pid in workers:  # every worker: each run's worker is among them
             os.kill(pid, signal.SIGKILL)
 

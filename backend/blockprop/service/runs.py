@@ -162,10 +162,6 @@ class RunManager(RunEvents, RunQueue, TrainedStates):
             self._record_end(live)
         await self.hub.close_all()
 
-    def _group_writes(self) -> Any:
-        """One transaction for a burst of a worker's messages (see Store.group)."""
-        return self.store.group()
-
     def _on_load(self, worker: Any) -> None:
         """A worker's load report (its reader thread): remember what each graph costs, per
         step and, at a pace, all told."""
