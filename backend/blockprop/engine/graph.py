@@ -133,6 +133,7 @@ class Node:
     dtypes: list | None = None  # "float" | "int" per output
     in_shapes: dict | None = None  # port -> per-sample shape
     trainables: dict = field(default_factory=dict)  # name -> (shape, init)
+    buffers: dict = field(default_factory=dict)  # name -> (shape, fill): non-trainable state
     scratch: dict = field(default_factory=dict)  # name -> per-sample shape
     ok: bool = True  # op, params and inputs are fine (shapes may still be unknown)
 
@@ -550,6 +551,10 @@ def _infer(node: Node, key_shape: dict, key_dtype: dict, add) -> None:
         init = t.init if isinstance(t.init, str) else op.rules[f"init:{t.name}"](p)
         node.trainables[t.name] = (shape, init)
     node.scratch = {n: tuple(op.rules[f"scratch:{n}"](env)) for n in op.scratch}
+    node.buffers = {
+        b.name: (tuple(int(d) for d in op.rules[f"buffer:{b.name}"](env)), b.fill)
+        for b in op.buffers
+    }
 
 
 def _find_cycle(nodes: dict[str, Node], preds: dict[str, list[str]], indeg: dict) -> list[str]:

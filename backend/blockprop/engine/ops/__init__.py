@@ -6,9 +6,9 @@ tests): nothing else needs to change.
 """
 
 from .. import registry
-from . import activations, arith, costs, linear, shape, variables
+from . import activations, arith, conv, costs, linear, shape, variables
 
-FAMILIES = (variables, linear, arith, activations, shape, costs)
+FAMILIES = (variables, linear, arith, activations, shape, costs, conv)
 
 for _family in FAMILIES:
     for _op in _family.OPS:
