@@ -110,10 +110,11 @@ def explain(
     buffers would exceed it (``too_large``). Raises :class:`GraphError`.
 
     ``trained`` (``{state, normalized}``, as a training run records them) explains with
-    trained parameters: ``state`` must hold exactly the graph's trainable parameters, in
-    their shapes (else ``state_mismatch`` naming the node and the parameter; ``trained_by``
-    says whose in messages), and the feeds named in ``normalized`` (``{id: {mean, std}}``)
-    are taken as raw and normalised like the training data before they enter the graph.
+    trained parameters: ``state`` must hold exactly the graph's trainable parameters and
+    buffers, in their shapes (else ``state_mismatch`` naming the node and the parameter;
+    ``trained_by`` says whose in messages), and the feeds named in ``normalized``
+    (``{id: {mean, std}}``) are taken as raw and normalised like the training data before
+    they enter the graph.
     ``inputs`` in the answer stay as given; the input nodes' values are what the graph saw.
     """
     needed = feeds_of(doc, max_bytes)
@@ -137,7 +138,7 @@ def explain(
     )
     fed = inputs
     if trained is not None:
-        _check_trained(plan.params, trained.get("state") or {}, trained_by)
+        _check_trained(plan.state_arrays(), trained.get("state") or {}, trained_by)
         plan.load_state(trained.get("state") or {})
         fed = _normalized(inputs, trained.get("normalized") or {}, needed, trained_by)
     loss = plan.forward(fed, training=False)
@@ -208,7 +209,9 @@ def explain(
         "feeds": needed,
         "inputs": {k: np.asarray(v) for k, v in inputs.items()},
         "nodes": nodes,
-        "state": {nid: {k: a.copy() for k, a in p.items()} for nid, p in plan.params.items()},
+        "state": {
+            nid: {k: a.copy() for k, a in p.items()} for nid, p in plan.state_arrays().items()
+        },
         "param_grads": {
             nid: {k: a.copy() for k, a in p.items()} for nid, p in plan.param_grads.items()
         },

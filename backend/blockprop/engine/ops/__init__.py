@@ -6,9 +6,9 @@ tests): nothing else needs to change.
 """
 
 from .. import registry
-from . import activations, arith, conv, costs, linear, shape, variables
+from . import activations, arith, conv, costs, linear, norm, pooling, shape, variables
 
-FAMILIES = (variables, linear, arith, activations, shape, costs, conv)
+FAMILIES = (variables, linear, arith, activations, shape, costs, conv, pooling, norm)
 
 for _family in FAMILIES:
     for _op in _family.OPS:
