@@ -451,8 +451,11 @@ class Plan:
             total += float(np.dot(c, ones))
         return total / self.batch_size
 
-    def _forward_from(self, start: int) -> float:
-        """Rerun forward from a step index without refeeding (used by gradcheck)."""
+    def _forward_from(self, start: int, rng: np.random.Generator | None = None) -> float:
+        """Rerun forward from a step index without refeeding (used by gradcheck), in the
+        mode of the last :meth:`forward`; stochastic steps draw from ``rng`` if given."""
+        if rng is not None:
+            self._ctx.rng = rng
         for step in self._fsteps[start:]:
             step()
         return self._loss()
