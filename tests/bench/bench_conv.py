@@ -8,7 +8,8 @@ Two layers, batch 64, float32, 3×3 kernels with padding 1 (issue 18):
 flatten and a squared-error cost, then the gradients of the input, the weights and the
 bias (the engine: one compiled plan, its input fed in place; PyTorch: `nn.Conv2d` and
 `torch.autograd.grad`, with 2 threads like the engine's BLAS). Printed: milliseconds per
-forward + backward and the ratio engine / PyTorch (target ≤ 1.5).
+forward + backward (the fastest call, and the median) and the ratio of the fastest calls,
+engine / PyTorch (target ≤ 1.5).
 """
 
 from __future__ import annotations
@@ -49,21 +50,18 @@ def conv_doc(cin: int, cout: int) -> dict:
     }
 
 
-def timed(fn, seconds: float) -> float:
-    """Best mean seconds per call over a few rounds of about ``seconds`` / 5 each."""
+def timed(fn, seconds: float) -> tuple[float, float]:
+    """(fastest, median) seconds per call over about ``seconds`` of calls. The fastest is the
+    headline: on a machine shared with other work it is the least disturbed by it."""
     fn()
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < 0.05:
-        fn()
-        n += 1
-    n = max(1, int(n * seconds / 5 / 0.05))
-    best = float("inf")
-    for _ in range(5):
+    times = []
+    t_end = time.perf_counter() + seconds
+    while time.perf_counter() < t_end or len(times) < 20:
         t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / n)
-    return best
+        fn()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[0], times[len(times) // 2]
 
 
 def engine_step(cin: int, cout: int):
@@ -108,11 +106,17 @@ def main() -> None:
         has_torch = False
         print("torch is not installed: engine figures only")
     for key, (cin, cout) in CASES.items():
-        eng = timed(engine_step(cin, cout), args.seconds)
-        line = f"({key}) conv2d {cin}x8x8 -> {cout} 3x3, batch {BATCH}: engine {eng * 1e3:.3f} ms"
+        eng, eng_med = timed(engine_step(cin, cout), args.seconds)
+        line = (
+            f"({key}) conv2d {cin}x8x8 -> {cout} 3x3, batch {BATCH}: "
+            f"engine {eng * 1e3:.3f} ms (median {eng_med * 1e3:.3f})"
+        )
         if has_torch:
-            ref = timed(torch_step(cin, cout), args.seconds)
-            line += f", torch {ref * 1e3:.3f} ms, ratio {eng / ref:.2f} (target <= 1.5)"
+            ref, ref_med = timed(torch_step(cin, cout), args.seconds)
+            line += (
+                f", torch {ref * 1e3:.3f} ms (median {ref_med * 1e3:.3f}), "
+                f"ratio {eng / ref:.2f} (target <= 1.5)"
+            )
         print(line, flush=True)
 
 

@@ -167,29 +167,57 @@ def _db(g, out):
     return np.sum(g, axis=axes, out=out)
 
 
+def _dcols(Wm, gT, groups):
+    """dC/dcols = Wᵀ g per group: (C·K, N) from gT (out, N)."""
+    if groups == 1:
+        return np.dot(Wm.T, gT)
+    # (G, C/G·K, out/G) @ (G, out/G, N)
+    dc = np.matmul(_by_group(Wm, groups).transpose(0, 2, 1), _by_group(gT, groups))
+    return dc.reshape(-1, gT.shape[1])
+
+
 def _dx(g, x, W, dxpad, kernel_size, stride, padding, dilation, groups, out):
     B, C = x.shape[:2]
     nd = x.ndim - 2
     O = g.shape[2:]
     P = tuple(n + 2 * padding for n in x.shape[2:])
-    gT = _gT(g)
     Wm = W.reshape(W.shape[0], -1)
-    if groups == 1:
-        dcols = np.dot(Wm.T, gT)  # (C·K, B·O)
-    else:  # (G, C/G·K, out/G) @ (G, out/G, B·O)
-        Wg = _by_group(Wm, groups)
-        dcols = np.matmul(Wg.transpose(0, 2, 1), _by_group(gT, groups))
-    dc = dcols.reshape(C, *(kernel_size,) * nd, B, *O)
-    # col2im: add each kernel offset's (C, B, *O) slab where that offset read the input
-    dxp = _cb(dxpad, (C, B, *P))
-    dxp.fill(0)
-    for off in Win.offsets(kernel_size, nd):
-        dxp[Win.offset_slice(off, stride, dilation, O)] += dc[(slice(None), *off)]
+    if stride == 1:
+        dxp = _col2im_rows(g, Wm, B, C, P, kernel_size, dilation, groups)
+    else:
+        dc = _dcols(Wm, _gT(g), groups).reshape(C, *(kernel_size,) * nd, B, *O)
+        # col2im: add each kernel offset's (C, B, *O) slab where that offset read the input
+        dxp = _cb(dxpad, (C, B, *P))
+        dxp.fill(0)
+        for off in Win.offsets(kernel_size, nd):
+            dxp[Win.offset_slice(off, stride, dilation, O)] += dc[(slice(None), *off)]
     r = np.swapaxes(Win.unpad(dxp, padding), 0, 1)
     if out is None:
         return np.ascontiguousarray(r)
     np.copyto(out, r)
     return out
+
+
+def _col2im_rows(g, Wm, B, C, P, kernel_size, dilation, groups):
+    """col2im for stride 1 with whole rows: output positions are laid out on rows as wide as
+    the padded input's (the extra columns hold zero gradient), so that each kernel offset's
+    slab lands on one contiguous run of every (channel, sample) plane, at a shift of
+    (i·Wp + j)·dilation. Returns the padded input's gradient (C, B, *P)."""
+    nd = len(P)
+    out_ch, O = g.shape[1], g.shape[2:]
+    width = P[-1]
+    run = math.prod(O[:-1]) * width  # output positions on full-width rows
+    g_rows = np.zeros((out_ch, B, *O[:-1], width), g.dtype)
+    g_rows[..., : O[-1]] = np.swapaxes(g, 0, 1)
+    dc = _dcols(Wm, g_rows.reshape(out_ch, -1), groups)
+    dc = dc.reshape(C, kernel_size**nd, B, run)
+    plane = math.prod(P)
+    reach = (kernel_size - 1) * dilation  # the last offset's rows run past the plane by this
+    flat = np.zeros((C, B, plane + reach), g.dtype)
+    for q, off in enumerate(Win.offsets(kernel_size, nd)):
+        shift = dilation * (off[-1] + (off[0] * width if nd == 2 else 0))
+        flat[:, :, shift : shift + run] += dc[:, q]
+    return flat[:, :, :plane].reshape(C, B, *P)
 
 
 # -- export
