@@ -216,3 +216,34 @@ def test_conv_weights_follow_torch_layout_and_init():
     bound = 1 / np.sqrt(2 * 9)  # PyTorch's default: U(±1/sqrt(fan_in))
     assert np.abs(W).max() <= bound and np.abs(W).max() > 0.8 * bound
     assert registry.get("conv2d").param("init").default == "uniform"
+
+
+# --------------------------------------------------------------------------- embedding ids
+
+
+def _ids_graph(length):
+    return doc(
+        node("x", "input", shape=[length], dtype="int"),
+        node("y", "target", shape=[], dtype="int"),
+        node("e", "embedding", {"x": "x"}, num_embeddings=6, dim=4),
+        node("f", "flatten", {"x": "e"}),
+        node("h", "linear", {"x": "f"}, out_features=16),
+        node("r", "relu", {"x": "h"}),
+        node("s", "linear", {"x": "r"}, out_features=2),
+        node("c", "cross_entropy", {"logits": "s", "target": "y"}),
+    )
+
+
+def test_an_input_of_integer_ids_trains_an_embedding():
+    from blockprop.engine.data import split_and_normalize
+
+    onehot = load_dataset("order", normalize=False)
+    x = np.concatenate([onehot.x_train, onehot.x_test]).reshape(-1, 8, 6).argmax(-1)
+    y = np.concatenate([onehot.y_train, onehot.y_test])
+    ids = split_and_normalize("ids", x.astype(float), y, task="classification", normalize=False)
+    t = Trainer(_ids_graph(8), ids, {"epochs": 20, "batch_size": 32, "optimizer": "adam"})
+    t.run()
+    assert t.evaluate()["accuracy"] >= 0.95
+    with pytest.raises(Exception) as e:  # normalised one-hot codes are not ids
+        Trainer(_ids_graph(48), load_dataset("order"), {"epochs": 1})
+    assert e.value.code == "bad_feed" and "integer ids" in str(e.value)
