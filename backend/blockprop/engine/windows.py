@@ -10,7 +10,6 @@ positions.
 from __future__ import annotations
 
 import itertools
-import math
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -63,7 +62,3 @@ def unpad(xp: np.ndarray, padding: int) -> np.ndarray:
         return xp
     nd = xp.ndim - 2
     return xp[(slice(None), slice(None)) + (slice(padding, -padding),) * nd]
-
-
-def count(kernel: int, nd: int) -> int:
-    return math.prod((kernel,) * nd)
