@@ -7,7 +7,9 @@ Two layers, batch 64, float32, 3×3 kernels with padding 1 (issue 18):
 (a) 1×8×8 -> 16 channels; (b) 16×8×8 -> 32 channels. Each side runs the layer's forward,
 flatten and a squared-error cost, then the gradients of the input, the weights and the
 bias (the engine: one compiled plan, its input fed in place; PyTorch: `nn.Conv2d` and
-`torch.autograd.grad`, with 2 threads like the engine's BLAS). Printed: milliseconds per
+`torch.autograd.grad`, with 2 threads like the engine's BLAS; ``--threads N`` sets both).
+On a loaded machine a multi-threaded BLAS waits for its other thread to be scheduled, so
+compare ``--threads 1`` too. Printed: milliseconds per
 forward + backward (the fastest call, and the median) and the ratio of the fastest calls,
 engine / PyTorch (target ≤ 1.5).
 """
@@ -19,7 +21,22 @@ import os
 import sys
 import time
 
-import numpy as np
+
+def _threads_from_argv(argv: list[str]) -> int | None:
+    """--threads N, read before NumPy loads: OpenBLAS takes its thread count at import."""
+    for i, a in enumerate(argv):
+        if a == "--threads" and i + 1 < len(argv):
+            return int(argv[i + 1])
+        if a.startswith("--threads="):
+            return int(a.split("=", 1)[1])
+    return None
+
+
+THREADS = _threads_from_argv(sys.argv)
+if THREADS is not None:
+    os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(THREADS)
+
+import numpy as np  # noqa: E402
 
 try:
     from blockprop.engine import compile_graph
@@ -80,7 +97,7 @@ def engine_step(cin: int, cout: int):
 def torch_step(cin: int, cout: int):
     import torch
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS or 2)
     x = torch.randn(BATCH, cin, 8, 8, requires_grad=True)
     conv = torch.nn.Conv2d(cin, cout, 3, padding=1)
     t = torch.zeros(BATCH, cout * 64)
@@ -97,6 +114,12 @@ def torch_step(cin: int, cout: int):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=2.0, help="time per side and case")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads for both sides (BLAS and torch); default: the BLAS default, torch 2",
+    )
     args = ap.parse_args()
     try:
         import torch  # noqa: F401
