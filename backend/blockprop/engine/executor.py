@@ -438,7 +438,10 @@ class Plan:
             for step in self._fsteps:
                 step()
         except IndexError as e:
-            raise _bad_feed(f"a class label is out of range for its logits ({e})") from None
+            raise _bad_feed(
+                f"a class label or an id is out of range for the scores or the table it "
+                f"indexes ({e})"
+            ) from None
         ones, total = self._ones, 0.0
         for c in self._cost_bufs:
             total += float(np.dot(c, ones))
