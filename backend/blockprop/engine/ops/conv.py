@@ -1,12 +1,13 @@
 """Convolutions over per-sample ``[channels, length]`` or ``[channels, height, width]`` inputs.
 
 Forward is im2col plus one GEMM: every window of the (padded) input is copied once into a
-``cols`` matrix (rows: output positions of the batch; columns: channel × kernel offset) with
-stride tricks, then multiplied by the weights reshaped to ``out × (in/groups · k…)``. The VJPs
-reuse ``cols``: dW is one GEMM, dx one GEMM followed by col2im, a loop over the kernel
-offsets (9 for a 3×3 kernel), never over output positions. Layout and parameters follow
-``torch.nn.Conv1d`` / ``Conv2d``: W ``[out, in/groups, k(, k)]``, b ``[out]``.
-"""
+``cols`` matrix (rows: channel × kernel offset; columns: the output positions of the whole
+batch) with stride tricks, and the weights reshaped to ``out × (in/groups · k…)`` multiply
+it. The VJPs reuse ``cols``: dW is one GEMM; dx is one GEMM followed by col2im, a loop over
+the kernel offsets (9 for a 3×3 kernel), never over output positions; with stride 1 each
+offset adds one contiguous run per (channel, sample) (see ``_col2im_rows``). Layout and
+parameters follow ``torch.nn.Conv1d`` / ``Conv2d``: W ``[out, in/groups, k(, k)]``, b
+``[out]``, W initialised as PyTorch does (U(±1/√fan_in)); b starts at zero."""
 
 from __future__ import annotations
 
