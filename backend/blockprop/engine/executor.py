@@ -602,14 +602,19 @@ def _init_params(an: Analysis, seed: int, dtype: np.dtype) -> tuple[dict, dict]:
     """The trainable parameters and their gradients, initialised from ``seed``. Both are
     packed (:mod:`.buffers`) in the same layout, in topological order: an optimiser updates
     them all, and a trainer takes their norm or a copy, in one call over the flat buffer."""
-    keys = [(n.id, name, init) for n in an.nodes for name, (_, init) in n.trainables.items()]
+    keys = [
+        (n.id, name, init, n.fan_in.get(name))
+        for n in an.nodes
+        for name, (_, init) in n.trainables.items()
+    ]
     shapes = [tuple(s) for n in an.nodes for s, _ in n.trainables.values()]
     _, pviews = pack(shapes, dtype)
     _, gviews = pack(shapes, dtype)
     params: dict[str, dict[str, np.ndarray]] = {}
     grads: dict[str, dict[str, np.ndarray]] = {}
-    for (nid, name, init), p, g in zip(keys, pviews, gviews, strict=True):
-        p[...] = initialise(init, p.shape, seed=seed, node=nid, name=name).astype(dtype)
+    for (nid, name, init, fan_in), p, g in zip(keys, pviews, gviews, strict=True):
+        values = initialise(init, p.shape, seed=seed, node=nid, name=name, fan_in=fan_in)
+        p[...] = values.astype(dtype)
         params.setdefault(nid, {})[name] = p
         grads.setdefault(nid, {})[name] = g
     return params, grads

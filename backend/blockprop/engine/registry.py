@@ -150,6 +150,9 @@ class Trainable:
     doc: str = ""
     #: weights that L1/L2 regularisation applies to (not biases or prototypes)
     regularize: bool = False
+    #: a rule (bound like ``shape``) giving the fan-in the initialiser uses instead of the
+    #: shape's: a bias drawn like PyTorch's, U(±1/√fan_in of its weights)
+    fan_in: Callable[..., int] | None = None
 
 
 @dataclass(frozen=True)
@@ -280,32 +283,35 @@ def _fans(shape: Shape) -> tuple[int, int]:
     return math.prod(shape[1:]), shape[0]  # (out, in...) layout: fan_in, fan_out
 
 
-def _zeros(rng, shape):
+# Each takes an optional fan_in: a bias's comes from its layer's weights (Trainable.fan_in).
+
+
+def _zeros(rng, shape, fan_in=None):
     return np.zeros(shape)
 
 
-def _uniform(rng, shape):
-    fan_in, _ = _fans(shape)
+def _uniform(rng, shape, fan_in=None):
+    fan_in = fan_in or _fans(shape)[0]
     a = 1.0 / math.sqrt(fan_in)
     return rng.uniform(-a, a, shape)
 
 
-def _xavier(rng, shape):
-    fan_in, fan_out = _fans(shape)
-    a = math.sqrt(6.0 / (fan_in + fan_out))
+def _xavier(rng, shape, fan_in=None):
+    fans_in, fan_out = _fans(shape)
+    a = math.sqrt(6.0 / ((fan_in or fans_in) + fan_out))
     return rng.uniform(-a, a, shape)
 
 
-def _he(rng, shape):
-    fan_in, _ = _fans(shape)
+def _he(rng, shape, fan_in=None):
+    fan_in = fan_in or _fans(shape)[0]
     return rng.standard_normal(shape) * math.sqrt(2.0 / fan_in)
 
 
-def _ones(rng, shape):
+def _ones(rng, shape, fan_in=None):
     return np.ones(shape)
 
 
-def _normal(rng, shape):
+def _normal(rng, shape, fan_in=None):
     return rng.standard_normal(shape)
 
 
@@ -323,14 +329,18 @@ INITIALISERS: dict[str, Callable[[np.random.Generator, Shape], np.ndarray]] = {
 INIT_CHOICES = ("zeros", "uniform", "xavier", "he")
 
 
-def initialise(init: str, shape: Shape, *, seed: int, node: str, name: str) -> np.ndarray:
-    """Initial float64 values for one trainable parameter.
+def initialise(
+    init: str, shape: Shape, *, seed: int, node: str, name: str, fan_in: int | None = None
+) -> np.ndarray:
+    """Initial float64 values for one trainable parameter (``fan_in``: instead of the one
+    its shape implies, e.g. a bias drawn like PyTorch's from its weights' fan-in).
 
     Seeded by ``(seed, node id, parameter name)``: adding or removing another node does
     not change this one's initial values.
     """
     key = [seed & 0xFFFFFFFF, zlib.crc32(node.encode()), zlib.crc32(name.encode())]
-    return np.asarray(INITIALISERS[init](np.random.default_rng(key), tuple(shape)), np.float64)
+    values = INITIALISERS[init](np.random.default_rng(key), tuple(shape), fan_in)
+    return np.asarray(values, np.float64)
 
 
 # --------------------------------------------------------------------------- the op
@@ -451,6 +461,7 @@ class OpDef:
             bind(f"trainable:{t.name}", t.shape, shape_env)
             bind(f"init:{t.name}", t.init, set(pnames))
             bind(f"when:{t.name}", t.when, set(pnames), optional=True)
+            bind(f"fan_in:{t.name}", t.fan_in, shape_env, optional=True)
         for b in self.buffers:
             bind(f"buffer:{b.name}", b.shape, shape_env)
         extra = set(self.vjp) - set(ports) - set(tnames)

@@ -7,7 +7,7 @@ it. The VJPs reuse ``cols``: dW is one GEMM; dx is one GEMM followed by col2im, 
 the kernel offsets (9 for a 3×3 kernel), never over output positions; with stride 1 each
 offset adds one contiguous run per (channel, sample) (see ``_col2im_rows``). Layout and
 parameters follow ``torch.nn.Conv1d`` / ``Conv2d``: W ``[out, in/groups, k(, k)]``, b
-``[out]``, W initialised as PyTorch does (U(±1/√fan_in)); b starts at zero."""
+``[out]``, both initialised as PyTorch does: U(±1/√fan_in), fan_in = in/groups · k…."""
 
 from __future__ import annotations
 
@@ -293,9 +293,10 @@ def conv(nd: int) -> OpDef:
                 "b",
                 lambda out_channels: (out_channels,),
                 "[out_channels]",
-                init="zeros",
+                init="uniform",
                 when=lambda bias: bias,
                 doc="bias, one per output channel",
+                fan_in=lambda x, kernel_size, groups: x[0] // groups * kernel_size**nd,
             ),
         ],
         scratch={"cols": _cols_shape(nd), "xpad": _pad_shape, "dxpad": _pad_shape},
