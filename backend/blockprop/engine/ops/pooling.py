@@ -217,7 +217,7 @@ OPS = [
     ),
     OpDef(
         name="global_avg_pool",
-        label="Global average pool",
+        label="GlobalAvgPool",
         category="function",
         doc="Mean of each channel over all its positions: [channels, …] -> [channels].",
         inputs=[("x", "input [channels, *spatial]")],
