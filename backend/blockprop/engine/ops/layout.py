@@ -158,7 +158,7 @@ OPS = [
             r"\text{ elsewhere}",
         },
         explain={
-            "forward": r"{@x}_{@start:@stop:@step}",
+            "forward": r"{@x}_{@start:@[@stop@]:@step}",
             "x": r"@g \text{ placed back in the slice}",
         },
         samples=[

@@ -270,8 +270,9 @@ OPS = [
             "backward": r"\frac{\partial C}{\partial x} = g \odot [a \le x \le b]",
         },
         explain={
-            "forward": r"\min(\max(@x, @min), @max)",
-            "x": r"@g \odot [@min \le @x \le @max]",
+            # a bound left out (null) drops out of the formula
+            "forward": r"\operatorname{clip}(@x@[,\ \ge @min@]@[,\ \le @max@])",
+            "x": r"@g \odot [@[@min \le @]@x@[ \le @max@]]",
             "symbols": {"min": "a", "max": "b"},
         },
         torch="torch.clamp({x}, {min}, {max})",
