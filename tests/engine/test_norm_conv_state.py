@@ -128,7 +128,8 @@ def test_training_moves_running_statistics_and_checkpoints_keep_them():
     want = (np.asarray(l1) - rm) / np.sqrt(rv + 1e-5) * np.asarray(state["bn"]["gamma"])
     want += np.asarray(state["bn"]["beta"])
     np.testing.assert_allclose(bn["outputs"][0]["value"], want, rtol=1e-6)
-    np.testing.assert_allclose(ex["state"]["bn"]["running_mean"], rm, rtol=1e-6)
+    np.testing.assert_allclose(bn["env"]["running_mean"], rm, rtol=1e-6)
+    assert set(ex["state"]["bn"]) == {"gamma", "beta"}  # the trainable parameters
 
 
 # --------------------------------------------------------------------------- training mode

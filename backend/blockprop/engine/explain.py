@@ -165,6 +165,8 @@ def explain(
         ]
         env: dict[str, Any] = dict(node.params)
         env.update({n: _sample(a) for n, a in plan._scratch.get(node.id, {}).items()})
+        # buffers (running statistics): what this forward read, shown with the node
+        env.update({n: a.copy() for n, a in plan.buffers.get(node.id, {}).items()})
         env.update({p: _sample(plan.values[k]) for p, k in node.sources.items()})
         for o in outputs:
             if multi:
@@ -209,9 +211,7 @@ def explain(
         "feeds": needed,
         "inputs": {k: np.asarray(v) for k, v in inputs.items()},
         "nodes": nodes,
-        "state": {
-            nid: {k: a.copy() for k, a in p.items()} for nid, p in plan.state_arrays().items()
-        },
+        "state": {nid: {k: a.copy() for k, a in p.items()} for nid, p in plan.params.items()},
         "param_grads": {
             nid: {k: a.copy() for k, a in p.items()} for nid, p in plan.param_grads.items()
         },
