@@ -143,9 +143,10 @@ def _forward(x, W, cols, xpad, kernel_size, stride, padding, dilation, groups, o
     y = np.swapaxes(y.reshape(W.shape[0], B, *O), 0, 1)
     if out is None:
         out = np.empty(y.shape, y.dtype)
-    np.copyto(out, y)
-    if b is not None:
-        out += b.reshape(-1, *(1,) * len(O))
+    if b is None:
+        np.copyto(out, y)
+    else:  # the bias added on the way back to (B, out, *O): one pass
+        np.add(y, b.reshape(-1, *(1,) * len(O)), out=out)
     return out
 
 
