@@ -19,8 +19,15 @@ from .graphs import all_samples, doc, node, op_graph
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
 
+
+def _reads(op, name: str) -> bool:
+    """Whether the op's forward rule asks for ``name`` (fed ops have no forward)."""
+    rule = op.rules.get("forward")
+    return rule is not None and name in rule.names
+
+
 #: ops whose forward differs between training and evaluation (it reads ``training``)
-MODAL = [(op, i, s) for op, i, s in all_samples() if "training" in op.rules["forward"].names]
+MODAL = [(op, i, s) for op, i, s in all_samples() if _reads(op, "training")]
 
 
 def bn_graph(channels=3, spatial=(), momentum=0.1):
@@ -146,7 +153,7 @@ def test_training_mode_gradients_match_finite_differences(case):
 
 
 #: of those, the deterministic ones (no random draws): PyTorch in train() mode must agree
-DETERMINISTIC = [(op, i, s) for op, i, s in MODAL if "rng" not in op.rules["forward"].names]
+DETERMINISTIC = [(op, i, s) for op, i, s in MODAL if not _reads(op, "rng")]
 
 
 def test_the_modal_ops_are_covered():
