@@ -137,10 +137,11 @@ def _forward(x, W, cols, xpad, kernel_size, stride, padding, dilation, groups, o
     c2 = _im2col(x, cols, xpad, kernel_size, stride, padding, dilation)
     Wm = W.reshape(W.shape[0], -1)
     if groups == 1:
-        y = np.dot(Wm, c2)  # (out, B·O)
+        # (B·O, out): BLAS is faster with the long side first; laid out (B, *O, out)
+        y = np.moveaxis(np.dot(c2.T, Wm.T).reshape(B, *O, -1), -1, 1)
     else:
         y = np.matmul(_by_group(Wm, groups), _by_group(c2, groups)).reshape(W.shape[0], -1)
-    y = np.swapaxes(y.reshape(W.shape[0], B, *O), 0, 1)
+        y = np.swapaxes(y.reshape(W.shape[0], B, *O), 0, 1)
     if out is None:
         out = np.empty(y.shape, y.dtype)
     if b is None:
@@ -154,7 +155,7 @@ def _dW(g, cols, W, groups, out):
     gT = _gT(g)
     c2 = cols.reshape(-1).reshape(-1, gT.shape[1])  # (C·K, B·O)
     if groups == 1:
-        r = np.dot(gT, c2.T)
+        r = np.dot(c2, gT.T).T  # (C·K, out) first: faster in BLAS than (out, C·K)
     else:  # (G, out/G, B·O) @ (G, B·O, C/G·K)
         r = np.matmul(_by_group(gT, groups), _by_group(c2, groups).transpose(0, 2, 1))
     r = r.reshape(W.shape)
