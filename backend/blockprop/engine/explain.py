@@ -110,10 +110,11 @@ def explain(
     buffers would exceed it (``too_large``). Raises :class:`GraphError`.
 
     ``trained`` (``{state, normalized}``, as a training run records them) explains with
-    trained parameters: ``state`` must hold exactly the graph's trainable parameters, in
-    their shapes (else ``state_mismatch`` naming the node and the parameter; ``trained_by``
-    says whose in messages), and the feeds named in ``normalized`` (``{id: {mean, std}}``)
-    are taken as raw and normalised like the training data before they enter the graph.
+    trained parameters: ``state`` must hold exactly the graph's trainable parameters and
+    buffers, in their shapes (else ``state_mismatch`` naming the node and the parameter;
+    ``trained_by`` says whose in messages), and the feeds named in ``normalized``
+    (``{id: {mean, std}}``) are taken as raw and normalised like the training data before
+    they enter the graph.
     ``inputs`` in the answer stay as given; the input nodes' values are what the graph saw.
     """
     needed = feeds_of(doc, max_bytes)
@@ -137,7 +138,7 @@ def explain(
     )
     fed = inputs
     if trained is not None:
-        _check_trained(plan.params, trained.get("state") or {}, trained_by)
+        _check_trained(plan.state_arrays(), trained.get("state") or {}, trained_by)
         plan.load_state(trained.get("state") or {})
         fed = _normalized(inputs, trained.get("normalized") or {}, needed, trained_by)
     loss = plan.forward(fed, training=False)
@@ -164,6 +165,8 @@ def explain(
         ]
         env: dict[str, Any] = dict(node.params)
         env.update({n: _sample(a) for n, a in plan._scratch.get(node.id, {}).items()})
+        # buffers (running statistics): what this forward read, shown with the node
+        env.update({n: a.copy() for n, a in plan.buffers.get(node.id, {}).items()})
         env.update({p: _sample(plan.values[k]) for p, k in node.sources.items()})
         for o in outputs:
             if multi:

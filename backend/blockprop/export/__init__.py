@@ -28,7 +28,7 @@ import re
 import unicodedata
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -55,13 +55,15 @@ class ExportError(GraphError):
 @dataclass
 class Prepared:
     """A checked graph ready to export: nodes in topological order (with shapes), the
-    parameters to start from (float64, by node and name) and the graph's name."""
+    parameters to start from and the buffers (non-trainable state such as running
+    statistics; both float64, by node and name) and the graph's name."""
 
     name: str
     nodes: list[Node]
     params: dict[str, dict[str, np.ndarray]]
     seed: int
     from_state: bool
+    buffers: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     @property
     def costs(self) -> list[Node]:
@@ -112,7 +114,7 @@ def prepare(
     plan = compile_graph(doc, 1, dtype=np.float64, seed=seed, state=state, grads="params")
     name = doc.get("name") if isinstance(doc.get("name"), str) else ""
     has_state = bool(state) or bool(doc.get("state"))
-    return Prepared(name.strip(), an.nodes, plan.params, seed, has_state)
+    return Prepared(name.strip(), an.nodes, plan.params, seed, has_state, plan.buffers)
 
 
 def _check_ids(nodes: list[Node]) -> None:

@@ -121,14 +121,17 @@ def evaluate(
     seed: int,
     backward: bool,
     max_bytes: int,
+    training: bool = False,
 ) -> bytes:
-    """Values (and with ``backward`` gradients) of every node, in float64, encoded."""
+    """Values (and with ``backward`` gradients) of every node, in float64, encoded. With
+    ``training``, the training-mode forward: dropout masks drawn from ``seed``, batch norm
+    on batch statistics (the returned state holds the running statistics it moved)."""
     from blockprop.engine.executor import compile_graph
 
     plan = compile_graph(
         doc, batch, dtype=np.float64, seed=seed, max_bytes=max_bytes, grads="nodes"
     )
-    loss = plan.forward(feeds, training=False)
+    loss = plan.forward(feeds, training=training, rng=np.random.default_rng(seed))
     if backward:
         plan.backward()
     return encode(
@@ -137,7 +140,7 @@ def evaluate(
             "values": plan.values,
             "grads": plan.grads if backward else {},
             "param_grads": plan.param_grads if backward else {},
-            "state": plan.params,
+            "state": plan.state_arrays(),
         }
     )
 
@@ -175,7 +178,9 @@ def gradcheck(
             f"{max_elements}: use a smaller batch, list the items to check in `keys` or sample "
             "them with `per_item`",
         )
-    result = run_gradcheck(doc, feeds, seed=seed, keys=keys, per_item=per_item)
+    result = run_gradcheck(
+        doc, feeds, seed=seed, keys=keys, per_item=per_item, training=options["training"]
+    )
     errs = {k: float(v) for k, v in result.items()}
     worst = max(errs.values(), default=0.0)
     sizes = {k: a.size for k, a in plan.values.items()}

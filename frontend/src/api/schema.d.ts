@@ -65,7 +65,9 @@ export interface paths {
          * Evaluate
          * @description Run a graph once, stateless: every node's value and, with `backward`, every node's
          *     gradient dL/dz and every parameter's gradient, in float64. Parameters come from the
-         *     graph's `state` or are initialised from `seed`; they are returned in `state`.
+         *     graph's `state` or are initialised from `seed`; they are returned in `state`, with the
+         *     buffers (batch norm's running statistics). `training: true` runs the training-mode
+         *     forward: dropout (masks drawn from `seed`) and batch norm on the batch's statistics.
          *
          *     The answer's size is estimated before anything is computed: beyond the server's limit
          *     (`BLOCKPROP_MAX_RESPONSE_BYTES`) 413 `too_large`, naming the biggest node. 429 `busy`,
@@ -1101,6 +1103,12 @@ export interface components {
              * @default 0
              */
             seed?: number;
+            /**
+             * Training
+             * @description the training-mode forward: dropout on (masks drawn from `seed`), batch norm on the batch's statistics (moving its running statistics)
+             * @default false
+             */
+            training?: boolean;
         };
         /** EvaluateResult */
         EvaluateResult: {
@@ -1124,7 +1132,7 @@ export interface components {
             };
             /**
              * State
-             * @description the parameters used, by node and name
+             * @description the parameters used and the buffers (running statistics), by node and name
              */
             state: {
                 [key: string]: {
@@ -1905,6 +1913,12 @@ export interface components {
              * @default 0.0001
              */
             tolerance?: number;
+            /**
+             * Training
+             * @description the training-mode forward: dropout on (masks drawn from `seed`), batch norm on the batch's statistics (moving its running statistics)
+             * @default false
+             */
+            training?: boolean;
         };
         /** GradcheckResult */
         GradcheckResult: {

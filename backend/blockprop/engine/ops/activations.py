@@ -59,7 +59,21 @@ def log_softmax(x, out=None):
     return r
 
 
-def _softmax_forward(x, out):
+def _causal_shape(x, causal):
+    _vector(x)
+    if causal:
+        expect(len(x) >= 2, "x", "a [queries, keys] matrix of scores for a causal mask", x)
+    return x
+
+
+def future(shape) -> np.ndarray:
+    """The causal mask of a [queries, keys] matrix: True where key j comes after query i."""
+    return np.triu(np.ones(shape[-2:], bool), 1)
+
+
+def _softmax_forward(x, causal, out):
+    if causal:  # masked scores weigh exp(-inf) = 0; each row keeps its diagonal
+        x = np.where(future(x.shape), -np.inf, x)
     r = np.subtract(x, x.max(axis=-1, keepdims=True), out=out)
     np.exp(r, out=r)
     r /= r.sum(axis=-1, keepdims=True)
@@ -91,6 +105,20 @@ def _dropout_forward(x, mask, p, training, rng, out):
     else:
         mask.fill(1.0)
     return np.multiply(x, mask, out=out)
+
+
+def _softmax_torch(pt, x, causal):
+    if not causal:
+        return f"torch.softmax({x}, dim=-1)"
+    q, k = pt.shapes["x"][-2:]
+    mask = f"torch.ones({q}, {k}, dtype=torch.bool, device={x}.device).triu(1)"
+    return f"torch.softmax({x}.masked_fill({mask}, -torch.inf), dim=-1)"
+
+
+def _softmax_onnx(ox, x, causal):
+    if causal:
+        x = ox.op("Add", x, ox.const(np.where(future(ox.shapes["x"]), -np.inf, 0.0), "mask"))
+    return ox.op("Softmax", x, axis=-1)
 
 
 OPS = [
@@ -185,9 +213,19 @@ OPS = [
         name="softmax",
         label="Softmax",
         category="function",
-        doc="Softmax over the last axis: positive outputs that sum to 1.",
+        doc="Softmax over the last axis: positive outputs that sum to 1. With causal, "
+        "entry (i, j) of a [queries, keys] matrix of scores is left out for j > i "
+        "(attention to the past only).",
         inputs=[("x", "scores")],
-        shape=_vector,
+        params=[
+            Param(
+                "causal",
+                "bool",
+                False,
+                doc="mask scores (i, j) with j > i over the last two axes (output 0 there)",
+            )
+        ],
+        shape=_causal_shape,
         forward=_softmax_forward,
         vjp={"x": _softmax_vjp},
         formula={
@@ -198,9 +236,13 @@ OPS = [
             "forward": r"\mathrm{softmax}(@x)",
             "x": r"@ans \odot (@g - \langle @g, @ans \rangle)",
         },
-        torch="torch.softmax({x}, dim=-1)",
-        onnx=lambda ox, x: ox.op("Softmax", x, axis=-1),
-        samples=VECTOR_SAMPLES,
+        torch=_softmax_torch,
+        onnx=_softmax_onnx,
+        samples=[
+            *VECTOR_SAMPLES,
+            Sample({"x": (3, 3)}, {"causal": True}),
+            Sample({"x": (2, 3, 4)}, {"causal": True}),
+        ],
     ),
     OpDef(
         name="log_softmax",

@@ -64,21 +64,27 @@ def _mm(A, Bm, out3):
     return np.matmul(A, Bm, out=out3)
 
 
-def _matmul_forward(a, b, out):
+def _matmul_forward(a, b, scale, out):
     A, Bm = _as3(a, b)
     out3 = None if out is None else out.reshape(A.shape[0], A.shape[1], Bm.shape[2])
     r = _mm(A, Bm, out3)
+    if scale is not None:
+        r *= scale
     return r.reshape(a.shape[:-1] + b.shape[2:]) if out is None else out
 
 
-def _matmul_da(g, a, b, out):
+def _matmul_da(g, a, b, scale, out):
+    if scale is not None:
+        g = g * scale
     A, Bm = _as3(a, b)
     g3 = g.reshape(A.shape[0], A.shape[1], Bm.shape[2])
     r = np.matmul(g3, Bm.transpose(0, 2, 1), out=None if out is None else out.reshape(A.shape))
     return r.reshape(a.shape) if out is None else out
 
 
-def _matmul_db(g, a, b, out):
+def _matmul_db(g, a, b, scale, out):
+    if scale is not None:
+        g = g * scale
     A, Bm = _as3(a, b)
     g3 = g.reshape(A.shape[0], A.shape[1], Bm.shape[2])
     r = np.matmul(A.transpose(0, 2, 1), g3, out=None if out is None else out.reshape(Bm.shape))
@@ -141,6 +147,16 @@ def _matmul_equation(shapes):
     a = "mn" if len(shapes["a"]) == 2 else "n"
     b = "np" if len(shapes["b"]) == 2 else "n"
     return f"b{a},b{b}->b{a[:-1]}{b[1:]}"
+
+
+def _matmul_torch(pt, a, b, scale):
+    y = f'torch.einsum("{_matmul_equation(pt.shapes)}", {a}, {b})'
+    return y if scale is None else f"{y} * {scale!r}"
+
+
+def _matmul_onnx(ox, a, b, scale):
+    y = ox.op("Einsum", a, b, equation=_matmul_equation(ox.shapes))
+    return y if scale is None else ox.op("Mul", y, ox.const(scale, "scale"))
 
 
 def _sqd_onnx(ox, x, P):
@@ -210,28 +226,40 @@ OPS = [
         label="MatMul",
         category="function",
         doc="Matrix product a b of two per-sample vectors or matrices (a: [m, n] or [n]; "
-        "b: [n, p] or [n]).",
+        "b: [n, p] or [n]), optionally times a scale s (1/√d in scaled dot-product "
+        "attention).",
         inputs=[("a", "left factor"), ("b", "right factor")],
+        params=[
+            Param(
+                "scale",
+                "float",
+                None,
+                nullable=True,
+                doc="multiply the product by this (e.g. 1/√d for attention); null: 1",
+            )
+        ],
         shape=_matmul_shape,
         forward=_matmul_forward,
         vjp={"a": _matmul_da, "b": _matmul_db},
-        torch=lambda pt, a, b: f'torch.einsum("{_matmul_equation(pt.shapes)}", {a}, {b})',
-        onnx=lambda ox, a, b: ox.op("Einsum", a, b, equation=_matmul_equation(ox.shapes)),
+        torch=_matmul_torch,
+        onnx=_matmul_onnx,
         formula={
-            "forward": r"y = a\, b",
-            "backward": r"\frac{\partial C}{\partial a} = g\, b^\top,\quad "
-            r"\frac{\partial C}{\partial b} = a^\top g",
+            "forward": r"y = s\, a\, b",
+            "backward": r"\frac{\partial C}{\partial a} = s\, g\, b^\top,\quad "
+            r"\frac{\partial C}{\partial b} = s\, a^\top g",
         },
         explain={
-            "forward": r"@a\, @b",
-            "a": r"@g\, @b^\top",
-            "b": r"@a^\top @g",
+            "forward": r"@[@scale\, @]@a\, @b",
+            "a": r"@[@scale\, @]@g\, @b^\top",
+            "b": r"@[@scale\, @]@a^\top @g",
+            "symbols": {"scale": "s"},
         },
         samples=[
             Sample({"a": (2, 3), "b": (3, 4)}),
             Sample({"a": (3,), "b": (3, 2)}),
             Sample({"a": (2, 3), "b": (3,)}),
             Sample({"a": (3,), "b": (3,)}),
+            Sample({"a": (4, 3), "b": (3, 4)}, {"scale": 0.5}),
         ],
     ),
     OpDef(

@@ -48,7 +48,13 @@ OPS = [
         forward=None,
         params=[
             Param("shape", "shape", [1], doc=SHAPE_DOC),
-            Param("dtype", "str", "float", choices=("float",), doc="inputs are real numbers"),
+            Param(
+                "dtype",
+                "str",
+                "float",
+                choices=("float", "int"),
+                doc="real numbers, or integer ids (for an embedding)",
+            ),
         ],
         shape=_static_shape,
         dtype=lambda dtype: dtype,
