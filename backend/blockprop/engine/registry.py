@@ -474,8 +474,8 @@ def check_explain(op: OpDef) -> None:
     stands for a value, so the classroom can show each rule twice: with symbols, then with
     the numbers of one sample plugged in. Keys: ``"forward"`` (y = ...), one per VJP
     (``"x"``, ``"W"``: dC/dx = ...) and optionally ``"symbols"`` (name -> LaTeX symbol, e.g.
-    ``{"target": r"\bar y"}``; by default a name is its own symbol, ``ans`` is ``y`` and
-    ``g`` is dC/dy). ``@[ ... @]`` marks a segment dropped when a value inside it is absent
+    ``{"y": r"\bar y"}``; by default a name is its own symbol, ``ans`` is ``z`` and
+    ``g`` is dC/dz). ``@[ ... @]`` marks a segment dropped when a value inside it is absent
     (Linear's ``@[ + @b@]`` without bias).
     """
     ex = op.explain
