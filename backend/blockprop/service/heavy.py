@@ -213,6 +213,29 @@ def explain(
     return encode(result)
 
 
+def jacobian(
+    doc: dict[str, Any],
+    feeds: dict[str, Any],
+    node: str,
+    seed: int,
+    max_bytes: int,
+    trained: dict[str, Any] | None,
+    run: dict[str, Any] | None,
+) -> bytes:
+    """Both Jacobians of one block at one sample (engine ``jacobian``), encoded; over the
+    entry limit is 413 ``too_large``."""
+    from blockprop.engine.graph import GraphError
+    from blockprop.engine.jacobian import jacobian as run_jacobian
+
+    try:
+        result = run_jacobian(doc, feeds, node, seed=seed, trained=trained, max_bytes=max_bytes)
+    except GraphError as e:
+        raise from_issues(e.issues, 413 if e.issues[0].code == "too_large" else 422) from None
+    if run is not None:
+        result["run"] = run
+    return encode(result)
+
+
 def export_pytorch(doc: dict[str, Any], seed: int, max_bytes: int, max_numbers: int) -> bytes:
     """PyTorch source (UTF-8); more than ``max_numbers`` parameter values is 413."""
     from blockprop.export.pytorch import SourceTooLarge, to_pytorch
@@ -231,4 +254,13 @@ def export_onnx(doc: dict[str, Any], seed: int, targets: bool, max_bytes: int) -
     return to_onnx_bytes(doc, seed=seed, targets=targets, max_bytes=max_bytes)
 
 
-__all__ = ["Size", "encode", "evaluate", "explain", "export_onnx", "export_pytorch", "size"]
+__all__ = [
+    "Size",
+    "encode",
+    "evaluate",
+    "explain",
+    "jacobian",
+    "export_onnx",
+    "export_pytorch",
+    "size",
+]

@@ -325,6 +325,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/jacobian": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Jacobian
+         * @description Both Jacobians of the block `node` at one sample, the notes' ∂z_out/∂z_in and
+         *     ∂z_out/∂w: one matrix `[d_out, d_in]` per float input port and per trainable parameter,
+         *     built from the block's VJP rules applied to the basis vectors of its output. `g` (dC/dz of
+         *     the sample) and each `vjp` (what backward computes) satisfy g·J = vjp; `diagonal` marks a
+         *     pointwise block's matrix.
+         *
+         *     413 `too_large` beyond 100,000 entries in all, with the sizes (backprop never builds these
+         *     matrices); 422 `unknown_node`; with `run_id`, the run's trained parameters (404, 409 and
+         *     422 `state_mismatch` as for explain).
+         */
+        post: operations["jacobian_api_jacobian_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/load": {
         parameters: {
             query?: never;
@@ -2228,6 +2256,114 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** JacobianMatrix */
+        JacobianMatrix: {
+            /**
+             * Diagonal
+             * @description square with nothing off the diagonal (pointwise blocks)
+             */
+            diagonal: boolean;
+            /**
+             * In Shape
+             * @description per-sample shape of the input (or the parameter)
+             */
+            in_shape: number[];
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "input" | "parameter";
+            /**
+             * Shape
+             * @description [d_out, d_in]: rows the flattened output(s), columns the flattened input or parameter
+             */
+            shape: number[];
+            /**
+             * Value
+             * @description the matrix, row by row
+             */
+            value: number[][];
+            /**
+             * Vjp
+             * @description g·J as backward computes it (the VJP), flattened
+             */
+            vjp: number[];
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * JacobianRequest
+         * @description Both Jacobians of one block at one sample: ∂z/∂(each input) and ∂z/∂(each parameter).
+         */
+        JacobianRequest: {
+            graph: components["schemas"]["Graph"];
+            /**
+             * Inputs
+             * @description a batch of one sample by input/target id; missing feeds get defaults (as for explain)
+             */
+            inputs?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Node
+             * @description the block (node id; `m/l` inside a module)
+             */
+            node: string;
+            /**
+             * Run Id
+             * @description take the trained parameters of this run (as for explain); `inputs` stay raw and are normalised like the run's training data
+             */
+            run_id?: string | null;
+            /**
+             * Run Step
+             * @description as for explain
+             */
+            run_step?: number | null;
+            /**
+             * Seed
+             * @description seed for parameter initialisation
+             * @default 0
+             */
+            seed?: number;
+        };
+        /** JacobianResult */
+        JacobianResult: {
+            /**
+             * D Out
+             * @description number of output entries (rows of every matrix)
+             */
+            d_out: number;
+            /**
+             * G
+             * @description dC/d(output) at this sample, flattened: g·J = vjp
+             */
+            g: number[];
+            /** Node */
+            node: string;
+            /** Op */
+            op: string;
+            /**
+             * Out Shape
+             * @description per-sample output shape (a list per output for blocks with several)
+             */
+            out_shape: unknown[];
+            /**
+             * Run
+             * @description with `run_id`: as for explain
+             */
+            run?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Wrt
+             * @description input port or parameter name → its Jacobian; integer inputs (labels) and non-differentiable blocks have none
+             */
+            wrt: {
+                [key: string]: components["schemas"]["JacobianMatrix"];
+            };
+        } & {
+            [key: string]: unknown;
+        };
         /**
          * Load
          * @description How busy the training pool is (the teacher's status line).
@@ -4114,6 +4250,77 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+        };
+    };
+    jacobian_api_jacobian_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JacobianRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JacobianResult"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict with the resource's current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description request too large (body size, JSON depth, node count, answer size) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server is busy (too many live runs, sessions, clients or heavy requests): retry later */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

@@ -100,6 +100,7 @@ from blockprop.api.schemas.stream import (
     StreamStatus,
     TensorSummary,
 )
+from blockprop.api.schemas.teaching import JacobianMatrix, JacobianRequest, JacobianResult
 
 __all__ = [
     "Request",
@@ -176,6 +177,9 @@ __all__ = [
     "ExplainNode",
     "ExplainRun",
     "ExplainResult",
+    "JacobianRequest",
+    "JacobianMatrix",
+    "JacobianResult",
     "ExplainPosition",
     "SessionView",
     "SessionCreate",
