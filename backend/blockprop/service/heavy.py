@@ -133,7 +133,7 @@ def evaluate(
         plan.backward()
     return encode(
         {
-            "loss": _finite(float(loss)),
+            "loss": _finite(float(loss)) if plan.cost_ids else None,  # no cost: no loss
             "values": plan.values,
             "grads": plan.grads if backward else {},
             "param_grads": plan.param_grads if backward else {},
@@ -200,13 +200,21 @@ def explain(
     max_bytes: int,
     trained: dict[str, Any] | None,
     run: dict[str, Any] | None,
+    options: dict[str, Any] | None = None,
 ) -> bytes:
-    """One sample node by node (engine ``explain``), with ``run`` (id, step, normalized) when
-    the parameters are a run's, encoded."""
+    """One sample (or a mini-batch) node by node (engine ``explain``; ``options``: sample,
+    training, update), with ``run`` (id, step, normalized) when the parameters are a run's,
+    encoded."""
     from blockprop.engine.explain import explain as run_explain
 
     result = run_explain(
-        doc, feeds, seed=seed, max_bytes=max_bytes, trained=trained, trained_by="the run"
+        doc,
+        feeds,
+        seed=seed,
+        max_bytes=max_bytes,
+        trained=trained,
+        trained_by="the run",
+        **(options or {}),
     )
     if run is not None:
         result["run"] = run

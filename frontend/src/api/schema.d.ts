@@ -129,11 +129,15 @@ export interface paths {
         put?: never;
         /**
          * Explain
-         * @description Forward and backward on **one sample**, with what the classroom shows at each node:
+         * @description Forward and backward on **one sample** (or each of a mini-batch of P ≤ 16: `costs` per
+         *     sample, `loss` their mean, `param_grads` the mean gradient and `batch.param_grads` each
+         *     sample's; `nodes` walk sample `sample`), with what the classroom shows at each node:
          *     its value, dC/d(its output) and who sent it, the values its op's explain templates name
          *     (`GET /api/ops` → `explain`), and each local rule's result — a node's contribution to
          *     dC/d(input). Parameters come from the graph's `state` or from `seed`. Missing feeds get
-         *     defaults, so `{"graph": ...}` alone works; `feeds` says what can be fed.
+         *     defaults, so `{"graph": ...}` alone works; `feeds` says what can be fed. `training` runs
+         *     dropout as a training step does (its mask is in the node's `env`); `update` adds one step
+         *     of the chosen optimiser with its formula and numbers.
          *
          *     With `run_id`, the **trained** parameters of that run (live from its worker, else its last
          *     checkpoint) are used: 404 `not_found` for an unknown run, 409 `no_state` when it has no
@@ -1203,6 +1207,35 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** ExplainBatch */
+        ExplainBatch: {
+            /**
+             * Param Grads
+             * @description ∂C_p/∂w of each sample p, by node and name (P rows each)
+             */
+            param_grads: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            };
+            /**
+             * Sample
+             * @description the sample `nodes` walk
+             */
+            sample: number;
+            /**
+             * Size
+             * @description P, the number of samples
+             */
+            size: number;
+            /**
+             * Training
+             * @description dropout ran as in a training step
+             */
+            training: boolean;
+        } & {
+            [key: string]: unknown;
+        };
         /** ExplainConsumer */
         ExplainConsumer: {
             /** Node */
@@ -1298,6 +1331,27 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** ExplainParamUpdate */
+        ExplainParamUpdate: {
+            /** After */
+            after: unknown;
+            /** Before */
+            before: unknown;
+            /**
+             * Grad
+             * @description ∂L/∂w, the batch's mean gradient
+             */
+            grad: unknown;
+            /**
+             * State
+             * @description the optimiser's state after the step (v, m…)
+             */
+            state: {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
         /**
          * ExplainPosition
          * @description Where the teacher is in explain mode; followers replay it on the same sample.
@@ -1361,7 +1415,7 @@ export interface components {
         };
         /**
          * ExplainRequest
-         * @description One sample through a graph, node by node (the classroom's explain mode).
+         * @description One sample, or a mini-batch of P ≤ 16, through a graph, node by node.
          * @example {
          *       "graph": {
          *         "name": "spiral classifier",
@@ -1518,7 +1572,7 @@ export interface components {
             graph: components["schemas"]["Graph"];
             /**
              * Inputs
-             * @description a batch of one sample by input/target id; missing feeds get defaults (inputs uniform in [-1, 1], float targets in [0, 1], class labels 0)
+             * @description a batch of 1 to 16 samples by input/target id; missing feeds get defaults (inputs uniform in [-1, 1], float targets in [0, 1], class labels 0)
              */
             inputs?: {
                 [key: string]: unknown;
@@ -1534,11 +1588,25 @@ export interface components {
              */
             run_step?: number | null;
             /**
+             * Sample
+             * @description which of the samples `nodes` walk node by node
+             * @default 0
+             */
+            sample?: number;
+            /**
              * Seed
              * @description seed for parameter initialisation
              * @default 0
              */
             seed?: number;
+            /**
+             * Training
+             * @description run as a training step: dropout draws its mask (shown in the node's `env`)
+             * @default false
+             */
+            training?: boolean;
+            /** @description add one step of this optimiser (from a fresh state) with the batch's mean gradient: its formula and the numbers, per parameter */
+            update?: components["schemas"]["ExplainUpdate"] | null;
         };
         /**
          * ExplainResult
@@ -1657,6 +1725,12 @@ export interface components {
          *     }
          */
         ExplainResult: {
+            batch?: components["schemas"]["ExplainBatch"] | null;
+            /**
+             * Costs
+             * @description C_p of each sample (the sum of its costs)
+             */
+            costs?: (number | null)[];
             /**
              * Feeds
              * @description what the graph is fed
@@ -1671,7 +1745,7 @@ export interface components {
             };
             /**
              * Loss
-             * @description C for this sample (the sum of the costs)
+             * @description L = (1/P) Σ_p C_p, the mean of `costs` (with one sample, C); null when the graph has no cost
              */
             loss: number | null;
             /**
@@ -1686,7 +1760,7 @@ export interface components {
             order: string[];
             /**
              * Param Grads
-             * @description dC/dparameter by node and name
+             * @description ∂L/∂w by node and name: the mean of the samples' ∂C_p/∂w
              */
             param_grads: {
                 [key: string]: {
@@ -1704,6 +1778,7 @@ export interface components {
                     [key: string]: unknown;
                 };
             };
+            update?: components["schemas"]["ExplainUpdateResult"] | null;
         } & {
             [key: string]: unknown;
         };
@@ -1729,6 +1804,78 @@ export interface components {
              * @description the training step of the parameters
              */
             step: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ExplainUpdate
+         * @description One step of an optimiser after the explained batch (the training settings' names).
+         */
+        ExplainUpdate: {
+            /**
+             * Beta1
+             * @default 0.9
+             */
+            beta1?: number;
+            /**
+             * Beta2
+             * @default 0.999
+             */
+            beta2?: number;
+            /**
+             * Eps
+             * @default 1e-8
+             */
+            eps?: number;
+            /**
+             * Lr
+             * @default 0.1
+             */
+            lr?: number;
+            /**
+             * Momentum
+             * @default 0.9
+             */
+            momentum?: number;
+            /**
+             * Nesterov
+             * @default false
+             */
+            nesterov?: boolean;
+            /**
+             * Optimizer
+             * @default sgd
+             * @enum {string}
+             */
+            optimizer?: "sgd" | "momentum" | "adam";
+        };
+        /** ExplainUpdateResult */
+        ExplainUpdateResult: {
+            /**
+             * Formula
+             * @description the update in LaTeX, as the optimiser computes it
+             */
+            formula: string;
+            /**
+             * Hyper
+             * @description the optimiser's other settings
+             */
+            hyper: {
+                [key: string]: unknown;
+            };
+            /** Lr */
+            lr: number;
+            /**
+             * Method
+             * @enum {string}
+             */
+            method: "sgd" | "momentum" | "nesterov" | "adam";
+            /** Params */
+            params: {
+                [key: string]: {
+                    [key: string]: components["schemas"]["ExplainParamUpdate"];
+                };
+            };
         } & {
             [key: string]: unknown;
         };

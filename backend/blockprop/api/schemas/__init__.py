@@ -28,13 +28,17 @@ from blockprop.api.schemas.datasets import (
 )
 from blockprop.api.schemas.examples import Example, ExampleSummary
 from blockprop.api.schemas.explain import (
+    ExplainBatch,
     ExplainConsumer,
     ExplainFeed,
     ExplainNode,
     ExplainOutput,
+    ExplainParamUpdate,
     ExplainRequest,
     ExplainResult,
     ExplainRun,
+    ExplainUpdate,
+    ExplainUpdateResult,
 )
 from blockprop.api.schemas.graphs import (
     SPIRAL_GRAPH,
@@ -177,6 +181,10 @@ __all__ = [
     "ExplainNode",
     "ExplainRun",
     "ExplainResult",
+    "ExplainBatch",
+    "ExplainParamUpdate",
+    "ExplainUpdate",
+    "ExplainUpdateResult",
     "JacobianRequest",
     "JacobianMatrix",
     "JacobianResult",
