@@ -1,5 +1,6 @@
 import { ApiError, request } from "../api/client";
 import type { GraphDoc } from "../api/types";
+import type { UpdateSettings } from "./batch";
 import type { JacobianResult } from "./jacobian";
 import type {
   ExplainResult,
@@ -34,6 +35,24 @@ export const classroomApi = {
         graph,
         ...(inputs ? { inputs } : {}),
         seed,
+        ...(run ? { run_id: run.id, ...(run.step != null ? { run_step: run.step } : {}) } : {}),
+      }),
+    }),
+  /** A mini-batch of P ≤ 16 samples: costs, their mean, per-sample gradients, one update. */
+  explainBatch: (
+    graph: GraphDoc,
+    inputs: Record<string, Tensor[]>,
+    seed: number,
+    run: { id: string; step?: number | null } | null,
+    options: { sample?: number; training?: boolean; update?: UpdateSettings },
+  ) =>
+    call<ExplainResult>("/explain", {
+      method: "POST",
+      body: json({
+        graph,
+        inputs,
+        seed,
+        ...options,
         ...(run ? { run_id: run.id, ...(run.step != null ? { run_step: run.step } : {}) } : {}),
       }),
     }),
