@@ -244,6 +244,34 @@ def jacobian(
     return encode(result)
 
 
+def landscape(
+    doc: dict[str, Any],
+    dataset: dict[str, Any],
+    upload: dict[str, Any] | None,
+    csv: bytes | None,
+    max_rows: int | None,
+    options: dict[str, Any],
+) -> bytes:
+    """The loss landscape over two parameter entries and the three descents' paths (engine
+    ``landscape``), encoded; a resolution beyond the limit is 413 ``too_large``."""
+    from blockprop.engine.data import DataError
+    from blockprop.engine.graph import GraphError
+    from blockprop.engine.landscape import landscape as run_landscape
+    from blockprop.service.errors import from_data_error
+    from blockprop.service.pool_worker import build_dataset
+
+    try:
+        data = build_dataset(dataset, upload, csv, max_rows)
+        result = run_landscape(doc, data, **options)
+    except DataError as e:
+        raise from_data_error(e) from None
+    except GraphError as e:
+        raise from_issues(e.issues, 413 if e.issues[0].code == "too_large" else 422) from None
+    except ValueError as e:  # the training settings (TrainConfig names the field)
+        raise ServiceError(422, "bad_config", str(e)) from None
+    return encode(result)
+
+
 def export_pytorch(doc: dict[str, Any], seed: int, max_bytes: int, max_numbers: int) -> bytes:
     """PyTorch source (UTF-8); more than ``max_numbers`` parameter values is 413."""
     from blockprop.export.pytorch import SourceTooLarge, to_pytorch
@@ -268,6 +296,7 @@ __all__ = [
     "evaluate",
     "explain",
     "jacobian",
+    "landscape",
     "export_onnx",
     "export_pytorch",
     "size",

@@ -357,6 +357,35 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/landscape": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Landscape
+         * @description The loss landscape: the average training loss L(S, w) over a grid of two scalar
+         *     parameter entries (`axes`: `{"param": "lin.W", "index": [0, 0], "range": [-2, 4]}`),
+         *     every other parameter at its starting value, one forward of the training set per point;
+         *     and the paths of full-batch gradient descent (`gd`), SGD (batch 1, `sgd`) and mini-batch
+         *     SGD (`minibatch`, `batch_size`) from the same `start`, `steps` steps each, taken by the
+         *     trainer itself with the `train` settings.
+         *
+         *     422 `bad_param` naming the node for an axis that is not a parameter entry, `no_cost` for a
+         *     graph without a cost, the dataset's codes for bad data; 413 `too_large` for a resolution
+         *     beyond 101 × 101.
+         */
+        post: operations["landscape_api_landscape_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/load": {
         parameters: {
             query?: never;
@@ -2512,6 +2541,109 @@ export interface components {
             [key: string]: unknown;
         };
         /**
+         * LandscapeAxis
+         * @description One scalar entry of a trainable parameter and the range it sweeps.
+         */
+        LandscapeAxis: {
+            /**
+             * Index
+             * @description the entry's index; [] for a scalar
+             */
+            index?: number[];
+            /**
+             * Param
+             * @description "node.name", e.g. "lin.W"
+             */
+            param: string;
+            /**
+             * Range
+             * @description [low, high]
+             */
+            range: number[];
+        };
+        /**
+         * LandscapeRequest
+         * @description L(S, w) over two parameter entries, and the three descents' paths from one start.
+         */
+        LandscapeRequest: {
+            /** Axes */
+            axes: components["schemas"]["LandscapeAxis"][];
+            /**
+             * Batch Size
+             * @description the mini-batch's size
+             * @default 8
+             */
+            batch_size?: number;
+            dataset: components["schemas"]["DatasetSpec"];
+            graph: components["schemas"]["Graph"];
+            /**
+             * Resolution
+             * @description points per axis, 2 to 101 each
+             * @default [
+             *       51,
+             *       51
+             *     ]
+             */
+            resolution?: number[];
+            /**
+             * Start
+             * @description where the paths start (default: the initial values)
+             */
+            start?: number[] | null;
+            /**
+             * Steps
+             * @description steps each path takes
+             * @default 50
+             */
+            steps?: number;
+            /**
+             * Train
+             * @description training settings for the paths (optimizer, lr, seed…); each path has its own batch size
+             */
+            train?: {
+                [key: string]: unknown;
+            };
+        };
+        /** LandscapeResult */
+        LandscapeResult: {
+            /**
+             * A
+             * @description the first axis's values (columns of `loss`)
+             */
+            a: number[];
+            /** Axes */
+            axes: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * B
+             * @description the second axis's values (rows of `loss`)
+             */
+            b: number[];
+            /** Batch Sizes */
+            batch_sizes: {
+                [key: string]: number;
+            };
+            /**
+             * Loss
+             * @description L(S, w) on the training set at each point (rows over b); null where not finite. Every other parameter stays at its starting value
+             */
+            loss: (number | null)[][];
+            /**
+             * Paths
+             * @description gd, sgd and minibatch: the two entries after each step, from `start`
+             */
+            paths: {
+                [key: string]: number[][];
+            };
+            /** Start */
+            start: number[];
+            /** Start Loss */
+            start_loss: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * Load
          * @description How busy the training pool is (the teacher's status line).
          */
@@ -4439,6 +4571,59 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description request too large (body size, JSON depth, node count, answer size) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server is busy (too many live runs, sessions, clients or heavy requests): retry later */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    landscape_api_landscape_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LandscapeRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LandscapeResult"];
                 };
             };
             /** @description request too large (body size, JSON depth, node count, answer size) */

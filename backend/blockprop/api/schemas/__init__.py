@@ -104,7 +104,14 @@ from blockprop.api.schemas.stream import (
     StreamStatus,
     TensorSummary,
 )
-from blockprop.api.schemas.teaching import JacobianMatrix, JacobianRequest, JacobianResult
+from blockprop.api.schemas.teaching import (
+    JacobianMatrix,
+    JacobianRequest,
+    JacobianResult,
+    LandscapeAxis,
+    LandscapeRequest,
+    LandscapeResult,
+)
 
 __all__ = [
     "Request",
@@ -188,6 +195,9 @@ __all__ = [
     "JacobianRequest",
     "JacobianMatrix",
     "JacobianResult",
+    "LandscapeAxis",
+    "LandscapeRequest",
+    "LandscapeResult",
     "ExplainPosition",
     "SessionView",
     "SessionCreate",

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from blockprop.api.schemas.common import Reply, Request
 from blockprop.api.schemas.graphs import Graph
+from blockprop.api.schemas.runs import DatasetSpec
 
 
 class JacobianRequest(Request):
@@ -55,3 +56,53 @@ class JacobianResult(Reply):
         "non-differentiable blocks have none"
     )
     run: dict[str, Any] | None = Field(default=None, description="with `run_id`: as for explain")
+
+
+class LandscapeAxis(Request):
+    """One scalar entry of a trainable parameter and the range it sweeps."""
+
+    param: str = Field(max_length=200, description='"node.name", e.g. "lin.W"')
+    index: list[int] = Field(
+        default_factory=list, max_length=8, description="the entry's index; [] for a scalar"
+    )
+    range: list[float] = Field(min_length=2, max_length=2, description="[low, high]")
+
+
+class LandscapeRequest(Request):
+    """L(S, w) over two parameter entries, and the three descents' paths from one start."""
+
+    graph: Graph
+    dataset: DatasetSpec
+    axes: list[LandscapeAxis] = Field(min_length=2, max_length=2)
+    resolution: list[int] = Field(
+        default=[51, 51], min_length=2, max_length=2, description="points per axis, 2 to 101 each"
+    )
+    train: dict[str, Any] = Field(
+        default_factory=dict,
+        description="training settings for the paths (optimizer, lr, seed…); each path has "
+        "its own batch size",
+    )
+    start: list[float] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="where the paths start (default: the initial values)",
+    )
+    steps: int = Field(default=50, ge=0, le=2000, description="steps each path takes")
+    batch_size: int = Field(default=8, ge=1, le=100_000, description="the mini-batch's size")
+
+
+class LandscapeResult(Reply):
+    axes: list[dict[str, Any]]
+    a: list[float] = Field(description="the first axis's values (columns of `loss`)")
+    b: list[float] = Field(description="the second axis's values (rows of `loss`)")
+    loss: list[list[float | None]] = Field(
+        description="L(S, w) on the training set at each point (rows over b); null where not "
+        "finite. Every other parameter stays at its starting value"
+    )
+    start: list[float]
+    start_loss: float | None
+    paths: dict[str, list[list[float]]] = Field(
+        description="gd, sgd and minibatch: the two entries after each step, from `start`"
+    )
+    batch_sizes: dict[str, int]
