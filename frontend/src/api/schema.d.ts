@@ -2679,7 +2679,7 @@ export interface components {
         /**
          * MetricPoint
          * @description One training step. The last step of an epoch also has `train_loss` and, on evaluation
-         *     epochs, `test_loss` and (classification) `accuracy`.
+         *     epochs, `full_loss`, `test_loss` and (classification) `accuracy`.
          */
         MetricPoint: {
             /** Accuracy */
@@ -2689,6 +2689,11 @@ export interface components {
              * @description the 1-based epoch the step belongs to
              */
             epoch: number;
+            /**
+             * Full Loss
+             * @description on evaluation epochs: L(S, w), the loss on the whole training split with the parameters at the epoch's end (dropout off; L1/L2 penalties are not part of it)
+             */
+            full_loss?: number | null;
             /** Grad Norm */
             grad_norm?: number | null;
             /**
@@ -2710,7 +2715,10 @@ export interface components {
             t?: number | null;
             /** Test Loss */
             test_loss?: number | null;
-            /** Train Loss */
+            /**
+             * Train Loss
+             * @description the epoch's mean of batch losses (the parameters moved meanwhile)
+             */
             train_loss?: number | null;
         } & {
             [key: string]: unknown;

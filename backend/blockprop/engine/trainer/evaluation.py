@@ -80,6 +80,10 @@ class Evaluation:
             point["test_loss"] = ev["loss"]
         if "accuracy" in ev:
             point["accuracy"] = ev["accuracy"]
+        # L(S, w): the whole training split with the parameters as they are now, beside the
+        # epoch's mean of batch losses (`train_loss`, taken while the parameters moved)
+        train = ev if not self.dataset.n_test else self._evaluate_split("train")
+        point["full_loss"] = train.get("loss")
 
     def evaluate(self) -> dict[str, Any]:
         """Loss (and accuracy for classification) on the train and test splits, with dropout
