@@ -1,0 +1,240 @@
+import { useEffect, useRef, useState } from "react";
+import { request } from "../api/client";
+import { useEditor } from "../store/editor";
+import {
+  type Axis,
+  axisLabel,
+  contour,
+  entriesOf,
+  type LandscapeResult,
+  levels,
+  PATHS,
+  toGrid,
+} from "./landscape";
+import { configOf } from "./settings";
+import { useTrain } from "./store";
+
+const SIZE = 260;
+
+/**
+ * The loss landscape the notes draw for gradient descent: L(S, w) over two parameter entries
+ * (every other parameter fixed at its start), as contours, with the paths of full-batch GD,
+ * SGD and mini-batch SGD from the same start, side by side on one plot.
+ */
+export function LandscapePanel() {
+  const [entries, setEntries] = useState<Axis[]>([]);
+  const [axes, setAxes] = useState<[number, number]>([0, 1]);
+  const [spread, setSpread] = useState(2);
+  const [resolution, setResolution] = useState(41);
+  const [steps, setSteps] = useState(30);
+  const [state, setState] = useState<{ data?: LandscapeResult; error?: string; busy?: boolean }>(
+    {},
+  );
+  const revision = useEditor((s) => s.revision);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: re-read the parameters on each edit
+  useEffect(() => {
+    // the graph's parameters at their initial values: the candidate axes
+    const graph = useEditor.getState().toDoc();
+    if (!graph.nodes.length) return;
+    let alive = true;
+    request<{ state: Record<string, Record<string, unknown>> }>("/explain", {
+      method: "POST",
+      body: JSON.stringify({ graph }),
+    })
+      .then((r) => alive && setEntries(entriesOf(r.state)))
+      .catch(() => alive && setEntries([]));
+    return () => {
+      alive = false;
+    };
+  }, [revision]);
+  if (entries.length < 2) {
+    return (
+      <p className="muted" data-testid="landscape-empty">
+        The landscape needs a graph with at least two trainable numbers (e.g. linear regression's w
+        and b).
+      </p>
+    );
+  }
+  const [ia, ib] = axes.map((i) => Math.min(i, entries.length - 1));
+  const go = async () => {
+    const { dataset, settings } = useTrain.getState();
+    const pick = (e: Axis) => ({
+      param: e.param,
+      index: e.index,
+      range: [e.value - spread, e.value + spread],
+    });
+    setState({ busy: true });
+    try {
+      const data = await request<LandscapeResult>("/landscape", {
+        method: "POST",
+        body: JSON.stringify({
+          graph: useEditor.getState().toDoc(),
+          dataset,
+          axes: [pick(entries[ia]), pick(entries[ib])],
+          resolution: [resolution, resolution],
+          train: configOf(settings),
+          steps,
+        }),
+      });
+      setState({ data });
+    } catch (err) {
+      setState({ error: err instanceof Error ? err.message : String(err) });
+    }
+  };
+  const select = (which: 0 | 1, value: number) =>
+    setAxes((cur) => (which === 0 ? [value, cur[1]] : [cur[0], value]));
+  return (
+    <div className="landscape" data-testid="landscape-panel">
+      <div className="landscape-form">
+        {([0, 1] as const).map((which) => (
+          <label key={which}>
+            {which === 0 ? "across" : "up"}{" "}
+            <select
+              data-testid={`landscape-axis-${which}`}
+              value={which === 0 ? ia : ib}
+              onChange={(e) => select(which, Number(e.target.value))}
+            >
+              {entries.map((e, i) => (
+                <option key={axisLabel(e)} value={i}>
+                  {axisLabel(e)}
+                </option>
+              ))}
+            </select>
+          </label>
+        ))}
+        <label title="each axis spans its start value ± this">
+          ±{" "}
+          <input
+            type="number"
+            step="0.5"
+            min="0.1"
+            value={spread}
+            onChange={(e) => setSpread(Math.max(0.1, Number(e.target.value) || 1))}
+          />
+        </label>
+        <label title="points per axis (at most 101)">
+          grid{" "}
+          <input
+            type="number"
+            min="5"
+            max="101"
+            value={resolution}
+            onChange={(e) =>
+              setResolution(Math.max(5, Math.min(101, Number(e.target.value) || 41)))
+            }
+          />
+        </label>
+        <label title="steps each method takes from the same start">
+          steps{" "}
+          <input
+            type="number"
+            min="0"
+            max="2000"
+            value={steps}
+            onChange={(e) => setSteps(Math.max(0, Math.min(2000, Number(e.target.value) || 0)))}
+          />
+        </label>
+        <button
+          type="button"
+          className="btn small"
+          data-testid="landscape-run"
+          disabled={state.busy || ia === ib}
+          onClick={() => void go()}
+        >
+          {state.busy ? "Computing…" : "Draw"}
+        </button>
+      </div>
+      {state.error && (
+        <p className="error-text" data-testid="landscape-error">
+          {state.error}
+        </p>
+      )}
+      {state.data && <Contours data={state.data} />}
+    </div>
+  );
+}
+
+function Contours({ data }: { data: LandscapeResult }) {
+  const canvas = useRef<HTMLCanvasElement>(null);
+  useEffect(() => {
+    const el = canvas.current;
+    const ctx = el?.getContext("2d");
+    if (!el || !ctx) return;
+    draw(ctx, data);
+  }, [data]);
+  const [ax, bx] = data.axes;
+  return (
+    <figure
+      className="landscape-figure"
+      data-testid="landscape-figure"
+      data-rows={data.loss.length}
+      data-cols={data.loss[0]?.length ?? 0}
+    >
+      <canvas ref={canvas} width={SIZE} height={SIZE} />
+      <figcaption>
+        <div className="muted">
+          L(S, w) over {axisLabel(ax as Axis)} (across) and {axisLabel(bx as Axis)} (up); every
+          other parameter stays at its start.
+        </div>
+        <ul className="landscape-legend">
+          {PATHS.map((p) => (
+            <li key={p.key} data-testid={`landscape-path-${p.key}`}>
+              <span className="swatch" style={{ background: p.colour }} /> {p.label}
+              {p.key === "minibatch" ? ` (batch ${data.batch_sizes.minibatch})` : ""}:{" "}
+              {data.paths[p.key]?.length ? data.paths[p.key].length - 1 : 0} steps
+            </li>
+          ))}
+        </ul>
+      </figcaption>
+    </figure>
+  );
+}
+
+/** Banded fill, contour lines, then the three paths from the start (a ring). */
+function draw(ctx: CanvasRenderingContext2D, data: LandscapeResult) {
+  const rows = data.loss.length;
+  const cols = data.loss[0]?.length ?? 0;
+  const sx = SIZE / Math.max(1, cols - 1);
+  const sy = SIZE / Math.max(1, rows - 1);
+  // up is the second axis's high end: row r is drawn at y = SIZE - r·sy
+  const px = (c: number, r: number): [number, number] => [c * sx, SIZE - r * sy];
+  const ls = levels(data.loss, 12);
+  ctx.clearRect(0, 0, SIZE, SIZE);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const v = data.loss[r][c];
+      const band = v === null ? -1 : ls.filter((l) => v > l).length;
+      const t = band < 0 ? 1 : band / Math.max(1, ls.length);
+      ctx.fillStyle = band < 0 ? "#eee" : `hsl(${220 - 190 * t}, 70%, ${88 - 30 * t}%)`;
+      const [x, y] = px(c - 0.5, r + 0.5);
+      ctx.fillRect(x, y, sx + 1, sy + 1);
+    }
+  }
+  ctx.strokeStyle = "rgba(40, 40, 60, 0.55)";
+  ctx.lineWidth = 1;
+  for (const l of ls) {
+    ctx.beginPath();
+    for (const [c0, r0, c1, r1] of contour(data.loss, l)) {
+      ctx.moveTo(...px(c0, r0));
+      ctx.lineTo(...px(c1, r1));
+    }
+    ctx.stroke();
+  }
+  for (const p of PATHS) {
+    const path = data.paths[p.key] ?? [];
+    ctx.strokeStyle = p.colour;
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    path.forEach(([a, b], i) => {
+      const [x, y] = px(...toGrid(data, a, b));
+      if (i === 0) ctx.moveTo(x, y);
+      else ctx.lineTo(x, y);
+    });
+    ctx.stroke();
+  }
+  const [x, y] = px(...toGrid(data, data.start[0], data.start[1]));
+  ctx.strokeStyle = "#000";
+  ctx.beginPath();
+  ctx.arc(x, y, 4, 0, 2 * Math.PI);
+  ctx.stroke();
+}
