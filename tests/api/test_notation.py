@@ -103,3 +103,10 @@ def test_examples_use_the_notes_notation(api, eid):
     assert get_example(eid)["description"] == text
     if "ȳ" in text:
         assert re.search(r"ȳ = (G|σ|softmax|w)", text), text
+
+
+def test_constants_are_drawn_unlike_observed_data(ops):
+    by = {op["name"]: op["notation"] for op in ops}
+    assert by["constant"] == "fixed"
+    assert by["input"] == by["target"] == "observed"
+    assert by["parameter"] == "trainable" and by["squared_error"] == "cost"

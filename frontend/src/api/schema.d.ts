@@ -2964,6 +2964,13 @@ export interface components {
             label: string;
             /** Name */
             name: string;
+            /**
+             * Notation
+             * @description how the notes draw it: observed data (shaded circle), a trainable variable (a parameter node), a fixed value (a constant: not data), a function block or a cost
+             * @default function
+             * @enum {string}
+             */
+            notation?: "observed" | "trainable" | "fixed" | "function" | "cost";
             /** Outputs */
             outputs: components["schemas"]["OpOutput"][];
             /** Parameters */
