@@ -6,9 +6,9 @@ tests): nothing else needs to change.
 """
 
 from .. import registry
-from . import activations, arith, costs, linear, shape, variables
+from . import activations, arith, costs, linear, marks, shape, variables
 
-FAMILIES = (variables, linear, arith, activations, shape, costs)
+FAMILIES = (variables, linear, arith, activations, shape, costs, marks)
 
 for _family in FAMILIES:
     for _op in _family.OPS:
