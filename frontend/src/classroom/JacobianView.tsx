@@ -40,7 +40,7 @@ export function JacobianView({ node }: { node: string }) {
     <div className="cx-jacobian" data-testid="jacobian-view" data-node={node}>
       <button
         type="button"
-        className="cx-jacobian-toggle"
+        className="btn small cx-jacobian-toggle"
         data-testid="jacobian-toggle"
         aria-expanded={open}
         onClick={() => setOpen(!open)}
