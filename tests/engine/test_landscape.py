@@ -69,3 +69,13 @@ def test_start_and_errors(data):
     with pytest.raises(GraphError) as e:
         landscape(DOC, data, AXES, (102, 3))
     assert e.value.issues[0].code == "too_large"
+
+
+def test_a_grid_too_costly_is_refused_with_its_sizes(monkeypatch, data):
+    import blockprop.engine.landscape as mod
+
+    monkeypatch.setattr(mod, "MAX_WORK", 1000)
+    with pytest.raises(GraphError) as e:
+        landscape(DOC, data, AXES, (11, 11))
+    msg = e.value.issues[0].message
+    assert e.value.issues[0].code == "too_large" and "11 × 11" in msg and "limit is 1,000" in msg

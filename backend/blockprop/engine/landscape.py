@@ -35,6 +35,8 @@ from .trainer import Trainer
 MAX_RESOLUTION = 101
 #: the most steps a path takes
 MAX_STEPS = 2000
+#: the most sample evaluations a grid may cost (points × training samples)
+MAX_WORK = 20_000_000
 #: the paths drawn: name -> batch size (None: the whole training set)
 METHODS = ("gd", "sgd", "minibatch")
 
@@ -144,6 +146,20 @@ def landscape(
     trainer = Trainer(dict(doc), dataset, cfg)
     if not trainer.plan.cost_ids:
         raise GraphError([Issue("no_cost", "the graph has no cost: there is no loss", [], None)])
+    work = res[0] * res[1] * dataset.n_train
+    if work > MAX_WORK:
+        raise GraphError(
+            [
+                Issue(
+                    "too_large",
+                    f"a {res[0]} × {res[1]} grid over {dataset.n_train} training samples is "
+                    f"{work:,} sample evaluations; the limit is {MAX_WORK:,}: use a coarser "
+                    "grid or fewer samples",
+                    [],
+                    None,
+                )
+            ]
+        )
     entries = [_entry(trainer.plan.params, a) for a in axes]
     if entries[0] == entries[1]:
         raise _bad("the two axes name the same entry", [entries[0][0]])
