@@ -142,6 +142,15 @@ def test_loss_landscape_with_the_three_descents(
     expect(fig).to_have_attribute("data-rows", "41", timeout=SLOW)
     for key in ("gd", "sgd", "minibatch"):
         expect(page.get_by_test_id(f"landscape-path-{key}")).to_contain_text("30 steps")
+    # live while training: the dock's run draws its own path on the landscape
+    page.get_by_test_id("btn-train-play").click()
+    live = page.get_by_test_id("landscape-live")
+    expect(live).to_be_visible(timeout=SLOW)
+    page.wait_for_function(
+        "() => Number(document.querySelector('[data-testid=landscape-live]')"
+        "?.dataset.points ?? 0) >= 3",
+        timeout=SLOW,
+    )
     fig.scroll_into_view_if_needed()
     path = screenshot("teaching-landscape")
     fig.screenshot(path=str(path.with_name("teaching-landscape-plot.png")))

@@ -6,11 +6,13 @@ import {
   axisLabel,
   contour,
   entriesOf,
+  entryValue,
   type LandscapeResult,
   levels,
   PATHS,
   toGrid,
 } from "./landscape";
+import { wantFull } from "./live";
 import { configOf } from "./settings";
 import { useTrain } from "./store";
 
@@ -31,6 +33,7 @@ export function LandscapePanel() {
     {},
   );
   const revision = useEditor((s) => s.revision);
+  const trail = useLiveTrail(state.data ?? null);
   // biome-ignore lint/correctness/useExhaustiveDependencies: re-read the parameters on each edit
   useEffect(() => {
     // the graph's parameters at their initial values: the candidate axes
@@ -149,19 +152,51 @@ export function LandscapePanel() {
           {state.error}
         </p>
       )}
-      {state.data && <Contours data={state.data} />}
+      {state.data && <Contours data={state.data} trail={trail} />}
     </div>
   );
 }
 
-function Contours({ data }: { data: LandscapeResult }) {
+/** The dock's run, live: the two entries at each snapshot since the landscape was drawn. */
+function useLiveTrail(data: LandscapeResult | null): [number, number][] {
+  const params = useTrain((s) => s.params);
+  const runId = useTrain((s) => s.run?.id ?? null);
+  const [trail, setTrail] = useState<[number, number][]>([]);
+  // a new landscape or another run: start a new trail
+  // biome-ignore lint/correctness/useExhaustiveDependencies: reset on these changes only
+  useEffect(() => setTrail([]), [data, runId]);
+  // the two parameters' values come in the snapshots only when asked for in full
+  useEffect(() => {
+    if (!data) return;
+    const nodes = new Set(
+      data.axes.map((a) => String(a.param).slice(0, String(a.param).lastIndexOf("."))),
+    );
+    const undo = [...nodes].map((id) => wantFull(id));
+    return () => {
+      for (const u of undo) u();
+    };
+  }, [data]);
+  useEffect(() => {
+    if (!data || !runId) return;
+    const a = entryValue(params, data.axes[0] as { param: string; index: number[] });
+    const b = entryValue(params, data.axes[1] as { param: string; index: number[] });
+    if (a === null || b === null) return;
+    setTrail((t) => {
+      const last = t[t.length - 1];
+      return last && last[0] === a && last[1] === b ? t : [...t.slice(-4999), [a, b]];
+    });
+  }, [params, data, runId]);
+  return trail;
+}
+
+function Contours({ data, trail }: { data: LandscapeResult; trail: [number, number][] }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     const el = canvas.current;
     const ctx = el?.getContext("2d");
     if (!el || !ctx) return;
-    draw(ctx, data);
-  }, [data]);
+    draw(ctx, data, trail);
+  }, [data, trail]);
   const [ax, bx] = data.axes;
   return (
     <figure
@@ -184,6 +219,11 @@ function Contours({ data }: { data: LandscapeResult }) {
               {data.paths[p.key]?.length ? data.paths[p.key].length - 1 : 0} steps
             </li>
           ))}
+          {trail.length > 0 && (
+            <li data-testid="landscape-live" data-points={trail.length}>
+              <span className="swatch is-live" /> the dock's run, live ({trail.length} snapshots)
+            </li>
+          )}
         </ul>
       </figcaption>
     </figure>
@@ -191,7 +231,7 @@ function Contours({ data }: { data: LandscapeResult }) {
 }
 
 /** Banded fill, contour lines, then the three paths from the start (a ring). */
-function draw(ctx: CanvasRenderingContext2D, data: LandscapeResult) {
+function draw(ctx: CanvasRenderingContext2D, data: LandscapeResult, trail: [number, number][]) {
   const rows = data.loss.length;
   const cols = data.loss[0]?.length ?? 0;
   const sx = SIZE / Math.max(1, cols - 1);
@@ -231,6 +271,19 @@ function draw(ctx: CanvasRenderingContext2D, data: LandscapeResult) {
       else ctx.lineTo(x, y);
     });
     ctx.stroke();
+  }
+  if (trail.length > 0) {
+    ctx.strokeStyle = "#111";
+    ctx.setLineDash([3, 3]);
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    trail.forEach(([a, b], i) => {
+      const [tx, ty] = px(...toGrid(data, a, b));
+      if (i === 0) ctx.moveTo(tx, ty);
+      else ctx.lineTo(tx, ty);
+    });
+    ctx.stroke();
+    ctx.setLineDash([]);
   }
   const [x, y] = px(...toGrid(data, data.start[0], data.start[1]));
   ctx.strokeStyle = "#000";

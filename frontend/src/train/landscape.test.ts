@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { axisLabel, contour, entriesOf, type LandscapeResult, levels, toGrid } from "./landscape";
+import {
+  axisLabel,
+  contour,
+  entriesOf,
+  entryValue,
+  type LandscapeResult,
+  levels,
+  toGrid,
+} from "./landscape";
 
 describe("the loss landscape's drawing", () => {
   it("lists every scalar entry of the parameters", () => {
@@ -35,5 +43,15 @@ describe("the loss landscape's drawing", () => {
     const res = { a: [0, 1, 2], b: [-1, 0, 1] } as unknown as LandscapeResult;
     expect(toGrid(res, 1, 0)).toEqual([1, 1]);
     expect(toGrid(res, 2, -1)).toEqual([2, 0]);
+  });
+});
+
+describe("the live run on the landscape", () => {
+  it("reads an entry from the snapshot's small arrays", () => {
+    const params = { lin: { W: { matrix: [[1.5]] }, b: { data: [-0.25] }, P: { data: null } } };
+    expect(entryValue(params, { param: "lin.W", index: [0, 0] })).toBe(1.5);
+    expect(entryValue(params, { param: "lin.b", index: [0] })).toBe(-0.25);
+    expect(entryValue(params, { param: "lin.P", index: [0] })).toBeNull();
+    expect(entryValue(params, { param: "nope.W", index: [] })).toBeNull();
   });
 });

@@ -95,3 +95,20 @@ export const PATHS: { key: "gd" | "sgd" | "minibatch"; label: string; colour: st
   { key: "sgd", label: "SGD (batch 1)", colour: "#d9480f" },
   { key: "minibatch", label: "mini-batch SGD", colour: "#2b8a3e" },
 ];
+
+/** The value of a parameter entry in a live snapshot's summaries (small arrays carry their
+ * values: `data`, or `matrix` for a 2-D one), or null when the summary holds no values. */
+export function entryValue(
+  params: Record<string, Record<string, { data?: unknown; matrix?: unknown }>>,
+  axis: { param: string; index: number[] },
+): number | null {
+  const i = axis.param.lastIndexOf(".");
+  const summary = params[axis.param.slice(0, i)]?.[axis.param.slice(i + 1)];
+  let v: unknown = summary?.data ?? summary?.matrix;
+  if (v === undefined || v === null) return null;
+  for (const k of axis.index) {
+    if (!Array.isArray(v)) return null;
+    v = v[k];
+  }
+  return typeof v === "number" && Number.isFinite(v) ? v : null;
+}
