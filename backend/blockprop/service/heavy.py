@@ -34,9 +34,14 @@ _ANSWERS: dict[str, Callable[[dict[str, int], int], int]] = {
     # values and gradients of its outputs for the batch; its parameters and their gradients
     "evaluate": lambda s, b: JSON_NUMBER * 2 * (b * s["out"] + s["params"]),
     "forward": lambda s, b: JSON_NUMBER * (b * s["out"] + s["params"]),
-    # also the inputs it read, their local gradients and its scratch values
+    # also the inputs it read, their local gradients and its scratch values; its parameters,
+    # their mean gradient and each of the b samples' gradients (a mini-batch)
     "explain": lambda s, b: (
-        JSON_NUMBER * (b * (2 * s["out"] + 2 * s["in"] + s["scratch"]) + 2 * s["params"])
+        JSON_NUMBER * (b * (2 * s["out"] + 2 * s["in"] + s["scratch"]) + (b + 2) * s["params"])
+    ),
+    # and one optimiser step: before, gradient, after and up to two state slots per parameter
+    "explain_update": lambda s, b: (
+        JSON_NUMBER * (b * (2 * s["out"] + 2 * s["in"] + s["scratch"]) + (b + 7) * s["params"])
     ),
     "gradcheck": lambda s, b: SUMMARY_ITEM * (1 + (s["params"] > 0)),
     "pytorch": lambda s, b: JSON_NUMBER * s["params"],
@@ -77,8 +82,8 @@ class Size:
 
 
 def size(doc: Mapping[str, Any], batch: int, answer: str, max_tensor_bytes: int) -> Size:
-    """Size the ``answer`` ("evaluate", "forward", "explain", "gradcheck", "pytorch" or
-    "onnx") about ``doc`` for ``batch`` samples; an invalid graph raises the validation
+    """Size the ``answer`` ("evaluate", "forward", "explain", "explain_update", "gradcheck",
+    "pytorch" or "onnx") about ``doc`` for ``batch`` samples; an invalid graph raises the validation
     codes (422), tensors over ``max_tensor_bytes`` ``too_large``."""
     from blockprop.engine.graph import analyse, estimate_bytes, node_sizes
 

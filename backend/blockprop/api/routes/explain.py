@@ -50,7 +50,8 @@ async def explain(
     while the server computes as many heavy requests as it takes."""
     doc = graph_doc(body.graph, settings)
     inputs = body.inputs or None
-    feeds, _, cost = await asyncio.to_thread(prepare, doc, inputs, "explain", settings)
+    answer = "explain_update" if body.update is not None else "explain"
+    feeds, _, cost = await asyncio.to_thread(prepare, doc, inputs, answer, settings)
     trained = run = None
     if body.run_id is not None:
         row = await load_run(store, body.run_id)
