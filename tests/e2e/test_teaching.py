@@ -154,4 +154,18 @@ def test_loss_landscape_with_the_three_descents(
     fig.scroll_into_view_if_needed()
     path = screenshot("teaching-landscape")
     fig.screenshot(path=str(path.with_name("teaching-landscape-plot.png")))
+    stop = page.get_by_test_id("btn-train-stop")
+    if stop.is_enabled():  # leave no run behind for the next tests
+        stop.click()
+    assert not console_errors
+
+
+def test_computed_variables_as_empty_circles(live_server, page: Page, console_errors, screenshot):
+    open_graph(page, live_server.url, TWO_LAYER)
+    expect(page.locator(".bp-edge-variable")).to_have_count(0)
+    page.get_by_test_id("btn-variables").click()
+    # the outputs of l1, h and l2 (functions); x and y are observed data, drawn shaded already
+    expect(page.locator(".bp-edge-variable")).to_have_count(3)
+    expect(page.locator(".bp-constant")).to_have_count(0)
+    screenshot("teaching-computed-variables")
     assert not console_errors
