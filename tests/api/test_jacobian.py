@@ -54,3 +54,21 @@ def test_too_large_and_unknown_node(api):
     assert "300 × 400" in err["message"] and err["nodes"] == ["l"]
     r = api.post("/api/jacobian", json={"graph": _chain(2, 2), "node": "zz"})
     assert_error(r, 422, "unknown_node")
+
+
+def test_a_trained_runs_jacobians(runs_api):
+    """With `run_id`, the run's trained parameters: ∂(W x + b)/∂x is the trained W."""
+    from .conftest import XOR_GRAPH
+
+    run = runs_api.start_run(train={"epochs": 40, "optimizer": "adam", "lr": 0.05})
+    assert runs_api.wait_status(run, {"done"})["status"] == "done"
+    st = runs_api.get(f"/api/runs/{run['id']}/state").json()
+    lin = next(n["id"] for n in XOR_GRAPH["nodes"] if n["op"] == "linear")
+    body = {"graph": XOR_GRAPH, "inputs": {"x": [[0.7, -0.4]]}, "node": lin, "run_id": run["id"]}
+    r = runs_api.post("/api/jacobian", json=body)
+    assert r.status_code == 200, r.text
+    j = r.json()
+    assert j["run"]["id"] == run["id"] and j["run"]["step"] == st["step"]
+    np.testing.assert_allclose(j["wrt"]["x"]["value"], st["state"][lin]["W"], rtol=1e-12)
+    r = runs_api.post("/api/jacobian", json={**body, "run_id": "nosuchrun"})
+    assert_error(r, 404)
