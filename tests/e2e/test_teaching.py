@@ -154,6 +154,12 @@ def test_loss_landscape_with_the_three_descents(
     fig.scroll_into_view_if_needed()
     path = screenshot("teaching-landscape")
     fig.screenshot(path=str(path.with_name("teaching-landscape-plot.png")))
+    # the three side by side, each from the same start
+    page.get_by_test_id("landscape-side").check()
+    expect(fig).to_have_attribute("data-layout", "side")
+    for key in ("gd", "sgd", "minibatch"):
+        expect(page.get_by_test_id(f"landscape-plot-{key}")).to_be_visible()
+    fig.screenshot(path=str(path.with_name("teaching-landscape-side-by-side.png")))
     stop = page.get_by_test_id("btn-train-stop")
     if stop.is_enabled():  # leave no run behind for the next tests
         stop.click()

@@ -189,14 +189,10 @@ function useLiveTrail(data: LandscapeResult | null): [number, number][] {
   return trail;
 }
 
+type PathKey = (typeof PATHS)[number]["key"];
+
 function Contours({ data, trail }: { data: LandscapeResult; trail: [number, number][] }) {
-  const canvas = useRef<HTMLCanvasElement>(null);
-  useEffect(() => {
-    const el = canvas.current;
-    const ctx = el?.getContext("2d");
-    if (!el || !ctx) return;
-    draw(ctx, data, trail);
-  }, [data, trail]);
+  const [side, setSide] = useState(false);
   const [ax, bx] = data.axes;
   return (
     <figure
@@ -204,8 +200,29 @@ function Contours({ data, trail }: { data: LandscapeResult; trail: [number, numb
       data-testid="landscape-figure"
       data-rows={data.loss.length}
       data-cols={data.loss[0]?.length ?? 0}
+      data-layout={side ? "side" : "overlay"}
     >
-      <canvas ref={canvas} width={SIZE} height={SIZE} />
+      <label className="landscape-layout">
+        <input
+          type="checkbox"
+          checked={side}
+          data-testid="landscape-side"
+          onChange={(e) => setSide(e.target.checked)}
+        />{" "}
+        side by side
+      </label>
+      {side ? (
+        <div className="landscape-side">
+          {PATHS.map((p) => (
+            <div key={p.key}>
+              <Plot data={data} trail={[]} only={p.key} size={150} />
+              <div className="muted">{p.label}</div>
+            </div>
+          ))}
+        </div>
+      ) : (
+        <Plot data={data} trail={trail} only={null} size={SIZE} />
+      )}
       <figcaption>
         <div className="muted">
           L(S, w) over {axisLabel(ax as Axis)} (across) and {axisLabel(bx as Axis)} (up); every
@@ -230,8 +247,37 @@ function Contours({ data, trail }: { data: LandscapeResult; trail: [number, numb
   );
 }
 
+/** One contour plot: every path (`only` null) or one of them, at `size` pixels. */
+function Plot(props: {
+  data: LandscapeResult;
+  trail: [number, number][];
+  only: PathKey | null;
+  size: number;
+}) {
+  const { data, trail, only, size } = props;
+  const canvas = useRef<HTMLCanvasElement>(null);
+  useEffect(() => {
+    const ctx = canvas.current?.getContext("2d");
+    if (ctx) draw(ctx, data, trail, only, size);
+  }, [data, trail, only, size]);
+  return (
+    <canvas
+      ref={canvas}
+      width={size}
+      height={size}
+      data-testid={only ? `landscape-plot-${only}` : "landscape-plot"}
+    />
+  );
+}
+
 /** Banded fill, contour lines, then the three paths from the start (a ring). */
-function draw(ctx: CanvasRenderingContext2D, data: LandscapeResult, trail: [number, number][]) {
+function draw(
+  ctx: CanvasRenderingContext2D,
+  data: LandscapeResult,
+  trail: [number, number][],
+  only: PathKey | null,
+  SIZE: number,
+) {
   const rows = data.loss.length;
   const cols = data.loss[0]?.length ?? 0;
   const sx = SIZE / Math.max(1, cols - 1);
@@ -261,6 +307,7 @@ function draw(ctx: CanvasRenderingContext2D, data: LandscapeResult, trail: [numb
     ctx.stroke();
   }
   for (const p of PATHS) {
+    if (only && p.key !== only) continue;
     const path = data.paths[p.key] ?? [];
     ctx.strokeStyle = p.colour;
     ctx.lineWidth = 2;
