@@ -62,11 +62,11 @@ def _entry(params: Mapping, axis: Mapping) -> tuple[str, str, tuple[int, ...]]:
 def _grid(trainer: Trainer, entries, values: list[np.ndarray]) -> np.ndarray:
     """L(S, w) at every point of the grid: one forward of the training set per point, the
     data written into the plan's input buffers once."""
-    x, y = trainer._x["train"], trainer._y["train"]
-    plan = trainer._eval_plan(x.shape[0])
+    x, y = trainer.training_split()
+    plan = trainer.eval_plan(x.shape[0])
     feed = {trainer.input_id: plan.values[trainer.input_id]}
     np.copyto(feed[trainer.input_id], x, casting="unsafe")
-    if trainer.target_id is not None:
+    if y is not None:
         feed[trainer.target_id] = plan.values[trainer.target_id]
         np.copyto(feed[trainer.target_id], y, casting="unsafe")
     (n1, p1, i1), (n2, p2, i2) = entries

@@ -26,6 +26,16 @@ class Evaluation:
             plan = self._eval_plans[b] = self.plan.clone(b, grads="params")
         return plan
 
+    def eval_plan(self, b: int) -> Plan:
+        """A plan for ``b`` samples sharing the trained parameters but no training buffers
+        (cached): e.g. to evaluate the loss at parameters set by hand (the landscape)."""
+        return self._eval_plan(b)
+
+    def training_split(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The training split as the graph is fed it: ``(x, y)``, normalised and shaped for
+        the input and target nodes (``input_id``, ``target_id``; y is None without one)."""
+        return self._x["train"], self._y["train"] if self.target_id is not None else None
+
     def _predict(self, values: np.ndarray) -> np.ndarray:
         """Class predictions from the output node's values (batch first)."""
         v = values.reshape(values.shape[0], -1)
