@@ -155,9 +155,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _include_classroom(app: FastAPI) -> None:
     """The classroom's routes: explain one sample, broadcast sessions (issue 8)."""
-    from blockprop.api.routes import explain, sessions
+    from blockprop.api.routes import explain, sessions, teaching
 
-    for module in (explain, sessions):
+    for module in (explain, sessions, teaching):
         app.include_router(module.router, prefix="/api")
 
 

@@ -586,6 +586,36 @@ class Plan:
                     return node.id
         return None
 
+    def node(self, node_id: str) -> Node:
+        """The checked node ``node_id`` (op, sources, output keys and shapes); ``KeyError``
+        when the graph has none."""
+        for n in self._nodes:
+            if n.id == node_id:
+                return n
+        raise KeyError(node_id)
+
+    def rule_env(self, node_id: str, repeat: int = 1) -> dict:
+        """What a rule of node ``node_id`` binds, from the last :meth:`forward`: its inputs
+        (aligned for broadcasting ops), params, trainables, scratch, ``ans`` and ``out=None``
+        (a rule then allocates). With ``repeat``, every per-sample array is repeated that many
+        times along the batch axis (a batch of copies of the first sample: the Jacobian feeds
+        it one basis vector per row). Copies: changing them leaves the plan alone."""
+        node = self.node(node_id)
+        env = self._env(node, node.op.broadcast)
+        batched = {p for p in node.sources} | set(self._scratch.get(node_id, {}))
+        ans = [self.values[k] for k in node.keys]
+        env["ans"] = tuple(ans) if node.op.multi_output else ans[0]
+
+        def rows(a):
+            return np.repeat(a[:1], repeat, axis=0) if repeat != 1 else a[:1].copy()
+
+        for name in batched:
+            env[name] = rows(env[name])
+        env["ans"] = tuple(map(rows, ans)) if node.op.multi_output else rows(ans[0])
+        env["batch"], env["out"] = repeat, None
+        env["ones"] = np.ones(repeat, self.dtype)
+        return env
+
     @property
     def num_params(self) -> int:
         """Number of trainable scalars."""

@@ -526,8 +526,8 @@ def check_explain(op: OpDef) -> None:
     stands for a value, so the classroom can show each rule twice: with symbols, then with
     the numbers of one sample plugged in. Keys: ``"forward"`` (y = ...), one per VJP
     (``"x"``, ``"W"``: dC/dx = ...) and optionally ``"symbols"`` (name -> LaTeX symbol, e.g.
-    ``{"target": r"\bar y"}``; by default a name is its own symbol, ``ans`` is ``y`` and
-    ``g`` is dC/dy). ``@[ ... @]`` marks a segment dropped when a value inside it is absent
+    ``{"y": r"\bar y"}``; by default a name is its own symbol, ``ans`` is ``z`` and
+    ``g`` is dC/dz). ``@[ ... @]`` marks a segment dropped when a value inside it is absent
     (Linear's ``@[ + @b@]`` without bias).
     """
     ex = op.explain
@@ -624,6 +624,21 @@ class Registry:
         return sorted(self._ops.values(), key=lambda o: (order[o.category], o.name))
 
 
+#: how the notes draw a block: data fed per sample (shaded circle), a trainable variable (a
+#: parameter node), a fixed value (a constant: never fed nor trained, not to be taken for
+#: data), a function block, a cost
+NOTATIONS = ("observed", "trainable", "fixed", "function", "cost")
+
+
+def notation_of(op: OpDef) -> str:
+    """The drawing of ``op``, from its declaration (never from its name)."""
+    if op.source in ("input", "target"):
+        return "observed"
+    if op.source == "static":
+        return "trainable" if op.trainables else "fixed"
+    return "function" if op.category == "variable" else op.category
+
+
 def op_spec(op: OpDef | str) -> dict:
     """The JSON-able description of an op served by ``GET /api/ops`` (DESIGN.md "Op spec").
 
@@ -641,6 +656,7 @@ def op_spec(op: OpDef | str) -> dict:
         "params": [p.spec() for p in op.params],
         "parameters": [{"name": t.name, "shape_rule": t.shape_rule} for t in op.trainables],
         "differentiable": op.differentiable,
+        "notation": notation_of(op),
         "formula": {"forward": op.formula["forward"], "backward": op.formula["backward"]},
         "explain": {
             "forward": op.explain.get("forward"),

@@ -126,14 +126,16 @@ OPS = [
         name="relu",
         label="ReLU",
         category="function",
-        doc="Rectified linear unit: y = max(0, x).",
+        doc="Rectified linear unit: z = max(0, x); ReLU′(0) = 0.",
         inputs=[("x", "input")],
         shape=_same,
         forward=lambda x, out: np.maximum(x, 0, out=out),
         vjp={"x": _relu_vjp},
         formula={
-            "forward": r"y = \max(0, x)",
-            "backward": r"\frac{\partial C}{\partial x} = g \odot [x > 0]",
+            "forward": r"z = \max(0, x)",
+            "backward": r"\frac{\partial C}{\partial x} = g \odot [x > 0]"
+            r"\ (\mathrm{ReLU}^\prime(0) = 0)"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\max(0, @x)",
@@ -147,16 +149,17 @@ OPS = [
         name="leaky_relu",
         label="Leaky ReLU",
         category="function",
-        doc="Leaky ReLU: y = x for x > 0, slope · x otherwise.",
+        doc="Leaky ReLU: z = x for x > 0, slope · x otherwise (the slope at 0 too).",
         inputs=[("x", "input")],
         params=[Param("slope", "float", 0.01, min=0.0, max=1.0, doc="slope for x < 0")],
         shape=_same,
         forward=_leaky_forward,
         vjp={"x": _leaky_vjp},
         formula={
-            "forward": r"y = \begin{cases} x & x > 0 \\ \alpha x & x \le 0 \end{cases}",
+            "forward": r"z = \begin{cases} x & x > 0 \\ \alpha x & x \le 0 \end{cases}",
             "backward": r"\frac{\partial C}{\partial x} = g \odot "
-            r"\begin{cases} 1 & x > 0 \\ \alpha & x \le 0 \end{cases}",
+            r"\begin{cases} 1 & x > 0 \\ \alpha & x \le 0 \end{cases}"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\max(@x,\ @slope\, @x)",
@@ -177,8 +180,9 @@ OPS = [
         forward=lambda x, out: np.tanh(x, out=out),
         vjp={"x": _tanh_vjp},
         formula={
-            "forward": r"y = \tanh x",
-            "backward": r"\frac{\partial C}{\partial x} = g \odot (1 - y^2)",
+            "forward": r"z = \tanh x",
+            "backward": r"\frac{\partial C}{\partial x} = g \odot (1 - z^2)"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\tanh(@x)",
@@ -198,8 +202,9 @@ OPS = [
         forward=sigmoid,
         vjp={"x": _sigmoid_vjp},
         formula={
-            "forward": r"y = \sigma(x) = \frac{1}{1 + e^{-x}}",
-            "backward": r"\frac{\partial C}{\partial x} = g \odot y (1 - y)",
+            "forward": r"z = \sigma(x) = \frac{1}{1 + e^{-x}}",
+            "backward": r"\frac{\partial C}{\partial x} = g \odot z \odot (1 - z)"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\sigma(@x)",
@@ -229,8 +234,9 @@ OPS = [
         forward=_softmax_forward,
         vjp={"x": _softmax_vjp},
         formula={
-            "forward": r"y_i = \frac{e^{x_i}}{\sum_j e^{x_j}}",
-            "backward": r"\frac{\partial C}{\partial x} = y \odot (g - \langle g, y \rangle)",
+            "forward": r"z_i = \frac{e^{x_i}}{\sum_j e^{x_j}}",
+            "backward": r"\frac{\partial C}{\partial x} = z \odot (g - \langle g, z \rangle)"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\mathrm{softmax}(@x)",
@@ -254,8 +260,9 @@ OPS = [
         forward=lambda x, out: log_softmax(x, out),
         vjp={"x": _log_softmax_vjp},
         formula={
-            "forward": r"y_i = x_i - \log \sum_j e^{x_j}",
-            "backward": r"\frac{\partial C}{\partial x} = g - \mathrm{softmax}(x) \sum_i g_i",
+            "forward": r"z_i = x_i - \log \sum_j e^{x_j}",
+            "backward": r"\frac{\partial C}{\partial x} = g - \mathrm{softmax}(x) \sum_i g_i"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"@x - \log \textstyle\sum_j \exp({@x}_j)",
@@ -279,8 +286,9 @@ OPS = [
         forward=_dropout_forward,
         vjp={"x": lambda g, mask, out: np.multiply(g, mask, out=out)},
         formula={
-            "forward": r"y = \frac{m \odot x}{1 - p},\ m_i \sim \mathrm{Bernoulli}(1 - p)",
-            "backward": r"\frac{\partial C}{\partial x} = \frac{m \odot g}{1 - p}",
+            "forward": r"z = \frac{m \odot x}{1 - p},\ m_i \sim \mathrm{Bernoulli}(1 - p)",
+            "backward": r"\frac{\partial C}{\partial x} = \frac{m \odot g}{1 - p}"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"@mask \odot @x",

@@ -308,10 +308,11 @@ def conv(nd: int) -> OpDef:
         torch=_torch(name),
         onnx=_onnx(nd),
         formula={
-            "forward": r"y_{o} = b_o + \sum_c W_{oc} \star x_c",
+            "forward": r"z_{o} = b_o + \sum_c W_{oc} \star x_c",
             "backward": r"\frac{\partial C}{\partial x_c} = \sum_o W_{oc} \ast g_o,\quad "
             r"\frac{\partial C}{\partial W_{oc}} = x_c \star g_o,\quad "
-            r"\frac{\partial C}{\partial b_o} = \sum g_o",
+            r"\frac{\partial C}{\partial b_o} = \sum g_o"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"@[@b + @]\textstyle\sum_c @W \star @x",

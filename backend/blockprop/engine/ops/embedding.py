@@ -25,7 +25,7 @@ OPS = [
         name="embedding",
         label="Embedding",
         category="function",
-        doc="Looks each integer id of x up as a row of a trainable table E: y = E[x] (one "
+        doc="Looks each integer id of x up as a row of a trainable table E: z = E[x] (one "
         "vector per id; ids from 0 to num_embeddings − 1).",
         inputs=[("x", "integer ids", "int")],
         params=[
@@ -47,8 +47,9 @@ OPS = [
         torch="F.embedding({x}, {E})",
         onnx=lambda ox, x, E: ox.op("Gather", E, x, axis=0),
         formula={
-            "forward": r"y = E_{x}",
-            "backward": r"\frac{\partial C}{\partial E_i} = \sum_{t:\, x_t = i} g_t",
+            "forward": r"z = E_{x}",
+            "backward": r"\frac{\partial C}{\partial E_i} = \sum_{t:\, x_t = i} g_t"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": "{@E}_{@x}",

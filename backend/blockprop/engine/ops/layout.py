@@ -121,8 +121,9 @@ OPS = [
         torch=lambda pt, x, dim0, dim1: f"{x}.transpose({pt.dim(dim0)}, {pt.dim(dim1)})",
         onnx=_transpose_onnx,
         formula={
-            "forward": r"y = x^\top",
-            "backward": r"\frac{\partial C}{\partial x} = g^\top",
+            "forward": r"z = x^\top",
+            "backward": r"\frac{\partial C}{\partial x} = g^\top"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"@x^\top",
@@ -153,9 +154,10 @@ OPS = [
         torch=_slice_torch,
         onnx=_slice_onnx,
         formula={
-            "forward": r"y = x_{\text{start}:\text{stop}:\text{step}}",
+            "forward": r"z = x_{\text{start}:\text{stop}:\text{step}}",
             "backward": r"\frac{\partial C}{\partial x} = g \text{ in the slice, } 0 "
-            r"\text{ elsewhere}",
+            r"\text{ elsewhere}"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"{@x}_{@start:@[@stop@]:@step}",

@@ -169,7 +169,7 @@ OPS = [
         name="linear",
         label="Linear",
         category="function",
-        doc="Weighted sum plus bias: y = W x + b, with W shaped out × in. Applies to the "
+        doc="Weighted sum plus bias: z = W x + b, with W shaped out × in. Applies to the "
         "last axis of x.",
         inputs=[("x", "input features (…, in)")],
         params=[
@@ -205,9 +205,10 @@ OPS = [
         torch=_linear_torch,
         onnx=_linear_onnx,
         formula={
-            "forward": r"y = W x + b",
+            "forward": r"z = W x + b",
             "backward": r"\frac{\partial C}{\partial x} = W^\top g,\quad "
-            r"\frac{\partial C}{\partial W} = g\, x^\top,\quad \frac{\partial C}{\partial b} = g",
+            r"\frac{\partial C}{\partial W} = g\, x^\top,\quad \frac{\partial C}{\partial b} = g"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"@W\, @x@[ + @b@]",
@@ -244,9 +245,10 @@ OPS = [
         torch=_matmul_torch,
         onnx=_matmul_onnx,
         formula={
-            "forward": r"y = s\, a\, b",
+            "forward": r"z = s\, a\, b",
             "backward": r"\frac{\partial C}{\partial a} = s\, g\, b^\top,\quad "
-            r"\frac{\partial C}{\partial b} = s\, a^\top g",
+            r"\frac{\partial C}{\partial b} = s\, a^\top g,\quad "
+            r"g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"@[@scale\, @]@a\, @b",
@@ -267,7 +269,7 @@ OPS = [
         label="Squared distance",
         category="function",
         doc="Squared Euclidean distance from x to each row P_j of a trainable matrix of "
-        "prototypes: y_j = ‖x − P_j‖² (nearest-neighbour and RBF models).",
+        "prototypes: z_j = ‖x − P_j‖² (nearest-neighbour and RBF models).",
         inputs=[("x", "a vector")],
         params=[
             Param("rows", "int", None, min=1, required=True, doc="number of prototypes"),
@@ -288,9 +290,10 @@ OPS = [
         torch="(({x}[:, None, :] - {P}) ** 2).sum(-1)",
         onnx=_sqd_onnx,
         formula={
-            "forward": r"y_j = \lVert x - P_j \rVert^2",
+            "forward": r"z_j = \lVert x - P_j \rVert^2",
             "backward": r"\frac{\partial C}{\partial x} = 2 \sum_j g_j (x - P_j),\quad "
-            r"\frac{\partial C}{\partial P_j} = -2\, g_j (x - P_j)",
+            r"\frac{\partial C}{\partial P_j} = -2\, g_j (x - P_j)"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\big(\lVert @x - {@P}_j \rVert^2\big)_j",
@@ -313,8 +316,8 @@ OPS = [
         torch="torch.argmin({x}, dim=-1)",
         onnx=lambda ox, x: ox.op("ArgMin", x, axis=-1, keepdims=0),
         formula={
-            "forward": r"y = \arg\min_j x_j",
-            "backward": r"\text{none: } y \text{ is piecewise constant}",
+            "forward": r"z = \arg\min_j x_j",
+            "backward": r"\text{none: } z \text{ is piecewise constant}",
         },
         explain={
             "forward": r"\arg\min_j {@x}_j",

@@ -133,16 +133,17 @@ OPS = [
     _unary(
         "gelu",
         "GELU",
-        "Gaussian error linear unit: y = x Φ(x), Φ the standard normal CDF (the exact form, "
+        "Gaussian error linear unit: z = x Φ(x), Φ the standard normal CDF (the exact form, "
         "PyTorch's default).",
         scratch={"cdf": _same},
         forward=_gelu_forward,
         vjp={"x": _gelu_vjp},
         formula={
-            "forward": r"y = x\, \Phi(x) = \tfrac{x}{2} \big(1 + \operatorname{erf}"
+            "forward": r"z = x\, \Phi(x) = \tfrac{x}{2} \big(1 + \operatorname{erf}"
             r"(x / \sqrt 2)\big)",
             "backward": r"\frac{\partial C}{\partial x} = g \odot \big(\Phi(x) + x\, "
-            r"\varphi(x)\big)",
+            r"\varphi(x)\big)"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"@x \odot @cdf",
@@ -155,12 +156,13 @@ OPS = [
     _unary(
         "softplus",
         "Softplus",
-        "A smooth ReLU: y = log(1 + eˣ).",
+        "A smooth ReLU: z = log(1 + eˣ).",
         forward=lambda x, out: np.logaddexp(0.0, x, out=out),
         vjp={"x": _softplus_vjp},
         formula={
-            "forward": r"y = \log(1 + e^{x})",
-            "backward": r"\frac{\partial C}{\partial x} = g \odot \sigma(x)",
+            "forward": r"z = \log(1 + e^{x})",
+            "backward": r"\frac{\partial C}{\partial x} = g \odot \sigma(x)"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\log(1 + \exp(@x))",
@@ -172,7 +174,7 @@ OPS = [
     _binary(
         "divide",
         "Divide",
-        "Elementwise quotient: y = a / b.",
+        "Elementwise quotient: z = a / b.",
         DIVISOR,
         forward=lambda a, b, out: np.divide(a, b, out=out),
         vjp={
@@ -180,9 +182,10 @@ OPS = [
             "b": lambda g, ans, b, out: np.negative(np.divide(g * ans, b, out=out), out=out),
         },
         formula={
-            "forward": r"y = a \oslash b",
+            "forward": r"z = a \oslash b",
             "backward": r"\frac{\partial C}{\partial a} = g \oslash b,\quad "
-            r"\frac{\partial C}{\partial b} = -g \odot y \oslash b",
+            r"\frac{\partial C}{\partial b} = -g \odot z \oslash b"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"@a \oslash @b",
@@ -203,9 +206,10 @@ OPS = [
             "b": lambda g, a, b, out: np.multiply(g, a > b, out=out),
         },
         formula={
-            "forward": r"y = \min(a, b)",
+            "forward": r"z = \min(a, b)",
             "backward": r"\frac{\partial C}{\partial a} = g \odot [a \le b],\quad "
-            r"\frac{\partial C}{\partial b} = g \odot [a > b]",
+            r"\frac{\partial C}{\partial b} = g \odot [a > b]"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\min(@a, @b)",
@@ -219,12 +223,13 @@ OPS = [
     _unary(
         "sqrt",
         "Sqrt",
-        "Elementwise square root: y = √x (x ≥ 0).",
+        "Elementwise square root: z = √x (x ≥ 0).",
         forward=lambda x, out: np.sqrt(x, out=out),
         vjp={"x": lambda g, ans, out: np.multiply(np.divide(g, ans, out=out), 0.5, out=out)},
         formula={
-            "forward": r"y = \sqrt{x}",
-            "backward": r"\frac{\partial C}{\partial x} = \frac{g}{2 \sqrt{x}}",
+            "forward": r"z = \sqrt{x}",
+            "backward": r"\frac{\partial C}{\partial x} = \frac{g}{2 \sqrt{x}}"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\sqrt{@x}",
@@ -237,12 +242,13 @@ OPS = [
     _unary(
         "abs",
         "Abs",
-        "Elementwise absolute value: y = |x| (gradient 0 at 0, as in PyTorch).",
+        "Elementwise absolute value: z = |x| (gradient 0 at 0, as in PyTorch).",
         forward=lambda x, out: np.abs(x, out=out),
         vjp={"x": lambda g, x, out: np.multiply(g, np.sign(x), out=out)},
         formula={
-            "forward": r"y = |x|",
-            "backward": r"\frac{\partial C}{\partial x} = g \odot \operatorname{sign}(x)",
+            "forward": r"z = |x|",
+            "backward": r"\frac{\partial C}{\partial x} = g \odot \operatorname{sign}(x)"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"|@x|",
@@ -266,8 +272,9 @@ OPS = [
         forward=lambda x, min, max, out: np.clip(x, min, max, out=out),
         vjp={"x": lambda g, x, min, max, out: np.multiply(g, _clip_mask(x, min, max), out=out)},
         formula={
-            "forward": r"y = \min(\max(x, a), b)",
-            "backward": r"\frac{\partial C}{\partial x} = g \odot [a \le x \le b]",
+            "forward": r"z = \min(\max(x, a), b)",
+            "backward": r"\frac{\partial C}{\partial x} = g \odot [a \le x \le b]"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             # a bound left out (null) drops out of the formula

@@ -161,13 +161,14 @@ OPS = [
             "BatchNormalization", x, gamma, beta, running_mean, running_var, epsilon=eps
         ),
         formula={
-            "forward": r"y = \gamma \odot \hat x + \beta,\quad "
+            "forward": r"z = \gamma \odot \hat x + \beta,\quad "
             r"\hat x = \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}}",
             "backward": r"\frac{\partial C}{\partial x} = \frac{\gamma}{\sqrt{\sigma^2 + "
             r"\epsilon}} \odot \big(g - \overline{g} - \hat x\, \overline{g \hat x}\big)"
             r"\ \text{(training; } g \odot \gamma / \sqrt{\sigma^2 + \epsilon} \text{ in "
             r"evaluation)},\quad \frac{\partial C}{\partial \gamma} = \sum g \odot \hat x,"
-            r"\quad \frac{\partial C}{\partial \beta} = \sum g",
+            r"\quad \frac{\partial C}{\partial \beta} = \sum g"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"@gamma \odot @xhat + @beta",
@@ -214,12 +215,13 @@ OPS = [
             "LayerNormalization", x, gamma, beta, axis=-1, epsilon=eps
         ),
         formula={
-            "forward": r"y = \gamma \odot \hat x + \beta,\quad "
+            "forward": r"z = \gamma \odot \hat x + \beta,\quad "
             r"\hat x = \frac{x - \bar x}{\sqrt{\operatorname{var} x + \epsilon}}",
             "backward": r"\frac{\partial C}{\partial x} = \frac{1}{\sqrt{\operatorname{var} "
             r"x + \epsilon}} \big(\gamma g - \overline{\gamma g} - \hat x\, "
             r"\overline{\gamma g \hat x}\big),\quad \frac{\partial C}{\partial \gamma} = "
-            r"g \odot \hat x,\quad \frac{\partial C}{\partial \beta} = g",
+            r"g \odot \hat x,\quad \frac{\partial C}{\partial \beta} = g"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"@gamma \odot @xhat + @beta",

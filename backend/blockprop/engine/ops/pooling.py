@@ -179,9 +179,10 @@ OPS = [
         torch=_pool_torch("max_pool2d"),
         onnx=_pool_onnx("MaxPool"),
         formula={
-            "forward": r"y_{c,ij} = \max_{(u,v) \in \text{window}_{ij}} x_{c,uv}",
+            "forward": r"z_{c,ij} = \max_{(u,v) \in \text{window}_{ij}} x_{c,uv}",
             "backward": r"\frac{\partial C}{\partial x_{c,uv}} = \sum_{ij} g_{c,ij}\, "
-            r"[(u,v) = \arg\max \text{window}_{ij}]",
+            r"[(u,v) = \arg\max \text{window}_{ij}]"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\max_{\text{window}} @x",
@@ -205,9 +206,10 @@ OPS = [
         torch=_pool_torch("avg_pool2d"),
         onnx=_pool_onnx("AveragePool"),
         formula={
-            "forward": r"y_{c,ij} = \frac{1}{k^2} \sum_{(u,v) \in \text{window}_{ij}} x_{c,uv}",
+            "forward": r"z_{c,ij} = \frac{1}{k^2} \sum_{(u,v) \in \text{window}_{ij}} x_{c,uv}",
             "backward": r"\frac{\partial C}{\partial x_{c,uv}} = \frac{1}{k^2} "
-            r"\sum_{ij:\, (u,v) \in \text{window}_{ij}} g_{c,ij}",
+            r"\sum_{ij:\, (u,v) \in \text{window}_{ij}} g_{c,ij}"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\operatorname{mean}_{\text{window}} @x",
@@ -227,8 +229,9 @@ OPS = [
         torch=lambda pt, x: f"{x}.mean({tuple(range(2, 2 + len(pt.shapes['x']) - 1))})",
         onnx=lambda ox, x: ox.reduce("ReduceMean", x, list(range(2, 1 + len(ox.shapes["x"])))),
         formula={
-            "forward": r"y_c = \frac{1}{n} \sum_{u} x_{c,u}",
-            "backward": r"\frac{\partial C}{\partial x_{c,u}} = \frac{g_c}{n}",
+            "forward": r"z_c = \frac{1}{n} \sum_{u} x_{c,u}",
+            "backward": r"\frac{\partial C}{\partial x_{c,u}} = \frac{g_c}{n}"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\tfrac{1}{n} \textstyle\sum_u {@x}_{c,u}",
