@@ -20,11 +20,16 @@ COPY --from=frontend /src/frontend/dist frontend/dist
 RUN pip wheel --no-cache-dir --no-deps -w /wheels .
 
 FROM python:3.11-slim AS runtime
+# EXTRAS=scale adds psycopg, redis and ray (docker-compose.yml's `scale` profile builds it so):
+# the API replicas, the Ray head and the Ray workers then run this one image, so their Ray and
+# Python versions match, as Ray requires.
+ARG EXTRAS=""
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     BLOCKPROP_DATABASE=/data/blockprop.sqlite
 WORKDIR /app
 COPY --from=wheel /wheels/ /wheels/
-RUN pip install --no-cache-dir /wheels/blockprop-*.whl && rm -rf /wheels
+RUN wheel="$(ls /wheels/blockprop-*.whl)" \
+    && pip install --no-cache-dir "${wheel}${EXTRAS:+[$EXTRAS]}" && rm -rf /wheels
 RUN useradd --create-home blockprop && mkdir -p /data && chown blockprop /data
 USER blockprop
 VOLUME ["/data"]

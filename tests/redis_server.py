@@ -15,6 +15,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -25,45 +26,59 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory) -> Iterator[str]:
-    """The URL of a Redis server started for the test session."""
-    try:
-        import redis
-    except ImportError:
-        pytest.skip("the `redis` package is not installed (pip install redis)")
+def start_redis(folder: Path) -> tuple[subprocess.Popen, str]:
+    """Start redis-server on a free loopback port, persisting nothing: its process and URL.
+    Raises RuntimeError when it cannot."""
+    import redis
+
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.skip("no redis-server here (apt-get install redis-server)")
-    folder = tmp_path_factory.mktemp("redis")
+        raise RuntimeError("no redis-server here (apt-get install redis-server)")
     port = _free_port()
     args = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder)]
     args += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
-    log = open(folder / "redis.log", "ab")  # noqa: SIM115 - lives as long as the process
-    proc = subprocess.Popen([binary, *args], stdout=log, stderr=subprocess.STDOUT)
+    with open(folder / "redis.log", "ab") as log:
+        proc = subprocess.Popen([binary, *args], stdout=log, stderr=subprocess.STDOUT)
     url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    try:
+    with redis.Redis.from_url(url) as client:
         deadline = time.monotonic() + 10
         while True:
             try:
                 client.ping()
-                break
+                return proc, url
             except redis.ConnectionError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    proc.kill()
-                    pytest.skip(f"redis-server did not start: {(folder / 'redis.log').read_text()}")
+                    stop_redis(proc)
+                    raise RuntimeError(
+                        f"redis-server did not start: {(folder / 'redis.log').read_text()}"
+                    ) from None
                 time.sleep(0.05)
+
+
+def stop_redis(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> Iterator[str]:
+    """The URL of a Redis server started for the test session."""
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        pytest.skip("the `redis` package is not installed (pip install redis)")
+    try:
+        proc, url = start_redis(tmp_path_factory.mktemp("redis"))
+    except RuntimeError as e:
+        pytest.skip(str(e))
+    try:
         yield url
     finally:
-        client.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        stop_redis(proc)
 
 
 @pytest.fixture

@@ -194,3 +194,21 @@ def test_the_command_runs(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     assert "dup_y1, dup_y2 = h.clone(), h.clone()  # dup (duplicate)" in r.stdout
+
+
+def test_running_statistics_come_from_a_checkpoint(capsys, tmp_path):
+    """Batch norm's running statistics are trained state too: a checkpoint carries them into
+    the exported model."""
+    graph = get_example("batch_norm_mlp")["graph"]
+    trainer = Trainer(graph, load_dataset("digits", n=200, normalize=False), {"epochs": 1})
+    trainer.run()
+    (tmp_path / "checkpoint.npz").write_bytes(trainer.save_checkpoint())
+    out = tmp_path / "m.onnx"
+    code, _, err = run(capsys, "export", "batch_norm_mlp", "--to", "onnx", "--state",
+                       str(tmp_path / "checkpoint.npz"), "-o", str(out))  # fmt: skip
+    assert code == 0, err
+    params = onnx_params(onnx.load(out))
+    for name in ("running_mean", "running_var"):
+        want = trainer.plan.buffers["bn"][name]
+        assert not np.allclose(want, 0.0 if name == "running_mean" else 1.0)  # moved
+        np.testing.assert_allclose(params[f"bn.{name}"], want, rtol=1e-6)

@@ -110,8 +110,16 @@ class Settings(BaseSettings):
     session_idle_seconds: float = 2 * 3600.0
     # Redis (`redis://host:port/db`, needs the `blockprop[scale]` extra): classroom sessions are
     # stored there and their updates published, so any replica serves any session's followers
-    # and a restart ends none. Unset: in this server's memory. Runs and streams stay per replica.
+    # and a restart ends none; with the Ray executor, run streams go through it too. Unset: in
+    # this server's memory.
     redis_url: str | None = None
+    # Where runs train. `local`: this server's pool of worker processes. `ray`: a Ray cluster
+    # (`ray_address`, needs the `blockprop[scale]` extra and `redis_url`): the run manager is a
+    # detached actor there, each pool worker an actor, and every replica of the API serves every
+    # run (its stream through Redis), so a run outlives the replica that created it.
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str | None = None  # host:port of the cluster's head (None: `RAY_ADDRESS`)
+    ray_namespace: str = "blockprop"  # replicas of one deployment share it
     # permessage-deflate on WebSockets: off by default (on a loopback or LAN it costs far more
     # CPU than it saves); consider it when serving remote clients over slow links.
     ws_deflate: bool = False

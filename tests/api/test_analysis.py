@@ -150,3 +150,20 @@ def test_gradcheck_is_capped(api):
     feeds = {"x": [[0.1, 0.2]] * 5000, "y": [[1.0]] * 5000}
     r = api.post("/api/gradcheck", json={"graph": XOR_GRAPH, "inputs": feeds})
     assert "keys" in assert_error(r, 413, "too_large")["message"]
+
+
+def test_evaluate_in_training_mode_runs_batch_norm_on_the_batch(api):
+    doc = graph(
+        nodes=[
+            {"id": "x", "op": "input", "params": {"shape": [2]}},
+            {"id": "bn", "op": "batch_norm", "inputs": {"x": "x"}},
+        ]
+    )
+    x = [[1.0, 10.0], [3.0, 20.0], [5.0, 60.0]]
+    body = {"graph": doc, "inputs": {"x": x}, "backward": False}
+    evaluation = api.post("/api/evaluate", json=body).json()
+    assert evaluation["state"]["bn"]["running_mean"] == [0.0, 0.0]  # running statistics
+    np.testing.assert_allclose(evaluation["values"]["bn"], np.array(x) / np.sqrt(1 + 1e-5))
+    training = api.post("/api/evaluate", json={**body, "training": True}).json()
+    np.testing.assert_allclose(np.mean(training["values"]["bn"], axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(training["state"]["bn"]["running_mean"], [0.3, 3.0])

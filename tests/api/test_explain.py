@@ -60,7 +60,8 @@ def test_explain_fills_missing_feeds_and_says_what_to_feed(api):
 
 
 def test_explain_errors(api):
-    r = api.post("/api/explain", json={"graph": TWO_LAYER, "inputs": {"x": [[1, 2, 3], [4, 5, 6]]}})
+    rows = [[1, 2, 3]] * 17  # more than a mini-batch on the board (16)
+    r = api.post("/api/explain", json={"graph": TWO_LAYER, "inputs": {"x": rows}})
     assert_error(r, 422, "bad_feed")
     bad = {**TWO_LAYER, "nodes": [*TWO_LAYER["nodes"][:2], {"id": "h", "op": "relu"}]}
     assert_error(api.post("/api/explain", json={"graph": bad}), 422, "missing_input")

@@ -285,3 +285,19 @@ def test_the_wall_time_limit_stops_a_run(private_server):
         assert final["status"] == "stopped" and "time limit" in final["reason"]
     finally:
         api.close()
+
+
+def test_a_runs_state_holds_batch_norms_running_statistics(runs_api):
+    """Running statistics are trained state: the run's state carries them, moved by
+    training, and explain with the run's parameters accepts them."""
+    from blockprop.examples import get_example
+
+    doc = get_example("batch_norm_mlp")["graph"]
+    data = {"name": "digits", "n": 200, "normalize": False}
+    run = runs_api.start_run(train={"epochs": 2, "batch_size": 32}, doc=doc, dataset=data)
+    assert runs_api.wait_status(run, {"done"})["status"] == "done"
+    state = runs_api.get(f"/api/runs/{run['id']}/state").json()["state"]
+    assert set(state["bn"]) == {"gamma", "beta", "running_mean", "running_var"}
+    assert any(v != 0.0 for v in state["bn"]["running_mean"])
+    r = runs_api.post("/api/explain", json={"graph": doc, "run_id": run["id"]})
+    assert r.status_code == 200, r.text

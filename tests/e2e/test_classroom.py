@@ -266,6 +266,7 @@ EVERY_OP = [
     _n("c7", "squared_error", {"y": "mm", "target": "t2"}),
     _n("c8", "squared_error", {"y": "su", "target": "mn"}),
     _n("c9", "squared_error", {"y": "sm", "target": "t"}),
+    _n("c10", "as_cost", {"x": "mn"}),
 ]
 
 

@@ -30,6 +30,9 @@ def test_the_issue_lists_these_examples():
         "residual",
         "residual_modules",
         "iris",
+        "digits_conv",
+        "batch_norm_mlp",
+        "attention",
     }
     for e in list_examples():
         assert e["title"] and len(e["description"]) > 60
@@ -70,7 +73,7 @@ def _check_expectations(ex: dict, trainer: Trainer) -> dict:
     return ev
 
 
-SLOW = {"spiral", "notes_network", "digits_softmax"}
+SLOW = {"spiral", "notes_network", "digits_softmax", "digits_conv"}
 
 
 @pytest.mark.parametrize(
@@ -119,3 +122,45 @@ def test_residual_modules_uses_one_module_three_times_with_own_parameters():
     assert {"b1/l", "b2/l", "b3/l"} <= set(t.plan.params)
     assert t.run() == "done"
     assert t.evaluate()["accuracy"] >= 0.97
+
+
+def _without(graph: dict, nid: str) -> dict:
+    """The graph with node ``nid`` (one input, one output) removed and bridged."""
+    gone = next(n for n in graph["nodes"] if n["id"] == nid)
+    (src,) = gone["inputs"].values()
+    nodes = []
+    for n in graph["nodes"]:
+        if n["id"] == nid:
+            continue
+        inputs = {p: (src if s == nid else s) for p, s in n.get("inputs", {}).items()}
+        nodes.append({**n, "inputs": inputs} if "inputs" in n else n)
+    return {**graph, "nodes": nodes}
+
+
+def _trained_accuracy(graph, ds, cfg) -> float:
+    t = Trainer(graph, ds, cfg)
+    t.run()
+    return t.evaluate()["accuracy"]
+
+
+def test_batch_norm_is_what_makes_the_raw_digits_train():
+    """The notes' normalise advice inside the network: the same MLP without its BatchNorm,
+    trained alike on the raw pixels, stays far below."""
+    graph, ds, cfg = load_example("batch_norm_mlp")
+    with_bn = _trained_accuracy(graph, ds, cfg)
+    without = _trained_accuracy(_without(graph, "bn"), ds, cfg)
+    assert with_bn >= 0.95 and without < with_bn - 0.2, (with_bn, without)
+
+
+def test_attention_needs_its_causal_mask():
+    """Without positions, only the causal mask lets attention see which token came first."""
+    graph, ds, cfg = load_example("attention")
+    assert _trained_accuracy(graph, ds, cfg) >= 0.95
+    unmasked = {
+        **graph,
+        "nodes": [
+            {**n, "params": {**n["params"], "causal": False}} if n["op"] == "softmax" else n
+            for n in graph["nodes"]
+        ],
+    }
+    assert _trained_accuracy(unmasked, ds, cfg) < 0.7

@@ -25,6 +25,7 @@ SPEC_KEYS = {
     "differentiable",
     "formula",
     "explain",
+    "notation",
 }
 REQUIRED_OPS = [
     "input",

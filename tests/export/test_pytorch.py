@@ -119,6 +119,8 @@ def test_the_graphs_state_is_used(example):
         n: {k: rng.standard_normal(a.shape).tolist() for k, a in p.items()}
         for n, p in plan.params.items()
     }
+    for n, bufs in plan.buffers.items():  # running statistics: a variance is positive
+        state[n].update({k: rng.uniform(0.5, 2.0, a.shape).tolist() for k, a in bufs.items()})
     with_state = {**d, "state": state}
     compare(with_state, random_feeds(d, 3, seed=4), seed=123)  # the seed does not matter
     model = load(to_pytorch(with_state))(dtype=__import__("torch").float64)

@@ -115,7 +115,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from blockprop.service.store import Store
 
         store = Store(settings.database)
-        manager = RunManager(store, settings)
+        if settings.executor == "ray":  # the runs are a Ray actor's: this replica is stateless
+            from blockprop.service.remote_runs import RemoteRuns
+
+            manager: Any = RemoteRuns(store, settings)
+        else:
+            manager = RunManager(store, settings)
         await manager.start()
         app.state.store = store
         app.state.runs = manager
@@ -150,9 +155,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _include_classroom(app: FastAPI) -> None:
     """The classroom's routes: explain one sample, broadcast sessions (issue 8)."""
-    from blockprop.api.routes import explain, sessions
+    from blockprop.api.routes import explain, sessions, teaching
 
-    for module in (explain, sessions):
+    for module in (explain, sessions, teaching):
         app.include_router(module.router, prefix="/api")
 
 

@@ -24,9 +24,10 @@ def _read_state(spec: str) -> dict:
             state: dict = {}
             checkpoint = "meta" in arrays
             for key, arr in arrays.items():
-                if checkpoint and not key.startswith("param/"):
+                kept = key.startswith(("param/", "buffer/"))  # buffers: running statistics
+                if checkpoint and not kept:
                     continue  # optimiser state, counters, the shuffle order
-                nid, _, name = key.removeprefix("param/").partition("/")
+                nid, _, name = key.removeprefix("param/").removeprefix("buffer/").partition("/")
                 if not name:
                     raise UsageError(f"--state {spec}: array {key!r} is not named 'node/name'")
                 state.setdefault(nid, {})[name] = arr

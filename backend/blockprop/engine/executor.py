@@ -94,7 +94,9 @@ class Plan:
     key), ``batch_size``, ``dtype``, ``input_ids`` / ``target_ids`` (what must be fed),
     ``cost_ids``, ``params`` (node -> name -> live trainable array; optimisers update them
     in place; all are views of one flat buffer, see :mod:`.buffers`), ``param_grads`` (same
-    layout, filled by :meth:`backward`), ``values`` and
+    layout, filled by :meth:`backward`), ``buffers`` (node -> name -> non-trainable state
+    such as batch norm's running statistics: updated by a training forward, never by an
+    optimiser; :meth:`state_arrays` gives both with the parameters), ``values`` and
     ``grads`` (value key -> array with the batch axis; ``"node"`` or ``"node:port"``).
 
     The arrays in ``values`` and ``grads`` are reused by every step: copy them to keep them.
@@ -111,6 +113,7 @@ class Plan:
         param_grads: dict,
         grads: str,
         family: dict | None = None,
+        buffers: dict | None = None,
     ):
         self._an = an
         self._nodes: list[Node] = an.nodes
@@ -122,6 +125,7 @@ class Plan:
         self.shapes: dict[str, list[int]] = dict(an.result.shapes)
         self.params = params
         self.param_grads = param_grads
+        self.buffers: dict[str, dict[str, np.ndarray]] = buffers if buffers is not None else {}
         self._family = family if family is not None else {}
         self._family.setdefault(B, self)
         self._rng = np.random.default_rng(seed)
@@ -164,6 +168,7 @@ class Plan:
         """Names a rule of ``node`` can bind (inputs aligned for broadcasting ops)."""
         env: dict[str, Any] = dict(node.params)
         env.update(self.params.get(node.owner, {}))  # a tied node reads its owner's
+        env.update(self.buffers.get(node.owner, {}))  # and shares its running statistics
         for t in node.op.trainables:  # absent optional trainables bind as None
             env.setdefault(t.name, None)
         env.update(self._scratch.get(node.id, {}))
@@ -248,6 +253,14 @@ class Plan:
                 steps.append(partial(rule.fn, *args))
         self._fsteps = steps
 
+    def _bound(self, rule, env):
+        """A rule with its arguments bound, as a call without arguments. A rule naming
+        ``training`` (or ``rng``) reads the run context at call time instead."""
+        args = rule.args(env)
+        if "training" in rule.names or "rng" in rule.names:
+            return self._stochastic_step(rule, args)
+        return partial(rule.fn, *args)
+
     def _stochastic_step(self, rule, args):
         ctx, fn, names = self._ctx, rule.fn, rule.names
         it = names.index("training") if "training" in names else None
@@ -258,7 +271,7 @@ class Plan:
                 args[it] = ctx.training
             if ir is not None:
                 args[ir] = ctx.rng
-            fn(*args)
+            return fn(*args)
 
         return step
 
@@ -311,7 +324,7 @@ class Plan:
                     continue
                 param_written.add(id(dest))
                 env["out"] = dest
-                steps.append((partial(rule.fn, *rule.args(env)), dest, _post_write))
+                steps.append((self._bound(rule, env), dest, _post_write))
             for port in op.inputs:
                 s = node.sources[port.name]
                 rule = op.vjp_rule(port.name)
@@ -333,7 +346,7 @@ class Plan:
                     env["out"], post = dest, _post_write
                 else:
                     env["out"], post = scratch(dest.shape), _post_add
-                steps.append((partial(rule.fn, *rule.args(env)), dest, post))
+                steps.append((self._bound(rule, env), dest, post))
         # keys nobody writes keep their zeros (they do not reach a cost)
         self._bsteps = steps
         del self._envs
@@ -420,17 +433,21 @@ class Plan:
         ``np.take(X, idx, axis=0, out=plan.values["x"])``, to skip the copy and the checks).
         ``training``
         switches dropout on, drawing from ``rng`` (the plan's own seeded generator by
-        default). Non-finite losses are returned, not raised."""
+        default), and makes batch norm use (and update) batch statistics. Non-finite losses
+        are returned, not raised."""
         self._feed(feeds)
+        ctx = self._ctx
+        ctx.training = training  # also read by backward (batch statistics) and buffers
         if self._stochastic:
-            ctx = self._ctx
-            ctx.training = training
             ctx.rng = self._rng if rng is None else rng
         try:
             for step in self._fsteps:
                 step()
         except IndexError as e:
-            raise _bad_feed(f"a class label is out of range for its logits ({e})") from None
+            raise _bad_feed(
+                f"a class label or an id is out of range for the scores or the table it "
+                f"indexes ({e})"
+            ) from None
         ones, total = self._ones, 0.0
         for c in self._cost_bufs:
             total += float(np.dot(c, ones))
@@ -443,8 +460,11 @@ class Plan:
             total += float(np.dot(c, ones))
         return total / self.batch_size
 
-    def _forward_from(self, start: int) -> float:
-        """Rerun forward from a step index without refeeding (used by gradcheck)."""
+    def _forward_from(self, start: int, rng: np.random.Generator | None = None) -> float:
+        """Rerun forward from a step index without refeeding (used by gradcheck), in the
+        mode of the last :meth:`forward`; stochastic steps draw from ``rng`` if given."""
+        if rng is not None:
+            self._ctx.rng = rng
         for step in self._fsteps[start:]:
             step()
         return self._loss()
@@ -481,6 +501,7 @@ class Plan:
             param_grads=self.param_grads,
             grads=mode,
             family={},
+            buffers=self.buffers,
         )
 
     def for_batch(self, n: int) -> Plan:
@@ -499,20 +520,33 @@ class Plan:
                 param_grads=self.param_grads,
                 grads=self.grads_mode,
                 family=self._family,
+                buffers=self.buffers,
             )
         return plan
 
+    def state_arrays(self) -> dict[str, dict[str, np.ndarray]]:
+        """The live trainable parameters and buffers (running statistics) by node and name:
+        what a graph's ``state`` holds."""
+        out = {nid: dict(p) for nid, p in self.params.items()}
+        for nid, b in self.buffers.items():
+            out.setdefault(nid, {}).update(b)
+        return out
+
     def state_dict(self) -> dict[str, dict[str, list]]:
-        """Trained parameters as nested lists: ``{node: {name: [...]}}`` (JSON-able)."""
-        return {nid: {name: a.tolist() for name, a in p.items()} for nid, p in self.params.items()}
+        """Trained parameters and buffers as nested lists: ``{node: {name: [...]}}``."""
+        return {
+            nid: {name: a.tolist() for name, a in p.items()}
+            for nid, p in self.state_arrays().items()
+        }
 
     def load_state(self, state: Mapping[str, Mapping[str, Any]]) -> None:
         """Copy parameters in (shapes are checked first; raises ``GraphError`` bad_state)."""
         if not isinstance(state, Mapping):
             raise _bad_state("state must map node ids to {parameter: values}")
         staged = []
+        owned = self.state_arrays()
         for nid, entries in state.items():
-            if nid not in self.params:
+            if nid not in owned:
                 owner = self.ties.get(nid)
                 if owner is not None:
                     raise _bad_state(
@@ -529,9 +563,9 @@ class Plan:
             if not isinstance(entries, Mapping):
                 raise _bad_state(f"state for '{nid}' must map parameter names to values", nid)
             for name, value in entries.items():
-                live = self.params[nid].get(name)
+                live = owned[nid].get(name)
                 if live is None:
-                    has = ", ".join(self.params[nid])
+                    has = ", ".join(owned[nid])
                     raise _bad_state(f"node '{nid}' has no parameter '{name}' (it has {has})", nid)
                 try:
                     arr = np.asarray(value, dtype=np.float64)
@@ -558,11 +592,42 @@ class Plan:
             arrays = [self.values[k] for k in node.keys]
             arrays += [self.grads[k] for k in node.keys if k in self.grads]
             arrays += list(self.params.get(node.id, {}).values())
+            arrays += list(self.buffers.get(node.id, {}).values())
             arrays += list(self.param_grads.get(node.id, {}).values())
             for a in arrays:
                 if a.dtype.kind == "f" and not np.isfinite(a).all():
                     return node.id
         return None
+
+    def node(self, node_id: str) -> Node:
+        """The checked node ``node_id`` (op, sources, output keys and shapes); ``KeyError``
+        when the graph has none."""
+        for n in self._nodes:
+            if n.id == node_id:
+                return n
+        raise KeyError(node_id)
+
+    def rule_env(self, node_id: str, repeat: int = 1) -> dict:
+        """What a rule of node ``node_id`` binds, from the last :meth:`forward`: its inputs
+        (aligned for broadcasting ops), params, trainables, scratch, ``ans`` and ``out=None``
+        (a rule then allocates). With ``repeat``, every per-sample array is repeated that many
+        times along the batch axis (a batch of copies of the first sample: the Jacobian feeds
+        it one basis vector per row). Copies: changing them leaves the plan alone."""
+        node = self.node(node_id)
+        env = self._env(node, node.op.broadcast)
+        batched = {p for p in node.sources} | set(self._scratch.get(node_id, {}))
+        ans = [self.values[k] for k in node.keys]
+        env["ans"] = tuple(ans) if node.op.multi_output else ans[0]
+
+        def rows(a):
+            return np.repeat(a[:1], repeat, axis=0) if repeat != 1 else a[:1].copy()
+
+        for name in batched:
+            env[name] = rows(env[name])
+        env["ans"] = tuple(map(rows, ans)) if node.op.multi_output else rows(ans[0])
+        env["batch"], env["out"] = repeat, None
+        env["ones"] = np.ones(repeat, self.dtype)
+        return env
 
     @property
     def ties(self) -> dict[str, str]:
@@ -591,17 +656,31 @@ def _init_params(an: Analysis, seed: int, dtype: np.dtype) -> tuple[dict, dict]:
     packed (:mod:`.buffers`) in the same layout, in topological order: an optimiser updates
     them all, and a trainer takes their norm or a copy, in one call over the flat buffer."""
     owners = [n for n in an.nodes if n.owner == n.id]  # tied nodes use their owner's
-    keys = [(n.id, name, init) for n in owners for name, (_, init) in n.trainables.items()]
+    keys = [
+        (n.id, name, init, n.fan_in.get(name))
+        for n in owners
+        for name, (_, init) in n.trainables.items()
+    ]
     shapes = [tuple(s) for n in owners for s, _ in n.trainables.values()]
     _, pviews = pack(shapes, dtype)
     _, gviews = pack(shapes, dtype)
     params: dict[str, dict[str, np.ndarray]] = {}
     grads: dict[str, dict[str, np.ndarray]] = {}
-    for (nid, name, init), p, g in zip(keys, pviews, gviews, strict=True):
-        p[...] = initialise(init, p.shape, seed=seed, node=nid, name=name).astype(dtype)
+    for (nid, name, init, fan_in), p, g in zip(keys, pviews, gviews, strict=True):
+        values = initialise(init, p.shape, seed=seed, node=nid, name=name, fan_in=fan_in)
+        p[...] = values.astype(dtype)
         params.setdefault(nid, {})[name] = p
         grads.setdefault(nid, {})[name] = g
     return params, grads
+
+
+def _init_buffers(an: Analysis, dtype: np.dtype) -> dict:
+    """Non-trainable state (running statistics), each filled with its starting value."""
+    return {  # tied nodes share their owner's (as a reused nn.Module does)
+        n.id: {name: np.full(shape, fill, dtype) for name, (shape, fill) in n.buffers.items()}
+        for n in an.nodes
+        if n.buffers and n.owner == n.id
+    }
 
 
 def compile_graph(
@@ -617,7 +696,8 @@ def compile_graph(
     """Validate ``doc`` and compile it into a :class:`Plan` for ``batch_size``.
 
     ``dtype`` is float32 (default) or float64. Parameters are initialised from ``seed``
-    (per node and parameter), then overwritten by ``state`` (or the document's ``state``).
+    (per node and parameter), buffers to their fill value, then both overwritten by
+    ``state`` (or the document's ``state``).
     ``max_bytes`` refuses graphs whose buffers would exceed it (``too_large``).
 
     ``grads`` chooses what :meth:`Plan.backward` computes besides parameter gradients:
@@ -643,7 +723,14 @@ def compile_graph(
             raise GraphError(an.result.errors)
         params, param_grads = _init_params(an, seed, dt)
         plan = Plan(
-            an, int(batch_size), dt, seed=seed, params=params, param_grads=param_grads, grads=grads
+            an,
+            int(batch_size),
+            dt,
+            seed=seed,
+            params=params,
+            param_grads=param_grads,
+            grads=grads,
+            buffers=_init_buffers(an, dt),
         )
     if state is None and isinstance(doc, Mapping):
         state = doc.get("state") or None
@@ -663,6 +750,7 @@ def eager(
     batch: int | None = None,
 ):
     """Run one op's forward rule directly on batched arrays (``out=None``: it allocates).
+    ``trainables`` may also hold the op's buffers (else they start at their fill value).
 
     Returns ``(outputs, scratch)``. For tests and the REPL; plans never call this.
     """
@@ -678,6 +766,9 @@ def eager(
     floats = [v for v in inputs.values() if np.asarray(v).dtype.kind == "f"]
     dt = np.result_type(*floats) if floats else np.dtype(np.float64)
     scratch = {n: np.zeros((batch, *op.rules[f"scratch:{n}"](env)), dt) for n in op.scratch}
+    buffers = {  # fresh state (running statistics) unless ``trainables`` holds it
+        b.name: np.full(op.rules[f"buffer:{b.name}"](env), b.fill, dt) for b in op.buffers
+    }
     if op.broadcast:  # line up per-sample ranks after the batch axis, as plans do
         rank = max(np.ndim(v) for v in inputs.values())
         inputs = {
@@ -686,6 +777,7 @@ def eager(
         }
     env = {
         **p,
+        **buffers,
         **(trainables or {}),
         **scratch,
         **inputs,

@@ -38,6 +38,7 @@ import numpy as np
 
 from .executor import compile_graph
 from .graph import GraphError, Issue, analyse
+from .optim import FORMULAS, make_optimizer, method_of
 
 #: where default sample values come from when a feed is not given
 DEFAULT_SEED = 0
@@ -95,6 +96,42 @@ def _unbroadcast(r: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return r.sum(axis=axes, keepdims=True) if axes else r
 
 
+#: the most samples explain walks at once (a mini-batch on the board)
+MAX_SAMPLES = 16
+
+
+def _rows(inputs: Mapping[str, Any], needed: list[dict[str, Any]]) -> int:
+    """P, the number of samples fed (1 to :data:`MAX_SAMPLES`, the same for every feed)."""
+    sizes = {nid: np.shape(v)[0] if np.ndim(v) else 0 for nid, v in inputs.items()}
+    for nid, n in sizes.items():
+        if not 1 <= n <= MAX_SAMPLES:
+            raise GraphError(
+                [
+                    Issue(
+                        "bad_feed",
+                        f"explain walks 1 to {MAX_SAMPLES} samples: feed '{nid}' a batch of "
+                        f"1 to {MAX_SAMPLES} rows, not {n}",
+                        [nid],
+                        None,
+                    )
+                ]
+            )
+    if len(set(sizes.values())) > 1:
+        first = needed[0]["id"] if needed else next(iter(sizes))
+        odd = next(k for k, n in sizes.items() if n != sizes.get(first, n))
+        raise GraphError(
+            [
+                Issue(
+                    "bad_feed",
+                    f"feed '{odd}' has {sizes[odd]} samples but the others have {sizes.get(first)}",
+                    [odd],
+                    None,
+                )
+            ]
+        )
+    return next(iter(sizes.values()), 1)
+
+
 def explain(
     doc: Mapping,
     feeds: Mapping[str, Any] | None = None,
@@ -104,31 +141,44 @@ def explain(
     max_bytes: int | None = None,
     trained: Mapping | None = None,
     trained_by: str = "the run",
+    sample: int = 0,
+    training: bool = False,
+    update: Mapping | None = None,
 ) -> dict[str, Any]:
-    """Forward and backward on one sample, with every node's local results (float64).
+    """Forward and backward on one sample, or on each of a mini-batch of P ≤ 16, with every
+    node's local results (float64).
 
-    ``feeds`` maps input and target ids to a batch of one sample (missing ones get
-    :func:`default_feeds`). Returns ``{loss, order, feeds, inputs, nodes, state,
-    param_grads}``; arrays are per sample (no batch axis). ``max_bytes`` refuses graphs whose
-    buffers would exceed it (``too_large``). Raises :class:`GraphError`.
+    ``feeds`` maps input and target ids to a batch of P samples (missing ones get
+    :func:`default_feeds`, one sample). Returns ``{loss, costs, order, blocks, feeds, inputs,
+    nodes, state, param_grads, batch, update}``: ``costs`` holds each sample's C_p and ``loss`` is
+    L = (1/P) Σ_p C_p; ``param_grads`` is ∂L/∂w, the average of the per-sample gradients in
+    ``batch.param_grads`` (P rows each); ``nodes`` walk sample ``sample`` node by node (arrays
+    per sample, no batch axis). ``training`` runs dropout as in a training step (its mask is
+    in the node's ``env``; seeded by ``seed`` and the sample). ``update`` (``{optimizer, lr,
+    momentum, nesterov, beta1, beta2, eps}``, as the training settings) adds one step of that
+    optimiser from a fresh state: before, gradient, after and the optimiser's state per
+    parameter, with its formula (:data:`~.optim.FORMULAS`); L1/L2 are not part of it.
+    ``max_bytes`` refuses graphs whose buffers would exceed it (``too_large``). Raises
+    :class:`GraphError`.
 
     ``trained`` (``{state, normalized}``, as a training run records them) explains with
-    trained parameters: ``state`` must hold exactly the graph's trainable parameters, in
-    their shapes (else ``state_mismatch`` naming the node and the parameter; ``trained_by``
-    says whose in messages), and the feeds named in ``normalized`` (``{id: {mean, std}}``)
-    are taken as raw and normalised like the training data before they enter the graph.
+    trained parameters: ``state`` must hold exactly the graph's trainable parameters and
+    buffers, in their shapes (else ``state_mismatch`` naming the node and the parameter;
+    ``trained_by`` says whose in messages), and the feeds named in ``normalized``
+    (``{id: {mean, std}}``) are taken as raw and normalised like the training data before
+    they enter the graph.
     ``inputs`` in the answer stay as given; the input nodes' values are what the graph saw.
     """
     needed = feeds_of(doc, max_bytes)
     given = dict(feeds or {})
+    P = _rows(given, needed) if given else 1
     defaults = default_feeds([f for f in needed if f["id"] not in given])
-    inputs = {**defaults, **given}
-    for nid, v in inputs.items():
-        if np.ndim(v) == 0 or np.shape(v)[0] != 1:
-            issue = Issue(
-                "bad_feed", f"explain follows one sample: feed '{nid}' a batch of 1", [nid], None
-            )
-            raise GraphError([issue])
+    inputs = {k: np.repeat(np.asarray(v), P, axis=0) for k, v in defaults.items()}
+    inputs.update(given)
+    if not 0 <= sample < P:
+        raise GraphError(
+            [Issue("bad_feed", f"sample {sample} is not one of the {P} samples fed", [], None)]
+        )
     plan = compile_graph(
         doc,
         1,
@@ -140,12 +190,82 @@ def explain(
     )
     fed = inputs
     if trained is not None:
-        _check_trained(plan.params, trained.get("state") or {}, trained_by)
+        _check_trained(plan.state_arrays(), trained.get("state") or {}, trained_by)
         plan.load_state(trained.get("state") or {})
         fed = _normalized(inputs, trained.get("normalized") or {}, needed, trained_by)
-    loss = plan.forward(fed, training=False)
-    plan.backward()
+    costs: list[float | None] = []
+    per_sample: dict[str, dict[str, list[np.ndarray]]] = {
+        nid: {k: [] for k in p} for nid, p in plan.params.items()
+    }
+    nodes: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = []
+    for p in range(P):
+        row = {k: np.asarray(v)[p : p + 1] for k, v in fed.items()}
+        rng = np.random.default_rng([seed, p]) if training else None
+        cost = plan.forward(row, training=training, rng=rng)
+        plan.backward()
+        costs.append(float(cost) if plan.cost_ids and np.isfinite(cost) else None)
+        for nid, grads in plan.param_grads.items():
+            for k, g in grads.items():
+                per_sample[nid][k].append(g.copy())
+        if p == sample:  # blocks read the plan's values: while they are this sample's
+            nodes = _walk(plan)
+            blocks = _blocks(plan, nodes)
+    known = [c for c in costs if c is not None]
+    loss = sum(known) / P if plan.cost_ids and len(known) == P else None
+    mean_grads = {
+        nid: {k: np.mean(gs, axis=0) for k, gs in p.items()} for nid, p in per_sample.items()
+    }
+    params = {nid: {k: a.copy() for k, a in p.items()} for nid, p in plan.params.items()}
+    return {
+        "loss": loss,
+        "costs": costs,
+        "order": list(plan.order),
+        "blocks": blocks,
+        "feeds": needed,
+        "inputs": {k: np.asarray(v) for k, v in inputs.items()},
+        "nodes": nodes,
+        "state": params,
+        "param_grads": mean_grads,
+        "batch": {
+            "size": P,
+            "sample": sample,
+            "training": training,
+            "param_grads": {
+                nid: {k: np.stack(gs) for k, gs in p.items()} for nid, p in per_sample.items()
+            },
+        },
+        "update": one_update(params, mean_grads, update) if update is not None else None,
+    }
 
+
+def one_update(params: Mapping, grads: Mapping, settings: Mapping) -> dict[str, Any]:
+    """One step of the chosen optimiser from a fresh state, on copies of ``params``:
+    ``{method, formula, lr, hyper, params: {node: {name: {before, grad, after, state}}}}``."""
+    name = settings.get("optimizer", "sgd")
+    lr = float(settings.get("lr", 0.1))
+    hyper = {
+        k: settings[k] for k in ("momentum", "nesterov", "beta1", "beta2", "eps") if k in settings
+    }
+    keys = [(nid, k) for nid, p in params.items() for k in p]
+    after = [params[nid][k].copy() for nid, k in keys]
+    opt = make_optimizer(name, after, [grads[nid][k] for nid, k in keys], **hyper)
+    opt.step(lr)
+    out: dict[str, dict[str, Any]] = {}
+    for i, (nid, k) in enumerate(keys):
+        out.setdefault(nid, {})[k] = {
+            "before": params[nid][k],
+            "grad": grads[nid][k],
+            "after": after[i],
+            "state": {slot: arrs[i].copy() for slot, arrs in opt.state.items()},
+        }
+    method = method_of(name, bool(hyper.get("nesterov", False)))
+    return {"method": method, "formula": FORMULAS[method], "lr": lr, "hyper": hyper, "params": out}
+
+
+def _walk(plan) -> list[dict[str, Any]]:
+    """Every node of the last forward and backward of a batch-1 plan: values, gradients,
+    the values its templates name and each local rule's result."""
     consumers: dict[str, list[dict[str, str]]] = {k: [] for k in plan.values}
     for node in plan._nodes:
         for port, key in node.sources.items():
@@ -167,6 +287,8 @@ def explain(
         ]
         env: dict[str, Any] = dict(node.params)
         env.update({n: _sample(a) for n, a in plan._scratch.get(node.id, {}).items()})
+        # buffers (running statistics): what this forward read, shown with the node
+        env.update({n: a.copy() for n, a in plan.buffers.get(node.owner, {}).items()})
         env.update({p: _sample(plan.values[k]) for p, k in node.sources.items()})
         for o in outputs:
             if multi:
@@ -205,18 +327,7 @@ def explain(
                 "vjps": vjps,
             }
         )
-    return {
-        "loss": float(loss),
-        "order": list(plan.order),
-        "blocks": _blocks(plan, nodes),
-        "feeds": needed,
-        "inputs": {k: np.asarray(v) for k, v in inputs.items()},
-        "nodes": nodes,
-        "state": {nid: {k: a.copy() for k, a in p.items()} for nid, p in plan.params.items()},
-        "param_grads": {
-            nid: {k: a.copy() for k, a in p.items()} for nid, p in plan.param_grads.items()
-        },
-    }
+    return nodes
 
 
 def _blocks(plan, nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -349,4 +460,4 @@ def _normalized(
     return out
 
 
-__all__ = ["default_feeds", "explain", "feeds_of"]
+__all__ = ["MAX_SAMPLES", "default_feeds", "explain", "feeds_of", "one_update"]

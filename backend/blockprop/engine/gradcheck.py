@@ -18,6 +18,7 @@ True
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -38,21 +39,46 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray, floor: float = FLO
     return float(np.max(np.abs(analytic - numeric) / scale))
 
 
-def _numeric(plan: Plan, arr: np.ndarray, start: int, eps: float, idx=None) -> np.ndarray:
-    """Central differences for every element of ``arr`` (or the flat indices ``idx``)."""
+def _numeric(plan: Plan, arr: np.ndarray, start: int, eps: float, idx=None, replay=None):
+    """Central differences for every element of ``arr`` (or the flat indices ``idx``).
+    ``replay`` (training mode) makes a fresh generator for each pass: the same dropout
+    masks every time."""
+
+    def loss():
+        return plan._forward_from(start, None if replay is None else replay(start))
+
     flat = arr.reshape(-1)  # a view: the plan's own buffer
     which = range(flat.size) if idx is None else idx
     num = np.empty(len(which))
     for j, i in enumerate(which):
         old = flat[i]
         flat[i] = old + eps
-        up = plan._forward_from(start)
+        up = loss()
         flat[i] = old - eps
-        down = plan._forward_from(start)
+        down = loss()
         flat[i] = old
         num[j] = (up - down) / (2 * eps)
-    plan._forward_from(start)
+    loss()
     return num.reshape(arr.shape) if idx is None else num
+
+
+def _replay(plan: Plan, seed: int):
+    """For a training-mode check: ``start -> a generator in the state the first forward's
+    generator had at step start``, so a rerun from any step draws the same dropout masks."""
+    rng = np.random.default_rng(seed)
+    plan._ctx.rng = rng
+    states = []
+    for step in plan._fsteps:  # the same pass again, recording the generator before each step
+        states.append(copy.deepcopy(rng.bit_generator.state))
+        step()
+    states.append(copy.deepcopy(rng.bit_generator.state))
+
+    def at(start: int) -> np.random.Generator:
+        g = np.random.default_rng()
+        g.bit_generator.state = states[start]
+        return g
+
+    return at
 
 
 def _pick(size: int, limit: int | None, rng: np.random.Generator):
@@ -76,6 +102,7 @@ def gradcheck(
     eps: float = 1e-6,
     keys: Iterable[str] | None = None,
     per_item: int | None = None,
+    training: bool = False,
 ) -> dict[str, float]:
     """Max relative error between backward and central differences, per item:
     ``max |a − n| / max(|a|, |n|, FLOOR · max(1, |loss|))`` over the item's elements.
@@ -86,12 +113,15 @@ def gradcheck(
     inputs and float targets) and trainable parameters (``"node.param"``). Values of
     parameter and constant nodes are shared by the batch and are checked through their
     parameter instead. ``keys`` restricts the check to some items. The graph is compiled
-    in float64 for the batch size of ``feeds``; dropout is off (deterministic forward).
+    in float64 for the batch size of ``feeds``. By default the forward is in evaluation
+    mode; ``training=True`` checks the training-mode forward (batch norm on batch
+    statistics; dropout with masks drawn from ``seed``, the same on every pass).
     """
     batch = next((np.shape(v)[0] for v in feeds.values() if np.ndim(v) > 0), 1)
     plan = compile_graph(doc, batch, dtype=np.float64, seed=seed, state=state, grads="all")
-    loss = plan.forward(feeds)
+    loss = plan.forward(feeds, training=training, rng=np.random.default_rng(seed))
     plan.backward()
+    replay = _replay(plan, seed) if training else None
     floor = FLOOR * max(1.0, abs(loss)) if np.isfinite(loss) else FLOOR
     wanted = None if keys is None else set(keys)
     out: dict[str, float] = {}
@@ -113,7 +143,7 @@ def gradcheck(
             idx = _pick(plan.values[k].size, per_item, rng)
             analytic = plan.grads[k].reshape(-1) if idx is not None else plan.grads[k]
             analytic = (analytic[idx] if idx is not None else analytic).copy()
-            numeric = _numeric(plan, plan.values[k], start, eps, idx)
+            numeric = _numeric(plan, plan.values[k], start, eps, idx, replay)
             out[k] = relative_error(analytic, numeric, floor)
         for name, arr in plan.params.get(node.id, {}).items():
             item = f"{node.id}.{name}"
@@ -122,6 +152,6 @@ def gradcheck(
             idx = _pick(arr.size, per_item, rng)
             analytic = plan.param_grads[node.id][name]
             analytic = (analytic.reshape(-1)[idx] if idx is not None else analytic).copy()
-            numeric = _numeric(plan, arr, first_use[node.id], eps, idx)
+            numeric = _numeric(plan, arr, first_use[node.id], eps, idx, replay)
             out[item] = relative_error(analytic, numeric, floor)
     return out

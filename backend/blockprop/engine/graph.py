@@ -135,6 +135,8 @@ class Node:
     dtypes: list | None = None  # "float" | "int" per output
     in_shapes: dict | None = None  # port -> per-sample shape
     trainables: dict = field(default_factory=dict)  # name -> (shape, init)
+    fan_in: dict = field(default_factory=dict)  # name -> fan-in for its initialiser, if set
+    buffers: dict = field(default_factory=dict)  # name -> (shape, fill): non-trainable state
     scratch: dict = field(default_factory=dict)  # name -> per-sample shape
     ok: bool = True  # op, params and inputs are fine (shapes may still be unknown)
     owner: str = ""  # the node whose trainable parameters it uses (itself unless tied)
@@ -585,7 +587,14 @@ def _infer(node: Node, key_shape: dict, key_dtype: dict, add) -> None:
         shape = tuple(int(d) for d in op.rules[f"trainable:{t.name}"](env))
         init = t.init if isinstance(t.init, str) else op.rules[f"init:{t.name}"](p)
         node.trainables[t.name] = (shape, init)
+        fan_in = op.rules.get(f"fan_in:{t.name}")
+        if fan_in is not None:
+            node.fan_in[t.name] = int(fan_in(env))
     node.scratch = {n: tuple(op.rules[f"scratch:{n}"](env)) for n in op.scratch}
+    node.buffers = {
+        b.name: (tuple(int(d) for d in op.rules[f"buffer:{b.name}"](env)), b.fill)
+        for b in op.buffers
+    }
 
 
 def _find_cycle(nodes: dict[str, Node], preds: dict[str, list[str]], indeg: dict) -> list[str]:

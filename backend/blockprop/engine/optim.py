@@ -176,6 +176,23 @@ class Adam(Optimizer):
             p -= s
 
 
+#: each method's update in LaTeX, as :meth:`Optimizer.step` computes it (η the learning rate,
+#: g = ∂L/∂w the batch's mean gradient, k the update's number); the classroom shows these
+FORMULAS: dict[str, str] = {
+    "sgd": r"w \leftarrow w - \eta\, g",
+    "momentum": r"v \leftarrow \mu v + g,\quad w \leftarrow w - \eta\, v",
+    "nesterov": r"v \leftarrow \mu v + g,\quad w \leftarrow w - \eta\, (g + \mu v)",
+    "adam": r"m \leftarrow \beta_1 m + (1 - \beta_1) g,\quad "
+    r"v \leftarrow \beta_2 v + (1 - \beta_2) g^2,\quad "
+    r"w \leftarrow w - \frac{\eta}{1 - \beta_1^k} \frac{m}{\sqrt{v / (1 - \beta_2^k)} + \epsilon}",
+}
+
+
+def method_of(name: str, nesterov: bool = False) -> str:
+    """The update's name in :data:`FORMULAS`: momentum with ``nesterov`` is "nesterov"."""
+    return "nesterov" if name == "momentum" and nesterov else name
+
+
 def make_optimizer(
     name: str,
     params: Sequence[np.ndarray],

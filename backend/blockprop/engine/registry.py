@@ -13,10 +13,13 @@ compiled (like pytest fixtures). A rule simply names what it needs:
 - input ports (``x``, ``logits``...): the input arrays, batch axis first;
 - trainable parameters (``W``, ``b``): the live arrays, no batch axis;
 - op params (``out_features``, ``slope``...): plain Python values;
+- buffers (``running_mean``...): live arrays of non-trainable state, no batch axis, which a
+  training forward may update in place (see :class:`Buffer`);
 - scratch buffers declared by the op (``diff``, ``mask``...): residuals kept from forward;
 - ``out``: a preallocated buffer to write into (``None`` when called eagerly; a rule then
   allocates), ``g`` (dC/d output) and ``ans`` (the forward output) for VJP rules,
-  ``training`` and ``rng`` for stochastic forwards, ``batch``, ``ones`` (a read-only
+  ``training`` and ``rng`` for stochastic forwards (VJP rules may ask for ``training`` too:
+  batch statistics are differentiated only when they were used), ``batch``, ``ones`` (a read-only
   vector of ``batch`` ones: ``np.dot(ones, g)`` is the fastest batch sum) and
   ``float_dtype``.
 
@@ -147,6 +150,26 @@ class Trainable:
     doc: str = ""
     #: weights that L1/L2 regularisation applies to (not biases or prototypes)
     regularize: bool = False
+    #: a rule (bound like ``shape``) giving the fan-in the initialiser uses instead of the
+    #: shape's: a bias drawn like PyTorch's, U(±1/√fan_in of its weights)
+    fan_in: Callable[..., int] | None = None
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """Non-trainable state owned by an op (``running_mean`` of ``batch_norm``).
+
+    Like a :class:`Trainable` it has a ``shape`` rule (bound to input shapes and params) and
+    lives with the parameters in a graph's ``state`` (checkpoints, exports, explain carry
+    it), but no optimiser touches it and it has no gradient: the op's forward updates it in
+    place while training. It starts filled with ``fill``.
+    """
+
+    name: str
+    shape: Callable[..., Shape]
+    shape_rule: str
+    fill: float = 0.0
+    doc: str = ""
 
 
 @dataclass(frozen=True)
@@ -260,25 +283,36 @@ def _fans(shape: Shape) -> tuple[int, int]:
     return math.prod(shape[1:]), shape[0]  # (out, in...) layout: fan_in, fan_out
 
 
-def _zeros(rng, shape):
+# Each takes an optional fan_in: a bias's comes from its layer's weights (Trainable.fan_in).
+
+
+def _zeros(rng, shape, fan_in=None):
     return np.zeros(shape)
 
 
-def _uniform(rng, shape):
-    fan_in, _ = _fans(shape)
+def _uniform(rng, shape, fan_in=None):
+    fan_in = fan_in or _fans(shape)[0]
     a = 1.0 / math.sqrt(fan_in)
     return rng.uniform(-a, a, shape)
 
 
-def _xavier(rng, shape):
-    fan_in, fan_out = _fans(shape)
-    a = math.sqrt(6.0 / (fan_in + fan_out))
+def _xavier(rng, shape, fan_in=None):
+    fans_in, fan_out = _fans(shape)
+    a = math.sqrt(6.0 / ((fan_in or fans_in) + fan_out))
     return rng.uniform(-a, a, shape)
 
 
-def _he(rng, shape):
-    fan_in, _ = _fans(shape)
+def _he(rng, shape, fan_in=None):
+    fan_in = fan_in or _fans(shape)[0]
     return rng.standard_normal(shape) * math.sqrt(2.0 / fan_in)
+
+
+def _ones(rng, shape, fan_in=None):
+    return np.ones(shape)
+
+
+def _normal(rng, shape, fan_in=None):
+    return rng.standard_normal(shape)
 
 
 #: initialiser name -> fn(rng, shape) -> float64 array. Shapes are (out, in...) like torch.
@@ -287,19 +321,26 @@ INITIALISERS: dict[str, Callable[[np.random.Generator, Shape], np.ndarray]] = {
     "uniform": _uniform,  # U(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's Linear default
     "xavier": _xavier,  # Glorot uniform: U(-a, a), a = sqrt(6 / (fan_in + fan_out))
     "he": _he,  # Kaiming normal: N(0, 2 / fan_in)
+    "ones": _ones,  # a norm's scale gamma
+    "normal": _normal,  # N(0, 1), PyTorch's Embedding default
 }
 
-INIT_CHOICES = tuple(INITIALISERS)
+#: the initialisers a user picks for a weight (the others are ops' fixed choices)
+INIT_CHOICES = ("zeros", "uniform", "xavier", "he")
 
 
-def initialise(init: str, shape: Shape, *, seed: int, node: str, name: str) -> np.ndarray:
-    """Initial float64 values for one trainable parameter.
+def initialise(
+    init: str, shape: Shape, *, seed: int, node: str, name: str, fan_in: int | None = None
+) -> np.ndarray:
+    """Initial float64 values for one trainable parameter (``fan_in``: instead of the one
+    its shape implies, e.g. a bias drawn like PyTorch's from its weights' fan-in).
 
     Seeded by ``(seed, node id, parameter name)``: adding or removing another node does
     not change this one's initial values.
     """
     key = [seed & 0xFFFFFFFF, zlib.crc32(node.encode()), zlib.crc32(name.encode())]
-    return np.asarray(INITIALISERS[init](np.random.default_rng(key), tuple(shape)), np.float64)
+    values = INITIALISERS[init](np.random.default_rng(key), tuple(shape), fan_in)
+    return np.asarray(values, np.float64)
 
 
 # --------------------------------------------------------------------------- the op
@@ -321,7 +362,8 @@ class OpDef:
     when the node has trainables) and ``broadcast`` (inputs broadcast against each other,
     per sample) and ``rate_param`` (the drop-rate param of a stochastic op), ``explain``
     (LaTeX templates with numbers plugged in, for the classroom: see :func:`check_explain`),
-    ``torch`` and ``onnx`` (how the op exports: see :func:`check_export`).
+    ``torch`` and ``onnx`` (how the op exports: see :func:`check_export`), ``buffers``
+    (:class:`Buffer`: non-trainable state such as running statistics).
     """
 
     name: str
@@ -350,6 +392,8 @@ class OpDef:
     torch: str | Callable | None = None
     #: export to ONNX: a rule adding nodes to a graph builder, returning the output name(s)
     onnx: Callable | None = None
+    #: non-trainable state (running statistics), updated in place by a training forward
+    buffers: tuple = ()
     # filled in by __post_init__: the rules with their argument names, the param names
     rules: dict = field(default_factory=dict, repr=False, init=False)
     param_names: frozenset = field(default=frozenset(), repr=False, init=False)
@@ -362,6 +406,7 @@ class OpDef:
         set_(self, "params", tuple(self.params))
         set_(self, "trainables", tuple(self.trainables))
         set_(self, "samples", tuple(self.samples))
+        set_(self, "buffers", tuple(self.buffers))
         if self.category not in CATEGORIES:
             raise ValueError(f"{w}: category must be one of {CATEGORIES}")
         if not self.outputs:
@@ -376,9 +421,12 @@ class OpDef:
         pnames = [p.name for p in self.params]
         tnames = [t.name for t in self.trainables]
         snames = list(self.scratch)
-        names = ports + pnames + tnames + snames
+        bnames = [b.name for b in self.buffers]
+        names = ports + pnames + tnames + snames + bnames
         if len(set(names)) != len(names) or set(names) & set(RESERVED):
-            raise ValueError(f"{w}: port, param, trainable and scratch names must be distinct")
+            raise ValueError(
+                f"{w}: port, param, trainable, scratch and buffer names must be distinct"
+            )
         for p in self.params:
             if p.type not in PARAM_TYPES:
                 raise ValueError(f"{w}: param {p.name!r} has unknown type {p.type!r}")
@@ -386,7 +434,7 @@ class OpDef:
             if p.dtype not in DTYPES:
                 raise ValueError(f"{w}: port {p.name!r} has unknown dtype {p.dtype!r}")
         shape_env = set(ports) | set(pnames)
-        fwd_env = shape_env | set(tnames) | set(snames)
+        fwd_env = shape_env | set(tnames) | set(snames) | set(bnames)
         fwd_env |= {"out", "training", "rng", "batch", "ones", "float_dtype"}
         rules: dict[str, Any] = {}
 
@@ -413,6 +461,9 @@ class OpDef:
             bind(f"trainable:{t.name}", t.shape, shape_env)
             bind(f"init:{t.name}", t.init, set(pnames))
             bind(f"when:{t.name}", t.when, set(pnames), optional=True)
+            bind(f"fan_in:{t.name}", t.fan_in, shape_env, optional=True)
+        for b in self.buffers:
+            bind(f"buffer:{b.name}", b.shape, shape_env)
         extra = set(self.vjp) - set(ports) - set(tnames)
         if extra:
             raise ValueError(f"{w}: vjp for unknown input(s) {sorted(extra)}")
@@ -425,7 +476,7 @@ class OpDef:
             for t in self.trainables:
                 if self.vjp.get(t.name) is None:
                     raise ValueError(f"{w}: needs a vjp for trainable {t.name!r}")
-        check_export(self, bind, set(ports) | set(pnames) | set(tnames))
+        check_export(self, bind, set(ports) | set(pnames) | set(tnames) | set(bnames))
         set_(self, "rules", rules)
         set_(self, "param_names", frozenset(pnames))
         check_explain(self)
@@ -463,6 +514,7 @@ def explain_names(op: OpDef) -> set[str]:
     ``g`` (dC/d output) and ``ans`` (the output), or ``g.<output>`` / ``ans.<output>``."""
     names = {p.name for p in op.inputs} | {p.name for p in op.params}
     names |= {t.name for t in op.trainables} | set(op.scratch) | {"g", "ans"}
+    names |= {b.name for b in op.buffers}
     names |= {f"{k}.{o}" for k in ("g", "ans") for o in op.outputs}
     return names
 
@@ -474,8 +526,8 @@ def check_explain(op: OpDef) -> None:
     stands for a value, so the classroom can show each rule twice: with symbols, then with
     the numbers of one sample plugged in. Keys: ``"forward"`` (y = ...), one per VJP
     (``"x"``, ``"W"``: dC/dx = ...) and optionally ``"symbols"`` (name -> LaTeX symbol, e.g.
-    ``{"target": r"\bar y"}``; by default a name is its own symbol, ``ans`` is ``y`` and
-    ``g`` is dC/dy). ``@[ ... @]`` marks a segment dropped when a value inside it is absent
+    ``{"y": r"\bar y"}``; by default a name is its own symbol, ``ans`` is ``z`` and
+    ``g`` is dC/dz). ``@[ ... @]`` marks a segment dropped when a value inside it is absent
     (Linear's ``@[ + @b@]`` without bias).
     """
     ex = op.explain
@@ -510,7 +562,7 @@ def check_export(op: OpDef, bind: Callable, names: set[str]) -> None:
     """Check and bind an op's export rules (raises ``ValueError``); used by ``OpDef``.
 
     Export rules are bound by name like the other rules, but to *symbolic* values: each input
-    port and trainable binds to the expression (PyTorch: Python source such as ``"h1"`` or
+    port, trainable and buffer binds to the expression (PyTorch: Python source such as ``"h1"`` or
     ``"self.l1_W"``; ONNX: a value name) of its value, an absent optional trainable to
     ``None``, and each param to its value. ``pt`` / ``ox`` bind to the exporter's helper
     (shapes, the batch size, constants, reductions; see :mod:`blockprop.export`). Inputs of
@@ -572,6 +624,21 @@ class Registry:
         return sorted(self._ops.values(), key=lambda o: (order[o.category], o.name))
 
 
+#: how the notes draw a block: data fed per sample (shaded circle), a trainable variable (a
+#: parameter node), a fixed value (a constant: never fed nor trained, not to be taken for
+#: data), a function block, a cost
+NOTATIONS = ("observed", "trainable", "fixed", "function", "cost")
+
+
+def notation_of(op: OpDef) -> str:
+    """The drawing of ``op``, from its declaration (never from its name)."""
+    if op.source in ("input", "target"):
+        return "observed"
+    if op.source == "static":
+        return "trainable" if op.trainables else "fixed"
+    return "function" if op.category == "variable" else op.category
+
+
 def op_spec(op: OpDef | str) -> dict:
     """The JSON-able description of an op served by ``GET /api/ops`` (DESIGN.md "Op spec").
 
@@ -589,6 +656,7 @@ def op_spec(op: OpDef | str) -> dict:
         "params": [p.spec() for p in op.params],
         "parameters": [{"name": t.name, "shape_rule": t.shape_rule} for t in op.trainables],
         "differentiable": op.differentiable,
+        "notation": notation_of(op),
         "formula": {"forward": op.formula["forward"], "backward": op.formula["backward"]},
         "explain": {
             "forward": op.explain.get("forward"),

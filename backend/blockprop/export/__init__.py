@@ -57,7 +57,8 @@ class ExportError(GraphError):
 @dataclass
 class Prepared:
     """A checked graph ready to export: nodes in topological order (with shapes), the
-    parameters to start from (float64, by node and name) and the graph's name."""
+    parameters to start from and the buffers (non-trainable state such as running
+    statistics; both float64, by node and name) and the graph's name."""
 
     name: str
     nodes: list[Node]
@@ -66,6 +67,7 @@ class Prepared:
     from_state: bool
     #: module instances by flat id, parents first (:class:`~blockprop.engine.modules.Instance`)
     instances: dict = field(default_factory=dict)
+    buffers: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     @property
     def costs(self) -> list[Node]:
@@ -116,7 +118,15 @@ def prepare(
     plan = compile_graph(doc, 1, dtype=np.float64, seed=seed, state=state, grads="params")
     name = doc.get("name") if isinstance(doc.get("name"), str) else ""
     has_state = bool(state) or bool(doc.get("state"))
-    return Prepared(name.strip(), an.nodes, plan.params, seed, has_state, an.instances)
+    return Prepared(
+        name.strip(),
+        an.nodes,
+        plan.params,
+        seed,
+        has_state,
+        instances=an.instances,
+        buffers=plan.buffers,
+    )
 
 
 def _check_ids(nodes: list[Node]) -> None:

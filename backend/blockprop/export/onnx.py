@@ -5,9 +5,11 @@ labels as int64), each ``[batch, *shape]``. Outputs are the value of every funct
 node, named by its value key (``"l1"``, ``"dup:y1"``), plus the loss (the mean over the batch
 of the sum of the costs, a scalar named ``"loss"``) when the graph has costs and targets are
 inputs. With ``targets=False`` the model is for inference: targets, and every node that needs
-one, are left out. Trainable parameters are initializers named ``"<node>.<name>"``, from the
-graph's state or the engine's seeded initialisation. Each op's nodes come from its ``onnx``
-rule in the registry; the model is checked with ``onnx.checker``.
+one, are left out. Trainable parameters and buffers (running statistics) are initializers
+named ``"<node>.<name>"``, from the graph's state or the engine's seeded initialisation; the
+model is the evaluation-mode forward (dropout off, batch norm on running statistics). Each
+op's nodes come from its ``onnx`` rule in the registry; the model is checked with
+``onnx.checker``.
 
 Text from the graph is plain data here: value names are node ids (checked against
 :data:`~blockprop.export.NODE_PATH` by ``prepare``; inner nodes of module instances are
@@ -154,12 +156,15 @@ class _Builder:
         env: dict[str, Any] = dict(node.params)
         for t in op.trainables:
             env[t.name] = None
-        for name, arr in self.prep.params.get(node.owner, {}).items():
-            # a tied node (module instance with "tie") reads its owner's initializer
-            key = f"{node.owner}.{name}"
-            if key not in self._params:
-                self._params[key] = self.initializer(np.asarray(arr, FLOAT), node.owner, name)
-            env[name] = self._params[key]
+        # a tied node (module instance with "tie") reads its owner's initializers: parameters
+        # and buffers (running statistics) alike
+        shared = (self.prep.params.get(node.owner, {}), self.prep.buffers.get(node.owner, {}))
+        for arrays in shared:
+            for name, arr in arrays.items():
+                key = f"{node.owner}.{name}"
+                if key not in self._params:
+                    self._params[key] = self.initializer(np.asarray(arr, FLOAT), node.owner, name)
+                env[name] = self._params[key]
         rank = max([len(s) for s in (node.in_shapes or {}).values()] + [len(node.shapes[0])])
         ox = OnnxHelper(self, node)
         for port, key in node.sources.items():

@@ -91,6 +91,7 @@ MODULE_ATTRS = frozenset(
         "zero_grad",
         "graph_state",
         "PARAMETERS",
+        "BUFFERS",
         "GRAPH_NAME",
         "INPUTS",
         "OUTPUTS",
@@ -314,6 +315,7 @@ class _Generator:
         self.dtype: dict[str, str] = {}  # value key -> "float" | "int"
         self.uses_batch = False
         self.params: list[tuple[str, str, str]] = []  # (attribute, node, name)
+        self.states: list[tuple[str, str, str]] = []  # buffers (running statistics), alike
         self.buffers: list[tuple[str, np.ndarray]] = []
         self.attrs: set[str] = set(MODULE_ATTRS)
 
@@ -350,6 +352,10 @@ class _Generator:
         for name in self.prep.params.get(node.id, {}):
             attr = self.attribute(lid, name)
             self.params.append((attr, lid, name))
+            env[name] = f"self.{attr}"
+        for name in self.prep.buffers.get(node.id, {}):  # by id inside the class, as params
+            attr = self.attribute(lid, name)
+            self.states.append((attr, lid, name))
             env[name] = f"self.{attr}"
         rank = max([len(s) for s in (node.in_shapes or {}).values()] + [len(node.shapes[0])])
         for port, key in node.sources.items():
@@ -441,6 +447,7 @@ def to_pytorch(
     if max_numbers is not None:
         count = sum(a.size for ps in prep.params.values() for a in ps.values())
         count += sum(value.size for _, value in gen.buffers)
+        count += sum(a.size for bs in prep.buffers.values() for a in bs.values())
         if count > max_numbers:
             raise SourceTooLarge(
                 Issue(
@@ -511,6 +518,10 @@ def to_pytorch(
     out.append("    #: attribute -> (node, parameter) in the graph")
     params = [f"{pystr(a)}: ({pystr(nid)}, {pystr(name)})," for a, nid, name in gen.params]
     out += _dict_lines("PARAMETERS", params)
+    if gen.states:
+        out.append("    #: attribute -> (node, buffer): non-trainable state (running statistics)")
+        states = [f"{pystr(a)}: ({pystr(nid)}, {pystr(name)})," for a, nid, name in gen.states]
+        out += _dict_lines("BUFFERS", states)
     if sc is not None:
         out.append("    #: attribute -> the id prefix of an instance with its own parameters")
         out += _dict_lines("MODULES", sc.modules)
@@ -520,6 +531,9 @@ def to_pytorch(
     for attr, nid, name in gen.params:
         ref = f"STATE[{pystr(nid)}][{pystr(name)}]"
         out.append(f"        self.{attr} = nn.Parameter(torch.tensor({ref}, dtype=dtype))")
+    for attr, nid, name in gen.states:
+        ref = f"STATE[{pystr(nid)}][{pystr(name)}]"
+        out.append(f"        self.register_buffer({pystr(attr)}, torch.tensor({ref}, dtype=dtype))")
     for attr, value in gen.buffers:
         lit = literal(value, 8)
         out.append(f"        self.register_buffer({pystr(attr)}, torch.tensor({lit}, dtype=dtype))")
@@ -533,12 +547,13 @@ def to_pytorch(
         out.append("        " + line)
     out.append("")
     out.append("    def graph_state(self):")
-    out.append('        """The parameters as a Blockprop graph `state`: {node: {name: lists}}."""')
+    out.append('        """Parameters and buffers as a graph `state`: {node: {name: lists}}."""')
     if sc is not None:
         out.append("        return _graph_state(self)")
     else:
         out.append("        state = {}")
-        out.append("        for attr, (node, name) in self.PARAMETERS.items():")
+        table = "{**self.PARAMETERS, **self.BUFFERS}" if gen.states else "self.PARAMETERS"
+        out.append(f"        for attr, (node, name) in {table}.items():")
         out.append(
             "            state.setdefault(node, {})[name] = getattr(self, attr).detach().tolist()"
         )
@@ -546,9 +561,12 @@ def to_pytorch(
     out.append("")
     out.append("")
     out.append(f"#: the initial parameters ({origin}), by node and name")
-    if prep.params:
+    state = {nid: dict(ps) for nid, ps in prep.params.items()}
+    for nid, bs in prep.buffers.items():
+        state.setdefault(nid, {}).update(bs)
+    if state:
         out.append("STATE = {")
-        for nid, ps in prep.params.items():
+        for nid, ps in state.items():
             out.append(f"    {pystr(nid)}: {{")
             for name, arr in ps.items():
                 out.append(f"        {pystr(name)}: {literal(arr, 8)},")

@@ -36,9 +36,10 @@ def _within(prefix, values):
 
 
 def _graph_state(module):
-    """A module's parameters as a graph `state`, its instances' under their prefixes."""
+    """A module's parameters and buffers as a graph `state`, its instances' under their
+    prefixes."""
     state = {}
-    for attr, (node, name) in module.PARAMETERS.items():
+    for attr, (node, name) in {**module.PARAMETERS, **getattr(module, "BUFFERS", {})}.items():
         state.setdefault(node, {})[name] = getattr(module, attr).detach().tolist()
     for attr, prefix in module.MODULES.items():
         state.update(_within(prefix, _graph_state(getattr(module, attr))))
@@ -196,6 +197,9 @@ def module_class(prep: Prepared, inst: Instance, classes: dict[str, str], dtypes
     lines.append(f"    OUTPUTS = {_tuple([pystr(q) for q in inst.outputs])}")
     params = [f"{pystr(a)}: ({pystr(nid)}, {pystr(name)})," for a, nid, name in gen.params]
     lines += _dict_lines("PARAMETERS", params)
+    if gen.states:  # running statistics (batch_norm), registered as buffers
+        states = [f"{pystr(a)}: ({pystr(nid)}, {pystr(name)})," for a, nid, name in gen.states]
+        lines += _dict_lines("BUFFERS", states)
     lines += _dict_lines("MODULES", sc.modules)
     lines.append("")
     lines.append("    def __init__(self, state, dtype=torch.float32):")
@@ -203,6 +207,10 @@ def module_class(prep: Prepared, inst: Instance, classes: dict[str, str], dtypes
     for attr, nid, name in gen.params:
         ref = f"state[{pystr(nid)}][{pystr(name)}]"
         lines.append(f"        self.{attr} = nn.Parameter(torch.tensor({ref}, dtype=dtype))")
+    for attr, nid, name in gen.states:
+        ref = f"state[{pystr(nid)}][{pystr(name)}]"
+        tensor = f"torch.tensor({ref}, dtype=dtype)"
+        lines.append(f"        self.register_buffer({pystr(attr)}, {tensor})")
     for attr, value in gen.buffers:
         lit = literal(value, 8)
         lines.append(
@@ -216,7 +224,7 @@ def module_class(prep: Prepared, inst: Instance, classes: dict[str, str], dtypes
     lines.append(f"        return {''.join(o + ', ' for o in outs)}values")
     lines.append("")
     lines.append("    def graph_state(self):")
-    lines.append('        """The parameters as a graph `state` keyed by inner id."""')
+    lines.append('        """Parameters and buffers as a graph `state` keyed by inner id."""')
     lines.append("        return _graph_state(self)")
     return "\n".join(lines)
 

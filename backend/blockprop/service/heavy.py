@@ -34,9 +34,14 @@ _ANSWERS: dict[str, Callable[[dict[str, int], int], int]] = {
     # values and gradients of its outputs for the batch; its parameters and their gradients
     "evaluate": lambda s, b: JSON_NUMBER * 2 * (b * s["out"] + s["params"]),
     "forward": lambda s, b: JSON_NUMBER * (b * s["out"] + s["params"]),
-    # also the inputs it read, their local gradients and its scratch values
+    # also the inputs it read, their local gradients and its scratch values; its parameters,
+    # their mean gradient and each of the b samples' gradients (a mini-batch)
     "explain": lambda s, b: (
-        JSON_NUMBER * (b * (2 * s["out"] + 2 * s["in"] + s["scratch"]) + 2 * s["params"])
+        JSON_NUMBER * (b * (2 * s["out"] + 2 * s["in"] + s["scratch"]) + (b + 2) * s["params"])
+    ),
+    # and one optimiser step: before, gradient, after and up to two state slots per parameter
+    "explain_update": lambda s, b: (
+        JSON_NUMBER * (b * (2 * s["out"] + 2 * s["in"] + s["scratch"]) + (b + 7) * s["params"])
     ),
     "gradcheck": lambda s, b: SUMMARY_ITEM * (1 + (s["params"] > 0)),
     "pytorch": lambda s, b: JSON_NUMBER * s["params"],
@@ -77,8 +82,8 @@ class Size:
 
 
 def size(doc: Mapping[str, Any], batch: int, answer: str, max_tensor_bytes: int) -> Size:
-    """Size the ``answer`` ("evaluate", "forward", "explain", "gradcheck", "pytorch" or
-    "onnx") about ``doc`` for ``batch`` samples; an invalid graph raises the validation
+    """Size the ``answer`` ("evaluate", "forward", "explain", "explain_update", "gradcheck",
+    "pytorch" or "onnx") about ``doc`` for ``batch`` samples; an invalid graph raises the validation
     codes (422), tensors over ``max_tensor_bytes`` ``too_large``."""
     from blockprop.engine.graph import analyse, estimate_bytes, node_sizes
 
@@ -121,23 +126,26 @@ def evaluate(
     seed: int,
     backward: bool,
     max_bytes: int,
+    training: bool = False,
 ) -> bytes:
-    """Values (and with ``backward`` gradients) of every node, in float64, encoded."""
+    """Values (and with ``backward`` gradients) of every node, in float64, encoded. With
+    ``training``, the training-mode forward: dropout masks drawn from ``seed``, batch norm
+    on batch statistics (the returned state holds the running statistics it moved)."""
     from blockprop.engine.executor import compile_graph
 
     plan = compile_graph(
         doc, batch, dtype=np.float64, seed=seed, max_bytes=max_bytes, grads="nodes"
     )
-    loss = plan.forward(feeds, training=False)
+    loss = plan.forward(feeds, training=training, rng=np.random.default_rng(seed))
     if backward:
         plan.backward()
     return encode(
         {
-            "loss": _finite(float(loss)),
+            "loss": _finite(float(loss)) if plan.cost_ids else None,  # no cost: no loss
             "values": plan.values,
             "grads": plan.grads if backward else {},
             "param_grads": plan.param_grads if backward else {},
-            "state": plan.params,
+            "state": plan.state_arrays(),
         }
     )
 
@@ -175,7 +183,9 @@ def gradcheck(
             f"{max_elements}: use a smaller batch, list the items to check in `keys` or sample "
             "them with `per_item`",
         )
-    result = run_gradcheck(doc, feeds, seed=seed, keys=keys, per_item=per_item)
+    result = run_gradcheck(
+        doc, feeds, seed=seed, keys=keys, per_item=per_item, training=options["training"]
+    )
     errs = {k: float(v) for k, v in result.items()}
     worst = max(errs.values(), default=0.0)
     sizes = {k: a.size for k, a in plan.values.items()}
@@ -200,16 +210,75 @@ def explain(
     max_bytes: int,
     trained: dict[str, Any] | None,
     run: dict[str, Any] | None,
+    options: dict[str, Any] | None = None,
 ) -> bytes:
-    """One sample node by node (engine ``explain``), with ``run`` (id, step, normalized) when
-    the parameters are a run's, encoded."""
+    """One sample (or a mini-batch) node by node (engine ``explain``; ``options``: sample,
+    training, update), with ``run`` (id, step, normalized) when the parameters are a run's,
+    encoded."""
     from blockprop.engine.explain import explain as run_explain
 
     result = run_explain(
-        doc, feeds, seed=seed, max_bytes=max_bytes, trained=trained, trained_by="the run"
+        doc,
+        feeds,
+        seed=seed,
+        max_bytes=max_bytes,
+        trained=trained,
+        trained_by="the run",
+        **(options or {}),
     )
     if run is not None:
         result["run"] = run
+    return encode(result)
+
+
+def jacobian(
+    doc: dict[str, Any],
+    feeds: dict[str, Any],
+    node: str,
+    seed: int,
+    max_bytes: int,
+    trained: dict[str, Any] | None,
+    run: dict[str, Any] | None,
+) -> bytes:
+    """Both Jacobians of one block at one sample (engine ``jacobian``), encoded; over the
+    entry limit is 413 ``too_large``."""
+    from blockprop.engine.graph import GraphError
+    from blockprop.engine.jacobian import jacobian as run_jacobian
+
+    try:
+        result = run_jacobian(doc, feeds, node, seed=seed, trained=trained, max_bytes=max_bytes)
+    except GraphError as e:
+        raise from_issues(e.issues, 413 if e.issues[0].code == "too_large" else 422) from None
+    if run is not None:
+        result["run"] = run
+    return encode(result)
+
+
+def landscape(
+    doc: dict[str, Any],
+    dataset: dict[str, Any],
+    upload: dict[str, Any] | None,
+    csv: bytes | None,
+    max_rows: int | None,
+    options: dict[str, Any],
+) -> bytes:
+    """The loss landscape over two parameter entries and the three descents' paths (engine
+    ``landscape``), encoded; a resolution beyond the limit is 413 ``too_large``."""
+    from blockprop.engine.data import DataError
+    from blockprop.engine.graph import GraphError
+    from blockprop.engine.landscape import landscape as run_landscape
+    from blockprop.service.errors import from_data_error
+    from blockprop.service.pool_worker import build_dataset
+
+    try:
+        data = build_dataset(dataset, upload, csv, max_rows)
+        result = run_landscape(doc, data, **options)
+    except DataError as e:
+        raise from_data_error(e) from None
+    except GraphError as e:
+        raise from_issues(e.issues, 413 if e.issues[0].code == "too_large" else 422) from None
+    except ValueError as e:  # the training settings (TrainConfig names the field)
+        raise ServiceError(422, "bad_config", str(e)) from None
     return encode(result)
 
 
@@ -231,4 +300,14 @@ def export_onnx(doc: dict[str, Any], seed: int, targets: bool, max_bytes: int) -
     return to_onnx_bytes(doc, seed=seed, targets=targets, max_bytes=max_bytes)
 
 
-__all__ = ["Size", "encode", "evaluate", "explain", "export_onnx", "export_pytorch", "size"]
+__all__ = [
+    "Size",
+    "encode",
+    "evaluate",
+    "explain",
+    "jacobian",
+    "landscape",
+    "export_onnx",
+    "export_pytorch",
+    "size",
+]

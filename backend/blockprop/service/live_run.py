@@ -55,3 +55,28 @@ def status_frame(status: str, reason: str | None, *, live: bool, **extra: Any) -
     """A stream `status` frame; `live`: a worker holds the run (it can be controlled)."""
     frame = {"type": "status", "status": status, "reason": reason, "live": live, **extra}
     return orjson.dumps(frame).decode()
+
+
+async def prime_finished(channel: Any, store: Any, row: Any) -> None:
+    """A channel for a run that is not live: its final status, snapshot and boundary."""
+    if channel.status_frame is None:
+        channel.publish_status(
+            orjson.dumps(
+                {
+                    "type": "status",
+                    "status": row.status,
+                    "live": row.live,
+                    "reason": row.reason,
+                    "step": row.step,
+                    "epoch": row.epoch,
+                    "diverged_node": row.diverged_node,
+                    "error": row.error,
+                }
+            ).decode()
+        )
+    if channel.snapshot is None:
+        snap, boundary = await asyncio.to_thread(store.last_snapshot, row.id)
+        if snap:
+            channel.publish_snapshot(snap.decode())
+        if boundary:
+            channel.publish_boundary(boundary.decode())

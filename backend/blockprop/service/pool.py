@@ -16,7 +16,7 @@ import logging
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -73,6 +73,22 @@ class WorkerHandle:
     def send_json(self, run_id: str, msg: dict[str, Any]) -> bool:
         return self.send(frame(b"J", run_id, orjson.dumps(msg)))
 
+    def close(self) -> None:
+        """Close the control channel: the worker stops its runs and exits."""
+        with self.ctrl_lock:
+            self.ctrl.close()
+
+    def bursts(self) -> Iterator[list[bytes]]:
+        """The worker's messages, a burst (what waited) at a time, until it has gone."""
+        while True:
+            try:
+                burst = [self.out.recv_bytes()]
+                while len(burst) < MAX_BURST and self.out.poll(0):
+                    burst.append(self.out.recv_bytes())
+            except (EOFError, OSError):
+                return
+            yield burst
+
 
 class WorkerPool:
     def __init__(
@@ -109,8 +125,7 @@ class WorkerPool:
         with self._lock:
             workers = list(self.workers)
         for w in workers:
-            with w.ctrl_lock:
-                w.ctrl.close()
+            w.close()
         for w in workers:
             w.process.join(timeout)
             if w.process.is_alive():
@@ -120,13 +135,23 @@ class WorkerPool:
                 w.thread.join(timeout)
 
     def _spawn(self) -> WorkerHandle:
+        with self._lock:
+            index = self._next_index
+            self._next_index += 1
+        w = self._new_worker(index)
+        w.thread = threading.Thread(target=self._read, args=(w,), name=f"worker-{index}")
+        w.thread.daemon = True
+        with self._lock:
+            self.workers.append(w)
+        w.thread.start()
+        return w
+
+    def _new_worker(self, index: int) -> WorkerHandle:
+        """Start worker `index`: a local process, spoken to through two pipes."""
         from blockprop.service import pool_worker as worker
 
         ctrl_recv, ctrl_send = self._ctx.Pipe(duplex=False)
         out_recv, out_send = self._ctx.Pipe(duplex=False)
-        with self._lock:
-            index = self._next_index
-            self._next_index += 1
         s = self.settings
         process = self._ctx.Process(
             target=worker.main,
@@ -137,13 +162,7 @@ class WorkerPool:
         process.start()
         ctrl_recv.close()
         out_send.close()
-        w = WorkerHandle(index, process, ctrl_send, out_recv)
-        w.thread = threading.Thread(target=self._read, args=(w,), name=f"worker-{index}")
-        w.thread.daemon = True
-        with self._lock:
-            self.workers.append(w)
-        w.thread.start()
-        return w
+        return WorkerHandle(index, process, ctrl_send, out_recv)
 
     # -- choosing a worker --
 
@@ -154,13 +173,7 @@ class WorkerPool:
     # -- reading a worker --
 
     def _read(self, w: WorkerHandle) -> None:
-        while True:
-            try:
-                burst = [w.out.recv_bytes()]
-                while len(burst) < MAX_BURST and w.out.poll(0):
-                    burst.append(w.out.recv_bytes())
-            except (EOFError, OSError):
-                break
+        for burst in w.bursts():
             with self._group():  # what waited is recorded together
                 for data in burst:
                     self._dispatch(w, data)
@@ -214,5 +227,4 @@ class WorkerPool:
     def release(self, w: WorkerHandle) -> None:
         """A draining worker with no run left is closed (it exits)."""
         if w.draining and not w.runs:
-            with w.ctrl_lock:
-                w.ctrl.close()
+            w.close()

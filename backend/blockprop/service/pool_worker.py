@@ -111,7 +111,7 @@ def _rss() -> int:
 class Scheduler:
     """The runs of one worker and the loop that interleaves them (see the module docstring)."""
 
-    def __init__(self, ctrl: Connection, out: Connection, tick: float):
+    def __init__(self, ctrl: Any, out: Any, tick: float):
         self.ctrl = ctrl
         self.out = out
         self.tick_every = tick
@@ -241,6 +241,16 @@ def main(index: int, ctrl: Connection, out: Connection, blas_threads: int, tick:
     if blas_threads > 0:  # before NumPy (and its BLAS) is first imported in this process
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(blas_threads)
+    serve(index, ctrl, out, tick)
+    out.close()
+    os._exit(0)
+
+
+def serve(index: int, ctrl: Any, out: Any, tick: float) -> None:
+    """Host runs until the control channel closes and the last run has ended. `ctrl` and `out`
+    are the two transports' ends: the pipes of a local worker process, or the in-actor queues
+    of a Ray actor (ray_worker.py); each needs `poll(timeout)`, `recv_bytes()` and
+    `send_bytes(data)` as a `multiprocessing.connection.Connection` has them."""
     import numpy  # noqa: F401  (loaded before the first run, so a start costs no import)
 
     from blockprop.engine import registry
@@ -250,5 +260,3 @@ def main(index: int, ctrl: Connection, out: Connection, blas_threads: int, tick:
     scheduler = Scheduler(ctrl, out, tick)
     scheduler.send(frame(b"J", "", dumps({"type": "hello", "index": index, "pid": os.getpid()})))
     scheduler.serve()
-    out.close()
-    os._exit(0)

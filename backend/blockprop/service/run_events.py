@@ -7,8 +7,9 @@ import asyncio
 import contextlib
 import logging
 import struct
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -28,6 +29,9 @@ class RunEvents:
     worker says of its runs in the store and posts it to the event loop, where it resolves
     futures and reaches the hub."""
 
+    #: per reader thread: what its burst publishes, held until the burst's writes commit
+    _held = threading.local()
+
     # provided by RunManager
     store: Store
     hub: Hub
@@ -40,7 +44,26 @@ class RunEvents:
 
     # ------------------------------------------------------------------ the pool's reader threads
 
+    @contextlib.contextmanager
+    def _group_writes(self) -> Iterator[None]:
+        """One transaction for a burst of a worker's messages (see Store.group), and what the
+        burst publishes held until it commits: nobody — another replica reading the store,
+        say — hears of a status or a metrics batch before it can read it."""
+        held: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+        self._held.posts = held
+        try:
+            with self.store.group():
+                yield
+        finally:
+            self._held.posts = None
+            for fn, args in held:
+                self._post(fn, *args)
+
     def _post(self, fn: Callable[..., Any], *args: Any) -> None:
+        held = getattr(self._held, "posts", None)
+        if held is not None:
+            held.append((fn, args))
+            return
         assert self._loop is not None
         with contextlib.suppress(RuntimeError):  # the loop is closed: we are shutting down
             self._loop.call_soon_threadsafe(fn, *args)

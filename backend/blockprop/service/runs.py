@@ -40,7 +40,7 @@ import orjson
 from blockprop.service.admission import Demand, Policy, estimate_cost
 from blockprop.service.errors import ServiceError, from_data_error, from_issues
 from blockprop.service.framing import frame, start_payload
-from blockprop.service.live_run import LiveRun, status_frame
+from blockprop.service.live_run import LiveRun, prime_finished, status_frame
 from blockprop.service.pool import WorkerPool
 from blockprop.service.pool_worker import build_dataset as worker_build_dataset
 from blockprop.service.run_events import RunEvents
@@ -92,7 +92,10 @@ class RunManager(RunEvents, RunQueue, TrainedStates):
             self._on_subscription,
             catch_up_bytes=settings.ws_catch_up_bytes,
         )
-        self.pool = WorkerPool(
+        pool_class = WorkerPool
+        if settings.executor == "ray":
+            from blockprop.service.ray_pool import RayPool as pool_class  # noqa: N813
+        self.pool = pool_class(
             settings, self._on_frame, self._on_death, self._on_load, group=self._group_writes
         )
         self.policy = Policy(
@@ -158,10 +161,6 @@ class RunManager(RunEvents, RunQueue, TrainedStates):
             live.worker_died = True
             self._record_end(live)
         await self.hub.close_all()
-
-    def _group_writes(self) -> Any:
-        """One transaction for a burst of a worker's messages (see Store.group)."""
-        return self.store.group()
 
     def _on_load(self, worker: Any) -> None:
         """A worker's load report (its reader thread): remember what each graph costs, per
@@ -322,6 +321,8 @@ class RunManager(RunEvents, RunQueue, TrainedStates):
             return
         if run.id in self.queue:
             return  # waiting already: it starts when there is room
+        if run.status == "interrupted" and client:  # restarted: it counts as a new run
+            self.check_client(client)
         if run.status != "interrupted":
             raise ServiceError(
                 409,
@@ -543,6 +544,12 @@ class RunManager(RunEvents, RunQueue, TrainedStates):
         return live
 
     # ------------------------------------------------------------------ subscriptions
+
+    async def prime(self, channel: Any, row: RunRow) -> None:
+        """A new stream channel's latest-wins slots: a run that is not live gets its final
+        status, snapshot and boundary (a live one's come from its worker)."""
+        if row.id not in self.live:
+            await prime_finished(channel, self.store, row)
 
     def _on_subscription(self, run_id: str, sub: Subscription) -> None:
         live = self.live.get(run_id)

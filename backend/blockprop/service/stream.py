@@ -63,6 +63,24 @@ class Subscription:
         return {"rate": self.rate, "nodes": self.nodes, "boundary": self.boundary}
 
 
+def union(wishes: list[Any]) -> Subscription:
+    """What a worker must produce for several wishes (clients, or replicas: anything with
+    `rate`, `nodes` and `boundary`): the fastest rate, every node asked for, any boundary."""
+    if not wishes:
+        return Subscription()
+    nodes: list[str] | None = []
+    for w in wishes:
+        if w.nodes is None or nodes is None:
+            nodes = None
+        else:
+            nodes.extend(n for n in w.nodes if n not in nodes)
+    return Subscription(
+        rate=max(w.rate for w in wishes),
+        nodes=nodes,
+        boundary=any(w.boundary for w in wishes),
+    )
+
+
 class Client(Sender):
     """One WebSocket watching a run."""
 
@@ -330,21 +348,7 @@ class Channel:
         self.update_subscription()
 
     def update_subscription(self) -> None:
-        active = [c for c in self.clients if c.rate > 0 and not c.closed]
-        if not active:
-            sub = Subscription()
-        else:
-            nodes: list[str] | None = []
-            for c in active:
-                if c.nodes is None or nodes is None:
-                    nodes = None
-                else:
-                    nodes.extend(n for n in c.nodes if n not in nodes)
-            sub = Subscription(
-                rate=max(c.rate for c in active),
-                nodes=nodes,
-                boundary=any(c.boundary for c in active),
-            )
+        sub = union([c for c in self.clients if c.rate > 0 and not c.closed])
         if sub != self.subscription:
             self.subscription = sub
             self._on_subscription(self.run_id, sub)

@@ -65,7 +65,9 @@ export interface paths {
          * Evaluate
          * @description Run a graph once, stateless: every node's value and, with `backward`, every node's
          *     gradient dL/dz and every parameter's gradient, in float64. Parameters come from the
-         *     graph's `state` or are initialised from `seed`; they are returned in `state`.
+         *     graph's `state` or are initialised from `seed`; they are returned in `state`, with the
+         *     buffers (batch norm's running statistics). `training: true` runs the training-mode
+         *     forward: dropout (masks drawn from `seed`) and batch norm on the batch's statistics.
          *
          *     The answer's size is estimated before anything is computed: beyond the server's limit
          *     (`BLOCKPROP_MAX_RESPONSE_BYTES`) 413 `too_large`, naming the biggest node. 429 `busy`,
@@ -129,11 +131,15 @@ export interface paths {
         put?: never;
         /**
          * Explain
-         * @description Forward and backward on **one sample**, with what the classroom shows at each node:
+         * @description Forward and backward on **one sample** (or each of a mini-batch of P ≤ 16: `costs` per
+         *     sample, `loss` their mean, `param_grads` the mean gradient and `batch.param_grads` each
+         *     sample's; `nodes` walk sample `sample`), with what the classroom shows at each node:
          *     its value, dC/d(its output) and who sent it, the values its op's explain templates name
          *     (`GET /api/ops` → `explain`), and each local rule's result — a node's contribution to
          *     dC/d(input). Parameters come from the graph's `state` or from `seed`. Missing feeds get
-         *     defaults, so `{"graph": ...}` alone works; `feeds` says what can be fed.
+         *     defaults, so `{"graph": ...}` alone works; `feeds` says what can be fed. `training` runs
+         *     dropout as a training step does (its mask is in the node's `env`); `update` adds one step
+         *     of the chosen optimiser with its formula and numbers.
          *
          *     With `run_id`, the **trained** parameters of that run (live from its worker, else its last
          *     checkpoint) are used: 404 `not_found` for an unknown run, 409 `no_state` when it has no
@@ -319,6 +325,63 @@ export interface paths {
         get: operations["health_api_health_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/jacobian": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Jacobian
+         * @description Both Jacobians of the block `node` at one sample, the notes' ∂z_out/∂z_in and
+         *     ∂z_out/∂w: one matrix `[d_out, d_in]` per float input port and per trainable parameter,
+         *     built from the block's VJP rules applied to the basis vectors of its output. `g` (dC/dz of
+         *     the sample) and each `vjp` (what backward computes) satisfy g·J = vjp; `diagonal` marks a
+         *     pointwise block's matrix.
+         *
+         *     413 `too_large` beyond 100,000 entries in all, with the sizes (backprop never builds these
+         *     matrices); 422 `unknown_node`; with `run_id`, the run's trained parameters (404, 409 and
+         *     422 `state_mismatch` as for explain).
+         */
+        post: operations["jacobian_api_jacobian_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/landscape": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Landscape
+         * @description The loss landscape: the average training loss L(S, w) over a grid of two scalar
+         *     parameter entries (`axes`: `{"param": "lin.W", "index": [0, 0], "range": [-2, 4]}`),
+         *     every other parameter at its starting value, one forward of the training set per point;
+         *     and the paths of full-batch gradient descent (`gd`), SGD (batch 1, `sgd`) and mini-batch
+         *     SGD (`minibatch`, `batch_size`) from the same `start`, `steps` steps each, taken by the
+         *     trainer itself with the `train` settings.
+         *
+         *     422 `bad_param` naming the node for an axis that is not a parameter entry, `no_cost` for a
+         *     graph without a cost, the dataset's codes for bad data; 413 `too_large` for a resolution
+         *     beyond 101 × 101.
+         */
+        post: operations["landscape_api_landscape_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1101,6 +1164,12 @@ export interface components {
              * @default 0
              */
             seed?: number;
+            /**
+             * Training
+             * @description the training-mode forward: dropout on (masks drawn from `seed`), batch norm on the batch's statistics (moving its running statistics)
+             * @default false
+             */
+            training?: boolean;
         };
         /** EvaluateResult */
         EvaluateResult: {
@@ -1124,7 +1193,7 @@ export interface components {
             };
             /**
              * State
-             * @description the parameters used, by node and name
+             * @description the parameters used and the buffers (running statistics), by node and name
              */
             state: {
                 [key: string]: {
@@ -1172,6 +1241,35 @@ export interface components {
             id: string;
             /** Title */
             title: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** ExplainBatch */
+        ExplainBatch: {
+            /**
+             * Param Grads
+             * @description ∂C_p/∂w of each sample p, by node and name (P rows each)
+             */
+            param_grads: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            };
+            /**
+             * Sample
+             * @description the sample `nodes` walk
+             */
+            sample: number;
+            /**
+             * Size
+             * @description P, the number of samples
+             */
+            size: number;
+            /**
+             * Training
+             * @description dropout ran as in a training step
+             */
+            training: boolean;
         } & {
             [key: string]: unknown;
         };
@@ -1316,6 +1414,27 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** ExplainParamUpdate */
+        ExplainParamUpdate: {
+            /** After */
+            after: unknown;
+            /** Before */
+            before: unknown;
+            /**
+             * Grad
+             * @description ∂L/∂w, the batch's mean gradient
+             */
+            grad: unknown;
+            /**
+             * State
+             * @description the optimiser's state after the step (v, m…)
+             */
+            state: {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
         /** ExplainPort */
         ExplainPort: {
             /**
@@ -1399,7 +1518,7 @@ export interface components {
         };
         /**
          * ExplainRequest
-         * @description One sample through a graph, node by node (the classroom's explain mode).
+         * @description One sample, or a mini-batch of P ≤ 16, through a graph, node by node.
          * @example {
          *       "graph": {
          *         "name": "spiral classifier",
@@ -1556,7 +1675,7 @@ export interface components {
             graph: components["schemas"]["Graph"];
             /**
              * Inputs
-             * @description a batch of one sample by input/target id; missing feeds get defaults (inputs uniform in [-1, 1], float targets in [0, 1], class labels 0)
+             * @description a batch of 1 to 16 samples by input/target id; missing feeds get defaults (inputs uniform in [-1, 1], float targets in [0, 1], class labels 0)
              */
             inputs?: {
                 [key: string]: unknown;
@@ -1572,11 +1691,25 @@ export interface components {
              */
             run_step?: number | null;
             /**
+             * Sample
+             * @description which of the samples `nodes` walk node by node
+             * @default 0
+             */
+            sample?: number;
+            /**
              * Seed
              * @description seed for parameter initialisation
              * @default 0
              */
             seed?: number;
+            /**
+             * Training
+             * @description run as a training step: dropout draws its mask (shown in the node's `env`)
+             * @default false
+             */
+            training?: boolean;
+            /** @description add one step of this optimiser (from a fresh state) with the batch's mean gradient: its formula and the numbers, per parameter */
+            update?: components["schemas"]["ExplainUpdate"] | null;
         };
         /**
          * ExplainResult
@@ -1695,11 +1828,17 @@ export interface components {
          *     }
          */
         ExplainResult: {
+            batch?: components["schemas"]["ExplainBatch"] | null;
             /**
              * Blocks
              * @description module instances as whole blocks, parents first
              */
             blocks?: components["schemas"]["ExplainBlock"][];
+            /**
+             * Costs
+             * @description C_p of each sample (the sum of its costs)
+             */
+            costs?: (number | null)[];
             /**
              * Feeds
              * @description what the graph is fed
@@ -1714,7 +1853,7 @@ export interface components {
             };
             /**
              * Loss
-             * @description C for this sample (the sum of the costs)
+             * @description L = (1/P) Σ_p C_p, the mean of `costs` (with one sample, C); null when the graph has no cost
              */
             loss: number | null;
             /**
@@ -1729,7 +1868,7 @@ export interface components {
             order: string[];
             /**
              * Param Grads
-             * @description dC/dparameter by node and name
+             * @description ∂L/∂w by node and name: the mean of the samples' ∂C_p/∂w
              */
             param_grads: {
                 [key: string]: {
@@ -1747,6 +1886,7 @@ export interface components {
                     [key: string]: unknown;
                 };
             };
+            update?: components["schemas"]["ExplainUpdateResult"] | null;
         } & {
             [key: string]: unknown;
         };
@@ -1772,6 +1912,78 @@ export interface components {
              * @description the training step of the parameters
              */
             step: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ExplainUpdate
+         * @description One step of an optimiser after the explained batch (the training settings' names).
+         */
+        ExplainUpdate: {
+            /**
+             * Beta1
+             * @default 0.9
+             */
+            beta1?: number;
+            /**
+             * Beta2
+             * @default 0.999
+             */
+            beta2?: number;
+            /**
+             * Eps
+             * @default 1e-8
+             */
+            eps?: number;
+            /**
+             * Lr
+             * @default 0.1
+             */
+            lr?: number;
+            /**
+             * Momentum
+             * @default 0.9
+             */
+            momentum?: number;
+            /**
+             * Nesterov
+             * @default false
+             */
+            nesterov?: boolean;
+            /**
+             * Optimizer
+             * @default sgd
+             * @enum {string}
+             */
+            optimizer?: "sgd" | "momentum" | "adam";
+        };
+        /** ExplainUpdateResult */
+        ExplainUpdateResult: {
+            /**
+             * Formula
+             * @description the update in LaTeX, as the optimiser computes it
+             */
+            formula: string;
+            /**
+             * Hyper
+             * @description the optimiser's other settings
+             */
+            hyper: {
+                [key: string]: unknown;
+            };
+            /** Lr */
+            lr: number;
+            /**
+             * Method
+             * @enum {string}
+             */
+            method: "sgd" | "momentum" | "nesterov" | "adam";
+            /** Params */
+            params: {
+                [key: string]: {
+                    [key: string]: components["schemas"]["ExplainParamUpdate"];
+                };
+            };
         } & {
             [key: string]: unknown;
         };
@@ -1976,6 +2188,12 @@ export interface components {
              * @default 0.0001
              */
             tolerance?: number;
+            /**
+             * Training
+             * @description the training-mode forward: dropout on (masks drawn from `seed`), batch norm on the batch's statistics (moving its running statistics)
+             * @default false
+             */
+            training?: boolean;
         };
         /** GradcheckResult */
         GradcheckResult: {
@@ -2306,6 +2524,217 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** JacobianMatrix */
+        JacobianMatrix: {
+            /**
+             * Diagonal
+             * @description square with nothing off the diagonal (pointwise blocks)
+             */
+            diagonal: boolean;
+            /**
+             * In Shape
+             * @description per-sample shape of the input (or the parameter)
+             */
+            in_shape: number[];
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "input" | "parameter";
+            /**
+             * Shape
+             * @description [d_out, d_in]: rows the flattened output(s), columns the flattened input or parameter
+             */
+            shape: number[];
+            /**
+             * Value
+             * @description the matrix, row by row
+             */
+            value: number[][];
+            /**
+             * Vjp
+             * @description g·J as backward computes it (the VJP), flattened
+             */
+            vjp: number[];
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * JacobianRequest
+         * @description Both Jacobians of one block at one sample: ∂z/∂(each input) and ∂z/∂(each parameter).
+         */
+        JacobianRequest: {
+            graph: components["schemas"]["Graph"];
+            /**
+             * Inputs
+             * @description a batch of one sample by input/target id; missing feeds get defaults (as for explain)
+             */
+            inputs?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Node
+             * @description the block (node id; `m/l` inside a module)
+             */
+            node: string;
+            /**
+             * Run Id
+             * @description take the trained parameters of this run (as for explain); `inputs` stay raw and are normalised like the run's training data
+             */
+            run_id?: string | null;
+            /**
+             * Run Step
+             * @description as for explain
+             */
+            run_step?: number | null;
+            /**
+             * Seed
+             * @description seed for parameter initialisation
+             * @default 0
+             */
+            seed?: number;
+        };
+        /** JacobianResult */
+        JacobianResult: {
+            /**
+             * D Out
+             * @description number of output entries (rows of every matrix)
+             */
+            d_out: number;
+            /**
+             * G
+             * @description dC/d(output) at this sample, flattened: g·J = vjp
+             */
+            g: number[];
+            /** Node */
+            node: string;
+            /** Op */
+            op: string;
+            /**
+             * Out Shape
+             * @description per-sample output shape (a list per output for blocks with several)
+             */
+            out_shape: unknown[];
+            /**
+             * Run
+             * @description with `run_id`: as for explain
+             */
+            run?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Wrt
+             * @description input port or parameter name → its Jacobian; integer inputs (labels) and non-differentiable blocks have none
+             */
+            wrt: {
+                [key: string]: components["schemas"]["JacobianMatrix"];
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * LandscapeAxis
+         * @description One scalar entry of a trainable parameter and the range it sweeps.
+         */
+        LandscapeAxis: {
+            /**
+             * Index
+             * @description the entry's index; [] for a scalar
+             */
+            index?: number[];
+            /**
+             * Param
+             * @description "node.name", e.g. "lin.W"
+             */
+            param: string;
+            /**
+             * Range
+             * @description [low, high]
+             */
+            range: number[];
+        };
+        /**
+         * LandscapeRequest
+         * @description L(S, w) over two parameter entries, and the three descents' paths from one start.
+         */
+        LandscapeRequest: {
+            /** Axes */
+            axes: components["schemas"]["LandscapeAxis"][];
+            /**
+             * Batch Size
+             * @description the mini-batch's size
+             * @default 8
+             */
+            batch_size?: number;
+            dataset: components["schemas"]["DatasetSpec"];
+            graph: components["schemas"]["Graph"];
+            /**
+             * Resolution
+             * @description points per axis, 2 to 101 each
+             * @default [
+             *       51,
+             *       51
+             *     ]
+             */
+            resolution?: number[];
+            /**
+             * Start
+             * @description where the paths start (default: the initial values)
+             */
+            start?: number[] | null;
+            /**
+             * Steps
+             * @description steps each path takes
+             * @default 50
+             */
+            steps?: number;
+            /**
+             * Train
+             * @description training settings for the paths (optimizer, lr, seed…); each path has its own batch size
+             */
+            train?: {
+                [key: string]: unknown;
+            };
+        };
+        /** LandscapeResult */
+        LandscapeResult: {
+            /**
+             * A
+             * @description the first axis's values (columns of `loss`)
+             */
+            a: number[];
+            /** Axes */
+            axes: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * B
+             * @description the second axis's values (rows of `loss`)
+             */
+            b: number[];
+            /** Batch Sizes */
+            batch_sizes: {
+                [key: string]: number;
+            };
+            /**
+             * Loss
+             * @description L(S, w) on the training set at each point (rows over b); null where not finite. Every other parameter stays at its starting value
+             */
+            loss: (number | null)[][];
+            /**
+             * Paths
+             * @description gd, sgd and minibatch: the two entries after each step, from `start`
+             */
+            paths: {
+                [key: string]: number[][];
+            };
+            /** Start */
+            start: number[];
+            /** Start Loss */
+            start_loss: number | null;
+        } & {
+            [key: string]: unknown;
+        };
         /**
          * Load
          * @description How busy the training pool is (the teacher's status line).
@@ -2342,7 +2771,7 @@ export interface components {
         /**
          * MetricPoint
          * @description One training step. The last step of an epoch also has `train_loss` and, on evaluation
-         *     epochs, `test_loss` and (classification) `accuracy`.
+         *     epochs, `full_loss`, `test_loss` and (classification) `accuracy`.
          */
         MetricPoint: {
             /** Accuracy */
@@ -2352,6 +2781,11 @@ export interface components {
              * @description the 1-based epoch the step belongs to
              */
             epoch: number;
+            /**
+             * Full Loss
+             * @description on evaluation epochs: L(S, w), the loss on the whole training split with the parameters at the epoch's end (dropout off; L1/L2 penalties are not part of it)
+             */
+            full_loss?: number | null;
             /** Grad Norm */
             grad_norm?: number | null;
             /**
@@ -2373,7 +2807,10 @@ export interface components {
             t?: number | null;
             /** Test Loss */
             test_loss?: number | null;
-            /** Train Loss */
+            /**
+             * Train Loss
+             * @description the epoch's mean of batch losses (the parameters moved meanwhile)
+             */
             train_loss?: number | null;
         } & {
             [key: string]: unknown;
@@ -2641,6 +3078,13 @@ export interface components {
             label: string;
             /** Name */
             name: string;
+            /**
+             * Notation
+             * @description how the notes draw it: observed data (shaded circle), a trainable variable (a parameter node), a fixed value (a constant: not data), a function block or a cost
+             * @default function
+             * @enum {string}
+             */
+            notation?: "observed" | "trainable" | "fixed" | "function" | "cost";
             /** Outputs */
             outputs: components["schemas"]["OpOutput"][];
             /** Parameters */
@@ -4214,6 +4658,130 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+        };
+    };
+    jacobian_api_jacobian_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JacobianRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JacobianResult"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict with the resource's current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description request too large (body size, JSON depth, node count, answer size) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server is busy (too many live runs, sessions, clients or heavy requests): retry later */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    landscape_api_landscape_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LandscapeRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LandscapeResult"];
+                };
+            };
+            /** @description request too large (body size, JSON depth, node count, answer size) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server is busy (too many live runs, sessions, clients or heavy requests): retry later */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

@@ -3,6 +3,7 @@ import { Fragment, useEffect, useRef, useState } from "react";
 import { useEditor } from "../store/editor";
 import { useTrain } from "../train/store";
 import { classroomApi } from "./api";
+import { BatchExplain } from "./BatchExplain";
 import { GradcheckSummary } from "./Gradcheck";
 import { footerKeys } from "./keys";
 import { enterPresent, exitPresent } from "./present";
@@ -35,6 +36,7 @@ export function ExplainPanel() {
       <div className="cx-scroll">
         <StepCard />
         <GradcheckSummary />
+        {!follower && <BatchExplain />}
       </div>
       <footer className="cx-keys" data-testid="explain-keys">
         {footerKeys(follower).map((g, i) => (

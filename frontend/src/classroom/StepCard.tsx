@@ -1,5 +1,6 @@
 import type { OpSpec } from "../api/types";
 import { useEditor } from "../store/editor";
+import { JacobianView } from "./JacobianView";
 import { forwardLines, incomingLines, type Line, ruleLines, updateLine, wiring } from "./lines";
 import { selectStep, shortId, useClassroom } from "./store";
 import { Tex } from "./Tex";
@@ -189,6 +190,7 @@ function BackwardCard(props: { node: ExplainNode; spec: OpSpec | undefined; posi
             </div>
           )}
           <Lines lines={rules} testid="explain-rules" />
+          <JacobianView node={node.id} />
         </>
       ) : (
         <p className="muted">

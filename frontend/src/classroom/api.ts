@@ -1,5 +1,7 @@
 import { ApiError, request } from "../api/client";
 import type { GraphDoc } from "../api/types";
+import type { UpdateSettings } from "./batch";
+import type { JacobianResult } from "./jacobian";
 import type {
   ExplainResult,
   GradcheckResult,
@@ -32,6 +34,42 @@ export const classroomApi = {
       body: json({
         graph,
         ...(inputs ? { inputs } : {}),
+        seed,
+        ...(run ? { run_id: run.id, ...(run.step != null ? { run_step: run.step } : {}) } : {}),
+      }),
+    }),
+  /** A mini-batch of P ≤ 16 samples: costs, their mean, per-sample gradients, one update. */
+  explainBatch: (
+    graph: GraphDoc,
+    inputs: Record<string, Tensor[]>,
+    seed: number,
+    run: { id: string; step?: number | null } | null,
+    options: { sample?: number; training?: boolean; update?: UpdateSettings },
+  ) =>
+    call<ExplainResult>("/explain", {
+      method: "POST",
+      body: json({
+        graph,
+        inputs,
+        seed,
+        ...options,
+        ...(run ? { run_id: run.id, ...(run.step != null ? { run_step: run.step } : {}) } : {}),
+      }),
+    }),
+  /** Both Jacobians of `node` at the sample explained (same weights as the explain). */
+  jacobian: (
+    graph: GraphDoc,
+    node: string,
+    inputs: Record<string, Tensor>,
+    seed = 0,
+    run: { id: string; step?: number | null } | null = null,
+  ) =>
+    call<JacobianResult>("/jacobian", {
+      method: "POST",
+      body: json({
+        graph,
+        node,
+        inputs,
         seed,
         ...(run ? { run_id: run.id, ...(run.step != null ? { run_step: run.step } : {}) } : {}),
       }),

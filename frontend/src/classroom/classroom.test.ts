@@ -70,11 +70,11 @@ describe("what the card writes", () => {
     const l1 = byId(TWO_RESULT).l1;
     const [line] = forwardLines(l1, OP_INDEX.linear, TWO_RESULT);
     expect(line.value).toEqual(l1.outputs[0].value);
-    expect(line.tex).toContain("\\begin{aligned}y &=");
+    expect(line.tex).toContain("\\begin{aligned}z &=");
     expect(line.tex).toContain(texValue(l1.env.x as Tensor, true));
   });
 
-  it("Linear backward: dC/dx = Wᵀ dC/dy and dC/dW = dC/dy xᵀ with the numbers", () => {
+  it("Linear backward: dC/dx = Wᵀ dC/dz and dC/dW = dC/dz xᵀ with the numbers", () => {
     const l2 = byId(TWO_RESULT).l2;
     const lines = ruleLines(l2, OP_INDEX.linear, TWO_RESULT);
     expect(lines.map((l) => l.label)).toEqual([
@@ -82,7 +82,7 @@ describe("what the card writes", () => {
       "parameter W: for the update",
       "parameter b: for the update",
     ]);
-    expect(lines[0].tex).toContain("{W}^\\top {\\frac{\\partial C}{\\partial y}}");
+    expect(lines[0].tex).toContain("{W}^\\top {\\frac{\\partial C}{\\partial z}}");
     expect(lines[0].tex).toContain(`${texValue(TWO_RESULT.state.l2.W, true)}}^\\top`);
     expect(lines[0].value).toEqual(l2.vjps.x);
     expect(lines[1].value).toEqual(TWO_RESULT.param_grads.l2.W);
@@ -96,7 +96,7 @@ describe("what the card writes", () => {
     expect(dup.map((l) => l.label)).toEqual(["sent back by a.x", "sent back by s.b"]);
     const [rule] = ruleLines(nodes.d, OP_INDEX.duplicate, FAN_RESULT);
     expect(rule.tex).toContain(
-      "\\frac{\\partial C}{\\partial y_{1}}} + {\\frac{\\partial C}{\\partial y_{2}}",
+      "\\frac{\\partial C}{\\partial z_1}} + {\\frac{\\partial C}{\\partial z_2}",
     );
     const add = ruleLines(nodes.s, OP_INDEX.add, FAN_RESULT);
     expect(add[0].value).toEqual(nodes.s.outputs[0].grad);

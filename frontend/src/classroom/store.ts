@@ -131,7 +131,7 @@ export interface ClassroomState {
 
 let runSeq = 0;
 
-const docNow = (s: ClassroomState): GraphDoc => s.followDoc ?? useEditor.getState().toDoc();
+export const docNow = (s: ClassroomState): GraphDoc => s.followDoc ?? useEditor.getState().toDoc();
 
 /** The training dock's run, if any (read-only: the train store is not ours). */
 export const dockRun = (): DockRun | null => {

@@ -117,7 +117,7 @@ export function defaultSymbol(name: string): string {
 /** The symbol of a template name, given the op's `symbols` (from GET /api/ops). */
 export function symbolOf(name: string, symbols: Record<string, string> = {}): string {
   if (symbols[name]) return symbols[name];
-  if (name === "ans") return "y";
+  if (name === "ans") return "z"; // the notes: a block computes z; y is the desired output
   if (name.startsWith("ans.")) return defaultSymbol(name.slice(4));
   if (name === "g") return `\\frac{\\partial C}{\\partial ${symbolOf("ans", symbols)}}`;
   if (name.startsWith("g.")) {

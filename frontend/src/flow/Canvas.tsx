@@ -40,6 +40,7 @@ const DETAIL_ZOOM = 0.35;
 
 const MINIMAP_COLORS: Record<string, string> = {
   observed: "#9fb3c8",
+  constant: "#d8c9a3",
   parameter: "#c7a6e8",
   function: "#8ec5ff",
   cost: "#f5a97f",

@@ -21,7 +21,7 @@ function OpNodeViewImpl({ id, data, selected }: NodeProps<OpNode>) {
   const notation = notationOf(spec);
   const inputs = spec?.inputs ?? [];
   const outputs = spec?.outputs ?? [];
-  const compact = notation === "observed" || notation === "parameter";
+  const compact = notation === "observed" || notation === "parameter" || notation === "constant";
   const portError = (port: string) => errors?.find((e) => e.port === port);
   // an instance's live view is its (first) output's, an inner node of the flat graph
   const liveId = useEditor((s) => {
@@ -184,7 +184,7 @@ function Body(props: {
 }) {
   const { id, notation, spec, op, params } = props;
   const label = spec?.label ?? op;
-  if (notation === "observed" || notation === "parameter") {
+  if (notation === "observed" || notation === "parameter" || notation === "constant") {
     return (
       <>
         <div className="bp-glyph">

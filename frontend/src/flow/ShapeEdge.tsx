@@ -1,7 +1,8 @@
-import { BaseEdge, type EdgeProps, getBezierPath } from "@xyflow/react";
+import { BaseEdge, type EdgeProps, getBezierPath, useStore } from "@xyflow/react";
 import { memo } from "react";
-import { formatShape } from "../lib/notation";
+import { formatShape, notationOf } from "../lib/notation";
 import { useEditor } from "../store/editor";
+import { useUi } from "../store/ui";
 import { EdgeLive } from "../train/EdgeLive";
 
 // Monospace 10px: one character is 6px wide, so the label box is sized without measuring.
@@ -22,6 +23,7 @@ function ShapeEdgeImpl(props: EdgeProps) {
   );
   const text = shape ? formatShape(shape) : "";
   const w = text.length * CHAR_W + 2 * PAD_X;
+  const showVariables = useUi((s) => s.showVariables);
   return (
     <>
       <BaseEdge
@@ -43,7 +45,30 @@ function ShapeEdgeImpl(props: EdgeProps) {
           </text>
         </g>
       )}
+      {showVariables && (
+        <ComputedVariable id={id} source={source} x={labelX - w / 2 - 9} y={labelY} />
+      )}
     </>
+  );
+}
+
+/**
+ * The notes draw a function's output, a computed variable, as an empty circle on its edge
+ * (observed data are the shaded circles of their nodes). Mounted only while the view asks for
+ * it: it reads the source node from React Flow's store, which every pan updates.
+ */
+function ComputedVariable(props: { id: string; source: string; x: number; y: number }) {
+  const op = useStore((s) => s.nodeLookup.get(props.source)?.data?.op as string | undefined);
+  const spec = useEditor((s) => (op ? s.ops[op] : undefined));
+  if (!spec || notationOf(spec) !== "function") return null;
+  return (
+    <circle
+      className="bp-edge-variable"
+      cx={props.x}
+      cy={props.y}
+      r={6}
+      data-testid={`edge-variable-${props.id}`}
+    />
   );
 }
 

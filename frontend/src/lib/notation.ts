@@ -1,20 +1,22 @@
 import type { OpSpec } from "../api/types";
 
 /** How a node is drawn, in the block-diagram notation of the course notes. */
-export type Notation = "observed" | "parameter" | "function" | "cost";
+export type Notation = "observed" | "parameter" | "constant" | "function" | "cost";
 
-const KNOWN: readonly Notation[] = ["observed", "parameter", "function", "cost"];
+const KNOWN: readonly Notation[] = ["observed", "parameter", "constant", "function", "cost"];
 
 /**
- * Derived from the op spec only (never from the op's name): the registry may give an explicit
- * `notation`; otherwise a variable that owns trainable parameters is a parameter node and any
- * other variable is observed data.
+ * Derived from the op spec only (never from the op's name): the registry gives `notation`
+ * (a constant is drawn unlike observed data); without it, a variable that owns trainable
+ * parameters is a parameter node and any other variable is observed data.
  */
+/** The registry's words for the drawings the canvas names otherwise. */
+const FROM_REGISTRY: Record<string, Notation> = { trainable: "parameter", fixed: "constant" };
+
 export function notationOf(spec: OpSpec | undefined): Notation {
   if (!spec) return "function";
-  if (spec.notation && (KNOWN as readonly string[]).includes(spec.notation)) {
-    return spec.notation as Notation;
-  }
+  const hint = spec.notation ? (FROM_REGISTRY[spec.notation] ?? spec.notation) : null;
+  if (hint && (KNOWN as readonly string[]).includes(hint)) return hint as Notation;
   if (spec.category === "cost") return "cost";
   if (spec.category === "variable") return spec.parameters.length > 0 ? "parameter" : "observed";
   return "function";

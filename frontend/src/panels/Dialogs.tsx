@@ -170,9 +170,11 @@ export function HelpOverlay() {
         </tbody>
       </table>
       <p className="muted">
-        Notation: shaded circles are observed variables, diamonds are parameters, blocks rounded on
-        the forward side are functions, dark blocks are costs. Edge labels show the shape each value
-        carries (batch axis excluded).
+        Notation: shaded circles are observed variables, diamonds are parameters, double-bordered
+        squares are constants (fixed numbers, not data), blocks rounded on the forward side are
+        functions, dark blocks are costs. Edge labels show the shape each value carries (batch axis
+        excluded). As in the notes, ȳ = G(x, w) is the model's prediction, y the desired output (a
+        Target) and C(y, ȳ) the cost.
       </p>
     </Modal>
   );

@@ -19,6 +19,8 @@ export function TopBar() {
   const ready = useEditor((s) => s.opsStatus === "ready");
   const showOrder = useUi((s) => s.showOrder);
   const toggleOrder = useUi((s) => s.toggleOrder);
+  const showVariables = useUi((s) => s.showVariables);
+  const toggleVariables = useUi((s) => s.toggleVariables);
   const openDialog = useUi((s) => s.openDialog);
   const commands = useCanvasCommands();
   const fileInput = useRef<HTMLInputElement>(null);
@@ -133,6 +135,14 @@ export function TopBar() {
             pressed={showOrder}
           >
             Order
+          </Btn>
+          <Btn
+            id="variables"
+            title="Draw computed variables (the blocks' outputs) as the notes' empty circles on the edges"
+            onClick={toggleVariables}
+            pressed={showVariables}
+          >
+            ○ z
           </Btn>
           <Btn
             id="help"

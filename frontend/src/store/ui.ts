@@ -14,11 +14,14 @@ interface UiState {
   dialog: Dialog;
   notice: Notice | null;
   showOrder: boolean;
+  /** draw the computed variables (functions' outputs) as the notes' empty circles on edges */
+  showVariables: boolean;
   openDialog: (d: Dialog) => void;
   closeDialog: () => void;
   notify: (kind: Notice["kind"], text: string) => void;
   dismissNotice: () => void;
   toggleOrder: () => void;
+  toggleVariables: () => void;
 }
 
 let seq = 0;
@@ -27,9 +30,11 @@ export const useUi = create<UiState>()((set) => ({
   dialog: null,
   notice: null,
   showOrder: false,
+  showVariables: false,
   openDialog: (dialog) => set({ dialog }),
   closeDialog: () => set({ dialog: null }),
   notify: (kind, text) => set({ notice: { kind, text, seq: ++seq } }),
   dismissNotice: () => set({ notice: null }),
   toggleOrder: () => set((s) => ({ showOrder: !s.showOrder })),
+  toggleVariables: () => set((s) => ({ showVariables: !s.showVariables })),
 }));

@@ -46,7 +46,7 @@ export function BoundaryView() {
     boundary.kind === "class"
       ? "decision boundary"
       : boundary.kind === "curve"
-        ? "fit: prediction over x"
+        ? "fit: prediction ȳ over x"
         : `fit: ${fmt(range?.[0])} … ${fmt(range?.[1])}`;
   return (
     <div

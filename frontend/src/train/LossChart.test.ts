@@ -1,6 +1,6 @@
 import type uPlot from "uplot";
 import { describe, expect, it } from "vitest";
-import { latestIdxs } from "./LossChart";
+import { latestIdxs, penaltiesOf } from "./LossChart";
 
 describe("the loss chart's legend off the plot", () => {
   it("points each curve at its own latest value, skipping the gaps at its end", () => {
@@ -13,5 +13,14 @@ describe("the loss chart's legend off the plot", () => {
       [null, null, null, null, null],
     ] as unknown as uPlot.AlignedData;
     expect(latestIdxs(data)).toEqual([4, 4, 2, 2, null]);
+  });
+});
+
+describe("the note on penalties", () => {
+  it("says which of L1 and L2 are not in the plotted loss", () => {
+    expect(penaltiesOf({ l1: 0, l2: 0 })).toBeNull();
+    expect(penaltiesOf({ l1: 0.01, l2: 0 })).toBe("L1");
+    expect(penaltiesOf({ l1: 0.01, l2: 0.1 })).toBe("L1 and L2");
+    expect(penaltiesOf(null)).toBeNull();
   });
 });

@@ -15,14 +15,16 @@ function chartData(s: TrainState): uPlot.AlignedData {
   const tables: [number[], Num[][]][] = [[cur[0], cur.slice(1) as Num[][]]];
   for (const c of s.compared) {
     const cols = c.series.columns(s.xMode);
-    tables.push([cols[0], [cols[2], cols[3]]]);
+    tables.push([cols[0], [cols[2], cols[4]]]);
   }
   const [x, ys] = join(tables);
   return [x, ...ys] as unknown as uPlot.AlignedData;
 }
 
 /**
- * Loss curves (uPlot): the batch loss of every step, the epoch's train loss, the test loss and
+ * Loss curves (uPlot): the batch loss of every step, the mean of the epoch's batch losses (taken
+ * while the parameters moved), the true L(S, w) on the whole training set at evaluation epochs'
+ * ends, the test loss and
  * accuracy (right axis), and the train and test loss of up to two compared runs (dashed).
  * Redrawn from the series in place, at most ten times a second, without React rendering.
  */
@@ -50,7 +52,31 @@ export function LossChart() {
     };
   }, [logScale, xMode, compared, accuracy]);
 
-  return <div className="loss-chart" ref={box} data-testid="loss-chart" />;
+  return (
+    <>
+      <PenaltyNote />
+      <div className="loss-chart" ref={box} data-testid="loss-chart" />
+    </>
+  );
+}
+
+/** The plotted losses are the costs' only: say so when L1/L2 penalties also shape the update. */
+function PenaltyNote() {
+  const penalties = useTrain((s) =>
+    penaltiesOf((s.run?.config as { l1?: number; l2?: number } | undefined) ?? s.settings),
+  );
+  if (!penalties) return null;
+  return (
+    <p className="loss-note muted" data-testid="loss-penalty-note">
+      {penalties} regularisation is not part of the plotted loss: it only enters the gradient.
+    </p>
+  );
+}
+
+/** "L1", "L2", "L1 and L2" or null, from a training config. */
+export function penaltiesOf(cfg: { l1?: number | null; l2?: number | null } | null | undefined) {
+  const on = [cfg?.l1 ? "L1" : null, cfg?.l2 ? "L2" : null].filter(Boolean);
+  return on.length ? on.join(" and ") : null;
 }
 
 const AXIS_LABEL = { labelSize: 16, labelFont: "11px system-ui, sans-serif" };
@@ -82,7 +108,15 @@ function mount(
   const series: uPlot.Series[] = [
     { label: xMode },
     { label: "batch loss", stroke: "rgba(47,111,219,0.35)", width: 1, spanGaps: true },
-    { label: "train loss", stroke: "#2f6fdb", width: 2, spanGaps: true },
+    { label: "mean of the epoch's batch losses", stroke: "#2f6fdb", width: 2, spanGaps: true },
+    {
+      label: "L(S, w) on the training set",
+      stroke: "#0b3d91",
+      width: 2,
+      dash: [1, 0],
+      points: { show: true, size: 5 },
+      spanGaps: true,
+    },
     { label: "test loss", stroke: "#e0702b", width: 2, spanGaps: true },
     {
       label: "accuracy",

@@ -2,6 +2,7 @@ import { type PointerEvent as ReactPointerEvent, useCallback, useEffect, useStat
 import { BoundaryView } from "./BoundaryView";
 import { DataPanel } from "./DataPanel";
 import { HistoryPanel } from "./HistoryPanel";
+import { LandscapePanel } from "./LandscapePanel";
 import { LossChart } from "./LossChart";
 import { PoolLoadLine } from "./PoolLoadLine";
 import { RunControls } from "./RunControls";
@@ -14,6 +15,7 @@ const TABS: [DockTab, string][] = [
   ["data", "Data"],
   ["settings", "Training"],
   ["history", "Runs"],
+  ["landscape", "Landscape"],
 ];
 
 /** The training dock under the canvas: controls and settings (left), the loss curves
@@ -87,6 +89,7 @@ export function TrainDock() {
               {tab === "data" && <DataPanel />}
               {tab === "settings" && <SettingsPanel />}
               {tab === "history" && <HistoryPanel />}
+              {tab === "landscape" && <LandscapePanel />}
             </div>
           </div>
           <div className="dock-middle">

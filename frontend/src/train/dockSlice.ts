@@ -5,7 +5,7 @@ import type { TrainSlice } from "./store";
 
 export type LiveMode = "value" | "grad" | "both";
 export type EdgeMode = "off" | "weight" | "grad";
-export type DockTab = "data" | "settings" | "history";
+export type DockTab = "data" | "settings" | "history" | "landscape";
 
 export interface DockSlice {
   /** the dock's message line; `busyServer`: the server runs its maximum of runs; `aboutGraph`:

@@ -15,14 +15,17 @@ describe("Series", () => {
     const s = new Series();
     const points = Array.from({ length: 20 }, (_, i) =>
       (i + 1) % 10 === 0
-        ? pt(i + 1, { train_loss: 0.5, test_loss: 0.6, accuracy: 0.9 })
+        ? pt(i + 1, { train_loss: 0.5, full_loss: 0.45, test_loss: 0.6, accuracy: 0.9 })
         : pt(i + 1),
     );
     s.push(points);
-    const [x, loss, train, test, acc] = s.columns("step");
+    const [x, loss, train, full, test, acc] = s.columns("step");
     expect(x).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(loss[0]).toBe(1);
     expect(train.filter((v) => v !== null)).toEqual([0.5, 0.5]);
+    // L(S, w) at the epoch's end, beside the mean of its batch losses
+    expect(full.filter((v) => v !== null)).toEqual([0.45, 0.45]);
+    expect(full[9]).toBe(0.45);
     expect(test[9]).toBe(0.6);
     expect(acc[19]).toBe(0.9);
     expect(s.lastAccuracy).toBe(0.9);

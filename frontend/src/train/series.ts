@@ -30,8 +30,9 @@ class Thinned<T extends Record<string, Num[]>> {
 
 export type XMode = "step" | "epoch";
 
-/** Chart columns: x, then batch loss, train loss, test loss, accuracy (null where absent). */
-export type Columns = [number[], Num[], Num[], Num[], Num[]];
+/** Chart columns: x, then batch loss, the epoch's mean of batch losses, L(S, w) on the whole
+ * training set at the epoch's end, test loss, accuracy (null where absent). */
+export type Columns = [number[], Num[], Num[], Num[], Num[], Num[]];
 
 const fin = (v: number | null | undefined): Num =>
   typeof v === "number" && Number.isFinite(v) ? v : null;
@@ -42,6 +43,7 @@ export class Series {
     x: [] as Num[],
     epoch: [] as Num[],
     train: [] as Num[],
+    full: [] as Num[],
     test: [] as Num[],
     acc: [] as Num[],
   });
@@ -58,12 +60,17 @@ export class Series {
       this.count++;
       this.last = p;
       this.steps.push({ x: p.step, loss: fin(p.loss) });
-      const epochEnd = p.train_loss !== undefined || p.test_loss != null || p.accuracy != null;
+      const epochEnd =
+        p.train_loss !== undefined ||
+        p.full_loss != null ||
+        p.test_loss != null ||
+        p.accuracy != null;
       if (epochEnd) {
         this.epochs.push({
           x: p.step,
           epoch: p.epoch,
           train: fin(p.train_loss ?? p.loss),
+          full: fin(p.full_loss),
           test: fin(p.test_loss),
           acc: fin(p.accuracy),
         });
@@ -93,14 +100,14 @@ export class Series {
   columns(mode: XMode): Columns {
     const e = this.epochs.cols;
     if (mode === "epoch") {
-      return [e.epoch as number[], e.epoch.map(() => null), e.train, e.test, e.acc];
+      return [e.epoch as number[], e.epoch.map(() => null), e.train, e.full, e.test, e.acc];
     }
     const s = this.steps.cols;
-    const [x, [loss, train, test, acc]] = join([
+    const [x, [loss, train, full, test, acc]] = join([
       [s.x as number[], [s.loss]],
-      [e.x as number[], [e.train, e.test, e.acc]],
+      [e.x as number[], [e.train, e.full, e.test, e.acc]],
     ]);
-    return [x, loss, train, test, acc];
+    return [x, loss, train, full, test, acc];
   }
 }
 

@@ -153,7 +153,9 @@ def _feeds(inputs: dict[str, Any]) -> tuple[dict[str, np.ndarray], int]:
 async def evaluate(body: EvaluateRequest, settings: SettingsDep, pool: ComputeDep) -> Response:
     """Run a graph once, stateless: every node's value and, with `backward`, every node's
     gradient dL/dz and every parameter's gradient, in float64. Parameters come from the
-    graph's `state` or are initialised from `seed`; they are returned in `state`.
+    graph's `state` or are initialised from `seed`; they are returned in `state`, with the
+    buffers (batch norm's running statistics). `training: true` runs the training-mode
+    forward: dropout (masks drawn from `seed`) and batch norm on the batch's statistics.
 
     The answer's size is estimated before anything is computed: beyond the server's limit
     (`BLOCKPROP_MAX_RESPONSE_BYTES`) 413 `too_large`, naming the biggest node. 429 `busy`,
@@ -161,7 +163,7 @@ async def evaluate(body: EvaluateRequest, settings: SettingsDep, pool: ComputeDe
     doc = graph_doc(body.graph, settings)
     answer = "evaluate" if body.backward else "forward"
     feeds, batch, cost = await asyncio.to_thread(prepare, doc, body.inputs, answer, settings)
-    args = (doc, feeds, batch, body.seed, body.backward, settings.max_tensor_bytes)
+    args = (doc, feeds, batch, body.seed, body.backward, settings.max_tensor_bytes, body.training)
     return json_bytes(await pool.run(heavy.evaluate, *args, cost=cost))
 
 
@@ -182,6 +184,7 @@ async def gradcheck(body: GradcheckRequest, settings: SettingsDep, pool: Compute
         "keys": body.keys,
         "per_item": body.per_item,
         "tolerance": body.tolerance,
+        "training": body.training,
     }
     args = (doc, feeds, batch, options, settings.max_tensor_bytes)
     data = await pool.run(heavy.gradcheck, *args, settings.max_gradcheck_elements, cost=cost)

@@ -27,11 +27,15 @@ router = APIRouter(tags=["classroom"], route_class=HeavyRoute)
 async def explain(
     body: ExplainRequest, settings: SettingsDep, store: StoreDep, runs: RunsDep, pool: ComputeDep
 ) -> Response:
-    """Forward and backward on **one sample**, with what the classroom shows at each node:
+    """Forward and backward on **one sample** (or each of a mini-batch of P ≤ 16: `costs` per
+    sample, `loss` their mean, `param_grads` the mean gradient and `batch.param_grads` each
+    sample's; `nodes` walk sample `sample`), with what the classroom shows at each node:
     its value, dC/d(its output) and who sent it, the values its op's explain templates name
     (`GET /api/ops` → `explain`), and each local rule's result — a node's contribution to
     dC/d(input). Parameters come from the graph's `state` or from `seed`. Missing feeds get
-    defaults, so `{"graph": ...}` alone works; `feeds` says what can be fed.
+    defaults, so `{"graph": ...}` alone works; `feeds` says what can be fed. `training` runs
+    dropout as a training step does (its mask is in the node's `env`); `update` adds one step
+    of the chosen optimiser with its formula and numbers.
 
     With `run_id`, the **trained** parameters of that run (live from its worker, else its last
     checkpoint) are used: 404 `not_found` for an unknown run, 409 `no_state` when it has no
@@ -46,7 +50,8 @@ async def explain(
     while the server computes as many heavy requests as it takes."""
     doc = graph_doc(body.graph, settings)
     inputs = body.inputs or None
-    feeds, _, cost = await asyncio.to_thread(prepare, doc, inputs, "explain", settings)
+    answer = "explain_update" if body.update is not None else "explain"
+    feeds, _, cost = await asyncio.to_thread(prepare, doc, inputs, answer, settings)
     trained = run = None
     if body.run_id is not None:
         row = await load_run(store, body.run_id)
@@ -59,5 +64,10 @@ async def explain(
                 "explain once it has started",
             )
         run = {"id": body.run_id, "step": trained["step"], "normalized": trained["normalized"]}
-    args = (doc, feeds, body.seed, settings.max_tensor_bytes, trained, run)
+    options = {
+        "sample": body.sample,
+        "training": body.training,
+        "update": body.update.model_dump() if body.update else None,
+    }
+    args = (doc, feeds, body.seed, settings.max_tensor_bytes, trained, run, options)
     return json_bytes(await pool.run(heavy.explain, *args, cost=cost))

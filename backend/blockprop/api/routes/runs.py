@@ -167,8 +167,6 @@ async def resume_run(
     exactly; that is admitted as a new run is: `queued` while the pool has no room.
     Answers once the run is `running` (or queued)."""
     row = await _controlled(store, run_id, token)
-    if row.status == "interrupted":
-        runs.check_client(client)
     await runs.resume(row, client=client)
     return await _reread(store, run_id, runs)
 

@@ -89,8 +89,7 @@ async def stream(
     await ws.accept()
 
     channel = runs.hub.channel(run_id, row.last_seq)
-    if run_id not in runs.live:
-        await _prime_finished(channel, store, row)
+    await runs.prime(channel, row)
 
     state = {"can_control": can_control}
 
@@ -136,31 +135,6 @@ async def stream(
         code = 1000 if reason in (None, "closed") else 1008
         with contextlib.suppress(Exception):
             await asyncio.wait_for(ws.close(code=code, reason=(reason or "")[:120]), 1.0)
-
-
-async def _prime_finished(channel: Channel, store: Store, row: Any) -> None:
-    """A channel for a run that is not live: its final status, snapshot and boundary."""
-    if channel.status_frame is None:
-        channel.publish_status(
-            orjson.dumps(
-                {
-                    "type": "status",
-                    "status": row.status,
-                    "live": row.live,
-                    "reason": row.reason,
-                    "step": row.step,
-                    "epoch": row.epoch,
-                    "diverged_node": row.diverged_node,
-                    "error": row.error,
-                }
-            ).decode()
-        )
-    if channel.snapshot is None:
-        snap, boundary = await asyncio.to_thread(store.last_snapshot, row.id)
-        if snap:
-            channel.publish_snapshot(snap.decode())
-        if boundary:
-            channel.publish_boundary(boundary.decode())
 
 
 async def _receive(

@@ -28,13 +28,17 @@ from blockprop.api.schemas.datasets import (
 )
 from blockprop.api.schemas.examples import Example, ExampleSummary
 from blockprop.api.schemas.explain import (
+    ExplainBatch,
     ExplainConsumer,
     ExplainFeed,
     ExplainNode,
     ExplainOutput,
+    ExplainParamUpdate,
     ExplainRequest,
     ExplainResult,
     ExplainRun,
+    ExplainUpdate,
+    ExplainUpdateResult,
 )
 from blockprop.api.schemas.graphs import (
     SPIRAL_GRAPH,
@@ -99,6 +103,14 @@ from blockprop.api.schemas.stream import (
     StreamSnapshot,
     StreamStatus,
     TensorSummary,
+)
+from blockprop.api.schemas.teaching import (
+    JacobianMatrix,
+    JacobianRequest,
+    JacobianResult,
+    LandscapeAxis,
+    LandscapeRequest,
+    LandscapeResult,
 )
 
 __all__ = [
@@ -176,6 +188,16 @@ __all__ = [
     "ExplainNode",
     "ExplainRun",
     "ExplainResult",
+    "ExplainBatch",
+    "ExplainParamUpdate",
+    "ExplainUpdate",
+    "ExplainUpdateResult",
+    "JacobianRequest",
+    "JacobianMatrix",
+    "JacobianResult",
+    "LandscapeAxis",
+    "LandscapeRequest",
+    "LandscapeResult",
     "ExplainPosition",
     "SessionView",
     "SessionCreate",

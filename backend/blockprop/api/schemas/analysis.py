@@ -31,6 +31,11 @@ class EvaluateRequest(Request):
     )
     seed: int = Field(default=0, ge=0, description="seed for parameter initialisation")
     backward: bool = Field(default=True, description="also compute gradients")
+    training: bool = Field(
+        default=False,
+        description="the training-mode forward: dropout on (masks drawn from `seed`), batch "
+        "norm on the batch's statistics (moving its running statistics)",
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -51,7 +56,9 @@ class EvaluateResult(Reply):
     values: dict[str, Any] = Field(description="every node's value, batch axis first")
     grads: dict[str, Any] = Field(description="dL/d(node value) for every node")
     param_grads: dict[str, dict[str, Any]] = Field(description="dL/dparameter by node and name")
-    state: dict[str, dict[str, Any]] = Field(description="the parameters used, by node and name")
+    state: dict[str, dict[str, Any]] = Field(
+        description="the parameters used and the buffers (running statistics), by node and name"
+    )
 
 
 class GradcheckRequest(EvaluateRequest):

@@ -11,14 +11,38 @@ from blockprop.api.schemas.graphs import SPIRAL_GRAPH, Graph
 from blockprop.api.schemas.runs import InputNormalization
 
 
+class ExplainUpdate(Request):
+    """One step of an optimiser after the explained batch (the training settings' names)."""
+
+    optimizer: Literal["sgd", "momentum", "adam"] = "sgd"
+    lr: float = Field(default=0.1, gt=0, le=1e6)
+    momentum: float = Field(default=0.9, ge=0, lt=1)
+    nesterov: bool = False
+    beta1: float = Field(default=0.9, ge=0, lt=1)
+    beta2: float = Field(default=0.999, ge=0, lt=1)
+    eps: float = Field(default=1e-8, gt=0, le=1)
+
+
 class ExplainRequest(Request):
-    """One sample through a graph, node by node (the classroom's explain mode)."""
+    """One sample, or a mini-batch of P ≤ 16, through a graph, node by node."""
 
     graph: Graph
     inputs: dict[str, Any] = Field(
         default_factory=dict,
-        description="a batch of one sample by input/target id; missing feeds get defaults "
+        description="a batch of 1 to 16 samples by input/target id; missing feeds get defaults "
         "(inputs uniform in [-1, 1], float targets in [0, 1], class labels 0)",
+    )
+    sample: int = Field(
+        default=0, ge=0, lt=16, description="which of the samples `nodes` walk node by node"
+    )
+    training: bool = Field(
+        default=False,
+        description="run as a training step: dropout draws its mask (shown in the node's `env`)",
+    )
+    update: ExplainUpdate | None = Field(
+        default=None,
+        description="add one step of this optimiser (from a fresh state) with the batch's "
+        "mean gradient: its formula and the numbers, per parameter",
     )
     seed: int = Field(default=0, ge=0, description="seed for parameter initialisation")
     run_id: str | None = Field(
@@ -119,8 +143,40 @@ class ExplainRun(Reply):
     )
 
 
+class ExplainBatch(Reply):
+    size: int = Field(description="P, the number of samples")
+    sample: int = Field(description="the sample `nodes` walk")
+    training: bool = Field(description="dropout ran as in a training step")
+    param_grads: dict[str, dict[str, Any]] = Field(
+        description="∂C_p/∂w of each sample p, by node and name (P rows each)"
+    )
+
+
+class ExplainParamUpdate(Reply):
+    before: Any
+    grad: Any = Field(description="∂L/∂w, the batch's mean gradient")
+    after: Any
+    state: dict[str, Any] = Field(description="the optimiser's state after the step (v, m…)")
+
+
+class ExplainUpdateResult(Reply):
+    method: Literal["sgd", "momentum", "nesterov", "adam"]
+    formula: str = Field(description="the update in LaTeX, as the optimiser computes it")
+    lr: float
+    hyper: dict[str, Any] = Field(description="the optimiser's other settings")
+    params: dict[str, dict[str, ExplainParamUpdate]]
+
+
 class ExplainResult(Reply):
-    loss: float | None = Field(description="C for this sample (the sum of the costs)")
+    loss: float | None = Field(
+        description="L = (1/P) Σ_p C_p, the mean of `costs` (with one sample, C); null when "
+        "the graph has no cost"
+    )
+    costs: list[float | None] = Field(
+        default_factory=list, description="C_p of each sample (the sum of its costs)"
+    )
+    batch: ExplainBatch | None = None
+    update: ExplainUpdateResult | None = None
     order: list[str] = Field(description="node ids in topological order")
     blocks: list[ExplainBlock] = Field(
         default_factory=list, description="module instances as whole blocks, parents first"
@@ -129,7 +185,9 @@ class ExplainResult(Reply):
     inputs: dict[str, Any] = Field(description="the sample fed (defaults filled in), batch of 1")
     nodes: list[ExplainNode] = Field(description="in topological order")
     state: dict[str, dict[str, Any]] = Field(description="parameters by node and name")
-    param_grads: dict[str, dict[str, Any]] = Field(description="dC/dparameter by node and name")
+    param_grads: dict[str, dict[str, Any]] = Field(
+        description="∂L/∂w by node and name: the mean of the samples' ∂C_p/∂w"
+    )
     run: ExplainRun | None = Field(
         default=None,
         description="with `run_id`: the run, the step of its parameters, and the normalisation "

@@ -63,5 +63,11 @@ class OpSpec(Reply):
     params: list[OpParam]
     parameters: list[OpTrainable]
     differentiable: bool
+    notation: Literal["observed", "trainable", "fixed", "function", "cost"] = Field(
+        default="function",
+        description="how the notes draw it: observed data (shaded circle), a trainable "
+        "variable (a parameter node), a fixed value (a constant: not data), a function block "
+        "or a cost",
+    )
     formula: OpFormula
     explain: OpExplain = Field(default_factory=OpExplain)

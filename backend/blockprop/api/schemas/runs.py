@@ -147,14 +147,22 @@ class RunCreated(RunRead):
 
 class MetricPoint(Reply):
     """One training step. The last step of an epoch also has `train_loss` and, on evaluation
-    epochs, `test_loss` and (classification) `accuracy`."""
+    epochs, `full_loss`, `test_loss` and (classification) `accuracy`."""
 
     step: int = Field(description="steps counted from 1")
     epoch: int = Field(description="the 1-based epoch the step belongs to")
     loss: float | None = Field(description="the batch loss (null if not finite)")
     lr: float
     grad_norm: float | None = None
-    train_loss: float | None = None
+    train_loss: float | None = Field(
+        default=None,
+        description="the epoch's mean of batch losses (the parameters moved meanwhile)",
+    )
+    full_loss: float | None = Field(
+        default=None,
+        description="on evaluation epochs: L(S, w), the loss on the whole training split with "
+        "the parameters at the epoch's end (dropout off; L1/L2 penalties are not part of it)",
+    )
     test_loss: float | None = None
     accuracy: float | None = None
     t: float | None = Field(default=None, description="Unix time the worker recorded it")

@@ -201,6 +201,23 @@ _BUILTINS: dict[str, Builtin] = {
             synthetic.plane,
         ),
         Builtin(
+            "order",
+            "A before B (sequences)",
+            "classification",
+            synthetic.SEQ_LEN * synthetic.SEQ_VOCAB,
+            2,
+            f"Sequences of {synthetic.SEQ_LEN} one-hot tokens out of {synthetic.SEQ_VOCAB}, "
+            "holding one token A and one token B among random fillers: class 1 when A comes "
+            "before B. Order decides, not which tokens occur: a toy task for attention "
+            "(use normalize: false to keep the one-hot codes).",
+            (
+                _n(1000, 20_000),
+                Param("noise", "float", 0.0, 0.0, 0.5, "fraction of flipped labels"),
+            ),
+            synthetic.order,
+            input_shape=(synthetic.SEQ_LEN, synthetic.SEQ_VOCAB),
+        ),
+        Builtin(
             "images",
             "Tiny images 3×10×20",
             "classification",

@@ -128,3 +128,26 @@ def images(
     scale = 1.0 + 0.2 * rng.standard_normal((n, 1))
     x = protos[y] * scale + noise * rng.standard_normal((n, protos.shape[1]))
     return x, y, {}
+
+
+#: the "A before B" sequences: their length, vocabulary size and the two marked tokens
+SEQ_LEN, SEQ_VOCAB, TOKEN_A, TOKEN_B = 8, 6, 0, 1
+
+
+def order(n: int, noise: float, rng: Rng) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Sequences of SEQ_LEN one-hot tokens (features: SEQ_LEN × SEQ_VOCAB): one token A, one
+    token B, the rest random fillers; label 1 when A comes before B. Only the order of two
+    tokens decides, which a bag of tokens cannot see: a toy task for attention (with a
+    causal mask). ``noise`` flips that fraction of the labels."""
+    y = _labels(n, 2)
+    tokens = rng.integers(2, SEQ_VOCAB, (n, SEQ_LEN))
+    first = rng.integers(0, SEQ_LEN - 1, n)  # two distinct positions, first < second
+    second = first + 1 + (rng.random(n) * (SEQ_LEN - 1 - first)).astype(np.int64)
+    rows = np.arange(n)
+    tokens[rows, first] = np.where(y == 1, TOKEN_A, TOKEN_B)
+    tokens[rows, second] = np.where(y == 1, TOKEN_B, TOKEN_A)
+    x = np.eye(SEQ_VOCAB)[tokens].reshape(n, SEQ_LEN * SEQ_VOCAB)
+    if noise > 0:
+        flip = rng.random(n) < noise
+        y = np.where(flip, 1 - y, y)
+    return x, y, {}

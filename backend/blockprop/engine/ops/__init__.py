@@ -6,9 +6,37 @@ tests): nothing else needs to change.
 """
 
 from .. import registry
-from . import activations, arith, costs, linear, shape, variables
+from . import (
+    activations,
+    arith,
+    conv,
+    costs,
+    embedding,
+    layout,
+    linear,
+    marks,
+    more_math,
+    norm,
+    pooling,
+    shape,
+    variables,
+)
 
-FAMILIES = (variables, linear, arith, activations, shape, costs)
+FAMILIES = (
+    variables,
+    linear,
+    arith,
+    more_math,
+    activations,
+    shape,
+    layout,
+    costs,
+    marks,
+    conv,
+    pooling,
+    norm,
+    embedding,
+)
 
 for _family in FAMILIES:
     for _op in _family.OPS:

@@ -59,7 +59,21 @@ def log_softmax(x, out=None):
     return r
 
 
-def _softmax_forward(x, out):
+def _causal_shape(x, causal):
+    _vector(x)
+    if causal:
+        expect(len(x) >= 2, "x", "a [queries, keys] matrix of scores for a causal mask", x)
+    return x
+
+
+def future(shape) -> np.ndarray:
+    """The causal mask of a [queries, keys] matrix: True where key j comes after query i."""
+    return np.triu(np.ones(shape[-2:], bool), 1)
+
+
+def _softmax_forward(x, causal, out):
+    if causal:  # masked scores weigh exp(-inf) = 0; each row keeps its diagonal
+        x = np.where(future(x.shape), -np.inf, x)
     r = np.subtract(x, x.max(axis=-1, keepdims=True), out=out)
     np.exp(r, out=r)
     r /= r.sum(axis=-1, keepdims=True)
@@ -93,19 +107,35 @@ def _dropout_forward(x, mask, p, training, rng, out):
     return np.multiply(x, mask, out=out)
 
 
+def _softmax_torch(pt, x, causal):
+    if not causal:
+        return f"torch.softmax({x}, dim=-1)"
+    q, k = pt.shapes["x"][-2:]
+    mask = f"torch.ones({q}, {k}, dtype=torch.bool, device={x}.device).triu(1)"
+    return f"torch.softmax({x}.masked_fill({mask}, -torch.inf), dim=-1)"
+
+
+def _softmax_onnx(ox, x, causal):
+    if causal:
+        x = ox.op("Add", x, ox.const(np.where(future(ox.shapes["x"]), -np.inf, 0.0), "mask"))
+    return ox.op("Softmax", x, axis=-1)
+
+
 OPS = [
     OpDef(
         name="relu",
         label="ReLU",
         category="function",
-        doc="Rectified linear unit: y = max(0, x).",
+        doc="Rectified linear unit: z = max(0, x); ReLU′(0) = 0.",
         inputs=[("x", "input")],
         shape=_same,
         forward=lambda x, out: np.maximum(x, 0, out=out),
         vjp={"x": _relu_vjp},
         formula={
-            "forward": r"y = \max(0, x)",
-            "backward": r"\frac{\partial C}{\partial x} = g \odot [x > 0]",
+            "forward": r"z = \max(0, x)",
+            "backward": r"\frac{\partial C}{\partial x} = g \odot [x > 0]"
+            r"\ (\mathrm{ReLU}^\prime(0) = 0)"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\max(0, @x)",
@@ -119,16 +149,17 @@ OPS = [
         name="leaky_relu",
         label="Leaky ReLU",
         category="function",
-        doc="Leaky ReLU: y = x for x > 0, slope · x otherwise.",
+        doc="Leaky ReLU: z = x for x > 0, slope · x otherwise (the slope at 0 too).",
         inputs=[("x", "input")],
         params=[Param("slope", "float", 0.01, min=0.0, max=1.0, doc="slope for x < 0")],
         shape=_same,
         forward=_leaky_forward,
         vjp={"x": _leaky_vjp},
         formula={
-            "forward": r"y = \begin{cases} x & x > 0 \\ \alpha x & x \le 0 \end{cases}",
+            "forward": r"z = \begin{cases} x & x > 0 \\ \alpha x & x \le 0 \end{cases}",
             "backward": r"\frac{\partial C}{\partial x} = g \odot "
-            r"\begin{cases} 1 & x > 0 \\ \alpha & x \le 0 \end{cases}",
+            r"\begin{cases} 1 & x > 0 \\ \alpha & x \le 0 \end{cases}"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\max(@x,\ @slope\, @x)",
@@ -149,8 +180,9 @@ OPS = [
         forward=lambda x, out: np.tanh(x, out=out),
         vjp={"x": _tanh_vjp},
         formula={
-            "forward": r"y = \tanh x",
-            "backward": r"\frac{\partial C}{\partial x} = g \odot (1 - y^2)",
+            "forward": r"z = \tanh x",
+            "backward": r"\frac{\partial C}{\partial x} = g \odot (1 - z^2)"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\tanh(@x)",
@@ -170,8 +202,9 @@ OPS = [
         forward=sigmoid,
         vjp={"x": _sigmoid_vjp},
         formula={
-            "forward": r"y = \sigma(x) = \frac{1}{1 + e^{-x}}",
-            "backward": r"\frac{\partial C}{\partial x} = g \odot y (1 - y)",
+            "forward": r"z = \sigma(x) = \frac{1}{1 + e^{-x}}",
+            "backward": r"\frac{\partial C}{\partial x} = g \odot z \odot (1 - z)"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\sigma(@x)",
@@ -185,22 +218,37 @@ OPS = [
         name="softmax",
         label="Softmax",
         category="function",
-        doc="Softmax over the last axis: positive outputs that sum to 1.",
+        doc="Softmax over the last axis: positive outputs that sum to 1. With causal, "
+        "entry (i, j) of a [queries, keys] matrix of scores is left out for j > i "
+        "(attention to the past only).",
         inputs=[("x", "scores")],
-        shape=_vector,
+        params=[
+            Param(
+                "causal",
+                "bool",
+                False,
+                doc="mask scores (i, j) with j > i over the last two axes (output 0 there)",
+            )
+        ],
+        shape=_causal_shape,
         forward=_softmax_forward,
         vjp={"x": _softmax_vjp},
         formula={
-            "forward": r"y_i = \frac{e^{x_i}}{\sum_j e^{x_j}}",
-            "backward": r"\frac{\partial C}{\partial x} = y \odot (g - \langle g, y \rangle)",
+            "forward": r"z_i = \frac{e^{x_i}}{\sum_j e^{x_j}}",
+            "backward": r"\frac{\partial C}{\partial x} = z \odot (g - \langle g, z \rangle)"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\mathrm{softmax}(@x)",
             "x": r"@ans \odot (@g - \langle @g, @ans \rangle)",
         },
-        torch="torch.softmax({x}, dim=-1)",
-        onnx=lambda ox, x: ox.op("Softmax", x, axis=-1),
-        samples=VECTOR_SAMPLES,
+        torch=_softmax_torch,
+        onnx=_softmax_onnx,
+        samples=[
+            *VECTOR_SAMPLES,
+            Sample({"x": (3, 3)}, {"causal": True}),
+            Sample({"x": (2, 3, 4)}, {"causal": True}),
+        ],
     ),
     OpDef(
         name="log_softmax",
@@ -212,8 +260,9 @@ OPS = [
         forward=lambda x, out: log_softmax(x, out),
         vjp={"x": _log_softmax_vjp},
         formula={
-            "forward": r"y_i = x_i - \log \sum_j e^{x_j}",
-            "backward": r"\frac{\partial C}{\partial x} = g - \mathrm{softmax}(x) \sum_i g_i",
+            "forward": r"z_i = x_i - \log \sum_j e^{x_j}",
+            "backward": r"\frac{\partial C}{\partial x} = g - \mathrm{softmax}(x) \sum_i g_i"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"@x - \log \textstyle\sum_j \exp({@x}_j)",
@@ -237,8 +286,9 @@ OPS = [
         forward=_dropout_forward,
         vjp={"x": lambda g, mask, out: np.multiply(g, mask, out=out)},
         formula={
-            "forward": r"y = \frac{m \odot x}{1 - p},\ m_i \sim \mathrm{Bernoulli}(1 - p)",
-            "backward": r"\frac{\partial C}{\partial x} = \frac{m \odot g}{1 - p}",
+            "forward": r"z = \frac{m \odot x}{1 - p},\ m_i \sim \mathrm{Bernoulli}(1 - p)",
+            "backward": r"\frac{\partial C}{\partial x} = \frac{m \odot g}{1 - p}"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"@mask \odot @x",

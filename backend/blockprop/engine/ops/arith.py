@@ -83,13 +83,13 @@ OPS = [
     _binary(
         "add",
         "Add",
-        "Sum of two inputs: y = a + b.",
+        "Sum of two inputs: z = a + b.",
         lambda a, b, out: np.add(a, b, out=out),
         {"a": lambda g: g, "b": lambda g: g},
         {
-            "forward": r"y = a + b",
+            "forward": r"z = a + b",
             "backward": r"\frac{\partial C}{\partial a} = g,\quad "
-            r"\frac{\partial C}{\partial b} = g",
+            r"\frac{\partial C}{\partial b} = g,\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": "@a + @b",
@@ -102,13 +102,13 @@ OPS = [
     _binary(
         "subtract",
         "Subtract",
-        "Difference of two inputs: y = a − b.",
+        "Difference of two inputs: z = a − b.",
         lambda a, b, out: np.subtract(a, b, out=out),
         {"a": lambda g: g, "b": lambda g, out: np.negative(g, out=out)},
         {
-            "forward": r"y = a - b",
+            "forward": r"z = a - b",
             "backward": r"\frac{\partial C}{\partial a} = g,\quad "
-            r"\frac{\partial C}{\partial b} = -g",
+            r"\frac{\partial C}{\partial b} = -g,\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": "@a - @b",
@@ -121,16 +121,16 @@ OPS = [
     _binary(
         "multiply",
         "Multiply",
-        "Elementwise product: y = a ⊙ b.",
+        "Elementwise product: z = a ⊙ b.",
         lambda a, b, out: np.multiply(a, b, out=out),
         {
             "a": lambda g, b, out: np.multiply(g, b, out=out),
             "b": lambda g, a, out: np.multiply(g, a, out=out),
         },
         {
-            "forward": r"y = a \odot b",
+            "forward": r"z = a \odot b",
             "backward": r"\frac{\partial C}{\partial a} = g \odot b,\quad "
-            r"\frac{\partial C}{\partial b} = g \odot a",
+            r"\frac{\partial C}{\partial b} = g \odot a,\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"@a \odot @b",
@@ -143,16 +143,19 @@ OPS = [
     _binary(
         "max",
         "Max",
-        "Elementwise maximum of two inputs; the gradient goes to the larger one (to a on a tie).",
+        "Elementwise maximum of two inputs: z = max(a, b); the gradient goes to the larger one "
+        "(a tie sends it to the first input, a).",
         lambda a, b, out: np.maximum(a, b, out=out),
         {
             "a": lambda g, a, b, out: np.multiply(g, a >= b, out=out),
             "b": lambda g, a, b, out: np.multiply(g, a < b, out=out),
         },
         {
-            "forward": r"y = \max(a, b)",
+            "forward": r"z = \max(a, b)",
             "backward": r"\frac{\partial C}{\partial a} = g \odot [a \ge b],\quad "
-            r"\frac{\partial C}{\partial b} = g \odot [a < b]",
+            r"\frac{\partial C}{\partial b} = g \odot [a < b]"
+            r"\ (\text{a tie } a = b \text{ sends } g \text{ to } a)"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\max(@a, @b)",
@@ -175,12 +178,14 @@ OPS = [
         forward=_duplicate,
         vjp={"x": lambda g, out: np.add(g[0], g[1], out=out)},
         formula={
-            "forward": r"y_1 = x,\quad y_2 = x",
-            "backward": r"\frac{\partial C}{\partial x} = g_1 + g_2",
+            "forward": r"z_1 = x,\quad z_2 = x",
+            "backward": r"\frac{\partial C}{\partial x} = g_1 + g_2"
+            r",\quad g_i = \frac{\partial C}{\partial z_i}",
         },
         explain={
             "forward": "@x",
             "x": "@g.y1 + @g.y2",
+            "symbols": {"ans.y1": "z_1", "ans.y2": "z_2"},
         },
         torch=lambda x: (x, x),  # the exporter gives each copy a tensor of its own
         onnx=lambda x: (x, x),
@@ -189,10 +194,14 @@ OPS = [
     _unary(
         "square",
         "Square",
-        "Elementwise square: y = x².",
+        "Elementwise square: z = x².",
         lambda x, out: np.square(x, out=out),
         _square_vjp,
-        {"forward": r"y = x^2", "backward": r"\frac{\partial C}{\partial x} = 2\, x\, g"},
+        {
+            "forward": r"z = x^2",
+            "backward": r"\frac{\partial C}{\partial x} = 2\, x\, g"
+            r",\quad g = \frac{\partial C}{\partial z}",
+        },
         explain={
             "forward": r"@x \odot @x",
             "x": r"2\, @x \odot @g",
@@ -203,10 +212,14 @@ OPS = [
     _unary(
         "exp",
         "Exp",
-        "Elementwise exponential: y = eˣ.",
+        "Elementwise exponential: z = eˣ.",
         lambda x, out: np.exp(x, out=out),
         lambda g, ans, out: np.multiply(g, ans, out=out),
-        {"forward": r"y = e^{x}", "backward": r"\frac{\partial C}{\partial x} = g\, e^{x}"},
+        {
+            "forward": r"z = e^{x}",
+            "backward": r"\frac{\partial C}{\partial x} = g\, e^{x}"
+            r",\quad g = \frac{\partial C}{\partial z}",
+        },
         explain={
             "forward": r"\exp(@x)",
             "x": r"@g \odot @ans",
@@ -217,10 +230,14 @@ OPS = [
     _unary(
         "log",
         "Log",
-        "Elementwise natural logarithm: y = ln x (x > 0).",
+        "Elementwise natural logarithm: z = ln x (x > 0).",
         lambda x, out: np.log(x, out=out),
         lambda g, x, out: np.divide(g, x, out=out),
-        {"forward": r"y = \ln x", "backward": r"\frac{\partial C}{\partial x} = g / x"},
+        {
+            "forward": r"z = \ln x",
+            "backward": r"\frac{\partial C}{\partial x} = g / x"
+            r",\quad g = \frac{\partial C}{\partial z}",
+        },
         explain={
             "forward": r"\ln(@x)",
             "x": r"@g \oslash @x",

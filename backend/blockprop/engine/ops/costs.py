@@ -154,7 +154,7 @@ def _l1_grad(g, y, target, out, sign):
 
 
 def _pair(name):
-    return [(name, "prediction"), ("target", "desired output")]
+    return [(name, "prediction ȳ"), ("target", "desired output y")]
 
 
 # -- export (PyTorch source, ONNX nodes): see registry.check_export
@@ -202,7 +202,8 @@ OPS = [
         name="squared_error",
         label="Squared error",
         category="cost",
-        doc="Squared Euclidean distance between prediction and target: C = ‖y − ȳ‖².",
+        doc="Squared Euclidean distance between the prediction ȳ and the desired output y: "
+        "C(y, ȳ) = ‖ȳ − y‖².",
         inputs=_pair("y"),
         scratch={"diff": lambda y: y},
         shape=_same_as_y,
@@ -212,9 +213,10 @@ OPS = [
             "target": lambda g, diff, out: _se_grad(g, diff, out, -2.0),
         },
         formula={
-            "forward": r"C = \lVert y - \bar y \rVert^2",
-            "backward": r"\frac{\partial C}{\partial y} = 2 (y - \bar y)\, g,\quad "
-            r"\frac{\partial C}{\partial \bar y} = -2 (y - \bar y)\, g",
+            "forward": r"C(y, \bar y) = \lVert \bar y - y \rVert^2",
+            "backward": r"\frac{\partial C}{\partial \bar y} = 2 (\bar y - y)\, g,\quad "
+            r"\frac{\partial C}{\partial y} = -2 (\bar y - y)\, g"
+            r",\quad g = \frac{\partial C}{\partial c}",
         },
         explain={
             "forward": r"\lVert @y - @target \rVert^2",
@@ -223,8 +225,8 @@ OPS = [
             "symbols": {
                 "ans": "c",
                 "g": r"\frac{\partial C}{\partial c}",
-                "target": r"\bar y",
-                "y": "y",
+                "target": "y",
+                "y": r"\bar y",
             },
         },
         torch=lambda pt, y, target: pt.sum_sample(f"({y} - {target}) ** 2", "y"),
@@ -235,7 +237,8 @@ OPS = [
         name="mse",
         label="Mean squared error",
         category="cost",
-        doc="Mean over the sample's elements of the squared difference: C = ‖y − ȳ‖² / n.",
+        doc="Mean over the sample's elements of the squared difference between the prediction "
+        "ȳ and the desired output y: C(y, ȳ) = ‖ȳ − y‖² / n.",
         inputs=_pair("y"),
         scratch={"diff": lambda y: y},
         shape=_same_as_y,
@@ -245,15 +248,21 @@ OPS = [
             "target": lambda g, diff, out: _se_grad(g, diff, out, -2.0 / _n(diff)),
         },
         formula={
-            "forward": r"C = \frac{1}{n} \lVert y - \bar y \rVert^2",
-            "backward": r"\frac{\partial C}{\partial y} = \frac{2}{n} (y - \bar y)\, g,\quad "
-            r"\frac{\partial C}{\partial \bar y} = -\frac{2}{n} (y - \bar y)\, g",
+            "forward": r"C(y, \bar y) = \frac{1}{n} \lVert \bar y - y \rVert^2",
+            "backward": r"\frac{\partial C}{\partial \bar y} = \frac{2}{n} (\bar y - y)\, g,\quad "
+            r"\frac{\partial C}{\partial y} = -\frac{2}{n} (\bar y - y)\, g"
+            r",\quad g = \frac{\partial C}{\partial c}",
         },
         explain={
             "forward": r"\tfrac{1}{n} \lVert @y - @target \rVert^2",
             "y": r"\tfrac{2}{n}\, (@y - @target)\, @g",
             "target": r"-\tfrac{2}{n}\, (@y - @target)\, @g",
-            "symbols": {"ans": "c", "g": r"\frac{\partial C}{\partial c}", "target": r"\bar y"},
+            "symbols": {
+                "ans": "c",
+                "g": r"\frac{\partial C}{\partial c}",
+                "target": "y",
+                "y": r"\bar y",
+            },
         },
         torch=lambda pt, y, target: pt.sum_sample(f"({y} - {target}) ** 2", "y", mean=True),
         onnx=lambda ox, y, target: _se_onnx(ox, y, target, mean=True),
@@ -265,7 +274,10 @@ OPS = [
         category="cost",
         doc="Softmax cross-entropy from logits, with an integer class label or a "
         "one-hot / probability vector as target. Computed stably (log-sum-exp).",
-        inputs=[("logits", "class scores"), ("target", "class label or distribution", "any")],
+        inputs=[
+            ("logits", "class scores z (the prediction is ȳ = softmax(z))"),
+            ("target", "desired class label or distribution y", "any"),
+        ],
         scratch={"probs": lambda logits: logits},
         shape=_ce_shape,
         forward=_ce_forward,
@@ -274,9 +286,10 @@ OPS = [
             "target": lambda g, logits, out: _neg_times(log_softmax(logits), g, out),
         },
         formula={
-            "forward": r"C = -\sum_k \bar y_k \log \mathrm{softmax}(z)_k "
-            r"= -z_{\bar y} + \log \sum_k e^{z_k}",
-            "backward": r"\frac{\partial C}{\partial z} = (\mathrm{softmax}(z) - \bar y)\, g",
+            "forward": r"C(y, \bar y) = -\sum_k y_k \log \bar y_k "
+            r"= -z_y + \log \sum_k e^{z_k},\quad \bar y = \mathrm{softmax}(z)",
+            "backward": r"\frac{\partial C}{\partial z} = (\bar y - y)\, g"
+            r",\quad g = \frac{\partial C}{\partial c}",
         },
         explain={
             "forward": r"\log \textstyle\sum_k \exp({@logits}_k) - {@logits}_{@target}",
@@ -285,7 +298,7 @@ OPS = [
             "symbols": {
                 "ans": "c",
                 "g": r"\frac{\partial C}{\partial c}",
-                "target": r"\bar y",
+                "target": "y",
                 "logits": "z",
                 "probs": r"\mathrm{softmax}(z)",
             },
@@ -306,13 +319,14 @@ OPS = [
         category="cost",
         doc="Negative log-probability of the true class, from log-probabilities "
         "(e.g. a log-softmax) and an integer label.",
-        inputs=[("logp", "log-probabilities"), ("target", "class label", "int")],
+        inputs=[("logp", "log-probabilities log ȳ"), ("target", "desired class label y", "int")],
         shape=_nll_shape,
         forward=lambda logp, target, out: np.negative(logp[K.rows(len(logp)), target], out=out),
         vjp={"logp": _nll_dlogp},
         formula={
-            "forward": r"C = -\log p_{\bar y}",
-            "backward": r"\frac{\partial C}{\partial \log p_k} = -[k = \bar y]\, g",
+            "forward": r"C(y, \bar y) = -\log \bar y_y",
+            "backward": r"\frac{\partial C}{\partial \log \bar y_k} = -[k = y]\, g"
+            r",\quad g = \frac{\partial C}{\partial c}",
         },
         explain={
             "forward": "-{@logp}_{@target}",
@@ -320,8 +334,8 @@ OPS = [
             "symbols": {
                 "ans": "c",
                 "g": r"\frac{\partial C}{\partial c}",
-                "target": r"\bar y",
-                "logp": r"\log p",
+                "target": "y",
+                "logp": r"\log \bar y",
             },
         },
         torch='F.nll_loss({logp}, {target}, reduction="none")',
@@ -334,7 +348,10 @@ OPS = [
         category="cost",
         doc="Binary cross-entropy from logits, summed over the sample's elements; targets "
         "in [0, 1]. Computed stably.",
-        inputs=[("logits", "scores (before a sigmoid)"), ("target", "desired probability")],
+        inputs=[
+            ("logits", "scores z before a sigmoid (the prediction is ȳ = σ(z))"),
+            ("target", "desired probability y"),
+        ],
         shape=lambda logits, target: _same_as_y(logits, target),
         forward=_bce_forward,
         vjp={
@@ -342,9 +359,10 @@ OPS = [
             "target": lambda g, logits, out: _neg_times(logits, g, out),
         },
         formula={
-            "forward": r"C = \sum_i \max(z_i, 0) - z_i \bar y_i + \log(1 + e^{-|z_i|})",
-            "backward": r"\frac{\partial C}{\partial z} = (\sigma(z) - \bar y)\, g,\quad "
-            r"\frac{\partial C}{\partial \bar y} = -z\, g",
+            "forward": r"C(y, \bar y) = -\sum_i y_i \log \bar y_i + (1 - y_i) \log(1 - \bar y_i) "
+            r"= \sum_i \max(z_i, 0) - z_i y_i + \log(1 + e^{-|z_i|})",
+            "backward": r"\frac{\partial C}{\partial z} = (\sigma(z) - y)\, g,\quad "
+            r"\frac{\partial C}{\partial y} = -z\, g,\quad g = \frac{\partial C}{\partial c}",
         },
         explain={
             "forward": r"\textstyle\sum_i \max({@logits}_i, 0) - {@logits}_i {@target}_i "
@@ -354,7 +372,7 @@ OPS = [
             "symbols": {
                 "ans": "c",
                 "g": r"\frac{\partial C}{\partial c}",
-                "target": r"\bar y",
+                "target": "y",
                 "logits": "z",
             },
         },
@@ -371,10 +389,10 @@ OPS = [
         name="hinge",
         label="Hinge",
         category="cost",
-        doc="Hinge loss for targets in {−1, +1}: C = Σ max(0, 1 − ȳ y).",
+        doc="Hinge loss for desired outputs y in {−1, +1}: C(y, ȳ) = Σ max(0, 1 − y ȳ).",
         inputs=[
-            ("y", "prediction"),
-            Port("target", "desired output, −1 or +1", binary_labels="signs"),
+            ("y", "prediction ȳ"),
+            Port("target", "desired output y, −1 or +1", binary_labels="signs"),
         ],
         shape=_same_as_y,
         forward=_hinge_forward,
@@ -383,14 +401,21 @@ OPS = [
             "target": lambda g, y, target, out: _hinge_grad(g, y, target, out, False),
         },
         formula={
-            "forward": r"C = \sum_i \max(0, 1 - \bar y_i y_i)",
-            "backward": r"\frac{\partial C}{\partial y} = -\bar y\, [\bar y y < 1]\, g",
+            "forward": r"C(y, \bar y) = \sum_i \max(0, 1 - y_i \bar y_i)",
+            "backward": r"\frac{\partial C}{\partial \bar y} = -y \odot [y \bar y < 1]\, g,\quad "
+            r"\frac{\partial C}{\partial y} = -\bar y \odot [y \bar y < 1]\, g"
+            r"\ (\text{none at the kink } y \bar y = 1),\quad g = \frac{\partial C}{\partial c}",
         },
         explain={
             "forward": r"\textstyle\sum_i \max(0,\ 1 - {@target}_i {@y}_i)",
             "y": r"-@target \odot [@target \odot @y < 1]\, @g",
             "target": r"-@y \odot [@target \odot @y < 1]\, @g",
-            "symbols": {"ans": "c", "g": r"\frac{\partial C}{\partial c}", "target": r"\bar y"},
+            "symbols": {
+                "ans": "c",
+                "g": r"\frac{\partial C}{\partial c}",
+                "target": "y",
+                "y": r"\bar y",
+            },
         },
         # relu, not clamp: no gradient at the kink (y ȳ = 1), like the engine
         torch=lambda pt, y, target: pt.sum_sample(f"torch.relu(1 - {y} * {target})", "y"),
@@ -404,7 +429,8 @@ OPS = [
         name="l1",
         label="L1",
         category="cost",
-        doc="Sum of absolute differences: C = ‖y − ȳ‖₁.",
+        doc="Sum of absolute differences between the prediction ȳ and the desired output y: "
+        "C(y, ȳ) = ‖ȳ − y‖₁.",
         inputs=_pair("y"),
         shape=_same_as_y,
         forward=lambda y, target, out: K.sum_sample(np.abs(y - target), out),
@@ -413,14 +439,20 @@ OPS = [
             "target": lambda g, y, target, out: _l1_grad(g, y, target, out, -1),
         },
         formula={
-            "forward": r"C = \sum_i |y_i - \bar y_i|",
-            "backward": r"\frac{\partial C}{\partial y} = \operatorname{sign}(y - \bar y)\, g",
+            "forward": r"C(y, \bar y) = \sum_i |\bar y_i - y_i|",
+            "backward": r"\frac{\partial C}{\partial \bar y} = \operatorname{sign}(\bar y - y)\, g"
+            r"\ (\operatorname{sign} 0 = 0),\quad g = \frac{\partial C}{\partial c}",
         },
         explain={
             "forward": r"\textstyle\sum_i |{@y}_i - {@target}_i|",
             "y": r"\operatorname{sign}(@y - @target)\, @g",
             "target": r"-\operatorname{sign}(@y - @target)\, @g",
-            "symbols": {"ans": "c", "g": r"\frac{\partial C}{\partial c}", "target": r"\bar y"},
+            "symbols": {
+                "ans": "c",
+                "g": r"\frac{\partial C}{\partial c}",
+                "target": "y",
+                "y": r"\bar y",
+            },
         },
         torch=lambda pt, y, target: pt.sum_sample(f"({y} - {target}).abs()", "y"),
         onnx=lambda ox, y, target: ox.sum_sample(ox.op("Abs", ox.op("Sub", y, target)), "y"),

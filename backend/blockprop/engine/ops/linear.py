@@ -64,21 +64,27 @@ def _mm(A, Bm, out3):
     return np.matmul(A, Bm, out=out3)
 
 
-def _matmul_forward(a, b, out):
+def _matmul_forward(a, b, scale, out):
     A, Bm = _as3(a, b)
     out3 = None if out is None else out.reshape(A.shape[0], A.shape[1], Bm.shape[2])
     r = _mm(A, Bm, out3)
+    if scale is not None:
+        r *= scale
     return r.reshape(a.shape[:-1] + b.shape[2:]) if out is None else out
 
 
-def _matmul_da(g, a, b, out):
+def _matmul_da(g, a, b, scale, out):
+    if scale is not None:
+        g = g * scale
     A, Bm = _as3(a, b)
     g3 = g.reshape(A.shape[0], A.shape[1], Bm.shape[2])
     r = np.matmul(g3, Bm.transpose(0, 2, 1), out=None if out is None else out.reshape(A.shape))
     return r.reshape(a.shape) if out is None else out
 
 
-def _matmul_db(g, a, b, out):
+def _matmul_db(g, a, b, scale, out):
+    if scale is not None:
+        g = g * scale
     A, Bm = _as3(a, b)
     g3 = g.reshape(A.shape[0], A.shape[1], Bm.shape[2])
     r = np.matmul(A.transpose(0, 2, 1), g3, out=None if out is None else out.reshape(Bm.shape))
@@ -143,6 +149,16 @@ def _matmul_equation(shapes):
     return f"b{a},b{b}->b{a[:-1]}{b[1:]}"
 
 
+def _matmul_torch(pt, a, b, scale):
+    y = f'torch.einsum("{_matmul_equation(pt.shapes)}", {a}, {b})'
+    return y if scale is None else f"{y} * {scale!r}"
+
+
+def _matmul_onnx(ox, a, b, scale):
+    y = ox.op("Einsum", a, b, equation=_matmul_equation(ox.shapes))
+    return y if scale is None else ox.op("Mul", y, ox.const(scale, "scale"))
+
+
 def _sqd_onnx(ox, x, P):
     d = ox.op("Sub", ox.op("Unsqueeze", x, ox.ints([1])), P)
     return ox.reduce("ReduceSum", ox.op("Mul", d, d), [-1])
@@ -153,7 +169,7 @@ OPS = [
         name="linear",
         label="Linear",
         category="function",
-        doc="Weighted sum plus bias: y = W x + b, with W shaped out × in. Applies to the "
+        doc="Weighted sum plus bias: z = W x + b, with W shaped out × in. Applies to the "
         "last axis of x.",
         inputs=[("x", "input features (…, in)")],
         params=[
@@ -189,9 +205,10 @@ OPS = [
         torch=_linear_torch,
         onnx=_linear_onnx,
         formula={
-            "forward": r"y = W x + b",
+            "forward": r"z = W x + b",
             "backward": r"\frac{\partial C}{\partial x} = W^\top g,\quad "
-            r"\frac{\partial C}{\partial W} = g\, x^\top,\quad \frac{\partial C}{\partial b} = g",
+            r"\frac{\partial C}{\partial W} = g\, x^\top,\quad \frac{\partial C}{\partial b} = g"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"@W\, @x@[ + @b@]",
@@ -210,28 +227,41 @@ OPS = [
         label="MatMul",
         category="function",
         doc="Matrix product a b of two per-sample vectors or matrices (a: [m, n] or [n]; "
-        "b: [n, p] or [n]).",
+        "b: [n, p] or [n]), optionally times a scale s (1/√d in scaled dot-product "
+        "attention).",
         inputs=[("a", "left factor"), ("b", "right factor")],
+        params=[
+            Param(
+                "scale",
+                "float",
+                None,
+                nullable=True,
+                doc="multiply the product by this (e.g. 1/√d for attention); null: 1",
+            )
+        ],
         shape=_matmul_shape,
         forward=_matmul_forward,
         vjp={"a": _matmul_da, "b": _matmul_db},
-        torch=lambda pt, a, b: f'torch.einsum("{_matmul_equation(pt.shapes)}", {a}, {b})',
-        onnx=lambda ox, a, b: ox.op("Einsum", a, b, equation=_matmul_equation(ox.shapes)),
+        torch=_matmul_torch,
+        onnx=_matmul_onnx,
         formula={
-            "forward": r"y = a\, b",
-            "backward": r"\frac{\partial C}{\partial a} = g\, b^\top,\quad "
-            r"\frac{\partial C}{\partial b} = a^\top g",
+            "forward": r"z = s\, a\, b",
+            "backward": r"\frac{\partial C}{\partial a} = s\, g\, b^\top,\quad "
+            r"\frac{\partial C}{\partial b} = s\, a^\top g,\quad "
+            r"g = \frac{\partial C}{\partial z}",
         },
         explain={
-            "forward": r"@a\, @b",
-            "a": r"@g\, @b^\top",
-            "b": r"@a^\top @g",
+            "forward": r"@[@scale\, @]@a\, @b",
+            "a": r"@[@scale\, @]@g\, @b^\top",
+            "b": r"@[@scale\, @]@a^\top @g",
+            "symbols": {"scale": "s"},
         },
         samples=[
             Sample({"a": (2, 3), "b": (3, 4)}),
             Sample({"a": (3,), "b": (3, 2)}),
             Sample({"a": (2, 3), "b": (3,)}),
             Sample({"a": (3,), "b": (3,)}),
+            Sample({"a": (4, 3), "b": (3, 4)}, {"scale": 0.5}),
         ],
     ),
     OpDef(
@@ -239,7 +269,7 @@ OPS = [
         label="Squared distance",
         category="function",
         doc="Squared Euclidean distance from x to each row P_j of a trainable matrix of "
-        "prototypes: y_j = ‖x − P_j‖² (nearest-neighbour and RBF models).",
+        "prototypes: z_j = ‖x − P_j‖² (nearest-neighbour and RBF models).",
         inputs=[("x", "a vector")],
         params=[
             Param("rows", "int", None, min=1, required=True, doc="number of prototypes"),
@@ -260,9 +290,10 @@ OPS = [
         torch="(({x}[:, None, :] - {P}) ** 2).sum(-1)",
         onnx=_sqd_onnx,
         formula={
-            "forward": r"y_j = \lVert x - P_j \rVert^2",
+            "forward": r"z_j = \lVert x - P_j \rVert^2",
             "backward": r"\frac{\partial C}{\partial x} = 2 \sum_j g_j (x - P_j),\quad "
-            r"\frac{\partial C}{\partial P_j} = -2\, g_j (x - P_j)",
+            r"\frac{\partial C}{\partial P_j} = -2\, g_j (x - P_j)"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\big(\lVert @x - {@P}_j \rVert^2\big)_j",
@@ -285,8 +316,8 @@ OPS = [
         torch="torch.argmin({x}, dim=-1)",
         onnx=lambda ox, x: ox.op("ArgMin", x, axis=-1, keepdims=0),
         formula={
-            "forward": r"y = \arg\min_j x_j",
-            "backward": r"\text{none: } y \text{ is piecewise constant}",
+            "forward": r"z = \arg\min_j x_j",
+            "backward": r"\text{none: } z \text{ is piecewise constant}",
         },
         explain={
             "forward": r"\arg\min_j {@x}_j",

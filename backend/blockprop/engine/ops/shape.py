@@ -150,8 +150,9 @@ OPS = [
         forward=_sum_forward,
         vjp={"x": _spread},
         formula={
-            "forward": r"y = \sum_i x_i",
-            "backward": r"\frac{\partial C}{\partial x_i} = g",
+            "forward": r"z = \sum_i x_i",
+            "backward": r"\frac{\partial C}{\partial x_i} = g"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\textstyle\sum_i {@x}_i",
@@ -176,8 +177,9 @@ OPS = [
         forward=lambda x, axis, out: _sum_forward(x, axis, out, 1.0 / _count(x, axis)),
         vjp={"x": lambda g, x, axis, out: _spread(g, x, axis, out, 1.0 / _count(x, axis))},
         formula={
-            "forward": r"y = \frac{1}{n} \sum_i x_i",
-            "backward": r"\frac{\partial C}{\partial x_i} = \frac{g}{n}",
+            "forward": r"z = \frac{1}{n} \sum_i x_i",
+            "backward": r"\frac{\partial C}{\partial x_i} = \frac{g}{n}"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\tfrac{1}{n} \textstyle\sum_i {@x}_i",
@@ -201,9 +203,9 @@ OPS = [
             "b": lambda g, a, axis, out: _concat_part(g, a, axis, out, False),
         },
         formula={
-            "forward": r"y = \begin{bmatrix} a \\ b \end{bmatrix}",
+            "forward": r"z = \begin{bmatrix} a \\ b \end{bmatrix}",
             "backward": r"\frac{\partial C}{\partial a} = g_{1:n_a},\quad "
-            r"\frac{\partial C}{\partial b} = g_{n_a+1:}",
+            r"\frac{\partial C}{\partial b} = g_{n_a+1:},\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\begin{bmatrix} @a \\ @b \end{bmatrix}",
@@ -227,8 +229,9 @@ OPS = [
         forward=_reshape_to,
         vjp={"x": _reshape_back},
         formula={
-            "forward": r"y = \operatorname{vec}(x)",
-            "backward": r"\frac{\partial C}{\partial x} = \operatorname{vec}^{-1}(g)",
+            "forward": r"z = \operatorname{vec}(x)",
+            "backward": r"\frac{\partial C}{\partial x} = \operatorname{vec}^{-1}(g)"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\operatorname{vec}(@x)",
@@ -252,8 +255,9 @@ OPS = [
         forward=_reshape_forward,
         vjp={"x": _reshape_back},
         formula={
-            "forward": r"y = \operatorname{reshape}(x)",
-            "backward": r"\frac{\partial C}{\partial x} = \operatorname{reshape}^{-1}(g)",
+            "forward": r"z = \operatorname{reshape}(x)",
+            "backward": r"\frac{\partial C}{\partial x} = \operatorname{reshape}^{-1}(g)"
+            r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\operatorname{reshape}(@x)",

@@ -48,13 +48,20 @@ OPS = [
         forward=None,
         params=[
             Param("shape", "shape", [1], doc=SHAPE_DOC),
-            Param("dtype", "str", "float", choices=("float",), doc="inputs are real numbers"),
+            Param(
+                "dtype",
+                "str",
+                "float",
+                choices=("float", "int"),
+                doc="real numbers, or integer ids (for an embedding)",
+            ),
         ],
         shape=_static_shape,
         dtype=lambda dtype: dtype,
         formula={
             "forward": r"x = x^{(p)} \quad \text{(sample } p \text{ of the data)}",
-            "backward": r"\frac{\partial C}{\partial x} = \sum_{\text{uses}} g",
+            "backward": r"\frac{\partial C}{\partial x} = \sum_{u \in \text{uses}} g_u"
+            r",\quad g_u = \text{what use } u \text{ sends back}",
         },
         torch=lambda pt: pt.fed,
         onnx=lambda ox: ox.fed,
@@ -64,7 +71,8 @@ OPS = [
         name="target",
         label="Target",
         category="variable",
-        doc="An observed desired output ȳ: real values, or integer class labels "
+        doc="An observed desired output y (the model's prediction is ȳ): real values, or "
+        "integer class labels "
         "(dtype int, shape []).",
         source="target",
         forward=None,
@@ -81,8 +89,9 @@ OPS = [
         shape=_static_shape,
         dtype=lambda dtype: dtype,
         formula={
-            "forward": r"\bar y = \bar y^{(p)} \quad \text{(sample } p \text{ of the data)}",
-            "backward": r"\frac{\partial C}{\partial \bar y} = \sum_{\text{uses}} g",
+            "forward": r"y = y^{(p)} \quad \text{(sample } p \text{ of the data)}",
+            "backward": r"\frac{\partial C}{\partial y} = \sum_{u \in \text{uses}} g_u"
+            r",\quad g_u = \text{what use } u \text{ sends back}",
         },
         torch=lambda pt: pt.fed,
         onnx=lambda ox: ox.fed,
@@ -113,7 +122,8 @@ OPS = [
         shape=_static_shape,
         formula={
             "forward": r"w^{(p)} = w \quad \text{for every sample } p",
-            "backward": r"\frac{\partial L}{\partial w} = \sum_p g^{(p)}",
+            "backward": r"\frac{\partial L}{\partial w} = \frac{1}{P} \sum_p g^{(p)}"
+            r",\quad g^{(p)} = \frac{\partial C^{(p)}}{\partial w^{(p)}}",
         },
         explain={
             "forward": "@value",
@@ -132,7 +142,7 @@ OPS = [
         params=[Param("value", "tensor", 1.0, doc="a number or nested list of numbers")],
         forward=_constant_forward,
         shape=_constant_shape,
-        formula={"forward": r"y = c", "backward": r"\text{(not trained)}"},
+        formula={"forward": r"z = c", "backward": r"\text{(not trained)}"},
         explain={
             "forward": "@value",
         },

@@ -28,7 +28,9 @@ optimisation step), `control` (run, pause, resume, stop, live settings), `evalua
   `grad_norm` is the L2 norm of the loss gradient over all trainable parameters (before
   regularisation). The last step of an epoch also carries `train_loss` (the mean of the
   epoch's batch losses) and, every `eval_every` epochs and at the end of training,
-  `test_loss` and, for classification, `accuracy` on the test split (`test_loss` is absent
+  `full_loss` (L(S, w): the loss on the whole training split with the parameters as they
+  are then, dropout off, regularisation not included), `test_loss` and, for
+  classification, `accuracy` on the test split (`test_loss` is absent
   when the test split is empty; `accuracy` is then measured on the training split).
 - **Divergence**: a non-finite loss or gradient stops training with status `diverged`; the
   step is not counted, `diverged_node` is the first node in topological order holding a

@@ -21,6 +21,10 @@ class Checkpoints:
     """The checkpoint side of a `Trainer` (a mixin): `save_checkpoint()` and
     `from_checkpoint()`."""
 
+    def _buffer_items(self) -> list[tuple[str, str]]:
+        """(node, name) of every buffer (running statistics), in the plan's order."""
+        return [(nid, name) for nid, bufs in self.plan.buffers.items() for name in bufs]
+
     def save_checkpoint(self) -> bytes:
         """Parameters, optimiser state, counters, live settings and generator states as an
         .npz (no pickle: `np.load(allow_pickle=False)` reads it)."""
@@ -37,6 +41,8 @@ class Checkpoints:
                 "shuffle_rng": self._shuffle_rng.bit_generator.state,
                 "dropout_rng": self._dropout_rng.bit_generator.state,
                 "params": [f"{nid}/{name}" for nid, name in self.param_keys],
+                # non-trainable state (running statistics), restored like the parameters
+                "buffers": [f"{nid}/{name}" for nid, name in self._buffer_items()],
                 "status": self.status.value,
                 # not needed to resume (the dataset is rebuilt): read by whoever explains a
                 # raw sample with these parameters
@@ -48,6 +54,8 @@ class Checkpoints:
             }
             for (nid, name), arr in zip(self.param_keys, self._params, strict=True):
                 arrays[f"param/{nid}/{name}"] = arr
+            for nid, name in self._buffer_items():
+                arrays[f"buffer/{nid}/{name}"] = self.plan.buffers[nid][name]
             for k, v in self.optimizer.state_dict().items():
                 arrays[f"optim/{k}"] = v
             buf = io.BytesIO()
@@ -85,12 +93,17 @@ class Checkpoints:
                     f"{getattr(config, key)!r}: resuming exactly needs the same value"
                 )
         state: dict[str, dict[str, np.ndarray]] = {}
-        for key in meta["params"]:
-            nid, name = key.split("/", 1)
+        for key in meta["params"]:  # node ids may hold "/" (module instances); names never
+            nid, name = key.rsplit("/", 1)
             state.setdefault(nid, {})[name] = arrays[f"param/{key}"]
+        for key in meta.get("buffers", []):  # running statistics (batch norm)
+            nid, name = key.rsplit("/", 1)
+            state.setdefault(nid, {})[name] = arrays[f"buffer/{key}"]
         t = cls(doc, dataset, config, state=state, hold_on_divergence=hold_on_divergence)
         if [f"{nid}/{name}" for nid, name in t.param_keys] != meta["params"]:
             raise ValueError("the checkpoint's parameters do not match this graph")
+        if [f"{nid}/{name}" for nid, name in t._buffer_items()] != meta.get("buffers", []):
+            raise ValueError("the checkpoint's running statistics do not match this graph")
         if t.dataset.n_train != len(arrays["perm"]):
             raise ValueError("the checkpoint was made with a different training set size")
         for p, key in zip(t._params, meta["params"], strict=True):

@@ -26,6 +26,16 @@ class Evaluation:
             plan = self._eval_plans[b] = self.plan.clone(b, grads="params")
         return plan
 
+    def eval_plan(self, b: int) -> Plan:
+        """A plan for ``b`` samples sharing the trained parameters but no training buffers
+        (cached): e.g. to evaluate the loss at parameters set by hand (the landscape)."""
+        return self._eval_plan(b)
+
+    def training_split(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The training split as the graph is fed it: ``(x, y)``, normalised and shaped for
+        the input and target nodes (``input_id``, ``target_id``; y is None without one)."""
+        return self._x["train"], self._y["train"] if self.target_id is not None else None
+
     def _predict(self, values: np.ndarray) -> np.ndarray:
         """Class predictions from the output node's values (batch first)."""
         v = values.reshape(values.shape[0], -1)
@@ -80,6 +90,10 @@ class Evaluation:
             point["test_loss"] = ev["loss"]
         if "accuracy" in ev:
             point["accuracy"] = ev["accuracy"]
+        # L(S, w): the whole training split with the parameters as they are now, beside the
+        # epoch's mean of batch losses (`train_loss`, taken while the parameters moved)
+        train = ev if not self.dataset.n_test else self._evaluate_split("train")
+        point["full_loss"] = train.get("loss")
 
     def evaluate(self) -> dict[str, Any]:
         """Loss (and accuracy for classification) on the train and test splits, with dropout

@@ -179,12 +179,24 @@ class Feeds:
 
     def _prepare_data(self) -> None:
         ds = self.dataset
+        # an input of integer ids (an embedding's) takes the data as whole numbers
+        dtype = self.plan.values[self.input_id].dtype
+        if dtype.kind == "i":
+            for x in (ds.x_train, ds.x_test):
+                if not np.array_equal(x, np.round(x)) or (x.size and x.min() < 0):
+                    raise bad_feed(
+                        f"input node '{self.input_id}' takes integer ids, but dataset "
+                        f"'{ds.name}' has other values (turn normalisation off for ids)",
+                        [self.input_id],
+                    )
         self._x = {
             "train": np.ascontiguousarray(
-                ds.x_train.reshape((ds.n_train, *self.input_shape)), dtype=self.dtype
+                ds.x_train.reshape((ds.n_train, *self.input_shape)),
+                dtype=dtype if dtype.kind == "i" else self.dtype,
             ),
             "test": np.ascontiguousarray(
-                ds.x_test.reshape((ds.n_test, *self.input_shape)), dtype=self.dtype
+                ds.x_test.reshape((ds.n_test, *self.input_shape)),
+                dtype=dtype if dtype.kind == "i" else self.dtype,
             ),
         }
         self._y = {"train": self._targets(ds.y_train), "test": self._targets(ds.y_test)}

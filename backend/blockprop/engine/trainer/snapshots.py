@@ -167,9 +167,13 @@ class Snapshots:
         return {self.input_id: {"mean": norm.mean.tolist(), "std": norm.std.tolist()}}
 
     def state(self) -> dict[str, dict[str, list]]:
-        """Trained parameters as nested lists, for a graph document's "state"."""
+        """Trained parameters and buffers (running statistics) as nested lists, for a graph
+        document's "state"."""
         with self._lock:
             out: dict[str, dict[str, list]] = {}
             for (nid, name), arr in zip(self.param_keys, self._params, strict=True):
                 out.setdefault(nid, {})[name] = arr.astype(np.float64).tolist()
+            for nid, bufs in self.plan.buffers.items():
+                for name, arr in bufs.items():
+                    out.setdefault(nid, {})[name] = arr.astype(np.float64).tolist()
             return out

@@ -99,6 +99,8 @@ class Trainer(Feeds, Steps, Control, Evaluation, Snapshots, Checkpoints):
                 live += list(flat_state.values())
             else:
                 live += [a for arrs in self.optimizer.state.values() for a in arrs]
+        # running statistics move with the parameters: a diverged step puts them back too
+        live += [a for bufs in self.plan.buffers.values() for a in bufs.values()]
         self._backup_pairs = [(a.copy(), a) for a in live]
         self._backup_t = self.optimizer.t
         self._lr_epoch = -1  # epoch whose rates are cached in _lr_now, _l1_now, _l2_now
