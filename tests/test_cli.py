@@ -218,7 +218,6 @@ def test_graph_that_does_not_fit_the_data_exits_1(capsys, graph_file):
     ("argv", "words"),
     [
         (["--epochs", "2"], "--dataset NAME or --data FILE"),
-        (["--dataset", "spiral", "--lr", "-1"], "lr must be"),
         (["--dataset", "spiral", "--data", "x.csv"], "cannot be combined"),
         (["--data", "x.txt"], "expected a .csv or .npz"),
     ],
@@ -235,6 +234,11 @@ def test_argparse_errors_exit_2(capsys):
     with pytest.raises(SystemExit) as e:
         main(["train", "spiral", "--optimizer", "lbfgs"])
     assert e.value.code == 2
+    # each flag is checked against its setting's declared bounds, naming the setting
+    with pytest.raises(SystemExit) as e:
+        main(["train", "spiral", "--lr", "-1"])
+    assert e.value.code == 2
+    assert "lr must be a number > 0" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         main(["serve", "--help"])  # serve is still there
     assert e.value.code == 0

@@ -417,8 +417,8 @@ export interface paths {
         /**
          * Update Run
          * @description Change settings while the run is live (training, paused, or held after diverging):
-         *     `lr`, `momentum`, `l1`, `l2` (from the next step on) and `speed` (steps per second at
-         *     most). The stored config records them.
+         *     the settings marked `x-live` in TrainConfig (`lr`, `momentum`, `l1`, `l2`, … from the
+         *     next step on; `speed`, steps per second at most). The stored config records them.
          */
         patch: operations["update_run_api_runs__run_id__patch"];
         trace?: never;
@@ -678,28 +678,50 @@ export interface components {
         /** ClientSet */
         ClientSet: {
             /**
+             * test every (epochs)
+             * @description epochs between test-set evaluations
+             * @default null
+             */
+            eval_every?: number | null;
+            /**
              * L1
+             * @description L1 penalty: adds l1·sign(W) to the weights' gradient
              * @default null
              */
             l1?: number | null;
             /**
+             * L1 from epoch
+             * @description first epoch (0-based) with L1 on
+             * @default null
+             */
+            l1_start?: number | null;
+            /**
              * L2
+             * @description L2 penalty (weight decay): adds l2·W to the weights' gradient
              * @default null
              */
             l2?: number | null;
             /**
-             * Lr
+             * L2 from epoch
+             * @description first epoch (0-based) with L2 on
+             * @default null
+             */
+            l2_start?: number | null;
+            /**
+             * learning rate
+             * @description learning rate (step size); can change while the run trains
              * @default null
              */
             lr?: number | null;
             /**
-             * Momentum
+             * momentum
+             * @description fraction of the previous update kept (optimizer momentum)
              * @default null
              */
             momentum?: number | null;
             /**
-             * Speed
-             * @description steps per second at most (0: as fast as it goes)
+             * speed (steps/s)
+             * @description steps per second at most, to watch it learn (0: as fast as it goes)
              * @default null
              */
             speed?: number | null;
@@ -2008,6 +2030,8 @@ export interface components {
          *     }
          */
         Graph: {
+            /** @description what it trains on (a run's `dataset`) */
+            dataset?: components["schemas"]["DatasetSpec"] | null;
             /**
              * Description
              * @default
@@ -2021,6 +2045,13 @@ export interface components {
             /** Nodes */
             nodes: components["schemas"]["Node"][];
             /**
+             * Normalization
+             * @description input node id → the training data's per-feature mean and std (set once trained): a raw sample becomes `(x - mean) / std` before it meets `state`
+             */
+            normalization?: {
+                [key: string]: components["schemas"]["InputNormalization"];
+            } | null;
+            /**
              * State
              * @description trained parameters by node and name (nested lists)
              */
@@ -2029,6 +2060,8 @@ export interface components {
                     [key: string]: unknown;
                 };
             } | null;
+            /** @description how it trains (a run's `train`; left-out settings: default) */
+            train?: components["schemas"]["TrainConfig"] | null;
             /**
              * Version
              * @default 1
@@ -2225,8 +2258,6 @@ export interface components {
             mean: number[];
             /** Std */
             std: number[];
-        } & {
-            [key: string]: unknown;
         };
         /**
          * Load
@@ -2662,7 +2693,8 @@ export interface components {
          *     }
          */
         RunCreate: {
-            dataset: components["schemas"]["DatasetSpec"];
+            /** @description what to train on (left out: the graph document's `dataset`) */
+            dataset?: components["schemas"]["DatasetSpec"] | null;
             /** @description an inline graph (trained instead of the stored one) */
             graph?: components["schemas"]["Graph"] | null;
             /**
@@ -2681,13 +2713,8 @@ export interface components {
              * @default false
              */
             paused?: boolean;
-            /**
-             * Train
-             * @description the training config (TrainConfig): epochs, batch_size, optimizer, lr, …
-             */
-            train?: {
-                [key: string]: unknown;
-            };
+            /** @description the training config (left out: the graph document's `train`); settings left out take their default */
+            train?: components["schemas"]["TrainConfig"] | null;
         };
         /** RunCreated */
         RunCreated: {
@@ -2872,20 +2899,47 @@ export interface components {
         };
         /**
          * RunUpdate
-         * @description Settings that can change while a run trains.
+         * @description Settings that can change while a run trains (`x-live` in TrainConfig); give at least one.
          */
         RunUpdate: {
-            /** L1 */
+            /**
+             * test every (epochs)
+             * @description epochs between test-set evaluations
+             */
+            eval_every?: number | null;
+            /**
+             * L1
+             * @description L1 penalty: adds l1·sign(W) to the weights' gradient
+             */
             l1?: number | null;
-            /** L2 */
+            /**
+             * L1 from epoch
+             * @description first epoch (0-based) with L1 on
+             */
+            l1_start?: number | null;
+            /**
+             * L2
+             * @description L2 penalty (weight decay): adds l2·W to the weights' gradient
+             */
             l2?: number | null;
-            /** Lr */
+            /**
+             * L2 from epoch
+             * @description first epoch (0-based) with L2 on
+             */
+            l2_start?: number | null;
+            /**
+             * learning rate
+             * @description learning rate (step size); can change while the run trains
+             */
             lr?: number | null;
-            /** Momentum */
+            /**
+             * momentum
+             * @description fraction of the previous update kept (optimizer momentum)
+             */
             momentum?: number | null;
             /**
-             * Speed
-             * @description steps per second at most (0: as fast as it goes)
+             * speed (steps/s)
+             * @description steps per second at most, to watch it learn (0: as fast as it goes)
              */
             speed?: number | null;
         };
@@ -3271,6 +3325,171 @@ export interface components {
             std?: number | null;
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * TrainConfig
+         * @description The training config: every setting with its type, bounds and default (left out: the default). Unknown settings are refused (422 `bad_config`).
+         */
+        TrainConfig: {
+            /**
+             * batch size
+             * @description samples per step; null: the whole training set (full-batch gradient descent), 1: SGD, k: mini-batch
+             */
+            batch_size?: number | null;
+            /**
+             * β₁
+             * @description Adam: decay of the gradient's running mean
+             * @default 0.9
+             */
+            beta1?: number;
+            /**
+             * β₂
+             * @description Adam: decay of the squared gradient's running mean
+             * @default 0.999
+             */
+            beta2?: number;
+            /**
+             * decay
+             * @description schedule inv_t: lr / (1 + decay · epoch)
+             * @default 0.01
+             */
+            decay?: number;
+            /**
+             * dropout
+             * @description overrides every dropout node's rate; null: as drawn
+             */
+            dropout?: number | null;
+            /**
+             * dtype
+             * @description the engine's floating-point precision
+             * @default float32
+             * @enum {string}
+             */
+            dtype?: "float32" | "float64";
+            /**
+             * epochs
+             * @description passes over the training set
+             * @default 100
+             */
+            epochs?: number;
+            /**
+             * eps
+             * @description Adam: added to the denominator
+             * @default 1e-8
+             */
+            eps?: number;
+            /**
+             * test every (epochs)
+             * @description epochs between test-set evaluations
+             * @default 1
+             */
+            eval_every?: number;
+            /**
+             * decay factor γ
+             * @description schedules step and exponential: lr is multiplied by γ at each decay
+             * @default 0.5
+             */
+            gamma?: number;
+            /**
+             * input
+             * @description the input node fed the dataset's x (left out: the only input node)
+             */
+            input?: string | null;
+            /**
+             * L1
+             * @description L1 penalty: adds l1·sign(W) to the weights' gradient
+             * @default 0
+             */
+            l1?: number;
+            /**
+             * L1 from epoch
+             * @description first epoch (0-based) with L1 on
+             * @default 0
+             */
+            l1_start?: number;
+            /**
+             * L2
+             * @description L2 penalty (weight decay): adds l2·W to the weights' gradient
+             * @default 0
+             */
+            l2?: number;
+            /**
+             * L2 from epoch
+             * @description first epoch (0-based) with L2 on
+             * @default 0
+             */
+            l2_start?: number;
+            /**
+             * learning rate
+             * @description learning rate (step size); can change while the run trains
+             * @default 0.1
+             */
+            lr?: number;
+            /**
+             * max_steps
+             * @description stop (status done) after this many steps in total; null: after the epochs
+             */
+            max_steps?: number | null;
+            /**
+             * momentum
+             * @description fraction of the previous update kept (optimizer momentum)
+             * @default 0.9
+             */
+            momentum?: number;
+            /**
+             * Nesterov
+             * @description look-ahead momentum (optimizer momentum)
+             * @default false
+             */
+            nesterov?: boolean;
+            /**
+             * optimizer
+             * @description how a step uses the gradient
+             * @default sgd
+             * @enum {string}
+             */
+            optimizer?: "sgd" | "momentum" | "adam";
+            /**
+             * output
+             * @description the prediction node, for accuracy and the decision boundary (left out: the cost's other input)
+             */
+            output?: string | null;
+            /**
+             * lr schedule
+             * @description the learning rate over the epochs
+             * @default constant
+             * @enum {string}
+             */
+            schedule?: "constant" | "step" | "exponential" | "inv_t" | "cosine";
+            /**
+             * seed
+             * @description seed of the initial weights, shuffling and dropout masks
+             * @default 0
+             */
+            seed?: number;
+            /**
+             * shuffle
+             * @description reshuffle the training set every epoch (mini-batch and SGD)
+             * @default true
+             */
+            shuffle?: boolean;
+            /**
+             * speed (steps/s)
+             * @description steps per second at most, to watch it learn (0: as fast as it goes)
+             * @default 0
+             */
+            speed?: number;
+            /**
+             * every (epochs)
+             * @description schedule step: epochs between decays
+             * @default 10
+             */
+            step_size?: number;
+            /**
+             * target
+             * @description the target node fed the dataset's y (left out: the only target node)
+             */
+            target?: string | null;
         };
         /** ValidationIssue */
         ValidationIssue: {

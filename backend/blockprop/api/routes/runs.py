@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from blockprop.api.deps import ClientKey, EditToken, RunsDep, SettingsDep, StoreDep, graph_doc
 from blockprop.api.errors import ApiError, not_found
 from blockprop.api.schemas import (
+    DatasetSpec,
     RunCreate,
     RunCreated,
     RunMetrics,
@@ -71,6 +72,24 @@ def run_read(row: RunRow, runs: RunManager | None = None) -> dict[str, Any]:
     }
 
 
+def experiment_of(doc: dict[str, Any], body: RunCreate) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The dataset and training config a run uses: the body's, else the graph document's
+    (the experiment travels with the graph). No dataset anywhere: 422 `invalid_request`."""
+    if body.dataset is not None:
+        dataset = body.dataset.model_dump()
+    elif isinstance(doc.get("dataset"), dict):
+        dataset = DatasetSpec.model_validate(doc["dataset"]).model_dump()
+    else:
+        raise ApiError(
+            422, "invalid_request", "give `dataset`: the graph document names none to train on"
+        )
+    if body.train is not None:
+        train = body.train.model_dump(exclude_unset=True)
+    else:
+        train = dict(doc.get("train") or {})
+    return dataset, train
+
+
 async def load_run(store: Store, run_id: str) -> RunRow:
     row = await asyncio.to_thread(store.get_run, run_id)
     if row is None:
@@ -110,11 +129,12 @@ async def create_run(
         doc = graph.doc
     if body.graph is not None:
         doc = graph_doc(body.graph, settings)
+    dataset, train = experiment_of(doc, body)
     row, token = await runs.create(
         doc=doc,
         graph_id=body.graph_id,
-        dataset=body.dataset.model_dump(),
-        train=body.train,
+        dataset=dataset,
+        train=train,
         name=body.name,
         paused=body.paused,
         client=client,
@@ -199,13 +219,15 @@ async def update_run(
     run_id: str, body: RunUpdate, store: StoreDep, runs: RunsDep, token: EditToken
 ):
     """Change settings while the run is live (training, paused, or held after diverging):
-    `lr`, `momentum`, `l1`, `l2` (from the next step on) and `speed` (steps per second at
-    most). The stored config records them."""
+    the settings marked `x-live` in TrainConfig (`lr`, `momentum`, `l1`, `l2`, … from the
+    next step on; `speed`, steps per second at most). The stored config records them."""
     row = await _controlled(store, run_id, token)
     values = body.model_dump(exclude_none=True)
     if not values:
         raise ApiError(
-            422, "invalid_request", "nothing to change: give lr, momentum, l1, l2 or speed"
+            422,
+            "invalid_request",
+            f"nothing to change: give one of {', '.join(RunUpdate.model_fields)}",
         )
     await runs.set(run_id, values)
     await asyncio.to_thread(store.update_run, run_id, config={**row.config, **values})

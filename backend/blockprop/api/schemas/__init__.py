@@ -69,7 +69,6 @@ from blockprop.api.schemas.runs import (
     RunState,
     RunStatus,
     RunStep,
-    RunUpdate,
 )
 from blockprop.api.schemas.sessions import (
     ExplainPosition,
@@ -100,6 +99,7 @@ from blockprop.api.schemas.stream import (
     StreamStatus,
     TensorSummary,
 )
+from blockprop.api.schemas.train import RunUpdate, TrainConfig
 
 __all__ = [
     "Request",
@@ -142,6 +142,7 @@ __all__ = [
     "DatasetSpec",
     "RunCreate",
     "RunUpdate",
+    "TrainConfig",
     "RunStep",
     "LIVE_DOC",
     "RunRead",

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field
 
 from blockprop.api.schemas.common import Reply, Request
+from blockprop.api.schemas.datasets import DatasetSpec, InputNormalization
+from blockprop.api.schemas.train import TrainConfig
 
 # The id pattern is checked by the engine, which names the node in its error (bad_id).
 NodeId = Annotated[
@@ -49,6 +51,18 @@ class Graph(Request):
     nodes: list[Node]
     state: dict[str, dict[str, Any]] | None = Field(
         default=None, description="trained parameters by node and name (nested lists)"
+    )
+    # The experiment travels with the graph (all optional; the engine ignores them).
+    dataset: DatasetSpec | None = Field(
+        default=None, description="what it trains on (a run's `dataset`)"
+    )
+    train: TrainConfig | None = Field(
+        default=None, description="how it trains (a run's `train`; left-out settings: default)"
+    )
+    normalization: dict[str, InputNormalization] | None = Field(
+        default=None,
+        description="input node id → the training data's per-feature mean and std (set once "
+        "trained): a raw sample becomes `(x - mean) / std` before it meets `state`",
     )
 
     model_config = ConfigDict(json_schema_extra={"examples": [SPIRAL_GRAPH]})

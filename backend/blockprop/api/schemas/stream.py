@@ -13,8 +13,8 @@ from blockprop.api.schemas.runs import (
     QueuePlace,
     RunRead,
     RunStatus,
-    RunUpdate,
 )
+from blockprop.api.schemas.train import RunUpdate
 
 # Not request or response bodies: the JSON frames of WS /api/runs/{id}/stream, documented
 # here so the OpenAPI document (and the frontend's generated types) include them.
