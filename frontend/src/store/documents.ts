@@ -2,6 +2,7 @@ import { ApiError, api, editTokens, knownGraphs } from "../api/client";
 import type { GraphDoc } from "../api/types";
 import { useTrain } from "../train/store";
 import { type LoadOptions, useEditor } from "./editor";
+import { experimentDoc, restoreExperiment } from "./experiment";
 import { readDraft, writeDraft } from "./sync";
 import { useUi } from "./ui";
 
@@ -25,6 +26,7 @@ const describe = (err: unknown) =>
 
 function load(doc: GraphDoc, opts: LoadOptions) {
   const dangling = useEditor.getState().loadDoc(doc, opts);
+  restoreExperiment(doc);
   if (dangling.length) notify("error", `Dropped links to missing nodes: ${dangling.join(", ")}`);
 }
 
@@ -112,7 +114,7 @@ export function newGraph() {
 
 export async function saveGraph() {
   const s = useEditor.getState();
-  const doc = s.toDoc();
+  const doc = experimentDoc();
   const token = s.graphId ? editTokens.get(s.graphId) : null;
   try {
     if (s.graphId && token) {
@@ -173,7 +175,7 @@ export async function importFile(file: File) {
 }
 
 export function exportFile() {
-  const doc = useEditor.getState().toDoc();
+  const doc = experimentDoc();
   const blob = new Blob([`${JSON.stringify(doc, null, 2)}\n`], { type: "application/json" });
   const url = URL.createObjectURL(blob);
   const a = document.createElement("a");
