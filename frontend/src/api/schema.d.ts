@@ -423,6 +423,29 @@ export interface paths {
         patch: operations["update_run_api_runs__run_id__patch"];
         trace?: never;
     };
+    "/api/runs/{run_id}/graph": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Run Graph
+         * @description The run as a graph document ("open this run as a graph"): the graph it trained, its
+         *     trained `state` (live, else the last checkpoint; the document's own before either) with
+         *     the `normalization` its inputs had, and its `dataset` and `train` settings — all a
+         *     `POST /api/runs {"graph": …}` or `blockprop train` needs to train it again.
+         */
+        get: operations["run_graph_api_runs__run_id__graph_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runs/{run_id}/metrics": {
         parameters: {
             query?: never;
@@ -4572,6 +4595,46 @@ export interface operations {
                 };
             };
             /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    run_graph_api_runs__run_id__graph_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Graph"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid request (unknown or bad fields, invalid graph) */
             422: {
                 headers: {
                     [name: string]: unknown;

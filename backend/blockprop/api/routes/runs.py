@@ -15,6 +15,7 @@ from blockprop.api.deps import ClientKey, EditToken, RunsDep, SettingsDep, Store
 from blockprop.api.errors import ApiError, not_found
 from blockprop.api.schemas import (
     DatasetSpec,
+    Graph,
     RunCreate,
     RunCreated,
     RunMetrics,
@@ -22,6 +23,7 @@ from blockprop.api.schemas import (
     RunState,
     RunStep,
     RunUpdate,
+    TrainConfig,
     errors,
 )
 from blockprop.api.schemas.common import INT64_MAX, created
@@ -42,6 +44,7 @@ _CREATED = created(
         **{action: ("post", f"{_ONE}/{action}", True) for action in _CONTROLS},
         "metrics": ("get", f"{_ONE}/metrics", False),
         "state": ("get", f"{_ONE}/state", False),
+        "graph": ("get", f"{_ONE}/graph", False),
     },
 )
 
@@ -271,3 +274,38 @@ async def run_state(run_id: str, store: StoreDep, runs: RunsDep) -> Response:
         option=orjson.OPT_SERIALIZE_NUMPY,
     )
     return Response(body, media_type="application/json")
+
+
+@router.get(
+    "/runs/{run_id}/graph",
+    response_model=Graph,
+    response_model_exclude_unset=True,  # the document as stored, not filled with defaults
+    responses=errors(404),
+)
+async def run_graph(
+    run_id: str, store: StoreDep, runs: RunsDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """The run as a graph document ("open this run as a graph"): the graph it trained, its
+    trained `state` (live, else the last checkpoint; the document's own before either) with
+    the `normalization` its inputs had, and its `dataset` and `train` settings — all a
+    `POST /api/runs {"graph": …}` or `blockprop train` needs to train it again."""
+    row = await load_run(store, run_id)
+    doc = {k: v for k, v in row.doc.items() if k != "normalization"}
+    found = await runs.trained_state(row)
+    if found is not None:
+        doc["state"] = found["state"]
+        if found["normalized"]:
+            doc["normalization"] = found["normalized"]
+    doc["dataset"] = row.dataset
+    doc["train"] = document_config(row.config, settings.max_steps)
+    return doc
+
+
+def document_config(config: dict[str, Any], server_max_steps: int) -> dict[str, Any]:
+    """A run's recorded config as a document's `train`: the settings it was given (those
+    that differ from their defaults), without the step cap this server filled in."""
+    defaults = TrainConfig().model_dump()
+    out = {k: v for k, v in config.items() if k in defaults and v != defaults[k]}
+    if out.get("max_steps") == server_max_steps:
+        del out["max_steps"]
+    return out
