@@ -72,9 +72,28 @@ def build_parser() -> argparse.ArgumentParser:
         "as PyTorch source (an nn.Module; to stdout unless -o) or an ONNX model of its forward "
         "pass (to -o FILE, by default GRAPH's name with .onnx; '-o -' for stdout). Parameters "
         "come from --state, else the graph's own state, else the engine's initialisation for "
-        "--seed. Exit codes: 0 written, 1 invalid or not exportable graph, 2 usage.",
+        "--seed. A document's `normalization` (or the run's) makes the model take raw inputs. "
+        "Exit codes: 0 written, 1 invalid or not exportable graph, 2 usage.",
     )
-    exp.add_argument("graph", metavar="GRAPH", help="graph JSON, example JSON or example id")
+    exp.add_argument(
+        "graph",
+        metavar="GRAPH",
+        nargs="?",
+        help="graph JSON, example JSON or example id (with --run: the run's graph if left out)",
+    )
+    exp.add_argument(
+        "--run",
+        metavar="RUN_ID",
+        help="a run in the server's database (BLOCKPROP_DATABASE): its graph, the parameters "
+        "of its last checkpoint and how it normalised its inputs",
+    )
+    exp.add_argument(
+        "--no-normalize",
+        dest="normalize",
+        action="store_false",
+        help="leave out the first step that scales raw inputs as the training data was "
+        "(for callers who normalise themselves)",
+    )
     exp.add_argument("--to", required=True, choices=("pytorch", "onnx"), help="the format")
     exp.add_argument("-o", "--output", metavar="FILE", help="where to write ('-': stdout)")
     exp.add_argument("--seed", type=int, default=0, help="seed of the initialisation (default 0)")

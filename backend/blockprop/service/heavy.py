@@ -213,22 +213,28 @@ def explain(
     return encode(result)
 
 
-def export_pytorch(doc: dict[str, Any], seed: int, max_bytes: int, max_numbers: int) -> bytes:
+def export_pytorch(
+    doc: dict[str, Any], seed: int, max_bytes: int, max_numbers: int, normalize: bool = True
+) -> bytes:
     """PyTorch source (UTF-8); more than ``max_numbers`` parameter values is 413."""
     from blockprop.export.pytorch import SourceTooLarge, to_pytorch
 
     try:
-        source = to_pytorch(doc, seed=seed, max_bytes=max_bytes, max_numbers=max_numbers)
+        source = to_pytorch(
+            doc, seed=seed, max_bytes=max_bytes, max_numbers=max_numbers, normalize=normalize
+        )
     except SourceTooLarge as e:
         raise from_issues(e.issues, 413) from None
     return source.encode()
 
 
-def export_onnx(doc: dict[str, Any], seed: int, targets: bool, max_bytes: int) -> bytes:
+def export_onnx(
+    doc: dict[str, Any], seed: int, targets: bool, max_bytes: int, normalize: bool = True
+) -> bytes:
     """A serialised ONNX model."""
     from blockprop.export.onnx import to_onnx_bytes
 
-    return to_onnx_bytes(doc, seed=seed, targets=targets, max_bytes=max_bytes)
+    return to_onnx_bytes(doc, seed=seed, targets=targets, max_bytes=max_bytes, normalize=normalize)
 
 
 __all__ = ["Size", "encode", "evaluate", "explain", "export_onnx", "export_pytorch", "size"]

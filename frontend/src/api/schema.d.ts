@@ -1751,7 +1751,10 @@ export interface components {
         };
         /**
          * ExportRequest
-         * @description A graph to export. Parameters come from its `state`, else from `seed`.
+         * @description A graph to export (`graph`), or what a run trained (`run_id`), or both (the run's
+         *     trained parameters in the given graph). Parameters come from the run, else the graph's
+         *     `state`, else `seed`; the input normalisation from the run, else the graph's
+         *     `normalization`.
          * @example {
          *       "graph": {
          *         "name": "spiral classifier",
@@ -1819,14 +1822,30 @@ export interface components {
          *     }
          */
         ExportRequest: {
-            /** @description the graph; its `state` (trained parameters) is used */
-            graph: components["schemas"]["Graph"];
+            /** @description the graph; its `state` (trained parameters) and `normalization` are used */
+            graph?: components["schemas"]["Graph"] | null;
+            /**
+             * Normalize
+             * @description the model takes raw inputs and scales them first as the training data was; false: leave that step out (for callers who normalise themselves)
+             * @default true
+             */
+            normalize?: boolean;
+            /**
+             * Run Id
+             * @description a run: its graph (unless `graph` is given), its trained parameters and how it normalised its inputs
+             */
+            run_id?: string | null;
             /**
              * Seed
              * @description seed of the engine's initialisation, for parameters the graph's state does not give (the same numbers as /api/evaluate with this seed)
              * @default 0
              */
             seed?: number;
+            /**
+             * Step
+             * @description with `run_id`: the parameters served earlier at this step again, while the server keeps them (else the run's latest)
+             */
+            step?: number | null;
         };
         /**
          * GradcheckRequest
@@ -2477,14 +2496,30 @@ export interface components {
          *     }
          */
         OnnxExportRequest: {
-            /** @description the graph; its `state` (trained parameters) is used */
-            graph: components["schemas"]["Graph"];
+            /** @description the graph; its `state` (trained parameters) and `normalization` are used */
+            graph?: components["schemas"]["Graph"] | null;
+            /**
+             * Normalize
+             * @description the model takes raw inputs and scales them first as the training data was; false: leave that step out (for callers who normalise themselves)
+             * @default true
+             */
+            normalize?: boolean;
+            /**
+             * Run Id
+             * @description a run: its graph (unless `graph` is given), its trained parameters and how it normalised its inputs
+             */
+            run_id?: string | null;
             /**
              * Seed
              * @description seed of the engine's initialisation, for parameters the graph's state does not give (the same numbers as /api/evaluate with this seed)
              * @default 0
              */
             seed?: number;
+            /**
+             * Step
+             * @description with `run_id`: the parameters served earlier at this step again, while the server keeps them (else the run's latest)
+             */
+            step?: number | null;
             /**
              * Targets
              * @description targets are model inputs and the loss an output; false: an inference model without the targets and the nodes that need them
@@ -3896,6 +3931,24 @@ export interface operations {
                     "application/onnx": string;
                 };
             };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict with the resource's current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
@@ -3971,6 +4024,24 @@ export interface operations {
                      *     …
                      */
                     "text/x-python": string;
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict with the resource's current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description request too large (body size, JSON depth, node count, answer size) */
