@@ -65,3 +65,9 @@ def test_examples_carry_dataset_and_settings_in_their_document(runs_api):
         r = runs_api.post("/api/validate", json=ex["graph"])
         assert r.status_code == 200 and r.json()["ok"], (summary["id"], r.text)
     assert get_example("xor")["graph"]["dataset"]["name"] == "xor"
+
+
+def test_a_fork_of_a_long_named_graph_is_still_a_valid_document(runs_api):
+    g = runs_api.post("/api/graphs", json={"graph": {**XOR_GRAPH, "name": "n" * 200}}).json()
+    fork = runs_api.post(f"/api/graphs/{g['id']}/fork").json()
+    assert len(fork["graph"]["name"]) == 200 and fork["graph"]["name"].endswith(" (fork)")

@@ -15,7 +15,7 @@ export interface paths {
          * List Datasets
          * @description The built-in datasets: name, title, task, features, classes, parameters.
          */
-        get: operations["list_datasets_api_datasets_get"];
+        get: operations["list_datasets"];
         put?: never;
         /**
          * Upload Dataset
@@ -23,7 +23,7 @@ export interface paths {
          *     (a non-numeric cell, a ragged row, a missing target or a NaN is named by row and column)
          *     and stored; the returned `id` works as a dataset name in runs and samples.
          */
-        post: operations["upload_dataset_api_datasets_post"];
+        post: operations["upload_dataset"];
         delete?: never;
         options?: never;
         head?: never;
@@ -43,7 +43,7 @@ export interface paths {
          *     `y` and the `split` of each row. Other query parameters are the dataset's own (e.g.
          *     `turns` for spiral). `name` may also be the id of an uploaded dataset.
          */
-        get: operations["sample_dataset_api_datasets__name__get"];
+        get: operations["sample_dataset"];
         put?: never;
         post?: never;
         delete?: never;
@@ -71,7 +71,7 @@ export interface paths {
          *     (`BLOCKPROP_MAX_RESPONSE_BYTES`) 413 `too_large`, naming the biggest node. 429 `busy`,
          *     with `Retry-After`, while the server computes as many heavy requests as it takes.
          */
-        post: operations["evaluate_api_evaluate_post"];
+        post: operations["evaluate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -89,7 +89,7 @@ export interface paths {
          * List Examples
          * @description The worked examples: id, title and a few lines of description.
          */
-        get: operations["list_examples_api_examples_get"];
+        get: operations["list_examples"];
         put?: never;
         post?: never;
         delete?: never;
@@ -109,7 +109,7 @@ export interface paths {
          * Get Example
          * @description One example: its graph, suggested dataset and training settings.
          */
-        get: operations["get_example_api_examples__example_id__get"];
+        get: operations["get_example"];
         put?: never;
         post?: never;
         delete?: never;
@@ -147,7 +147,7 @@ export interface paths {
          *     (`BLOCKPROP_MAX_RESPONSE_BYTES`), naming the biggest node; 429 `busy`, with `Retry-After`,
          *     while the server computes as many heavy requests as it takes.
          */
-        post: operations["explain_api_explain_post"];
+        post: operations["explain"];
         delete?: never;
         options?: never;
         head?: never;
@@ -174,7 +174,7 @@ export interface paths {
          *     Invalid graphs give the /api/validate codes (422); a node whose op has no ONNX rule gives
          *     422 `not_exportable` naming it.
          */
-        post: operations["export_onnx_api_export_onnx_post"];
+        post: operations["export_onnx"];
         delete?: never;
         options?: never;
         head?: never;
@@ -200,7 +200,7 @@ export interface paths {
          *     a node whose op has no PyTorch rule gives 422 `not_exportable` naming it; more than
          *     2,000,000 parameter values give 413 `too_large` (export to ONNX instead).
          */
-        post: operations["export_pytorch_api_export_pytorch_post"];
+        post: operations["export_pytorch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -223,7 +223,7 @@ export interface paths {
          *     number, so the server caps the count (`too_large`); narrow it with `keys`. 429 `busy`,
          *     with `Retry-After`, while the server computes as many heavy requests as it takes.
          */
-        post: operations["gradcheck_api_gradcheck_post"];
+        post: operations["gradcheck"];
         delete?: never;
         options?: never;
         head?: never;
@@ -242,14 +242,14 @@ export interface paths {
          * @description Summaries of the graphs whose ids are given, or else of the public graphs. Private
          *     graphs are never listed: their ids are the capability to read them.
          */
-        get: operations["list_graphs_api_graphs_get"];
+        get: operations["list_graphs"];
         put?: never;
         /**
          * Create Graph
          * @description Store a graph. The answer carries its `edit_token`: keep it, it is shown only once.
          *     The graph need not be valid (drafts are fine); validate it with POST /api/validate.
          */
-        post: operations["create_graph_api_graphs_post"];
+        post: operations["create_graph"];
         delete?: never;
         options?: never;
         head?: never;
@@ -267,19 +267,19 @@ export interface paths {
          * Read Graph
          * @description A stored graph (no token needed: the id is the capability to read it).
          */
-        get: operations["read_graph_api_graphs__graph_id__get"];
+        get: operations["read_graph"];
         /**
          * Update Graph
          * @description Replace a graph (needs its edit token). With `revision`, refuses (409) if someone
          *     saved a newer revision meanwhile.
          */
-        put: operations["update_graph_api_graphs__graph_id__put"];
+        put: operations["update_graph"];
         post?: never;
         /**
          * Delete Graph
          * @description Delete a graph (needs its edit token). Runs made from it keep their own copy.
          */
-        delete: operations["delete_graph_api_graphs__graph_id__delete"];
+        delete: operations["delete_graph"];
         options?: never;
         head?: never;
         patch?: never;
@@ -298,7 +298,7 @@ export interface paths {
          * Fork Graph
          * @description Copy a graph (anyone who can read it can fork it); the copy has its own edit token.
          */
-        post: operations["fork_graph_api_graphs__graph_id__fork_post"];
+        post: operations["fork_graph"];
         delete?: never;
         options?: never;
         head?: never;
@@ -316,7 +316,7 @@ export interface paths {
          * Health
          * @description Liveness and version.
          */
-        get: operations["health_api_health_get"];
+        get: operations["health"];
         put?: never;
         post?: never;
         delete?: never;
@@ -336,7 +336,7 @@ export interface paths {
          * Load
          * @description Runs live, running and waiting, and the share of the pool's CPU they reserve.
          */
-        get: operations["load_api_load_get"];
+        get: operations["load"];
         put?: never;
         post?: never;
         delete?: never;
@@ -356,7 +356,7 @@ export interface paths {
          * List Ops
          * @description Every op: name, label, category, ports, params, trainable parameters, LaTeX formulas.
          */
-        get: operations["list_ops_api_ops_get"];
+        get: operations["list_ops"];
         put?: never;
         post?: never;
         delete?: never;
@@ -377,7 +377,7 @@ export interface paths {
          * @description Runs, newest first: those filed under `graph_id` and those whose `ids` are given (at
          *     least one of the two). Like a run's id, a graph's id is the capability to read its runs.
          */
-        get: operations["list_runs_api_runs_get"];
+        get: operations["list_runs"];
         put?: never;
         /**
          * Create Run
@@ -390,7 +390,7 @@ export interface paths {
          *     client already has its share of runs live or waiting (`X-Client-Id` names the client,
          *     else its address), or when the queue is full.
          */
-        post: operations["create_run_api_runs_post"];
+        post: operations["create_run"];
         delete?: never;
         options?: never;
         head?: never;
@@ -408,7 +408,7 @@ export interface paths {
          * Read Run
          * @description A run's status, progress, dataset and config (and, queued, where it stands).
          */
-        get: operations["read_run_api_runs__run_id__get"];
+        get: operations["read_run"];
         put?: never;
         post?: never;
         delete?: never;
@@ -420,7 +420,7 @@ export interface paths {
          *     the settings marked `x-live` in TrainConfig (`lr`, `momentum`, `l1`, `l2`, … from the
          *     next step on; `speed`, steps per second at most). The stored config records them.
          */
-        patch: operations["update_run_api_runs__run_id__patch"];
+        patch: operations["update_run"];
         trace?: never;
     };
     "/api/runs/{run_id}/graph": {
@@ -437,7 +437,7 @@ export interface paths {
          *     the `normalization` its inputs had, and its `dataset` and `train` settings — all a
          *     `POST /api/runs {"graph": …}` or `blockprop train` needs to train it again.
          */
-        get: operations["run_graph_api_runs__run_id__graph_get"];
+        get: operations["run_graph"];
         put?: never;
         post?: never;
         delete?: never;
@@ -458,7 +458,7 @@ export interface paths {
          * @description The loss curve: every metric point after batch `since` (all by default), in order,
          *     and `last_seq`, the seq of the last batch included (continue from it with `since`).
          */
-        get: operations["run_metrics_api_runs__run_id__metrics_get"];
+        get: operations["run_metrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -481,7 +481,7 @@ export interface paths {
          * @description Pause between steps (a snapshot and a checkpoint are taken). A run held after diverging
          *     is returned unchanged: it is already waiting.
          */
-        post: operations["pause_run_api_runs__run_id__pause_post"];
+        post: operations["pause_run"];
         delete?: never;
         options?: never;
         head?: never;
@@ -505,7 +505,7 @@ export interface paths {
          *     exactly; that is admitted as a new run is: `queued` while the pool has no room.
          *     Answers once the run is `running` (or queued).
          */
-        post: operations["resume_run_api_runs__run_id__resume_post"];
+        post: operations["resume_run"];
         delete?: never;
         options?: never;
         head?: never;
@@ -526,7 +526,7 @@ export interface paths {
          *     `normalized`: how the run normalised its input feed (`(x - mean) / std` per feature,
          *     training-split statistics), which a raw sample needs before it meets these parameters.
          */
-        get: operations["run_state_api_runs__run_id__state_get"];
+        get: operations["run_state"];
         put?: never;
         post?: never;
         delete?: never;
@@ -549,7 +549,7 @@ export interface paths {
          * @description Run `n` steps (default 1), then pause: single-stepping for teaching. From a run held
          *     after diverging, the steps go on from its last finite parameters (status `paused`).
          */
-        post: operations["step_run_api_runs__run_id__step_post"];
+        post: operations["step_run"];
         delete?: never;
         options?: never;
         head?: never;
@@ -571,7 +571,7 @@ export interface paths {
          *     diverging ends as `diverged` (its reason kept). Idempotent: a run that has already ended
          *     (`done`, `diverged`, …) is returned unchanged.
          */
-        post: operations["stop_run_api_runs__run_id__stop_post"];
+        post: operations["stop_run"];
         delete?: never;
         options?: never;
         head?: never;
@@ -591,7 +591,7 @@ export interface paths {
          * Create Session
          * @description Start broadcasting a graph. Share `follow_path` with students; keep `edit_token`.
          */
-        post: operations["create_session_api_sessions_post"];
+        post: operations["create_session"];
         delete?: never;
         options?: never;
         head?: never;
@@ -609,21 +609,21 @@ export interface paths {
          * Read Session
          * @description The session now: graph, view, versions and how many follow it.
          */
-        get: operations["read_session_api_sessions__session_id__get"];
+        get: operations["read_session"];
         put?: never;
         post?: never;
         /**
          * End Session
          * @description End the broadcast: followers get `closed` (they keep what they see and can fork it).
          */
-        delete: operations["end_session_api_sessions__session_id__delete"];
+        delete: operations["end_session"];
         options?: never;
         head?: never;
         /**
          * Update Session
          * @description Change the graph and/or the view; every follower gets the new state at once.
          */
-        patch: operations["update_session_api_sessions__session_id__patch"];
+        patch: operations["update_session"];
         trace?: never;
     };
     "/api/validate": {
@@ -643,7 +643,7 @@ export interface paths {
          *     node and the port and say what was expected. `too_large` when the estimated tensor memory
          *     for `batch_size` exceeds the server's limit.
          */
-        post: operations["validate_graph_api_validate_post"];
+        post: operations["validate_graph"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1194,10 +1194,7 @@ export interface components {
             } | null;
             /** Description */
             description: string;
-            /** Graph */
-            graph: {
-                [key: string]: unknown;
-            };
+            graph: components["schemas"]["Graph"];
             /** Id */
             id: string;
             /** Title */
@@ -2201,10 +2198,7 @@ export interface components {
             edit_token: string;
             /** Forked From */
             forked_from: string | null;
-            /** Graph */
-            graph: {
-                [key: string]: unknown;
-            };
+            graph: components["schemas"]["Graph"];
             /** Id */
             id: string;
             /** Name */
@@ -2232,10 +2226,7 @@ export interface components {
             created_at: number;
             /** Forked From */
             forked_from: string | null;
-            /** Graph */
-            graph: {
-                [key: string]: unknown;
-            };
+            graph: components["schemas"]["Graph"];
             /** Id */
             id: string;
             /** Name */
@@ -3025,10 +3016,7 @@ export interface components {
              * @description WebSocket followers connected now
              */
             followers: number;
-            /** Graph */
-            graph: {
-                [key: string]: unknown;
-            };
+            graph: components["schemas"]["Graph"];
             /**
              * Graph Version
              * @description bumps when the graph changes
@@ -3059,10 +3047,7 @@ export interface components {
              * @description WebSocket followers connected now
              */
             followers: number;
-            /** Graph */
-            graph: {
-                [key: string]: unknown;
-            };
+            graph: components["schemas"]["Graph"];
             /**
              * Graph Version
              * @description bumps when the graph changes
@@ -3592,7 +3577,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    list_datasets_api_datasets_get: {
+    list_datasets: {
         parameters: {
             query?: never;
             header?: never;
@@ -3610,9 +3595,18 @@ export interface operations {
                     "application/json": components["schemas"]["DatasetInfo"][];
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
-    upload_dataset_api_datasets_post: {
+    upload_dataset: {
         parameters: {
             query?: {
                 /** @description with a text/csv body */
@@ -3634,17 +3628,28 @@ export interface operations {
                  *     0.1,0.2,0
                  *     0.5,0.1,1
                  */
-                "text/csv": string;
+                "application/octet-stream": string;
             };
         };
         responses: {
             /** @description Successful Response */
             201: {
                 headers: {
+                    /** @description the path of the created resource */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DatasetCreated"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description request too large (body size, JSON depth, node count, answer size) */
@@ -3676,7 +3681,7 @@ export interface operations {
             };
         };
     };
-    sample_dataset_api_datasets__name__get: {
+    sample_dataset: {
         parameters: {
             query?: {
                 /** @description samples to generate (train + test) */
@@ -3705,6 +3710,15 @@ export interface operations {
                     "application/json": components["schemas"]["DatasetSample"];
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such resource */
             404: {
                 headers: {
@@ -3725,7 +3739,7 @@ export interface operations {
             };
         };
     };
-    evaluate_api_evaluate_post: {
+    evaluate: {
         parameters: {
             query?: never;
             header?: never;
@@ -3745,6 +3759,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EvaluateResult"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description request too large (body size, JSON depth, node count, answer size) */
@@ -3778,7 +3801,7 @@ export interface operations {
             };
         };
     };
-    list_examples_api_examples_get: {
+    list_examples: {
         parameters: {
             query?: never;
             header?: never;
@@ -3796,9 +3819,18 @@ export interface operations {
                     "application/json": components["schemas"]["ExampleSummary"][];
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
-    get_example_api_examples__example_id__get: {
+    get_example: {
         parameters: {
             query?: never;
             header?: never;
@@ -3816,6 +3848,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Example"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no such resource */
@@ -3838,7 +3879,7 @@ export interface operations {
             };
         };
     };
-    explain_api_explain_post: {
+    explain: {
         parameters: {
             query?: never;
             header?: never;
@@ -3858,6 +3899,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ExplainResult"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no such resource */
@@ -3909,7 +3959,7 @@ export interface operations {
             };
         };
     };
-    export_onnx_api_export_onnx_post: {
+    export_onnx: {
         parameters: {
             query?: never;
             header?: never;
@@ -3928,7 +3978,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/octet-stream": string;
                     "application/onnx": string;
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no such resource */
@@ -3978,7 +4038,7 @@ export interface operations {
             };
         };
     };
-    export_pytorch_api_export_pytorch_post: {
+    export_pytorch: {
         parameters: {
             query?: never;
             header?: never;
@@ -4026,6 +4086,15 @@ export interface operations {
                     "text/x-python": string;
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such resource */
             404: {
                 headers: {
@@ -4073,7 +4142,7 @@ export interface operations {
             };
         };
     };
-    gradcheck_api_gradcheck_post: {
+    gradcheck: {
         parameters: {
             query?: never;
             header?: never;
@@ -4093,6 +4162,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GradcheckResult"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description request too large (body size, JSON depth, node count, answer size) */
@@ -4126,7 +4204,7 @@ export interface operations {
             };
         };
     };
-    list_graphs_api_graphs_get: {
+    list_graphs: {
         parameters: {
             query?: {
                 /** @description comma-separated graph ids to summarise (e.g. the ones you saved) */
@@ -4148,6 +4226,15 @@ export interface operations {
                     "application/json": components["schemas"]["GraphSummary"][];
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description invalid request (unknown or bad fields, invalid graph) */
             422: {
                 headers: {
@@ -4159,7 +4246,7 @@ export interface operations {
             };
         };
     };
-    create_graph_api_graphs_post: {
+    create_graph: {
         parameters: {
             query?: never;
             header?: never;
@@ -4175,10 +4262,21 @@ export interface operations {
             /** @description Successful Response */
             201: {
                 headers: {
+                    /** @description the path of the created resource */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["GraphCreated"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description request too large (body size, JSON depth, node count, answer size) */
@@ -4201,7 +4299,7 @@ export interface operations {
             };
         };
     };
-    read_graph_api_graphs__graph_id__get: {
+    read_graph: {
         parameters: {
             query?: never;
             header?: never;
@@ -4219,6 +4317,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GraphRead"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no such resource */
@@ -4241,7 +4348,7 @@ export interface operations {
             };
         };
     };
-    update_graph_api_graphs__graph_id__put: {
+    update_graph: {
         parameters: {
             query?: never;
             header?: {
@@ -4268,6 +4375,15 @@ export interface operations {
                     "application/json": components["schemas"]["GraphRead"];
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description edit token missing or wrong, or a refused Origin */
             403: {
                 headers: {
@@ -4315,7 +4431,7 @@ export interface operations {
             };
         };
     };
-    delete_graph_api_graphs__graph_id__delete: {
+    delete_graph: {
         parameters: {
             query?: never;
             header?: {
@@ -4335,6 +4451,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description edit token missing or wrong, or a refused Origin */
             403: {
@@ -4365,7 +4490,7 @@ export interface operations {
             };
         };
     };
-    fork_graph_api_graphs__graph_id__fork_post: {
+    fork_graph: {
         parameters: {
             query?: never;
             header?: never;
@@ -4383,10 +4508,21 @@ export interface operations {
             /** @description Successful Response */
             201: {
                 headers: {
+                    /** @description the path of the created resource */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["GraphCreated"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no such resource */
@@ -4409,7 +4545,7 @@ export interface operations {
             };
         };
     };
-    health_api_health_get: {
+    health: {
         parameters: {
             query?: never;
             header?: never;
@@ -4429,9 +4565,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
-    load_api_load_get: {
+    load: {
         parameters: {
             query?: never;
             header?: never;
@@ -4449,9 +4594,18 @@ export interface operations {
                     "application/json": components["schemas"]["Load"];
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
-    list_ops_api_ops_get: {
+    list_ops: {
         parameters: {
             query?: never;
             header?: never;
@@ -4469,9 +4623,18 @@ export interface operations {
                     "application/json": components["schemas"]["OpSpec"][];
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
-    list_runs_api_runs_get: {
+    list_runs: {
         parameters: {
             query?: {
                 /** @description runs of this stored graph */
@@ -4495,6 +4658,15 @@ export interface operations {
                     "application/json": components["schemas"]["RunRead"][];
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
@@ -4506,7 +4678,7 @@ export interface operations {
             };
         };
     };
-    create_run_api_runs_post: {
+    create_run: {
         parameters: {
             query?: never;
             header?: {
@@ -4525,10 +4697,21 @@ export interface operations {
             /** @description Successful Response */
             201: {
                 headers: {
+                    /** @description the path of the created resource */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RunCreated"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no such resource */
@@ -4571,7 +4754,7 @@ export interface operations {
             };
         };
     };
-    read_run_api_runs__run_id__get: {
+    read_run: {
         parameters: {
             query?: never;
             header?: never;
@@ -4589,6 +4772,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunRead"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no such resource */
@@ -4611,7 +4803,7 @@ export interface operations {
             };
         };
     };
-    update_run_api_runs__run_id__patch: {
+    update_run: {
         parameters: {
             query?: never;
             header?: {
@@ -4638,6 +4830,15 @@ export interface operations {
                     "application/json": components["schemas"]["RunRead"];
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description edit token missing or wrong, or a refused Origin */
             403: {
                 headers: {
@@ -4676,7 +4877,7 @@ export interface operations {
             };
         };
     };
-    run_graph_api_runs__run_id__graph_get: {
+    run_graph: {
         parameters: {
             query?: never;
             header?: never;
@@ -4694,6 +4895,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Graph"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no such resource */
@@ -4716,7 +4926,7 @@ export interface operations {
             };
         };
     };
-    run_metrics_api_runs__run_id__metrics_get: {
+    run_metrics: {
         parameters: {
             query?: {
                 /** @description only batches after this seq */
@@ -4741,6 +4951,15 @@ export interface operations {
                     "application/json": components["schemas"]["RunMetrics"];
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such resource */
             404: {
                 headers: {
@@ -4761,7 +4980,7 @@ export interface operations {
             };
         };
     };
-    pause_run_api_runs__run_id__pause_post: {
+    pause_run: {
         parameters: {
             query?: never;
             header?: {
@@ -4782,6 +5001,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunRead"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description edit token missing or wrong, or a refused Origin */
@@ -4822,7 +5050,7 @@ export interface operations {
             };
         };
     };
-    resume_run_api_runs__run_id__resume_post: {
+    resume_run: {
         parameters: {
             query?: never;
             header?: {
@@ -4845,6 +5073,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunRead"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description edit token missing or wrong, or a refused Origin */
@@ -4896,7 +5133,7 @@ export interface operations {
             };
         };
     };
-    run_state_api_runs__run_id__state_get: {
+    run_state: {
         parameters: {
             query?: never;
             header?: never;
@@ -4914,6 +5151,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunState"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no such resource */
@@ -4936,7 +5182,7 @@ export interface operations {
             };
         };
     };
-    step_run_api_runs__run_id__step_post: {
+    step_run: {
         parameters: {
             query?: never;
             header?: {
@@ -4963,6 +5209,15 @@ export interface operations {
                     "application/json": components["schemas"]["RunRead"];
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description edit token missing or wrong, or a refused Origin */
             403: {
                 headers: {
@@ -5001,7 +5256,7 @@ export interface operations {
             };
         };
     };
-    stop_run_api_runs__run_id__stop_post: {
+    stop_run: {
         parameters: {
             query?: never;
             header?: {
@@ -5022,6 +5277,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunRead"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description edit token missing or wrong, or a refused Origin */
@@ -5053,7 +5317,7 @@ export interface operations {
             };
         };
     };
-    create_session_api_sessions_post: {
+    create_session: {
         parameters: {
             query?: never;
             header?: never;
@@ -5069,10 +5333,21 @@ export interface operations {
             /** @description Successful Response */
             201: {
                 headers: {
+                    /** @description the path of the created resource */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["SessionCreated"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description request too large (body size, JSON depth, node count, answer size) */
@@ -5106,7 +5381,7 @@ export interface operations {
             };
         };
     };
-    read_session_api_sessions__session_id__get: {
+    read_session: {
         parameters: {
             query?: never;
             header?: never;
@@ -5124,6 +5399,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SessionRead"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no such resource */
@@ -5146,7 +5430,7 @@ export interface operations {
             };
         };
     };
-    end_session_api_sessions__session_id__delete: {
+    end_session: {
         parameters: {
             query?: never;
             header?: {
@@ -5166,6 +5450,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description edit token missing or wrong, or a refused Origin */
             403: {
@@ -5196,7 +5489,7 @@ export interface operations {
             };
         };
     };
-    update_session_api_sessions__session_id__patch: {
+    update_session: {
         parameters: {
             query?: never;
             header?: {
@@ -5223,6 +5516,15 @@ export interface operations {
                     "application/json": components["schemas"]["SessionRead"];
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description edit token missing or wrong, or a refused Origin */
             403: {
                 headers: {
@@ -5272,7 +5574,7 @@ export interface operations {
             };
         };
     };
-    validate_graph_api_validate_post: {
+    validate_graph: {
         parameters: {
             query?: {
                 /** @description for the memory estimate */
@@ -5295,6 +5597,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationResult"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description request too large (body size, JSON depth, node count, answer size) */

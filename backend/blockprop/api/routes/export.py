@@ -186,7 +186,11 @@ async def export_pytorch(
     responses={
         200: {
             "description": "a serialised ONNX model (protobuf), as a download",
-            "content": {"application/onnx": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {
+                "application/onnx": {"schema": {"type": "string", "format": "binary"}},
+                # the same bytes for clients that ask for (or only know) a plain download
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            },
         },
         **_json_errors(404, 409, 413, 422, 429),
     },
@@ -209,4 +213,13 @@ async def export_onnx(
     _, _, cost = await asyncio.to_thread(prepare, doc, None, "onnx", settings)
     args = (doc, body.seed, body.targets, settings.max_tensor_bytes, body.normalize)
     data = await pool.run(heavy.export_onnx, *args, cost=cost)
-    return OnnxModel(data, headers=_attachment(doc.get("name"), ".onnx"))
+    media = _onnx_media_type(request.headers.get("accept", ""))
+    return OnnxModel(data, media_type=media, headers=_attachment(doc.get("name"), ".onnx"))
+
+
+def _onnx_media_type(accept: str) -> str:
+    """application/onnx, unless the client asks for application/octet-stream and not it."""
+    wanted = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    if "application/octet-stream" in wanted and "application/onnx" not in wanted:
+        return "application/octet-stream"
+    return OnnxModel.media_type

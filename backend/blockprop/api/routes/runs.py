@@ -26,7 +26,7 @@ from blockprop.api.schemas import (
     TrainConfig,
     errors,
 )
-from blockprop.api.schemas.common import INT64_MAX, created
+from blockprop.api.schemas.common import INT64_MAX, created, locate
 from blockprop.api.security import check_edit_token
 from blockprop.service.runs import RunManager
 from blockprop.service.store import RunRow, Store
@@ -113,7 +113,12 @@ async def _controlled(store: Store, run_id: str, token: str | None) -> RunRow:
     responses={**errors(404, 413, 422, 429), **_CREATED},
 )
 async def create_run(
-    body: RunCreate, store: StoreDep, runs: RunsDep, settings: SettingsDep, client: ClientKey
+    body: RunCreate,
+    store: StoreDep,
+    runs: RunsDep,
+    settings: SettingsDep,
+    client: ClientKey,
+    response: Response,
 ) -> dict[str, Any]:
     """Start training a stored graph (`graph_id`) or an inline `graph` on a dataset with a
     training config. With both, the inline graph is trained (say, unsaved edits) and the run
@@ -142,6 +147,7 @@ async def create_run(
         paused=body.paused,
         client=client,
     )
+    locate(response, f"/api/runs/{row.id}")
     return {**run_read(row, runs), "edit_token": token}
 
 

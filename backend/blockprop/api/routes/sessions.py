@@ -36,7 +36,7 @@ from blockprop.api.schemas import (
     SessionUpdate,
     errors,
 )
-from blockprop.api.schemas.common import created
+from blockprop.api.schemas.common import created, locate
 from blockprop.service.errors import ServiceError
 from blockprop.service.sessions import SessionHub
 from blockprop.service.sessions_redis import RESTARTING, RedisSessionHub
@@ -93,10 +93,11 @@ def _view(model: Any) -> dict[str, Any]:
     },
 )
 async def create_session(
-    body: SessionCreate, settings: SettingsDep, hub: SessionsDep
+    body: SessionCreate, settings: SettingsDep, hub: SessionsDep, response: Response
 ) -> dict[str, Any]:
     """Start broadcasting a graph. Share `follow_path` with students; keep `edit_token`."""
     session, token = await _done(hub.create(graph_doc(body.graph, settings), _view(body.view)))
+    locate(response, f"/api/sessions/{session.id}")
     return {**session.read(), "edit_token": token, "follow_path": f"/follow/{session.id}"}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, WithJsonSchema
 
 from blockprop.api.schemas.common import Reply, Request
 from blockprop.api.schemas.datasets import DatasetSpec, InputNormalization
@@ -68,6 +68,13 @@ class Graph(Request):
     model_config = ConfigDict(json_schema_extra={"examples": [SPIRAL_GRAPH]})
 
 
+#: a graph document in an answer, passed through as stored, and typed in the OpenAPI document
+#: as the `Graph` schema (the marker is replaced by a $ref to it there) so that generated
+#: clients get the document's type
+GRAPH_MARK = "x-blockprop-graph"
+GraphDocument = Annotated[dict[str, Any], WithJsonSchema({"type": "object", GRAPH_MARK: True})]
+
+
 class GraphCreate(Request):
     graph: Graph
     public: bool = Field(
@@ -109,7 +116,7 @@ class GraphRead(Reply):
     forked_from: str | None
     created_at: float = Field(description="Unix time, seconds")
     updated_at: float
-    graph: dict[str, Any]
+    graph: GraphDocument
 
 
 class GraphCreated(GraphRead):

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from blockprop.api.schemas.common import Reply, Request
-from blockprop.api.schemas.graphs import Graph
+from blockprop.api.schemas.graphs import Graph, GraphDocument
 
 
 class ExplainPosition(Request):
@@ -54,7 +54,7 @@ class SessionUpdate(Request):
 
 class SessionRead(Reply):
     id: str
-    graph: dict[str, Any]
+    graph: GraphDocument
     view: dict[str, Any]
     version: int = Field(description="bumps on every change")
     graph_version: int = Field(description="bumps when the graph changes")
