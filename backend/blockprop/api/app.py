@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from blockprop import __version__
+from blockprop.api.docs import install_docs
 from blockprop.api.errors import install_error_handlers
 from blockprop.api.routes import (
     analysis,
@@ -139,12 +140,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # operationIds are the handlers' names (create_run, export_onnx…): what generated
         # clients call their functions
         generate_unique_id_function=lambda route: route.name,
+        docs_url=None,  # /docs and /redoc are served offline by install_docs
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
     for module in (health, ops, analysis, datasets, examples, graphs, runs, stream, export):
         app.include_router(module.router, prefix="/api")
     _include_classroom(app)
+    install_docs(app)
     mount_spa(app, settings.static_dir)
     app.add_middleware(Guard, settings=settings)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

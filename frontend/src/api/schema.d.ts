@@ -671,6 +671,12 @@ export interface components {
             /** Edit Token */
             edit_token: string;
             /**
+             * Id
+             * @description any id of the client's: the ack or error frame answering the message carries it
+             * @default null
+             */
+            id?: string | null;
+            /**
              * Type
              * @constant
              */
@@ -679,6 +685,12 @@ export interface components {
         /** ClientControl */
         ClientControl: {
             /**
+             * Id
+             * @description any id of the client's: the ack or error frame answering the message carries it
+             * @default null
+             */
+            id?: string | null;
+            /**
              * Type
              * @enum {string}
              */
@@ -686,6 +698,12 @@ export interface components {
         };
         /** ClientHello */
         ClientHello: {
+            /**
+             * Id
+             * @description any id of the client's: the ack or error frame answering the message carries it
+             * @default null
+             */
+            id?: string | null;
             /**
              * Since
              * @description resend batches after this seq
@@ -698,7 +716,10 @@ export interface components {
              */
             type: "hello";
         };
-        /** ClientSet */
+        /**
+         * ClientSet
+         * @description Change live settings (the fields of RunUpdate).
+         */
         ClientSet: {
             /**
              * test every (epochs)
@@ -706,6 +727,12 @@ export interface components {
              * @default null
              */
             eval_every?: number | null;
+            /**
+             * Id
+             * @description any id of the client's: the ack or error frame answering the message carries it
+             * @default null
+             */
+            id?: string | null;
             /**
              * L1
              * @description L1 penalty: adds l1·sign(W) to the weights' gradient
@@ -757,6 +784,12 @@ export interface components {
         /** ClientStep */
         ClientStep: {
             /**
+             * Id
+             * @description any id of the client's: the ack or error frame answering the message carries it
+             * @default null
+             */
+            id?: string | null;
+            /**
              * N
              * @default 1
              */
@@ -774,6 +807,12 @@ export interface components {
              * @default true
              */
             boundary?: boolean;
+            /**
+             * Id
+             * @description any id of the client's: the ack or error frame answering the message carries it
+             * @default null
+             */
+            id?: string | null;
             /**
              * Nodes
              * @description null: every node
@@ -3106,10 +3145,27 @@ export interface components {
             /** Selected */
             selected?: string | null;
         };
-        /** StreamAck */
+        /**
+         * StreamAck
+         * @description A client message was done: `ack` for control messages and subscribe (with `values`
+         *     for `set`: the settings as they now are), `auth` once the edit token was accepted.
+         */
         StreamAck: {
             /**
+             * Can Control
+             * @description auth: control is allowed
+             * @default null
+             */
+            can_control?: boolean | null;
+            /**
+             * Id
+             * @description the client's id for the message it answers (when it gave one)
+             * @default null
+             */
+            id?: string | null;
+            /**
              * Of
+             * @description the client message type it answers
              * @default null
              */
             of?: string | null;
@@ -3118,6 +3174,14 @@ export interface components {
              * @enum {string}
              */
             type: "ack" | "auth";
+            /**
+             * Values
+             * @description set: the live settings
+             * @default null
+             */
+            values?: {
+                [key: string]: unknown;
+            } | null;
         } & {
             [key: string]: unknown;
         };
@@ -3151,9 +3215,19 @@ export interface components {
         };
         /** @description any frame of WS /api/runs/{id}/stream (ClientMessage) */
         StreamClientMessage: components["schemas"]["ClientHello"] | components["schemas"]["ClientSubscribe"] | components["schemas"]["ClientAuth"] | components["schemas"]["ClientControl"] | components["schemas"]["ClientStep"] | components["schemas"]["ClientSet"];
-        /** StreamError */
+        /**
+         * StreamError
+         * @description A message that was refused: invalid JSON, an unknown `type`, a bad field, or a control
+         *     message without the edit token. The stream goes on.
+         */
         StreamError: {
             error: components["schemas"]["ErrorDetail"];
+            /**
+             * Id
+             * @description the client's id for the message it answers (when it gave one)
+             * @default null
+             */
+            id?: string | null;
             /**
              * Of
              * @description the client message type it answers
