@@ -64,8 +64,12 @@ export interface paths {
         /**
          * Evaluate
          * @description Run a graph once, stateless: every node's value and, with `backward`, every node's
-         *     gradient dL/dz and every parameter's gradient, in float64. Parameters come from the
-         *     graph's `state` or are initialised from `seed`; they are returned in `state`.
+         *     gradient dL/dz and every parameter's gradient, in float64 (`dtype: float32` to compute
+         *     as training does). Parameters come from the graph's `state` or are initialised from
+         *     `seed`; they are returned in `state`. `outputs` narrows `values` (and `grads`) to the
+         *     nodes named (422 `unknown_node` for one the graph has not). Without `backward` a
+         *     prediction needs no labels: unfed targets and every node that needs one are left out
+         *     (`loss` is then null).
          *
          *     The answer's size is estimated before anything is computed: beyond the server's limit
          *     (`BLOCKPROP_MAX_RESPONSE_BYTES`) 413 `too_large`, naming the biggest node. 429 `busy`,
@@ -1081,6 +1085,7 @@ export interface components {
         };
         /**
          * EvaluateRequest
+         * @description A graph, its feeds, and what to answer (every value in float64 by default).
          * @example {
          *       "backward": true,
          *       "graph": {
@@ -1171,14 +1176,26 @@ export interface components {
              * @default true
              */
             backward?: boolean;
+            /**
+             * Dtype
+             * @description the precision to compute in
+             * @default float64
+             * @enum {string}
+             */
+            dtype?: "float32" | "float64";
             graph: components["schemas"]["Graph"];
             /**
              * Inputs
-             * @description fed values by node id (input and target nodes), batch axis first
+             * @description fed values by node id (input and target nodes), batch axis first; without `backward`, targets may be left out (the nodes needing them are too)
              */
             inputs: {
                 [key: string]: unknown;
             };
+            /**
+             * Outputs
+             * @description only these values (and gradients): "node" or "node:port"; null: all
+             */
+            outputs?: string[] | null;
             /**
              * Seed
              * @description seed for parameter initialisation
@@ -1978,7 +1995,7 @@ export interface components {
             graph: components["schemas"]["Graph"];
             /**
              * Inputs
-             * @description fed values by node id (input and target nodes), batch axis first
+             * @description fed values by node id (input and target nodes), batch axis first; without `backward`, targets may be left out (the nodes needing them are too)
              */
             inputs: {
                 [key: string]: unknown;

@@ -152,8 +152,12 @@ def _feeds(inputs: dict[str, Any]) -> tuple[dict[str, np.ndarray], int]:
 )
 async def evaluate(body: EvaluateRequest, settings: SettingsDep, pool: ComputeDep) -> Response:
     """Run a graph once, stateless: every node's value and, with `backward`, every node's
-    gradient dL/dz and every parameter's gradient, in float64. Parameters come from the
-    graph's `state` or are initialised from `seed`; they are returned in `state`.
+    gradient dL/dz and every parameter's gradient, in float64 (`dtype: float32` to compute
+    as training does). Parameters come from the graph's `state` or are initialised from
+    `seed`; they are returned in `state`. `outputs` narrows `values` (and `grads`) to the
+    nodes named (422 `unknown_node` for one the graph has not). Without `backward` a
+    prediction needs no labels: unfed targets and every node that needs one are left out
+    (`loss` is then null).
 
     The answer's size is estimated before anything is computed: beyond the server's limit
     (`BLOCKPROP_MAX_RESPONSE_BYTES`) 413 `too_large`, naming the biggest node. 429 `busy`,
@@ -162,7 +166,8 @@ async def evaluate(body: EvaluateRequest, settings: SettingsDep, pool: ComputeDe
     answer = "evaluate" if body.backward else "forward"
     feeds, batch, cost = await asyncio.to_thread(prepare, doc, body.inputs, answer, settings)
     args = (doc, feeds, batch, body.seed, body.backward, settings.max_tensor_bytes)
-    return json_bytes(await pool.run(heavy.evaluate, *args, cost=cost))
+    options = {"outputs": body.outputs, "dtype": body.dtype}
+    return json_bytes(await pool.run(heavy.evaluate, *args, options, cost=cost))
 
 
 @router.post(
