@@ -170,9 +170,13 @@ async def export_pytorch(
     graph, an `nn.Parameter` per trainable (from the graph's `state`, else the engine's
     initialisation for `seed`), and `forward(**inputs)` with one line per node in topological
     order returning `(loss, values)`: the mean over the batch of the sum of the costs (None
-    without costs) and every node's value. Invalid graphs give the /api/validate codes (422);
-    a node whose op has no PyTorch rule gives 422 `not_exportable` naming it; more than
-    2,000,000 parameter values give 413 `too_large` (export to ONNX instead)."""
+    without costs) and every node's value. With `run_id` (or a graph with `normalization`)
+    the parameters are the trained ones and the module takes raw inputs: its first line for
+    a normalised input is `(raw - mean) / std`, with the training data's statistics as
+    buffers (`normalize: false` leaves it out). Invalid graphs give the /api/validate codes
+    (422); a node whose op has no PyTorch rule gives 422 `not_exportable` naming it; more than
+    2,000,000 parameter values give 413 `too_large` (export to ONNX instead); a run without
+    trained parameters yet 409 `no_state`."""
     doc = await exported_doc(body, settings, request)
     _, _, cost = await asyncio.to_thread(prepare, doc, None, "pytorch", settings)
     args = (doc, body.seed, settings.max_tensor_bytes, MAX_SOURCE_NUMBERS, body.normalize)
@@ -207,8 +211,12 @@ async def export_onnx(
     cost node's value by node id (`"node:port"` for several outputs) and, with costs and
     targets, the scalar `loss` (named in the model's metadata). Parameters are initializers
     `"<node>.<name>"` from the graph's `state`, else the engine's initialisation for `seed`.
-    Invalid graphs give the /api/validate codes (422); a node whose op has no ONNX rule gives
-    422 `not_exportable` naming it."""
+    With `run_id` (or a graph with `normalization`) the parameters are the trained ones and
+    the model takes raw inputs: `(x - <node>.norm_mean) / <node>.norm_std` is its first step
+    (`normalize: false` leaves it out). Ask for `application/octet-stream` to get the same
+    bytes under that type. Invalid graphs give the /api/validate codes (422); a node whose op
+    has no ONNX rule gives 422 `not_exportable` naming it; a run without trained parameters
+    yet 409 `no_state`."""
     doc = await exported_doc(body, settings, request)
     _, _, cost = await asyncio.to_thread(prepare, doc, None, "onnx", settings)
     args = (doc, body.seed, body.targets, settings.max_tensor_bytes, body.normalize)
