@@ -8,13 +8,20 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from blockprop.api.openapi import openapi
+from blockprop.api.openapi import openapi as build_openapi
 from blockprop.api.schemas import RunUpdate, TrainConfig
 from blockprop.cli import build_parser
 from blockprop.cli.train import flag_of
 from blockprop.engine.trainer import LIVE_SETTINGS
 from blockprop.engine.trainer import TrainConfig as EngineConfig
 from blockprop.engine.trainer.config import setting_fields
+
+OPENAPI = build_openapi()  # built once: it creates an app
+
+
+def openapi():
+    return OPENAPI
+
 
 FORM_SCHEMA = Path(__file__).resolve().parents[2] / "frontend/src/train/trainConfig.json"
 FIELDS = setting_fields()
