@@ -3,7 +3,7 @@ import { api } from "../api/client";
 import type { Example } from "../api/types";
 import { LINREG, resetEditor } from "../test/fixtures";
 import { useTrain } from "../train/store";
-import { confirmDiscard, importFile, openExample, saveGraph } from "./documents";
+import { confirmDiscard, importFile, openExample, openRunAsGraph, saveGraph } from "./documents";
 import { selectDirty, useEditor } from "./editor";
 
 const ed = () => useEditor.getState();
@@ -91,5 +91,22 @@ describe("the experiment travels with the document", () => {
     expect(sent.train).toMatchObject({ epochs: 7, optimizer: "adam", lr: 0.02 });
     expect(sent.normalization).toEqual(doc.normalization);
     expect(sent.state).toEqual(doc.state);
+  });
+
+  it("a run opens as a graph with its trained state, dataset and settings", async () => {
+    vi.stubGlobal("confirm", () => true);
+    vi.spyOn(api, "runGraph").mockResolvedValue({
+      ...LINREG,
+      name: "",
+      state: { lin: { W: [[2]], b: [-0.5] } },
+      dataset: { name: "linear", seed: 4, test_fraction: 0.2, normalize: false },
+      train: { epochs: 3, lr: 0.5 },
+    } as never);
+    await openRunAsGraph("r9");
+    expect(ed().name).toBe("run r9");
+    expect(ed().toDoc().state).toEqual({ lin: { W: [[2]], b: [-0.5] } });
+    expect(useTrain.getState().dataset).toMatchObject({ name: "linear", seed: 4 });
+    expect(useTrain.getState().settings).toMatchObject({ epochs: 3, lr: 0.5 });
+    vi.unstubAllGlobals();
   });
 });

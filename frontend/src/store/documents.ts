@@ -107,6 +107,20 @@ export async function openExample(id: string) {
   }
 }
 
+/** "Open this run as a graph": what a run trained, as a new (unsaved) document with its
+ * trained state, its dataset and its settings in the dock. */
+export async function openRunAsGraph(runId: string) {
+  if (!confirmDiscard()) return;
+  try {
+    const doc = await api.runGraph(runId);
+    load({ ...doc, name: doc.name || `run ${runId}` }, { graphId: null, dirty: true });
+    setPath("/");
+    notify("info", `Opened run ${runId} as a graph, with its trained weights.`);
+  } catch (err) {
+    notify("error", `Could not open run ${runId}: ${describe(err)}`);
+  }
+}
+
 export function newGraph() {
   useEditor.getState().newGraph();
   setPath("/");
