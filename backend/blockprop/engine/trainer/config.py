@@ -93,8 +93,7 @@ class TrainConfig:
         "learning rate (step size); can change while the run trains",
         label="learning rate",
         group="optimizer",
-        gt=0,
-        le=1e6,
+        gt=0,  # no upper bound: a huge rate is how one shows divergence
         live=True,
         step=0.001,
     )
