@@ -100,6 +100,9 @@ def test_session_frames_are_the_published_ones(api):
         async with websockets.connect(url) as ws:
             hello = await recv_json(ws)
             SessionHelloFrame.model_validate(hello)
+            await ws.send('{"type": "pause"}')  # followers only listen: answered, not dropped
+            refused = await recv_json(ws)
+            assert refused["type"] == "error" and _valid("SessionFrame", refused)
             await asyncio.to_thread(
                 api.patch,
                 f"/api/sessions/{created['id']}",

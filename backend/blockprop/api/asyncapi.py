@@ -42,11 +42,12 @@ def _message(model: type[BaseModel]) -> dict[str, Any]:
 
 def asyncapi() -> dict[str, Any]:
     from blockprop.api.app import _graph_refs
-    from blockprop.api.schemas import STREAM_MODELS, Graph, Request
+    from blockprop.api.schemas import STREAM_MODELS, Graph, Request, StreamError
     from blockprop.api.schemas.sessions import SESSION_FRAMES
 
     server = [m for m in STREAM_MODELS if m.__name__.startswith("Stream")]
     client = [m for m in STREAM_MODELS if m.__name__.startswith("Client")]
+    session = [*SESSION_FRAMES, StreamError]  # followers only listen: what they send is refused
     models = [Graph, *server, *client, *SESSION_FRAMES]
     _, defs = models_json_schema(
         [(m, "validation" if issubclass(m, Request) else "serialization") for m in models],
@@ -56,7 +57,7 @@ def asyncapi() -> dict[str, Any]:
     for union, members in (
         ("StreamServerFrame", server),
         ("StreamClientMessage", client),
-        ("SessionFrame", SESSION_FRAMES),
+        ("SessionFrame", session),
     ):
         schemas[union] = {
             "oneOf": [{"$ref": REF.format(model=m.__name__)} for m in members],
@@ -97,7 +98,7 @@ def asyncapi() -> dict[str, Any]:
                 "address": "/api/sessions/{session_id}/stream",
                 "title": "A classroom session, followed",
                 "parameters": {"session_id": {"description": "the session's id"}},
-                "messages": refs(SESSION_FRAMES),
+                "messages": refs(session),
             },
         },
         "operations": {
@@ -118,8 +119,9 @@ def asyncapi() -> dict[str, Any]:
             "sendSessionFrames": {
                 "action": "send",
                 "channel": {"$ref": "#/channels/sessionStream"},
-                "summary": "The session's frames: hello, state, closed",
-                "messages": op_messages("sessionStream", SESSION_FRAMES),
+                "summary": "The session's frames: hello, state, closed (and error, answering "
+                "anything a follower sends)",
+                "messages": op_messages("sessionStream", session),
             },
         },
         "components": {"schemas": schemas, "messages": messages},
