@@ -171,8 +171,10 @@ def without_unfed_targets(
             lost_cost = lost_cost or node.op.category == "cost"
     if not out:
         return doc, out, False
-    kept = [n for n in doc["nodes"] if n.get("id") not in out]
-    return {**doc, "nodes": kept}, out, lost_cost
+    kept = {**doc, "nodes": [n for n in doc["nodes"] if n.get("id") not in out]}
+    if isinstance(doc.get("state"), dict):  # the left-out nodes' parameters go with them
+        kept["state"] = {k: v for k, v in doc["state"].items() if k not in out}
+    return kept, out, lost_cost
 
 
 def _outputs(
