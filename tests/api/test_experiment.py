@@ -22,6 +22,7 @@ def test_a_run_starts_from_a_stored_graph_alone_and_gives_its_document_back(runs
     r = runs_api.post("/api/runs", json={"graph_id": g["id"]})
     assert r.status_code == 201, r.text
     run = r.json()
+    assert r.headers["location"] == f"/api/runs/{run['id']}"
     runs_api.runs.append((run["id"], run["edit_token"]))
     assert run["config"]["epochs"] == 30 and run["config"]["optimizer"] == "adam"
     assert run["dataset"]["name"] == XOR_DATA["name"]
