@@ -44,6 +44,31 @@ def _read_state(spec: str) -> dict:
     return doc
 
 
+def _run_document(run_id: str, graph: dict | None) -> dict:
+    """`graph` (else the run's) with a stored run's last checkpointed parameters and input
+    normalisation, read from the server's database."""
+    from blockprop.service.store import Store
+    from blockprop.service.trained_state import _read_checkpoint
+    from blockprop.settings import Settings
+
+    store = Store(Settings().database)
+    try:
+        row = store.get_run(run_id)
+        if row is None:
+            raise UsageError(f"--run {run_id}: no such run in {store._shown()}")
+        cp = store.get_checkpoint(run_id)
+    finally:
+        store.close()
+    if cp is None:
+        raise UsageError(f"--run {run_id}: the run has no checkpoint yet (it is {row.status})")
+    found, normalized = _read_checkpoint(*cp)
+    doc = dict(graph if graph is not None else row.doc)
+    doc["state"] = found["state"]
+    if normalized is not None:
+        doc["normalization"] = normalized
+    return doc
+
+
 def _default_output(spec: str, graph: dict, suffix: str) -> str:
     """`<stem><suffix>` in the current directory, the stem from the graph file's name (or the
     graph's name): ASCII letters, digits and '_' only, so never a path, a dot run or a
@@ -62,9 +87,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from blockprop.engine.graph import GraphError
 
-    graph, _ = _read_graph(args.graph)
+    if args.graph is None and args.run is None:
+        raise UsageError("say what to export: GRAPH, --run RUN_ID or both")
+    graph, _ = _read_graph(args.graph) if args.graph is not None else (None, None)
+    if args.run is not None:
+        graph = _run_document(args.run, graph)
     state = _read_state(args.state) if args.state else None
-    kw = {"seed": args.seed, "state": state}
+    kw = {"seed": args.seed, "state": state, "normalize": args.normalize}
     try:
         if args.to == "pytorch":
             from blockprop.export.pytorch import to_pytorch
@@ -82,7 +111,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 1
     out = args.output
     if out is None and args.to == "onnx":
-        out = _default_output(args.graph, graph, ".onnx")
+        out = _default_output(args.graph or args.run, graph, ".onnx")
     if out is None or out == "-":
         if isinstance(data, bytes):
             sys.stdout.buffer.write(data)

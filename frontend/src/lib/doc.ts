@@ -80,6 +80,7 @@ export interface DocMeta {
   name: string;
   description?: string;
   state?: GraphDoc["state"];
+  normalization?: GraphDoc["normalization"];
 }
 
 export function flowToDoc(
@@ -109,6 +110,8 @@ export function flowToDoc(
   if (meta.description) doc.description = meta.description;
   doc.nodes = docNodes;
   if (meta.state && Object.keys(meta.state).length > 0) doc.state = meta.state;
+  // the training data's scaling goes with the parameters it was trained to
+  if (doc.state && meta.normalization) doc.normalization = meta.normalization;
   return doc;
 }
 

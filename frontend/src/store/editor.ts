@@ -51,6 +51,7 @@ export const useEditor = create<EditorState>()((set, get) => {
     edges: [],
     description: "",
     state: undefined,
+    normalization: undefined,
     graphId: null,
     graphRevision: null,
     loadSeq: 0,
@@ -278,6 +279,7 @@ export const useEditor = create<EditorState>()((set, get) => {
         nodes,
         edges,
         state: doc.state ?? undefined,
+        normalization: doc.normalization ?? undefined,
         graphId: opts.graphId ?? null,
         graphRevision: opts.graphRevision ?? null,
         loadSeq: s.loadSeq + 1,
@@ -317,7 +319,12 @@ export const useEditor = create<EditorState>()((set, get) => {
     toDoc: () => {
       const s = get();
       return flowToDoc(
-        { name: s.name, description: s.description, state: s.state },
+        {
+          name: s.name,
+          description: s.description,
+          state: s.state,
+          normalization: s.normalization,
+        },
         s.nodes,
         s.edges,
         s.ops,
