@@ -218,7 +218,6 @@ def test_graph_that_does_not_fit_the_data_exits_1(capsys, graph_file):
     ("argv", "words"),
     [
         (["--epochs", "2"], "--dataset NAME or --data FILE"),
-        (["--dataset", "spiral", "--lr", "-1"], "lr must be"),
         (["--dataset", "spiral", "--data", "x.csv"], "cannot be combined"),
         (["--data", "x.txt"], "expected a .csv or .npz"),
     ],
@@ -235,6 +234,11 @@ def test_argparse_errors_exit_2(capsys):
     with pytest.raises(SystemExit) as e:
         main(["train", "spiral", "--optimizer", "lbfgs"])
     assert e.value.code == 2
+    # each flag is checked against its setting's declared bounds, naming the setting
+    with pytest.raises(SystemExit) as e:
+        main(["train", "spiral", "--lr", "-1"])
+    assert e.value.code == 2
+    assert "lr must be a number > 0" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         main(["serve", "--help"])  # serve is still there
     assert e.value.code == 0
@@ -268,3 +272,28 @@ def test_console_script_end_to_end_with_progress_bar(tmp_path):
     )
     assert proc.returncode == 0 and json.loads(proc.stdout)["status"] == "done"
     assert proc.stderr == ""  # --json: no progress bar
+
+
+def test_a_document_carries_its_dataset_and_settings_through_train(capsys, graph_file, tmp_path):
+    """`blockprop train graph.json` trains on the document's dataset with its settings (flags
+    still override them), and --out's graph.json carries them and the normalisation."""
+    doc = {
+        **SPIRAL_GRAPH,
+        "dataset": {"name": "spiral", "n": 120, "seed": 3},
+        "train": {"epochs": 3, "batch_size": 40, "optimizer": "adam", "lr": 0.01},
+    }
+    out = tmp_path / "out"
+    code, stdout, _ = run(capsys, "train", graph_file(doc), "--epochs", "2", "--json", "--out",
+                          str(out))  # fmt: skip
+    assert code == 0, stdout
+    summary = json.loads(stdout)
+    assert summary["epochs"] == 2 and summary["steps"] == 2 * 3  # 96 training samples / 40
+    written = json.loads((out / "graph.json").read_text())
+    assert written["dataset"] == {"name": "spiral", "n": 120, "seed": 3}
+    assert written["train"] == {"epochs": 2, "batch_size": 40, "optimizer": "adam", "lr": 0.01}
+    assert (
+        set(written["normalization"]) == {"x"} and len(written["normalization"]["x"]["mean"]) == 2
+    )
+    # and it trains again as it is
+    code, stdout, _ = run(capsys, "train", str(out / "graph.json"), "--json")
+    assert code == 0 and json.loads(stdout)["epochs"] == 2

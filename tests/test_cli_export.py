@@ -212,3 +212,39 @@ def test_running_statistics_come_from_a_checkpoint(capsys, tmp_path):
         want = trainer.plan.buffers["bn"][name]
         assert not np.allclose(want, 0.0 if name == "running_mean" else 1.0)  # moved
         np.testing.assert_allclose(params[f"bn.{name}"], want, rtol=1e-6)
+
+
+def test_a_checkpoint_of_a_graph_with_modules(capsys, tmp_path, graph_file):
+    """Inner nodes' state is keyed by flat id (``b1/l``): a checkpoint's ``param/b1/l/W``
+    names node ``b1/l``, parameter ``W``."""
+    block = {
+        "inputs": ["x"],
+        "outputs": {"y": "t"},
+        "nodes": [
+            {"id": "l", "op": "linear", "params": {"out_features": 4}, "inputs": {"x": "x"}},
+            {"id": "bn", "op": "batch_norm", "inputs": {"x": "l"}},
+            {"id": "t", "op": "tanh", "inputs": {"x": "bn"}},
+        ],
+    }
+    graph = {
+        "version": 1,
+        "modules": {"block": block},
+        "nodes": [
+            {"id": "x", "op": "input", "params": {"shape": [4]}},
+            {"id": "b1", "op": "module", "params": {"module": "block"}, "inputs": {"x": "x"}},
+            {"id": "o", "op": "linear", "params": {"out_features": 3}, "inputs": {"x": "b1"}},
+            {"id": "y", "op": "target", "params": {"shape": [], "dtype": "int"}},
+            {"id": "c", "op": "cross_entropy", "inputs": {"logits": "o", "target": "y"}},
+        ],
+    }
+    trainer = Trainer(graph, load_dataset("iris", seed=0), {"epochs": 1, "batch_size": 16})
+    trainer.run()
+    (tmp_path / "checkpoint.npz").write_bytes(trainer.save_checkpoint())
+    out = tmp_path / "m.onnx"
+    code, _, err = run(capsys, "export", graph_file(graph), "--to", "onnx", "--state",
+                       str(tmp_path / "checkpoint.npz"), "-o", str(out))  # fmt: skip
+    assert code == 0, err
+    params = onnx_params(onnx.load(out))
+    np.testing.assert_allclose(params["b1/l.W"], trainer.plan.params["b1/l"]["W"], rtol=1e-6)
+    want = trainer.plan.buffers["b1/bn"]["running_mean"]
+    np.testing.assert_allclose(params["b1/bn.running_mean"], want, rtol=1e-6)

@@ -21,7 +21,10 @@ from blockprop.examples import get_example
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest import LiveServer, start_server  # noqa: E402  (tests/conftest.py)
 
-XOR_GRAPH: dict[str, Any] = get_example("xor")["graph"]
+# the bare graph (an example's document also carries its dataset and settings)
+XOR_GRAPH: dict[str, Any] = {
+    k: v for k, v in get_example("xor")["graph"].items() if k not in ("dataset", "train")
+}
 XOR_DATA: dict[str, Any] = {"name": "xor", "n": 64, "noise": 0.1}
 # Full-batch steps of a 2-4-1 network on 51 samples: thousands of steps per second.
 LONG_TRAIN: dict[str, Any] = {"epochs": 1_000_000, "optimizer": "adam", "lr": 0.01}

@@ -122,3 +122,15 @@ def test_landscape_over_an_inner_parameter():
     np.testing.assert_allclose(out["loss"], ref["loss"], rtol=1e-10)
     for method, path in ref["paths"].items():  # the descents move the inner parameters alike
         np.testing.assert_allclose(out["paths"][method], path, rtol=1e-8)
+
+
+def test_a_prediction_leaves_out_a_cost_module_that_needs_the_unfed_target(api):
+    body = {"graph": doc("b1"), "inputs": {"x": BATCH["x"]}, "backward": False, "seed": 1}
+    r = api.post("/api/evaluate", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["loss"] is None and "b2/s" in out["values"]
+    assert not any(k.startswith("cost/") for k in out["values"])
+    full = api.post("/api/evaluate", json={**body, "inputs": BATCH}).json()
+    np.testing.assert_allclose(out["values"]["b2/s"], full["values"]["b2/s"])
+    assert set(out["state"]) == {"b1/l"}  # b2 is tied to b1: one set of parameters

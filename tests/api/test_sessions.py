@@ -108,8 +108,10 @@ def test_followers_see_every_change_and_the_end(api):
             assert hello["type"] == "hello"
             assert hello["session"]["view"]["explain"]["step"] == 3
             assert hello["session"]["graph"]["nodes"] == XOR_GRAPH["nodes"]
-            # a follower's messages change nothing
+            # a follower's messages change nothing: they are answered by an error frame
             await ws.send('{"type": "state", "view": {"explain": {"step": 99}}}')
+            refused = await recv_json(ws)
+            assert refused["type"] == "error" and refused["error"]["code"] == "invalid_message"
             await asyncio.to_thread(
                 api.patch,
                 f"/api/sessions/{s['id']}",

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from blockprop import __version__
+from blockprop.api.docs import install_docs
 from blockprop.api.errors import install_error_handlers
 from blockprop.api.routes import (
     analysis,
@@ -141,12 +142,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Draw computation graphs as block diagrams and train them with backpropagation.",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # operationIds are the handlers' names (create_run, export_onnx…): what generated
+        # clients call their functions
+        generate_unique_id_function=lambda route: route.name,
+        docs_url=None,  # /docs and /redoc are served offline by install_docs
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
     for module in (health, ops, analysis, datasets, examples, graphs, runs, stream, export):
         app.include_router(module.router, prefix="/api")
     _include_classroom(app)
+    install_docs(app)
     mount_spa(app, settings.static_dir)
     app.add_middleware(Guard, settings=settings)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -159,6 +166,49 @@ def _include_classroom(app: FastAPI) -> None:
 
     for module in (explain, sessions, teaching):
         app.include_router(module.router, prefix="/api")
+
+
+#: how requests authenticate (see README "Serving beyond your machine")
+SECURITY_SCHEMES = {
+    "accessToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "BLOCKPROP_TOKEN, when the server sets one: every request carries it",
+    },
+    "accessTokenQuery": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "token",
+        "description": "the same token as a query parameter (for links and WebSockets)",
+    },
+}
+
+
+def _graph_refs(node: Any) -> None:
+    """Replace each `GraphDocument` marker by a reference to the Graph schema."""
+    from blockprop.api.schemas.graphs import GRAPH_MARK
+
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in list(items):
+        if isinstance(value, dict) and value.get(GRAPH_MARK):
+            node[key] = {"$ref": "#/components/schemas/Graph"}
+        elif isinstance(value, dict | list):
+            _graph_refs(value)
+
+
+def declare_security(doc: dict[str, Any]) -> None:
+    """Security schemes, and on every operation the 401 a server with a token answers to a
+    request without it (`{}` in `security`: a server without a token needs none)."""
+    components = doc.setdefault("components", {})
+    components["securitySchemes"] = SECURITY_SCHEMES
+    doc["security"] = [{}, {"accessToken": []}, {"accessTokenQuery": []}]
+    unauthorized = {
+        "description": "access token missing or wrong (the server sets BLOCKPROP_TOKEN)",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+    for path in doc.get("paths", {}).values():
+        for op in path.values():
+            op.setdefault("responses", {}).setdefault("401", unauthorized)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -176,7 +226,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         summary=app.summary,
         description=app.description,
         routes=app.routes,
+        separate_input_output_schemas=False,  # one Graph, one TrainConfig… in and out
     )
+    declare_security(doc)
+    _graph_refs(doc)
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for path in doc.get("paths", {}).values():
         for op in path.values():

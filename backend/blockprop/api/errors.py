@@ -130,7 +130,9 @@ def _validation_error(request: Request, exc: RequestValidationError) -> Response
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problems)"
     nodes, port = node_and_port(loc, getattr(exc, "body", None))
-    return error_response(422, "invalid_request", message, nodes, port)
+    # a run's training config keeps the engine's code for it, whoever checks it first
+    code = "bad_config" if loc[:1] == ["train"] else "invalid_request"
+    return error_response(422, code, message, nodes, port)
 
 
 def node_and_port(loc: list[Any], body: Any) -> tuple[list[str], str | None]:

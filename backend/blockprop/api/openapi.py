@@ -1,6 +1,8 @@
-"""Print the OpenAPI document as sorted JSON, for the frontend's generated types:
+"""Print the OpenAPI document as sorted JSON, for the frontend's generated types, and the
+training config's schema alone, from which the dock's settings form is built:
 
 python -m blockprop.api.openapi > frontend/openapi.json
+python -m blockprop.api.openapi --train-config > frontend/src/train/trainConfig.json
 """
 
 from __future__ import annotations
@@ -18,8 +20,14 @@ def openapi() -> dict[str, Any]:
     return create_app(Settings(_env_file=None)).openapi()
 
 
+def train_config_schema() -> dict[str, Any]:
+    """The `TrainConfig` schema as the OpenAPI document has it (with its `x-` extensions)."""
+    return openapi()["components"]["schemas"]["TrainConfig"]
+
+
 def main() -> None:
-    sys.stdout.write(json.dumps(openapi(), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    doc = train_config_schema() if "--train-config" in sys.argv[1:] else openapi()
+    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from blockprop.cli.common import UsageError, _err, _Invalid
 from blockprop.cli.export import cmd_export
 from blockprop.cli.listings import cmd_datasets, cmd_examples
 from blockprop.cli.serve import cmd_serve
-from blockprop.cli.train import _batch_size, cmd_train
+from blockprop.cli.train import add_training_flags, cmd_train
 from blockprop.cli.validate import cmd_validate
 
 
@@ -45,30 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="standardise inputs with training statistics (default on)",
     )
-    opt = train.add_argument_group("training")
-    opt.add_argument("--epochs", type=int)
-    opt.add_argument(
-        "--batch-size",
-        type=_batch_size,
-        help="samples per step: 1 = SGD, k = mini-batch, 'full' = full-batch GD (default)",
-    )
-    opt.add_argument("--optimizer", choices=("sgd", "momentum", "adam"))
-    opt.add_argument("--lr", type=float, help="learning rate")
-    opt.add_argument("--momentum", type=float)
-    opt.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=None)
-    opt.add_argument("--schedule", choices=("constant", "step", "exponential", "inv_t", "cosine"))
-    opt.add_argument("--step-size", type=int, help="epochs between decays (schedule step)")
-    opt.add_argument("--gamma", type=float, help="decay factor (schedules step, exponential)")
-    opt.add_argument("--decay", type=float, help="schedule inv_t: lr / (1 + decay·epoch)")
-    opt.add_argument("--l1", type=float, help="L1 penalty on the weights")
-    opt.add_argument("--l1-start", type=int, help="first epoch with L1 (0-based)")
-    opt.add_argument("--l2", type=float, help="L2 penalty on the weights")
-    opt.add_argument("--l2-start", type=int, help="first epoch with L2 (0-based)")
-    opt.add_argument("--dropout", type=float, help="override every dropout node's rate")
-    opt.add_argument("--seed", type=int, help="seed of initialisation, shuffling, dropout")
-    opt.add_argument("--max-steps", type=int, help="stop after this many steps")
-    opt.add_argument("--eval-every", type=int, help="epochs between test evaluations")
-    opt.add_argument("--dtype", choices=("float32", "float64"))
+    add_training_flags(train.add_argument_group("training"))
     out = train.add_argument_group("output")
     out.add_argument(
         "--out",
@@ -95,9 +72,28 @@ def build_parser() -> argparse.ArgumentParser:
         "as PyTorch source (an nn.Module; to stdout unless -o) or an ONNX model of its forward "
         "pass (to -o FILE, by default GRAPH's name with .onnx; '-o -' for stdout). Parameters "
         "come from --state, else the graph's own state, else the engine's initialisation for "
-        "--seed. Exit codes: 0 written, 1 invalid or not exportable graph, 2 usage.",
+        "--seed. A document's `normalization` (or the run's) makes the model take raw inputs. "
+        "Exit codes: 0 written, 1 invalid or not exportable graph, 2 usage.",
     )
-    exp.add_argument("graph", metavar="GRAPH", help="graph JSON, example JSON or example id")
+    exp.add_argument(
+        "graph",
+        metavar="GRAPH",
+        nargs="?",
+        help="graph JSON, example JSON or example id (with --run: the run's graph if left out)",
+    )
+    exp.add_argument(
+        "--run",
+        metavar="RUN_ID",
+        help="a run in the server's database (BLOCKPROP_DATABASE): its graph, the parameters "
+        "of its last checkpoint and how it normalised its inputs",
+    )
+    exp.add_argument(
+        "--no-normalize",
+        dest="normalize",
+        action="store_false",
+        help="leave out the first step that scales raw inputs as the training data was "
+        "(for callers who normalise themselves)",
+    )
     exp.add_argument("--to", required=True, choices=("pytorch", "onnx"), help="the format")
     exp.add_argument("-o", "--output", metavar="FILE", help="where to write ('-': stdout)")
     exp.add_argument("--seed", type=int, default=0, help="seed of the initialisation (default 0)")

@@ -38,6 +38,8 @@ def _read_graph(spec: str) -> tuple[dict, dict | None]:
         raise _Invalid(f"{spec}: not valid JSON ({e})") from None
     if isinstance(doc, dict) and isinstance(doc.get("graph"), dict):
         return doc["graph"], doc  # an example file: the graph plus its suggested settings
+    if isinstance(doc, dict) and ("dataset" in doc or "train" in doc):
+        return doc, doc  # a graph document that carries its experiment
     return doc, None
 
 

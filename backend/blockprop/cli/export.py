@@ -27,8 +27,9 @@ def _read_state(spec: str) -> dict:
                 kept = key.startswith(("param/", "buffer/"))  # buffers: running statistics
                 if checkpoint and not kept:
                     continue  # optimiser state, counters, the shuffle order
-                nid, _, name = key.removeprefix("param/").removeprefix("buffer/").partition("/")
-                if not name:
+                # the last "/": node ids of module instances hold "/" (b1/l), names never
+                nid, _, name = key.removeprefix("param/").removeprefix("buffer/").rpartition("/")
+                if not nid or not name:
                     raise UsageError(f"--state {spec}: array {key!r} is not named 'node/name'")
                 state.setdefault(nid, {})[name] = arr
             return state
@@ -41,6 +42,31 @@ def _read_state(spec: str) -> dict:
         doc = doc.get("state") or {}  # a graph document with its state
     if not isinstance(doc, dict):
         raise UsageError(f"--state {spec}: expected {{node: {{parameter: values}}}}")
+    return doc
+
+
+def _run_document(run_id: str, graph: dict | None) -> dict:
+    """`graph` (else the run's) with a stored run's last checkpointed parameters and input
+    normalisation, read from the server's database."""
+    from blockprop.service.store import Store
+    from blockprop.service.trained_state import _read_checkpoint
+    from blockprop.settings import Settings
+
+    store = Store(Settings().database)
+    try:
+        row = store.get_run(run_id)
+        if row is None:
+            raise UsageError(f"--run {run_id}: no such run in {store._shown()}")
+        cp = store.get_checkpoint(run_id)
+    finally:
+        store.close()
+    if cp is None:
+        raise UsageError(f"--run {run_id}: the run has no checkpoint yet (it is {row.status})")
+    found, normalized = _read_checkpoint(*cp)
+    doc = dict(graph if graph is not None else row.doc)
+    doc["state"] = found["state"]
+    if normalized is not None:
+        doc["normalization"] = normalized
     return doc
 
 
@@ -62,9 +88,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from blockprop.engine.graph import GraphError
 
-    graph, _ = _read_graph(args.graph)
+    if args.graph is None and args.run is None:
+        raise UsageError("say what to export: GRAPH, --run RUN_ID or both")
+    graph, _ = _read_graph(args.graph) if args.graph is not None else (None, None)
+    if args.run is not None:
+        graph = _run_document(args.run, graph)
     state = _read_state(args.state) if args.state else None
-    kw = {"seed": args.seed, "state": state}
+    kw = {"seed": args.seed, "state": state, "normalize": args.normalize}
     try:
         if args.to == "pytorch":
             from blockprop.export.pytorch import to_pytorch
@@ -82,7 +112,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 1
     out = args.output
     if out is None and args.to == "onnx":
-        out = _default_output(args.graph, graph, ".onnx")
+        out = _default_output(args.graph or args.run, graph, ".onnx")
     if out is None or out == "-":
         if isinstance(data, bytes):
             sys.stdout.buffer.write(data)

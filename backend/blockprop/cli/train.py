@@ -4,31 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from blockprop.cli.common import UsageError, _err, _print_issues, _read_graph
+from blockprop.engine.trainer.config import SettingField, check_setting, setting_fields
 
-#: command-line flag -> TrainConfig field (given flags override an example's settings)
-TRAIN_FLAGS = (
-    "epochs",
-    "batch_size",
-    "optimizer",
-    "lr",
-    "momentum",
-    "nesterov",
-    "schedule",
-    "step_size",
-    "gamma",
-    "decay",
-    "l1",
-    "l1_start",
-    "l2",
-    "l2_start",
-    "dropout",
-    "seed",
-    "max_steps",
-    "eval_every",
-    "dtype",
-)
 METRIC_COLUMNS = (
     "step",
     "epoch",
@@ -41,19 +21,67 @@ METRIC_COLUMNS = (
 )
 
 
-def _batch_size(text: str) -> int | str:
-    if text.lower() in ("full", "all"):
-        return "full"
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'full', got {text!r}")
-    return value
+def flag_of(sf: SettingField) -> str:
+    """The command-line flag of a training setting: `--the-name` unless its declaration says."""
+    return sf.meta.flag or "--" + sf.name.replace("_", "-")
+
+
+def _parser(sf: SettingField) -> Any:
+    """An argparse `type` for a setting: its type, checked against its declared bounds (and
+    the setting's word for null, e.g. `full` for batch_size, when it may be null)."""
+    word = _NULL_WORDS.get(sf.name, "none")
+
+    def parse(text: str) -> Any:
+        if sf.nullable and text.lower() == word:
+            return NULL
+        try:
+            return check_setting(sf.name, sf.type(text))
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    parse.__name__ = sf.type.__name__
+    return parse
+
+
+#: what a nullable setting's flag says for null (the setting's own word, else "none")
+NULL = object()
+_NULL_WORDS = {"batch_size": "full", "dropout": "none", "max_steps": "none"}
+
+
+def add_training_flags(group: Any) -> None:
+    """One flag per training setting, generated from its declaration (TrainConfig): its type,
+    choices, doc and default are the ones the API and the settings form show."""
+    for sf in setting_fields():
+        if sf.meta.flag is None:
+            continue
+        m = sf.meta
+        default = "null" if sf.default is None else str(sf.default).lower()
+        help_text = f"{m.doc} (default {default})".replace("%", "%%")
+        kwargs: dict[str, Any] = {"dest": f"train_{sf.name}", "default": None, "help": help_text}
+        if sf.type is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif m.choices is not None:
+            kwargs["choices"] = m.choices
+        else:
+            if sf.nullable and sf.type is not str:
+                kwargs["help"] = help_text + f"; '{_NULL_WORDS.get(sf.name, 'none')}' for null"
+            kwargs["type"] = _parser(sf)
+            kwargs["metavar"] = sf.name.upper()
+        group.add_argument(flag_of(sf), **kwargs)
+
+
+def training_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The training settings given as flags (they override an example's or a graph's)."""
+    out: dict[str, Any] = {}
+    for sf in setting_fields():
+        value = getattr(args, f"train_{sf.name}", None)
+        if value is not None:
+            out[sf.name] = None if value is NULL else value
+    return out
 
 
 def _load_data(args: argparse.Namespace, example: dict | None):
+    """`(dataset, its spec)`: the spec (as a run's `dataset`) is None for a file of one's own."""
     from blockprop.engine.data import load_csv, load_dataset, load_npz
 
     common: dict = {}
@@ -68,9 +96,9 @@ def _load_data(args: argparse.Namespace, example: dict | None):
             raise UsageError("--data cannot be combined with --dataset, --n or --noise")
         suffix = args.data.lower().rsplit(".", 1)[-1]
         if suffix == "npz":
-            return load_npz(args.data, **common)
+            return load_npz(args.data, **common), None
         if suffix == "csv":
-            return load_csv(args.data, target=args.target, **common)
+            return load_csv(args.data, target=args.target, **common), None
         raise UsageError(f"--data {args.data}: expected a .csv or .npz file")
     spec: dict = {}
     if args.dataset:
@@ -87,10 +115,19 @@ def _load_data(args: argparse.Namespace, example: dict | None):
     if args.noise is not None:
         spec["noise"] = args.noise
     spec.update(common)
-    return load_dataset(name, **spec)
+    return load_dataset(name, **spec), {"name": name, **spec}
 
 
-def _write_outputs(out_dir, trainer, points, summary) -> None:
+def trained_config(config: Any) -> dict[str, Any]:
+    """A config as a document's `train`: the settings that differ from their defaults."""
+    return {
+        sf.name: getattr(config, sf.name)
+        for sf in setting_fields()
+        if getattr(config, sf.name) != sf.default
+    }
+
+
+def _write_outputs(out_dir, trainer, points, summary, spec) -> None:
     import csv
     import json
     from pathlib import Path
@@ -110,8 +147,13 @@ def _write_outputs(out_dir, trainer, points, summary) -> None:
     (out / "metrics.json").write_text(json.dumps(meta), encoding="utf-8")
     state = trainer.state()
     (out / "state.json").write_text(json.dumps(state), encoding="utf-8")
-    graph = dict(trainer.doc)
-    graph["state"] = state
+    # the document travels whole: what it trained on, how, and how its inputs were scaled
+    graph = {k: v for k, v in trainer.doc.items() if k != "normalization"}
+    graph.update(state=state, train=trained_config(trainer.config))
+    if spec is not None:
+        graph["dataset"] = spec
+    if trainer.input_normalization():
+        graph["normalization"] = trainer.input_normalization()
     (out / "graph.json").write_text(json.dumps(graph), encoding="utf-8")
     (out / "checkpoint.npz").write_bytes(trainer.save_checkpoint())
 
@@ -126,17 +168,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     from blockprop.engine.trainer import TrainConfig, Trainer
 
     graph, example = _read_graph(args.graph)
-    settings = dict(example.get("train", {})) if example else {}
-    for name in TRAIN_FLAGS:
-        value = getattr(args, name)
-        if value is not None:
-            settings[name] = None if value == "full" else value
+    settings = dict(example.get("train") or {}) if example else {}
+    settings.update(training_settings(args))
     try:
         config = TrainConfig.from_dict(settings)
     except ValueError as e:
         raise UsageError(str(e)) from None
     try:
-        dataset = _load_data(args, example)
+        dataset, spec = _load_data(args, example)
     except DataError as e:
         where = "".join(
             f", {k} {v}" for k, v in (("line", e.row), ("column", e.column)) if v is not None
@@ -209,7 +248,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         summary["diverged_step"] = trainer.diverged_step
         summary["diverged_node"] = trainer.diverged_node
     if args.out:
-        _write_outputs(args.out, trainer, points, summary)
+        _write_outputs(args.out, trainer, points, summary, spec)
     if args.json:
         print(json.dumps(summary))
     else:

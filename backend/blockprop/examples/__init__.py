@@ -12,7 +12,9 @@ Each file holds, at top level:
   ``Trainer.evaluate()``: ``loss`` = train loss, ``test_loss``, ``accuracy``) and, for
   linear regression, ``"recover"``: which parameters must match the dataset's true
   coefficients, within ``tol``;
-- ``graph``: the graph document (DESIGN.md, version 1).
+- ``graph``: the graph document (DESIGN.md, version 1). :func:`get_example` gives it the
+  example's ``dataset`` and ``train`` too, the document's own fields for them, so an example
+  opened, saved or exported travels with its data and settings.
 
 >>> from blockprop.examples import list_examples, get_example
 >>> [e["id"] for e in list_examples()][:3]
@@ -68,7 +70,9 @@ def get_example(example_id: str) -> dict[str, Any]:
     examples = _load_all()
     if example_id not in examples:
         raise UnknownExample(str(example_id), list(examples))
-    return {"id": example_id, **copy.deepcopy(examples[example_id])}
+    ex = {"id": example_id, **copy.deepcopy(examples[example_id])}
+    ex["graph"] = {**ex["graph"], "dataset": dict(ex["dataset"]), "train": dict(ex["train"])}
+    return ex
 
 
 def dataset_kwargs(example: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from blockprop.engine import registry
+from blockprop.engine.data.dataset import Normalizer
 from blockprop.engine.graph import GraphError, Issue, Node, analyse
 
 #: export target -> (the OpDef field holding its rule, the name people know it by)
@@ -68,6 +69,9 @@ class Prepared:
     #: module instances by flat id, parents first (:class:`~blockprop.engine.modules.Instance`)
     instances: dict = field(default_factory=dict)
     buffers: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    #: input node id -> (mean, std), each of the node's per-sample shape: the model takes raw
+    #: inputs and its first step is ``(x - mean) / std``, as the training data was scaled
+    normalization: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @property
     def costs(self) -> list[Node]:
@@ -91,9 +95,13 @@ def prepare(
     seed: int = 0,
     state: Mapping | None = None,
     max_bytes: int | None = None,
+    normalization: Mapping | None = None,
+    normalize: bool = True,
 ) -> Prepared:
     """Validate ``doc`` (raising :class:`GraphError` with every issue, the same codes as
-    ``validate``), check that every node exports to ``to`` and resolve the parameters."""
+    ``validate``), check that every node exports to ``to`` and resolve the parameters and the
+    input normalisation (``normalization``, else the document's; none with
+    ``normalize=False``, for callers who scale their inputs themselves)."""
     from blockprop.engine.executor import compile_graph
 
     if to not in TARGETS:
@@ -118,6 +126,8 @@ def prepare(
     plan = compile_graph(doc, 1, dtype=np.float64, seed=seed, state=state, grads="params")
     name = doc.get("name") if isinstance(doc.get("name"), str) else ""
     has_state = bool(state) or bool(doc.get("state"))
+    scaling = normalization if normalization is not None else doc.get("normalization")
+    norm = input_scaling(an.nodes, scaling) if normalize and scaling else {}
     return Prepared(
         name.strip(),
         an.nodes,
@@ -126,7 +136,39 @@ def prepare(
         has_state,
         instances=an.instances,
         buffers=plan.buffers,
+        normalization=norm,
     )
+
+
+def input_scaling(
+    nodes: list[Node], normalization: Mapping[str, Any]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{input id: (mean, std)}`` shaped as each input's sample, from a document's
+    ``normalization`` (``{id: {mean, std}}``, per feature, flattened). Raises GraphError
+    (``bad_normalization``) naming the node when one does not fit it."""
+    by_id = {n.id: n for n in nodes}
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    issues = []
+    for nid, scale in normalization.items():
+        node = by_id.get(nid)
+        if node is None or node.op.source != "input":
+            why = "it is not an input node of the graph"
+        else:
+            shape = tuple(node.shapes[0])
+            why = f"needs `mean` and `std` of {int(np.prod(shape))} numbers each, std > 0"
+            try:
+                norm = Normalizer.from_dict(scale)  # {mean, std}, as a run records them
+                mean, std = norm.mean.reshape(shape), norm.std.reshape(shape)
+            except (KeyError, TypeError, ValueError):
+                mean = std = None
+            finite = mean is not None and np.isfinite(mean).all() and np.isfinite(std).all()
+            if finite and (std > 0).all():
+                out[nid] = (mean, std)
+                continue
+        issues.append(Issue("bad_normalization", f"normalization of '{nid}': {why}", [nid]))
+    if issues:
+        raise GraphError(issues)
+    return out
 
 
 def _check_ids(nodes: list[Node]) -> None:

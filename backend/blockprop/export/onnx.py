@@ -4,11 +4,15 @@ Graph inputs are the graph's input nodes and, unless ``targets=False``, its targ
 labels as int64), each ``[batch, *shape]``. Outputs are the value of every function and cost
 node, named by its value key (``"l1"``, ``"dup:y1"``), plus the loss (the mean over the batch
 of the sum of the costs, a scalar named ``"loss"``) when the graph has costs and targets are
-inputs. With ``targets=False`` the model is for inference: targets, and every node that needs
-one, are left out. Trainable parameters and buffers (running statistics) are initializers
-named ``"<node>.<name>"``, from the graph's state or the engine's seeded initialisation; the
-model is the evaluation-mode forward (dropout off, batch norm on running statistics). Each
-op's nodes come from its ``onnx`` rule in the registry; the model is checked with
+inputs. Input nodes take **raw** data: when the document (or the run it comes from) records
+how the training data was scaled (``normalization``), the model's first step for that input
+is ``(x - <node>.norm_mean) / <node>.norm_std`` (initializers; metadata ``normalization`` says so);
+``normalize=False`` leaves it out. With ``targets=False`` the model is for inference:
+targets, and every node that needs one, are left out. Trainable parameters and buffers
+(running statistics) are initializers named ``"<node>.<name>"``, from the graph's state or the
+engine's seeded initialisation; the model is the evaluation-mode forward (dropout off, batch
+norm on running statistics). Each op's nodes come from its ``onnx`` rule in the registry; the
+model is checked with
 ``onnx.checker``.
 
 Text from the graph is plain data here: value names are node ids (checked against
@@ -151,6 +155,21 @@ class _Builder:
                 self._batch = self.initializer(np.asarray([1], np.int64), None, None)
         return self._batch
 
+    def normalized(self, node_id: str, fed: str) -> str:
+        """The first step for a raw input: ``(x - mean) / std`` with the training data's
+        statistics (initializers ``<node>.norm_mean``, ``<node>.norm_std``); ``fed`` itself when the
+        input is not normalised."""
+        if node_id not in self.prep.normalization:
+            return fed
+        mean, std = self.prep.normalization[node_id]
+        m = self.initializer(np.asarray(mean, FLOAT), node_id, "norm_mean")
+        s = self.initializer(np.asarray(std, FLOAT), node_id, "norm_std")
+        centred = self.fresh(node_id)
+        scaled = self.fresh(node_id)
+        self.nodes.append(helper.make_node("Sub", [fed, m], [centred]))
+        self.nodes.append(helper.make_node("Div", [centred, s], [scaled]))
+        return scaled
+
     def add(self, node) -> None:
         op = node.op
         env: dict[str, Any] = dict(node.params)
@@ -181,7 +200,7 @@ class _Builder:
         for key, dt, r in zip(node.keys, node.dtypes, results, strict=True):
             self.dtype[key] = dt
             if op.source in ("input", "target"):
-                self.value[key] = r
+                self.value[key] = self.normalized(node.id, r)
                 continue
             if r in produced and r not in self.value.values():
                 # rename this node's own last result to the value key
@@ -212,11 +231,21 @@ def to_onnx(
     state: Mapping | None = None,
     targets: bool = True,
     max_bytes: int | None = None,
+    normalization: Mapping | None = None,
+    normalize: bool = True,
 ) -> onnx.ModelProto:
     """An ONNX model of ``doc``'s forward pass (see the module docstring), checked with
     ``onnx.checker``. Raises ``GraphError`` for an invalid graph, ``ExportError``
     (``not_exportable``) for a node whose op has no ONNX rule."""
-    prep = prepare(doc, "onnx", seed=seed, state=state, max_bytes=max_bytes)
+    prep = prepare(
+        doc,
+        "onnx",
+        seed=seed,
+        state=state,
+        max_bytes=max_bytes,
+        normalization=normalization,
+        normalize=normalize,
+    )
     b = _Builder(prep, targets)
     skip = set() if targets else _needs_target(prep)
     nodes = [n for n in prep.nodes if n.keys[0] not in skip]
@@ -259,6 +288,10 @@ def to_onnx(
         + (f"; {loss!r}: the mean over the batch of the sum of the costs" if loss else ""),
     )
     meta = {"graph": title, "parameters": "from state" if prep.from_state else f"seed {seed}"}
+    if prep.normalization:  # say so: the model takes raw inputs
+        meta["normalization"] = ", ".join(
+            f"{nid}: (raw - {nid}.norm_mean) / {nid}.norm_std" for nid in prep.normalization
+        )
     if loss:
         meta["loss"] = loss
     helper.set_model_props(model, meta)

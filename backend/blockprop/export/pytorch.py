@@ -5,7 +5,8 @@ seeded initialisation: the numbers match the engine for the same seed), and a
 ``forward(self, **inputs)`` with one line per node, in topological order, the node id in a
 comment, returning ``(loss, values)``: the loss is the mean over the batch of the sum of the
 cost nodes (``None`` without costs), ``values`` every node's value, batch axis first. Each
-op's line comes from its ``torch`` rule in the registry.
+op's line comes from its ``torch`` rule in the registry. Inputs are raw: an input the
+document's ``normalization`` scales is first ``(raw - mean) / std`` (buffers), in its line.
 
 Text from the graph is data, never code: importing the module runs nothing the graph's author
 wrote. The graph's name is the class attribute ``GRAPH_NAME`` (a ``repr`` string literal) and
@@ -369,6 +370,13 @@ class _Generator:
             result = op.torch.format(**{**env, **self._param_literals(node)})
         else:
             result = op.rules["torch"]({**env, "pt": pt})
+        scaled = node.id in self.prep.normalization
+        if scaled:  # the raw input, scaled as the training data was
+            mean, std = self.prep.normalization[node.id]
+            result = (
+                f"({result} - {self.buffer(node.id, 'norm_mean', mean)}) "
+                f"/ {self.buffer(node.id, 'norm_std', std)}"
+            )
         results = list(result) if op.multi_output else [result]
         names = []
         for key, dt in zip(node.keys, node.dtypes, strict=True):
@@ -383,6 +391,8 @@ class _Generator:
         shapes = ", ".join(_shape(s) for s in node.shapes)
         kind = plain_text(op.name) + (", int" if node.dtypes[0] == "int" else "")
         comment = f"{plain_text(lid, 64)} ({kind}) {shapes}"
+        if scaled:
+            comment += ", normalised: (raw - training mean) / training std"
         return f"{', '.join(names)} = {', '.join(results)}  # {comment}"
 
     @staticmethod
@@ -432,13 +442,23 @@ def to_pytorch(
     state: Mapping | None = None,
     max_bytes: int | None = None,
     max_numbers: int | None = None,
+    normalization: Mapping | None = None,
+    normalize: bool = True,
 ) -> str:
     """PyTorch source for ``doc``: a module named after the graph (see the module
     docstring). Raises ``GraphError`` for an invalid graph, ``ExportError``
     (``not_exportable``) for a node whose op has no PyTorch rule, :class:`SourceTooLarge`
     when the parameters and constants hold more than ``max_numbers`` numbers (the source
     writes each one out, about 20 characters)."""
-    prep = prepare(doc, "pytorch", seed=seed, state=state, max_bytes=max_bytes)
+    prep = prepare(
+        doc,
+        "pytorch",
+        seed=seed,
+        state=state,
+        max_bytes=max_bytes,
+        normalization=normalization,
+        normalize=normalize,
+    )
     gen = _Generator(prep)
     cls = class_name(prep.name)
     classes, class_texts = module_classes(prep, {cls}) if prep.instances else ({}, [])
@@ -492,6 +512,12 @@ def to_pytorch(
     out.append(f"    model = {cls}()  # or {cls}(dtype=torch.float64): the engine's precision")
     out.append(f"    loss, values = {call} a tensor per node in {cls}.INPUTS")
     out.append("")
+    if prep.normalization:
+        scaled = ", ".join(sorted(prep.normalization))
+        out.append(f"Inputs are raw data: forward's first step scales input {scaled} as the")
+        out.append(
+            "training data was, (raw - mean) / std (the *_norm_mean and *_norm_std buffers)."
+        )
     out.append("Every value has a leading batch axis. The parameters start from " + origin)
     out.append("(STATE, at the end of this file); model.graph_state() gives them back in the")
     out.append(f"graph document's `state` layout. The graph's name is {cls}.GRAPH_NAME.")

@@ -126,28 +126,94 @@ def evaluate(
     seed: int,
     backward: bool,
     max_bytes: int,
-    training: bool = False,
+    options: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """Values (and with ``backward`` gradients) of every node, in float64, encoded. With
-    ``training``, the training-mode forward: dropout masks drawn from ``seed``, batch norm
-    on batch statistics (the returned state holds the running statistics it moved)."""
+    """Values (and with ``backward`` gradients) of every node, encoded. ``options``:
+    ``outputs`` (the value keys to return; None: all), ``dtype`` (default float64) and
+    ``training`` (the training-mode forward: dropout masks drawn from ``seed``, batch norm on
+    batch statistics; the returned state holds the running statistics it moved). Without
+    ``backward``, targets that are not fed are left out with every node that needs one (a
+    prediction needs no labels); the loss is then null."""
     from blockprop.engine.executor import compile_graph
 
-    plan = compile_graph(
-        doc, batch, dtype=np.float64, seed=seed, max_bytes=max_bytes, grads="nodes"
-    )
+    options = options or {}
+    dtype = np.float32 if options.get("dtype") == "float32" else np.float64
+    training = bool(options.get("training"))
+    pruned: set[str] = set()
+    lost_cost = False
+    if not backward:
+        doc, pruned, lost_cost = without_unfed_targets(doc, set(feeds))
+    plan = compile_graph(doc, batch, dtype=dtype, seed=seed, max_bytes=max_bytes, grads="nodes")
     loss = plan.forward(feeds, training=training, rng=np.random.default_rng(seed))
     if backward:
         plan.backward()
+    keep = _outputs(options.get("outputs"), plan.values, pruned)
     return encode(
         {
-            "loss": _finite(float(loss)) if plan.cost_ids else None,  # no cost: no loss
-            "values": plan.values,
-            "grads": plan.grads if backward else {},
+            # no cost (none drawn, or left out with the unfed targets): no loss
+            "loss": None if lost_cost or not plan.cost_ids else _finite(float(loss)),
+            "values": keep(plan.values),
+            "grads": keep(plan.grads) if backward else {},
             "param_grads": plan.param_grads if backward else {},
             "state": plan.state_arrays(),
         }
     )
+
+
+def without_unfed_targets(
+    doc: dict[str, Any], fed: set[str]
+) -> tuple[dict[str, Any], set[str], bool]:
+    """``doc`` without its target nodes that are not in ``fed`` and every node depending on
+    one (in topological order, so a chain is followed to its end); the ids left out; and
+    whether a cost node was among them (the loss is then not the graph's loss)."""
+    from blockprop.engine.graph import analyse
+    from blockprop.engine.modules import FlatDoc, flatten
+
+    doc = flatten(doc)  # nodes by flat id (b1/l): what is left out may sit inside a module
+    an = analyse(doc, batch_size=1)
+    if not an.result.ok:
+        return doc, set(), False  # compile_graph reports it
+    out: set[str] = set()
+    lost_cost = False
+    for node in an.nodes:  # topological order
+        unfed = node.op.source == "target" and node.id not in fed
+        if unfed or any(key.partition(":")[0] in out for key in node.sources.values()):
+            out.add(node.id)
+            lost_cost = lost_cost or node.op.category == "cost"
+    if not out:
+        return doc, out, False
+    kept = {**doc, "nodes": [n for n in doc["nodes"] if n.get("id") not in out]}
+    if isinstance(doc, FlatDoc):  # still flat: instances and ties go along
+        kept = FlatDoc(kept)
+        kept.instances, kept.issues = doc.instances, doc.issues
+        kept.ties = {k: v for k, v in doc.ties.items() if k not in out}
+    if isinstance(doc.get("state"), dict):  # the left-out nodes' parameters go with them
+        kept["state"] = {k: v for k, v in doc["state"].items() if k not in out}
+    return kept, out, lost_cost
+
+
+def _outputs(
+    wanted: list[str] | None, values: Mapping[str, Any], pruned: set[str]
+) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """A filter of values (and gradients) down to the value keys asked for; an unknown key
+    is 422 ``unknown_node``, one left out for want of a target 422 ``missing_input``."""
+    if wanted is None:
+        return dict
+    for key in wanted:
+        if key in values:
+            continue
+        nid = key.partition(":")[0]
+        if nid in pruned:
+            raise ServiceError(
+                422,
+                "missing_input",
+                f"output '{key}' needs a target that was not fed (feed it, or ask for the "
+                "prediction only)",
+                [nid],
+            )
+        raise ServiceError(422, "unknown_node", f"no value '{key}' in the graph", [nid])
+    chosen = list(dict.fromkeys(wanted))
+    return lambda d: {k: d[k] for k in chosen if k in d}
 
 
 def gradcheck(
@@ -282,22 +348,28 @@ def landscape(
     return encode(result)
 
 
-def export_pytorch(doc: dict[str, Any], seed: int, max_bytes: int, max_numbers: int) -> bytes:
+def export_pytorch(
+    doc: dict[str, Any], seed: int, max_bytes: int, max_numbers: int, normalize: bool = True
+) -> bytes:
     """PyTorch source (UTF-8); more than ``max_numbers`` parameter values is 413."""
     from blockprop.export.pytorch import SourceTooLarge, to_pytorch
 
     try:
-        source = to_pytorch(doc, seed=seed, max_bytes=max_bytes, max_numbers=max_numbers)
+        source = to_pytorch(
+            doc, seed=seed, max_bytes=max_bytes, max_numbers=max_numbers, normalize=normalize
+        )
     except SourceTooLarge as e:
         raise from_issues(e.issues, 413) from None
     return source.encode()
 
 
-def export_onnx(doc: dict[str, Any], seed: int, targets: bool, max_bytes: int) -> bytes:
+def export_onnx(
+    doc: dict[str, Any], seed: int, targets: bool, max_bytes: int, normalize: bool = True
+) -> bytes:
     """A serialised ONNX model."""
     from blockprop.export.onnx import to_onnx_bytes
 
-    return to_onnx_bytes(doc, seed=seed, targets=targets, max_bytes=max_bytes)
+    return to_onnx_bytes(doc, seed=seed, targets=targets, max_bytes=max_bytes, normalize=normalize)
 
 
 __all__ = [

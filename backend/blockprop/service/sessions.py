@@ -46,12 +46,21 @@ class Follower(Sender):
         self.sent_version = -1
         self.sent_graph_version = -1
         self.said_hello = False
+        #: answers to what the follower sent (error frames), sent before the next state
+        self.replies: list[str] = []
+
+    def reply(self, frame: str) -> None:
+        """Queue a frame answering the follower (a few at most: a flood keeps the last)."""
+        self.replies = [*self.replies[-7:], frame]
+        self.wake.set()
 
     async def _serve(self) -> None:
         s = self.session
         while not self.closed:
             await self.wake.wait()
             self.wake.clear()
+            while self.replies and not self.closed:
+                await self._send(self.replies.pop(0))
             if s.closed:
                 await self._send(s.closed_frame())
                 self.drop_reason = "the session has ended"

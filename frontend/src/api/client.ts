@@ -131,6 +131,8 @@ export const api = {
   graphs: (ids?: string[]) =>
     request<GraphSummary[]>(ids?.length ? `/graphs?ids=${enc(ids.join(","))}` : "/graphs"),
   graph: (id: string) => request<StoredGraph>(`/graphs/${enc(id)}`),
+  /** A run as a document: its graph, trained state and normalisation, dataset, settings. */
+  runGraph: (runId: string) => request<GraphDoc>(`/runs/${enc(runId)}/graph`),
   createGraph: (graph: GraphDoc) =>
     request<CreatedGraph>("/graphs", { method: "POST", body: JSON.stringify({ graph }) }),
   updateGraph: (id: string, graph: GraphDoc, token: string, revision?: number | null) =>

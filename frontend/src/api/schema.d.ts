@@ -15,7 +15,7 @@ export interface paths {
          * List Datasets
          * @description The built-in datasets: name, title, task, features, classes, parameters.
          */
-        get: operations["list_datasets_api_datasets_get"];
+        get: operations["list_datasets"];
         put?: never;
         /**
          * Upload Dataset
@@ -23,7 +23,7 @@ export interface paths {
          *     (a non-numeric cell, a ragged row, a missing target or a NaN is named by row and column)
          *     and stored; the returned `id` works as a dataset name in runs and samples.
          */
-        post: operations["upload_dataset_api_datasets_post"];
+        post: operations["upload_dataset"];
         delete?: never;
         options?: never;
         head?: never;
@@ -43,7 +43,7 @@ export interface paths {
          *     `y` and the `split` of each row. Other query parameters are the dataset's own (e.g.
          *     `turns` for spiral). `name` may also be the id of an uploaded dataset.
          */
-        get: operations["sample_dataset_api_datasets__name__get"];
+        get: operations["sample_dataset"];
         put?: never;
         post?: never;
         delete?: never;
@@ -64,16 +64,20 @@ export interface paths {
         /**
          * Evaluate
          * @description Run a graph once, stateless: every node's value and, with `backward`, every node's
-         *     gradient dL/dz and every parameter's gradient, in float64. Parameters come from the
-         *     graph's `state` or are initialised from `seed`; they are returned in `state`, with the
-         *     buffers (batch norm's running statistics). `training: true` runs the training-mode
-         *     forward: dropout (masks drawn from `seed`) and batch norm on the batch's statistics.
+         *     gradient dL/dz and every parameter's gradient, in float64 (`dtype: float32` to compute
+         *     as training does). Parameters come from the graph's `state` or are initialised from
+         *     `seed`; they are returned in `state`, with the buffers (batch norm's running statistics).
+         *     `training: true` runs the training-mode forward: dropout (masks drawn from `seed`) and
+         *     batch norm on the batch's statistics. `outputs` narrows `values` (and `grads`) to the
+         *     nodes named (422 `unknown_node` for one the graph has not). Without `backward` a
+         *     prediction needs no labels: unfed targets and every node that needs one are left out
+         *     (`loss` is then null).
          *
          *     The answer's size is estimated before anything is computed: beyond the server's limit
          *     (`BLOCKPROP_MAX_RESPONSE_BYTES`) 413 `too_large`, naming the biggest node. 429 `busy`,
          *     with `Retry-After`, while the server computes as many heavy requests as it takes.
          */
-        post: operations["evaluate_api_evaluate_post"];
+        post: operations["evaluate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -91,7 +95,7 @@ export interface paths {
          * List Examples
          * @description The worked examples: id, title and a few lines of description.
          */
-        get: operations["list_examples_api_examples_get"];
+        get: operations["list_examples"];
         put?: never;
         post?: never;
         delete?: never;
@@ -111,7 +115,7 @@ export interface paths {
          * Get Example
          * @description One example: its graph, suggested dataset and training settings.
          */
-        get: operations["get_example_api_examples__example_id__get"];
+        get: operations["get_example"];
         put?: never;
         post?: never;
         delete?: never;
@@ -153,7 +157,7 @@ export interface paths {
          *     (`BLOCKPROP_MAX_RESPONSE_BYTES`), naming the biggest node; 429 `busy`, with `Retry-After`,
          *     while the server computes as many heavy requests as it takes.
          */
-        post: operations["explain_api_explain_post"];
+        post: operations["explain"];
         delete?: never;
         options?: never;
         head?: never;
@@ -177,10 +181,14 @@ export interface paths {
          *     cost node's value by node id (`"node:port"` for several outputs) and, with costs and
          *     targets, the scalar `loss` (named in the model's metadata). Parameters are initializers
          *     `"<node>.<name>"` from the graph's `state`, else the engine's initialisation for `seed`.
-         *     Invalid graphs give the /api/validate codes (422); a node whose op has no ONNX rule gives
-         *     422 `not_exportable` naming it.
+         *     With `run_id` (or a graph with `normalization`) the parameters are the trained ones and
+         *     the model takes raw inputs: `(x - <node>.norm_mean) / <node>.norm_std` is its first step
+         *     (`normalize: false` leaves it out). Ask for `application/octet-stream` to get the same
+         *     bytes under that type. Invalid graphs give the /api/validate codes (422); a node whose op
+         *     has no ONNX rule gives 422 `not_exportable` naming it; a run without trained parameters
+         *     yet 409 `no_state`.
          */
-        post: operations["export_onnx_api_export_onnx_post"];
+        post: operations["export_onnx"];
         delete?: never;
         options?: never;
         head?: never;
@@ -202,11 +210,15 @@ export interface paths {
          *     graph, an `nn.Parameter` per trainable (from the graph's `state`, else the engine's
          *     initialisation for `seed`), and `forward(**inputs)` with one line per node in topological
          *     order returning `(loss, values)`: the mean over the batch of the sum of the costs (None
-         *     without costs) and every node's value. Invalid graphs give the /api/validate codes (422);
-         *     a node whose op has no PyTorch rule gives 422 `not_exportable` naming it; more than
-         *     2,000,000 parameter values give 413 `too_large` (export to ONNX instead).
+         *     without costs) and every node's value. With `run_id` (or a graph with `normalization`)
+         *     the parameters are the trained ones and the module takes raw inputs: its first line for
+         *     a normalised input is `(raw - mean) / std`, with the training data's statistics as
+         *     buffers (`normalize: false` leaves it out). Invalid graphs give the /api/validate codes
+         *     (422); a node whose op has no PyTorch rule gives 422 `not_exportable` naming it; more than
+         *     2,000,000 parameter values give 413 `too_large` (export to ONNX instead); a run without
+         *     trained parameters yet 409 `no_state`.
          */
-        post: operations["export_pytorch_api_export_pytorch_post"];
+        post: operations["export_pytorch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -229,7 +241,7 @@ export interface paths {
          *     number, so the server caps the count (`too_large`); narrow it with `keys`. 429 `busy`,
          *     with `Retry-After`, while the server computes as many heavy requests as it takes.
          */
-        post: operations["gradcheck_api_gradcheck_post"];
+        post: operations["gradcheck"];
         delete?: never;
         options?: never;
         head?: never;
@@ -248,14 +260,14 @@ export interface paths {
          * @description Summaries of the graphs whose ids are given, or else of the public graphs. Private
          *     graphs are never listed: their ids are the capability to read them.
          */
-        get: operations["list_graphs_api_graphs_get"];
+        get: operations["list_graphs"];
         put?: never;
         /**
          * Create Graph
          * @description Store a graph. The answer carries its `edit_token`: keep it, it is shown only once.
          *     The graph need not be valid (drafts are fine); validate it with POST /api/validate.
          */
-        post: operations["create_graph_api_graphs_post"];
+        post: operations["create_graph"];
         delete?: never;
         options?: never;
         head?: never;
@@ -273,19 +285,19 @@ export interface paths {
          * Read Graph
          * @description A stored graph (no token needed: the id is the capability to read it).
          */
-        get: operations["read_graph_api_graphs__graph_id__get"];
+        get: operations["read_graph"];
         /**
          * Update Graph
          * @description Replace a graph (needs its edit token). With `revision`, refuses (409) if someone
          *     saved a newer revision meanwhile.
          */
-        put: operations["update_graph_api_graphs__graph_id__put"];
+        put: operations["update_graph"];
         post?: never;
         /**
          * Delete Graph
          * @description Delete a graph (needs its edit token). Runs made from it keep their own copy.
          */
-        delete: operations["delete_graph_api_graphs__graph_id__delete"];
+        delete: operations["delete_graph"];
         options?: never;
         head?: never;
         patch?: never;
@@ -304,7 +316,7 @@ export interface paths {
          * Fork Graph
          * @description Copy a graph (anyone who can read it can fork it); the copy has its own edit token.
          */
-        post: operations["fork_graph_api_graphs__graph_id__fork_post"];
+        post: operations["fork_graph"];
         delete?: never;
         options?: never;
         head?: never;
@@ -322,7 +334,7 @@ export interface paths {
          * Health
          * @description Liveness and version.
          */
-        get: operations["health_api_health_get"];
+        get: operations["health"];
         put?: never;
         post?: never;
         delete?: never;
@@ -352,7 +364,7 @@ export interface paths {
          *     matrices); 422 `unknown_node`; with `run_id`, the run's trained parameters (404, 409 and
          *     422 `state_mismatch` as for explain).
          */
-        post: operations["jacobian_api_jacobian_post"];
+        post: operations["jacobian"];
         delete?: never;
         options?: never;
         head?: never;
@@ -381,7 +393,7 @@ export interface paths {
          *     graph without a cost, the dataset's codes for bad data; 413 `too_large` for a resolution
          *     beyond 101 × 101.
          */
-        post: operations["landscape_api_landscape_post"];
+        post: operations["landscape"];
         delete?: never;
         options?: never;
         head?: never;
@@ -399,7 +411,7 @@ export interface paths {
          * Load
          * @description Runs live, running and waiting, and the share of the pool's CPU they reserve.
          */
-        get: operations["load_api_load_get"];
+        get: operations["load"];
         put?: never;
         post?: never;
         delete?: never;
@@ -419,7 +431,7 @@ export interface paths {
          * List Ops
          * @description Every op: name, label, category, ports, params, trainable parameters, LaTeX formulas.
          */
-        get: operations["list_ops_api_ops_get"];
+        get: operations["list_ops"];
         put?: never;
         post?: never;
         delete?: never;
@@ -440,7 +452,7 @@ export interface paths {
          * @description Runs, newest first: those filed under `graph_id` and those whose `ids` are given (at
          *     least one of the two). Like a run's id, a graph's id is the capability to read its runs.
          */
-        get: operations["list_runs_api_runs_get"];
+        get: operations["list_runs"];
         put?: never;
         /**
          * Create Run
@@ -453,7 +465,7 @@ export interface paths {
          *     client already has its share of runs live or waiting (`X-Client-Id` names the client,
          *     else its address), or when the queue is full.
          */
-        post: operations["create_run_api_runs_post"];
+        post: operations["create_run"];
         delete?: never;
         options?: never;
         head?: never;
@@ -471,7 +483,7 @@ export interface paths {
          * Read Run
          * @description A run's status, progress, dataset and config (and, queued, where it stands).
          */
-        get: operations["read_run_api_runs__run_id__get"];
+        get: operations["read_run"];
         put?: never;
         post?: never;
         delete?: never;
@@ -480,10 +492,33 @@ export interface paths {
         /**
          * Update Run
          * @description Change settings while the run is live (training, paused, or held after diverging):
-         *     `lr`, `momentum`, `l1`, `l2` (from the next step on) and `speed` (steps per second at
-         *     most). The stored config records them.
+         *     the settings marked `x-live` in TrainConfig (`lr`, `momentum`, `l1`, `l2`, … from the
+         *     next step on; `speed`, steps per second at most). The stored config records them.
          */
-        patch: operations["update_run_api_runs__run_id__patch"];
+        patch: operations["update_run"];
+        trace?: never;
+    };
+    "/api/runs/{run_id}/graph": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Run Graph
+         * @description The run as a graph document ("open this run as a graph"): the graph it trained, its
+         *     trained `state` (live, else the last checkpoint; the document's own before either) with
+         *     the `normalization` its inputs had, and its `dataset` and `train` settings — all a
+         *     `POST /api/runs {"graph": …}` or `blockprop train` needs to train it again.
+         */
+        get: operations["run_graph"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/runs/{run_id}/metrics": {
@@ -498,7 +533,7 @@ export interface paths {
          * @description The loss curve: every metric point after batch `since` (all by default), in order,
          *     and `last_seq`, the seq of the last batch included (continue from it with `since`).
          */
-        get: operations["run_metrics_api_runs__run_id__metrics_get"];
+        get: operations["run_metrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -521,7 +556,7 @@ export interface paths {
          * @description Pause between steps (a snapshot and a checkpoint are taken). A run held after diverging
          *     is returned unchanged: it is already waiting.
          */
-        post: operations["pause_run_api_runs__run_id__pause_post"];
+        post: operations["pause_run"];
         delete?: never;
         options?: never;
         head?: never;
@@ -545,7 +580,7 @@ export interface paths {
          *     exactly; that is admitted as a new run is: `queued` while the pool has no room.
          *     Answers once the run is `running` (or queued).
          */
-        post: operations["resume_run_api_runs__run_id__resume_post"];
+        post: operations["resume_run"];
         delete?: never;
         options?: never;
         head?: never;
@@ -566,7 +601,7 @@ export interface paths {
          *     `normalized`: how the run normalised its input feed (`(x - mean) / std` per feature,
          *     training-split statistics), which a raw sample needs before it meets these parameters.
          */
-        get: operations["run_state_api_runs__run_id__state_get"];
+        get: operations["run_state"];
         put?: never;
         post?: never;
         delete?: never;
@@ -589,7 +624,7 @@ export interface paths {
          * @description Run `n` steps (default 1), then pause: single-stepping for teaching. From a run held
          *     after diverging, the steps go on from its last finite parameters (status `paused`).
          */
-        post: operations["step_run_api_runs__run_id__step_post"];
+        post: operations["step_run"];
         delete?: never;
         options?: never;
         head?: never;
@@ -611,7 +646,7 @@ export interface paths {
          *     diverging ends as `diverged` (its reason kept). Idempotent: a run that has already ended
          *     (`done`, `diverged`, …) is returned unchanged.
          */
-        post: operations["stop_run_api_runs__run_id__stop_post"];
+        post: operations["stop_run"];
         delete?: never;
         options?: never;
         head?: never;
@@ -631,7 +666,7 @@ export interface paths {
          * Create Session
          * @description Start broadcasting a graph. Share `follow_path` with students; keep `edit_token`.
          */
-        post: operations["create_session_api_sessions_post"];
+        post: operations["create_session"];
         delete?: never;
         options?: never;
         head?: never;
@@ -649,21 +684,21 @@ export interface paths {
          * Read Session
          * @description The session now: graph, view, versions and how many follow it.
          */
-        get: operations["read_session_api_sessions__session_id__get"];
+        get: operations["read_session"];
         put?: never;
         post?: never;
         /**
          * End Session
          * @description End the broadcast: followers get `closed` (they keep what they see and can fork it).
          */
-        delete: operations["end_session_api_sessions__session_id__delete"];
+        delete: operations["end_session"];
         options?: never;
         head?: never;
         /**
          * Update Session
          * @description Change the graph and/or the view; every follower gets the new state at once.
          */
-        patch: operations["update_session_api_sessions__session_id__patch"];
+        patch: operations["update_session"];
         trace?: never;
     };
     "/api/validate": {
@@ -683,7 +718,7 @@ export interface paths {
          *     node and the port and say what was expected. `too_large` when the estimated tensor memory
          *     for `batch_size` exceeds the server's limit.
          */
-        post: operations["validate_graph_api_validate_post"];
+        post: operations["validate_graph"];
         delete?: never;
         options?: never;
         head?: never;
@@ -711,6 +746,12 @@ export interface components {
             /** Edit Token */
             edit_token: string;
             /**
+             * Id
+             * @description any id of the client's: the ack or error frame answering the message carries it
+             * @default null
+             */
+            id?: string | null;
+            /**
              * Type
              * @constant
              */
@@ -719,6 +760,12 @@ export interface components {
         /** ClientControl */
         ClientControl: {
             /**
+             * Id
+             * @description any id of the client's: the ack or error frame answering the message carries it
+             * @default null
+             */
+            id?: string | null;
+            /**
              * Type
              * @enum {string}
              */
@@ -726,6 +773,12 @@ export interface components {
         };
         /** ClientHello */
         ClientHello: {
+            /**
+             * Id
+             * @description any id of the client's: the ack or error frame answering the message carries it
+             * @default null
+             */
+            id?: string | null;
             /**
              * Since
              * @description resend batches after this seq
@@ -738,31 +791,62 @@ export interface components {
              */
             type: "hello";
         };
-        /** ClientSet */
+        /**
+         * ClientSet
+         * @description Change live settings (the fields of RunUpdate).
+         */
         ClientSet: {
             /**
+             * test every (epochs)
+             * @description epochs between test-set evaluations
+             * @default null
+             */
+            eval_every?: number | null;
+            /**
+             * Id
+             * @description any id of the client's: the ack or error frame answering the message carries it
+             * @default null
+             */
+            id?: string | null;
+            /**
              * L1
+             * @description L1 penalty: adds l1·sign(W) to the weights' gradient
              * @default null
              */
             l1?: number | null;
             /**
+             * L1 from epoch
+             * @description first epoch (0-based) with L1 on
+             * @default null
+             */
+            l1_start?: number | null;
+            /**
              * L2
+             * @description L2 penalty (weight decay): adds l2·W to the weights' gradient
              * @default null
              */
             l2?: number | null;
             /**
-             * Lr
+             * L2 from epoch
+             * @description first epoch (0-based) with L2 on
+             * @default null
+             */
+            l2_start?: number | null;
+            /**
+             * learning rate
+             * @description learning rate (step size); can change while the run trains
              * @default null
              */
             lr?: number | null;
             /**
-             * Momentum
+             * momentum
+             * @description fraction of the previous update kept (optimizer momentum)
              * @default null
              */
             momentum?: number | null;
             /**
-             * Speed
-             * @description steps per second at most (0: as fast as it goes)
+             * speed (steps/s)
+             * @description steps per second at most, to watch it learn (0: as fast as it goes)
              * @default null
              */
             speed?: number | null;
@@ -774,6 +858,12 @@ export interface components {
         };
         /** ClientStep */
         ClientStep: {
+            /**
+             * Id
+             * @description any id of the client's: the ack or error frame answering the message carries it
+             * @default null
+             */
+            id?: string | null;
             /**
              * N
              * @default 1
@@ -792,6 +882,12 @@ export interface components {
              * @default true
              */
             boundary?: boolean;
+            /**
+             * Id
+             * @description any id of the client's: the ack or error frame answering the message carries it
+             * @default null
+             */
+            id?: string | null;
             /**
              * Nodes
              * @description null: every node
@@ -1060,6 +1156,7 @@ export interface components {
         };
         /**
          * EvaluateRequest
+         * @description A graph, its feeds, and what to answer (every value in float64 by default).
          * @example {
          *       "backward": true,
          *       "graph": {
@@ -1150,14 +1247,26 @@ export interface components {
              * @default true
              */
             backward?: boolean;
+            /**
+             * Dtype
+             * @description the precision to compute in
+             * @default float64
+             * @enum {string}
+             */
+            dtype?: "float32" | "float64";
             graph: components["schemas"]["Graph"];
             /**
              * Inputs
-             * @description fed values by node id (input and target nodes), batch axis first
+             * @description fed values by node id (input and target nodes), batch axis first; without `backward`, targets may be left out (the nodes needing them are too)
              */
             inputs: {
                 [key: string]: unknown;
             };
+            /**
+             * Outputs
+             * @description only these values (and gradients): "node" or "node:port"; null: all
+             */
+            outputs?: string[] | null;
             /**
              * Seed
              * @description seed for parameter initialisation
@@ -1218,10 +1327,7 @@ export interface components {
             } | null;
             /** Description */
             description: string;
-            /** Graph */
-            graph: {
-                [key: string]: unknown;
-            };
+            graph: components["schemas"]["Graph"];
             /** Id */
             id: string;
             /** Title */
@@ -1989,7 +2095,10 @@ export interface components {
         };
         /**
          * ExportRequest
-         * @description A graph to export. Parameters come from its `state`, else from `seed`.
+         * @description A graph to export (`graph`), or what a run trained (`run_id`), or both (the run's
+         *     trained parameters in the given graph). Parameters come from the run, else the graph's
+         *     `state`, else `seed`; the input normalisation from the run, else the graph's
+         *     `normalization`.
          * @example {
          *       "graph": {
          *         "name": "spiral classifier",
@@ -2057,14 +2166,30 @@ export interface components {
          *     }
          */
         ExportRequest: {
-            /** @description the graph; its `state` (trained parameters) is used */
-            graph: components["schemas"]["Graph"];
+            /** @description the graph; its `state` (trained parameters) and `normalization` are used */
+            graph?: components["schemas"]["Graph"] | null;
+            /**
+             * Normalize
+             * @description the model takes raw inputs and scales them first as the training data was; false: leave that step out (for callers who normalise themselves)
+             * @default true
+             */
+            normalize?: boolean;
+            /**
+             * Run Id
+             * @description a run: its graph (unless `graph` is given), its trained parameters and how it normalised its inputs
+             */
+            run_id?: string | null;
             /**
              * Seed
              * @description seed of the engine's initialisation, for parameters the graph's state does not give (the same numbers as /api/evaluate with this seed)
              * @default 0
              */
             seed?: number;
+            /**
+             * Step
+             * @description with `run_id`: the parameters served earlier at this step again, while the server keeps them (else the run's latest)
+             */
+            step?: number | null;
         };
         /**
          * GradcheckRequest
@@ -2161,7 +2286,7 @@ export interface components {
             graph: components["schemas"]["Graph"];
             /**
              * Inputs
-             * @description fed values by node id (input and target nodes), batch axis first
+             * @description fed values by node id (input and target nodes), batch axis first; without `backward`, targets may be left out (the nodes needing them are too)
              */
             inputs: {
                 [key: string]: unknown;
@@ -2297,6 +2422,8 @@ export interface components {
          *     }
          */
         Graph: {
+            /** @description what it trains on (a run's `dataset`) */
+            dataset?: components["schemas"]["DatasetSpec"] | null;
             /**
              * Description
              * @default
@@ -2317,6 +2444,13 @@ export interface components {
             /** Nodes */
             nodes: components["schemas"]["Node"][];
             /**
+             * Normalization
+             * @description input node id → the training data's per-feature mean and std (set once trained): a raw sample becomes `(x - mean) / std` before it meets `state`
+             */
+            normalization?: {
+                [key: string]: components["schemas"]["InputNormalization"];
+            } | null;
+            /**
              * State
              * @description trained parameters by node and name (nested lists)
              */
@@ -2325,6 +2459,8 @@ export interface components {
                     [key: string]: unknown;
                 };
             } | null;
+            /** @description how it trains (a run's `train`; left-out settings: default) */
+            train?: components["schemas"]["TrainConfig"] | null;
             /**
              * Version
              * @default 1
@@ -2422,10 +2558,7 @@ export interface components {
             edit_token: string;
             /** Forked From */
             forked_from: string | null;
-            /** Graph */
-            graph: {
-                [key: string]: unknown;
-            };
+            graph: components["schemas"]["Graph"];
             /** Id */
             id: string;
             /** Name */
@@ -2453,10 +2586,7 @@ export interface components {
             created_at: number;
             /** Forked From */
             forked_from: string | null;
-            /** Graph */
-            graph: {
-                [key: string]: unknown;
-            };
+            graph: components["schemas"]["Graph"];
             /** Id */
             id: string;
             /** Name */
@@ -2521,8 +2651,6 @@ export interface components {
             mean: number[];
             /** Std */
             std: number[];
-        } & {
-            [key: string]: unknown;
         };
         /** JacobianMatrix */
         JacobianMatrix: {
@@ -2960,14 +3088,30 @@ export interface components {
          *     }
          */
         OnnxExportRequest: {
-            /** @description the graph; its `state` (trained parameters) is used */
-            graph: components["schemas"]["Graph"];
+            /** @description the graph; its `state` (trained parameters) and `normalization` are used */
+            graph?: components["schemas"]["Graph"] | null;
+            /**
+             * Normalize
+             * @description the model takes raw inputs and scales them first as the training data was; false: leave that step out (for callers who normalise themselves)
+             * @default true
+             */
+            normalize?: boolean;
+            /**
+             * Run Id
+             * @description a run: its graph (unless `graph` is given), its trained parameters and how it normalised its inputs
+             */
+            run_id?: string | null;
             /**
              * Seed
              * @description seed of the engine's initialisation, for parameters the graph's state does not give (the same numbers as /api/evaluate with this seed)
              * @default 0
              */
             seed?: number;
+            /**
+             * Step
+             * @description with `run_id`: the parameters served earlier at this step again, while the server keeps them (else the run's latest)
+             */
+            step?: number | null;
             /**
              * Targets
              * @description targets are model inputs and the loss an output; false: an inference model without the targets and the nodes that need them
@@ -3206,7 +3350,8 @@ export interface components {
          *     }
          */
         RunCreate: {
-            dataset: components["schemas"]["DatasetSpec"];
+            /** @description what to train on (left out: the graph document's `dataset`) */
+            dataset?: components["schemas"]["DatasetSpec"] | null;
             /** @description an inline graph (trained instead of the stored one) */
             graph?: components["schemas"]["Graph"] | null;
             /**
@@ -3225,13 +3370,8 @@ export interface components {
              * @default false
              */
             paused?: boolean;
-            /**
-             * Train
-             * @description the training config (TrainConfig): epochs, batch_size, optimizer, lr, …
-             */
-            train?: {
-                [key: string]: unknown;
-            };
+            /** @description the training config (left out: the graph document's `train`); settings left out take their default */
+            train?: components["schemas"]["TrainConfig"] | null;
         };
         /** RunCreated */
         RunCreated: {
@@ -3416,20 +3556,47 @@ export interface components {
         };
         /**
          * RunUpdate
-         * @description Settings that can change while a run trains.
+         * @description Settings that can change while a run trains (`x-live` in TrainConfig); give at least one.
          */
         RunUpdate: {
-            /** L1 */
+            /**
+             * test every (epochs)
+             * @description epochs between test-set evaluations
+             */
+            eval_every?: number | null;
+            /**
+             * L1
+             * @description L1 penalty: adds l1·sign(W) to the weights' gradient
+             */
             l1?: number | null;
-            /** L2 */
+            /**
+             * L1 from epoch
+             * @description first epoch (0-based) with L1 on
+             */
+            l1_start?: number | null;
+            /**
+             * L2
+             * @description L2 penalty (weight decay): adds l2·W to the weights' gradient
+             */
             l2?: number | null;
-            /** Lr */
+            /**
+             * L2 from epoch
+             * @description first epoch (0-based) with L2 on
+             */
+            l2_start?: number | null;
+            /**
+             * learning rate
+             * @description learning rate (step size); can change while the run trains
+             */
             lr?: number | null;
-            /** Momentum */
+            /**
+             * momentum
+             * @description fraction of the previous update kept (optimizer momentum)
+             */
             momentum?: number | null;
             /**
-             * Speed
-             * @description steps per second at most (0: as fast as it goes)
+             * speed (steps/s)
+             * @description steps per second at most, to watch it learn (0: as fast as it goes)
              */
             speed?: number | null;
         };
@@ -3457,10 +3624,7 @@ export interface components {
              * @description WebSocket followers connected now
              */
             followers: number;
-            /** Graph */
-            graph: {
-                [key: string]: unknown;
-            };
+            graph: components["schemas"]["Graph"];
             /**
              * Graph Version
              * @description bumps when the graph changes
@@ -3491,10 +3655,7 @@ export interface components {
              * @description WebSocket followers connected now
              */
             followers: number;
-            /** Graph */
-            graph: {
-                [key: string]: unknown;
-            };
+            graph: components["schemas"]["Graph"];
             /**
              * Graph Version
              * @description bumps when the graph changes
@@ -3553,10 +3714,27 @@ export interface components {
             /** Selected */
             selected?: string | null;
         };
-        /** StreamAck */
+        /**
+         * StreamAck
+         * @description A client message was done: `ack` for control messages and subscribe (with `values`
+         *     for `set`: the settings as they now are), `auth` once the edit token was accepted.
+         */
         StreamAck: {
             /**
+             * Can Control
+             * @description auth: control is allowed
+             * @default null
+             */
+            can_control?: boolean | null;
+            /**
+             * Id
+             * @description the client's id for the message it answers (when it gave one)
+             * @default null
+             */
+            id?: string | null;
+            /**
              * Of
+             * @description the client message type it answers
              * @default null
              */
             of?: string | null;
@@ -3565,6 +3743,14 @@ export interface components {
              * @enum {string}
              */
             type: "ack" | "auth";
+            /**
+             * Values
+             * @description set: the live settings
+             * @default null
+             */
+            values?: {
+                [key: string]: unknown;
+            } | null;
         } & {
             [key: string]: unknown;
         };
@@ -3598,9 +3784,19 @@ export interface components {
         };
         /** @description any frame of WS /api/runs/{id}/stream (ClientMessage) */
         StreamClientMessage: components["schemas"]["ClientHello"] | components["schemas"]["ClientSubscribe"] | components["schemas"]["ClientAuth"] | components["schemas"]["ClientControl"] | components["schemas"]["ClientStep"] | components["schemas"]["ClientSet"];
-        /** StreamError */
+        /**
+         * StreamError
+         * @description A message that was refused: invalid JSON, an unknown `type`, a bad field, or a control
+         *     message without the edit token. The stream goes on.
+         */
         StreamError: {
             error: components["schemas"]["ErrorDetail"];
+            /**
+             * Id
+             * @description the client's id for the message it answers (when it gave one)
+             * @default null
+             */
+            id?: string | null;
             /**
              * Of
              * @description the client message type it answers
@@ -3816,6 +4012,171 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /**
+         * TrainConfig
+         * @description The training config: every setting with its type, bounds and default (left out: the default). Unknown settings are refused (422 `bad_config`).
+         */
+        TrainConfig: {
+            /**
+             * batch size
+             * @description samples per step; null: the whole training set (full-batch gradient descent), 1: SGD, k: mini-batch
+             */
+            batch_size?: number | null;
+            /**
+             * β₁
+             * @description Adam: decay of the gradient's running mean
+             * @default 0.9
+             */
+            beta1?: number;
+            /**
+             * β₂
+             * @description Adam: decay of the squared gradient's running mean
+             * @default 0.999
+             */
+            beta2?: number;
+            /**
+             * decay
+             * @description schedule inv_t: lr / (1 + decay · epoch)
+             * @default 0.01
+             */
+            decay?: number;
+            /**
+             * dropout
+             * @description overrides every dropout node's rate; null: as drawn
+             */
+            dropout?: number | null;
+            /**
+             * dtype
+             * @description the engine's floating-point precision
+             * @default float32
+             * @enum {string}
+             */
+            dtype?: "float32" | "float64";
+            /**
+             * epochs
+             * @description passes over the training set
+             * @default 100
+             */
+            epochs?: number;
+            /**
+             * eps
+             * @description Adam: added to the denominator
+             * @default 1e-8
+             */
+            eps?: number;
+            /**
+             * test every (epochs)
+             * @description epochs between test-set evaluations
+             * @default 1
+             */
+            eval_every?: number;
+            /**
+             * decay factor γ
+             * @description schedules step and exponential: lr is multiplied by γ at each decay
+             * @default 0.5
+             */
+            gamma?: number;
+            /**
+             * input
+             * @description the input node fed the dataset's x (left out: the only input node)
+             */
+            input?: string | null;
+            /**
+             * L1
+             * @description L1 penalty: adds l1·sign(W) to the weights' gradient
+             * @default 0
+             */
+            l1?: number;
+            /**
+             * L1 from epoch
+             * @description first epoch (0-based) with L1 on
+             * @default 0
+             */
+            l1_start?: number;
+            /**
+             * L2
+             * @description L2 penalty (weight decay): adds l2·W to the weights' gradient
+             * @default 0
+             */
+            l2?: number;
+            /**
+             * L2 from epoch
+             * @description first epoch (0-based) with L2 on
+             * @default 0
+             */
+            l2_start?: number;
+            /**
+             * learning rate
+             * @description learning rate (step size); can change while the run trains
+             * @default 0.1
+             */
+            lr?: number;
+            /**
+             * max_steps
+             * @description stop (status done) after this many steps in total; null: after the epochs
+             */
+            max_steps?: number | null;
+            /**
+             * momentum
+             * @description fraction of the previous update kept (optimizer momentum)
+             * @default 0.9
+             */
+            momentum?: number;
+            /**
+             * Nesterov
+             * @description look-ahead momentum (optimizer momentum)
+             * @default false
+             */
+            nesterov?: boolean;
+            /**
+             * optimizer
+             * @description how a step uses the gradient
+             * @default sgd
+             * @enum {string}
+             */
+            optimizer?: "sgd" | "momentum" | "adam";
+            /**
+             * output
+             * @description the prediction node, for accuracy and the decision boundary (left out: the cost's other input)
+             */
+            output?: string | null;
+            /**
+             * lr schedule
+             * @description the learning rate over the epochs
+             * @default constant
+             * @enum {string}
+             */
+            schedule?: "constant" | "step" | "exponential" | "inv_t" | "cosine";
+            /**
+             * seed
+             * @description seed of the initial weights, shuffling and dropout masks
+             * @default 0
+             */
+            seed?: number;
+            /**
+             * shuffle
+             * @description reshuffle the training set every epoch (mini-batch and SGD)
+             * @default true
+             */
+            shuffle?: boolean;
+            /**
+             * speed (steps/s)
+             * @description steps per second at most, to watch it learn (0: as fast as it goes)
+             * @default 0
+             */
+            speed?: number;
+            /**
+             * every (epochs)
+             * @description schedule step: epochs between decays
+             * @default 10
+             */
+            step_size?: number;
+            /**
+             * target
+             * @description the target node fed the dataset's y (left out: the only target node)
+             */
+            target?: string | null;
+        };
         /** ValidationIssue */
         ValidationIssue: {
             /** Code */
@@ -3859,7 +4220,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    list_datasets_api_datasets_get: {
+    list_datasets: {
         parameters: {
             query?: never;
             header?: never;
@@ -3877,9 +4238,18 @@ export interface operations {
                     "application/json": components["schemas"]["DatasetInfo"][];
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
-    upload_dataset_api_datasets_post: {
+    upload_dataset: {
         parameters: {
             query?: {
                 /** @description with a text/csv body */
@@ -3901,17 +4271,28 @@ export interface operations {
                  *     0.1,0.2,0
                  *     0.5,0.1,1
                  */
-                "text/csv": string;
+                "application/octet-stream": string;
             };
         };
         responses: {
             /** @description Successful Response */
             201: {
                 headers: {
+                    /** @description the path of the created resource */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DatasetCreated"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description request too large (body size, JSON depth, node count, answer size) */
@@ -3943,7 +4324,7 @@ export interface operations {
             };
         };
     };
-    sample_dataset_api_datasets__name__get: {
+    sample_dataset: {
         parameters: {
             query?: {
                 /** @description samples to generate (train + test) */
@@ -3972,6 +4353,15 @@ export interface operations {
                     "application/json": components["schemas"]["DatasetSample"];
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such resource */
             404: {
                 headers: {
@@ -3992,7 +4382,7 @@ export interface operations {
             };
         };
     };
-    evaluate_api_evaluate_post: {
+    evaluate: {
         parameters: {
             query?: never;
             header?: never;
@@ -4012,6 +4402,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EvaluateResult"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description request too large (body size, JSON depth, node count, answer size) */
@@ -4045,7 +4444,7 @@ export interface operations {
             };
         };
     };
-    list_examples_api_examples_get: {
+    list_examples: {
         parameters: {
             query?: never;
             header?: never;
@@ -4063,9 +4462,18 @@ export interface operations {
                     "application/json": components["schemas"]["ExampleSummary"][];
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
-    get_example_api_examples__example_id__get: {
+    get_example: {
         parameters: {
             query?: never;
             header?: never;
@@ -4083,6 +4491,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Example"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no such resource */
@@ -4105,7 +4522,7 @@ export interface operations {
             };
         };
     };
-    explain_api_explain_post: {
+    explain: {
         parameters: {
             query?: never;
             header?: never;
@@ -4125,6 +4542,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ExplainResult"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no such resource */
@@ -4176,7 +4602,7 @@ export interface operations {
             };
         };
     };
-    export_onnx_api_export_onnx_post: {
+    export_onnx: {
         parameters: {
             query?: never;
             header?: never;
@@ -4195,7 +4621,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/octet-stream": string;
                     "application/onnx": string;
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict with the resource's current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description request too large (body size, JSON depth, node count, answer size) */
@@ -4227,7 +4681,7 @@ export interface operations {
             };
         };
     };
-    export_pytorch_api_export_pytorch_post: {
+    export_pytorch: {
         parameters: {
             query?: never;
             header?: never;
@@ -4275,6 +4729,33 @@ export interface operations {
                     "text/x-python": string;
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict with the resource's current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description request too large (body size, JSON depth, node count, answer size) */
             413: {
                 headers: {
@@ -4304,7 +4785,7 @@ export interface operations {
             };
         };
     };
-    gradcheck_api_gradcheck_post: {
+    gradcheck: {
         parameters: {
             query?: never;
             header?: never;
@@ -4324,6 +4805,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GradcheckResult"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description request too large (body size, JSON depth, node count, answer size) */
@@ -4357,7 +4847,7 @@ export interface operations {
             };
         };
     };
-    list_graphs_api_graphs_get: {
+    list_graphs: {
         parameters: {
             query?: {
                 /** @description comma-separated graph ids to summarise (e.g. the ones you saved) */
@@ -4379,6 +4869,15 @@ export interface operations {
                     "application/json": components["schemas"]["GraphSummary"][];
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description invalid request (unknown or bad fields, invalid graph) */
             422: {
                 headers: {
@@ -4390,7 +4889,7 @@ export interface operations {
             };
         };
     };
-    create_graph_api_graphs_post: {
+    create_graph: {
         parameters: {
             query?: never;
             header?: never;
@@ -4406,10 +4905,21 @@ export interface operations {
             /** @description Successful Response */
             201: {
                 headers: {
+                    /** @description the path of the created resource */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["GraphCreated"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description request too large (body size, JSON depth, node count, answer size) */
@@ -4432,7 +4942,7 @@ export interface operations {
             };
         };
     };
-    read_graph_api_graphs__graph_id__get: {
+    read_graph: {
         parameters: {
             query?: never;
             header?: never;
@@ -4450,6 +4960,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GraphRead"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no such resource */
@@ -4472,7 +4991,7 @@ export interface operations {
             };
         };
     };
-    update_graph_api_graphs__graph_id__put: {
+    update_graph: {
         parameters: {
             query?: never;
             header?: {
@@ -4499,6 +5018,15 @@ export interface operations {
                     "application/json": components["schemas"]["GraphRead"];
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description edit token missing or wrong, or a refused Origin */
             403: {
                 headers: {
@@ -4546,7 +5074,7 @@ export interface operations {
             };
         };
     };
-    delete_graph_api_graphs__graph_id__delete: {
+    delete_graph: {
         parameters: {
             query?: never;
             header?: {
@@ -4566,6 +5094,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description edit token missing or wrong, or a refused Origin */
             403: {
@@ -4596,7 +5133,7 @@ export interface operations {
             };
         };
     };
-    fork_graph_api_graphs__graph_id__fork_post: {
+    fork_graph: {
         parameters: {
             query?: never;
             header?: never;
@@ -4614,10 +5151,21 @@ export interface operations {
             /** @description Successful Response */
             201: {
                 headers: {
+                    /** @description the path of the created resource */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["GraphCreated"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no such resource */
@@ -4640,7 +5188,7 @@ export interface operations {
             };
         };
     };
-    health_api_health_get: {
+    health: {
         parameters: {
             query?: never;
             header?: never;
@@ -4660,9 +5208,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
-    jacobian_api_jacobian_post: {
+    jacobian: {
         parameters: {
             query?: never;
             header?: never;
@@ -4682,6 +5239,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JacobianResult"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no such resource */
@@ -4733,7 +5299,7 @@ export interface operations {
             };
         };
     };
-    landscape_api_landscape_post: {
+    landscape: {
         parameters: {
             query?: never;
             header?: never;
@@ -4753,6 +5319,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LandscapeResult"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description request too large (body size, JSON depth, node count, answer size) */
@@ -4786,7 +5361,7 @@ export interface operations {
             };
         };
     };
-    load_api_load_get: {
+    load: {
         parameters: {
             query?: never;
             header?: never;
@@ -4804,9 +5379,18 @@ export interface operations {
                     "application/json": components["schemas"]["Load"];
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
-    list_ops_api_ops_get: {
+    list_ops: {
         parameters: {
             query?: never;
             header?: never;
@@ -4824,9 +5408,18 @@ export interface operations {
                     "application/json": components["schemas"]["OpSpec"][];
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
-    list_runs_api_runs_get: {
+    list_runs: {
         parameters: {
             query?: {
                 /** @description runs of this stored graph */
@@ -4850,6 +5443,15 @@ export interface operations {
                     "application/json": components["schemas"]["RunRead"][];
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description invalid request (unknown or bad fields, invalid graph, a body that is not UTF-8 JSON with finite numbers, 64-bit integers and no lone surrogates) */
             422: {
                 headers: {
@@ -4861,7 +5463,7 @@ export interface operations {
             };
         };
     };
-    create_run_api_runs_post: {
+    create_run: {
         parameters: {
             query?: never;
             header?: {
@@ -4880,10 +5482,21 @@ export interface operations {
             /** @description Successful Response */
             201: {
                 headers: {
+                    /** @description the path of the created resource */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RunCreated"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no such resource */
@@ -4926,7 +5539,7 @@ export interface operations {
             };
         };
     };
-    read_run_api_runs__run_id__get: {
+    read_run: {
         parameters: {
             query?: never;
             header?: never;
@@ -4944,6 +5557,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunRead"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no such resource */
@@ -4966,7 +5588,7 @@ export interface operations {
             };
         };
     };
-    update_run_api_runs__run_id__patch: {
+    update_run: {
         parameters: {
             query?: never;
             header?: {
@@ -4993,6 +5615,15 @@ export interface operations {
                     "application/json": components["schemas"]["RunRead"];
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description edit token missing or wrong, or a refused Origin */
             403: {
                 headers: {
@@ -5031,7 +5662,56 @@ export interface operations {
             };
         };
     };
-    run_metrics_api_runs__run_id__metrics_get: {
+    run_graph: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Graph"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid request (unknown or bad fields, invalid graph) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    run_metrics: {
         parameters: {
             query?: {
                 /** @description only batches after this seq */
@@ -5056,6 +5736,15 @@ export interface operations {
                     "application/json": components["schemas"]["RunMetrics"];
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such resource */
             404: {
                 headers: {
@@ -5076,7 +5765,7 @@ export interface operations {
             };
         };
     };
-    pause_run_api_runs__run_id__pause_post: {
+    pause_run: {
         parameters: {
             query?: never;
             header?: {
@@ -5097,6 +5786,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunRead"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description edit token missing or wrong, or a refused Origin */
@@ -5137,7 +5835,7 @@ export interface operations {
             };
         };
     };
-    resume_run_api_runs__run_id__resume_post: {
+    resume_run: {
         parameters: {
             query?: never;
             header?: {
@@ -5160,6 +5858,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunRead"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description edit token missing or wrong, or a refused Origin */
@@ -5211,7 +5918,7 @@ export interface operations {
             };
         };
     };
-    run_state_api_runs__run_id__state_get: {
+    run_state: {
         parameters: {
             query?: never;
             header?: never;
@@ -5229,6 +5936,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunState"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no such resource */
@@ -5251,7 +5967,7 @@ export interface operations {
             };
         };
     };
-    step_run_api_runs__run_id__step_post: {
+    step_run: {
         parameters: {
             query?: never;
             header?: {
@@ -5278,6 +5994,15 @@ export interface operations {
                     "application/json": components["schemas"]["RunRead"];
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description edit token missing or wrong, or a refused Origin */
             403: {
                 headers: {
@@ -5316,7 +6041,7 @@ export interface operations {
             };
         };
     };
-    stop_run_api_runs__run_id__stop_post: {
+    stop_run: {
         parameters: {
             query?: never;
             header?: {
@@ -5337,6 +6062,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunRead"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description edit token missing or wrong, or a refused Origin */
@@ -5368,7 +6102,7 @@ export interface operations {
             };
         };
     };
-    create_session_api_sessions_post: {
+    create_session: {
         parameters: {
             query?: never;
             header?: never;
@@ -5384,10 +6118,21 @@ export interface operations {
             /** @description Successful Response */
             201: {
                 headers: {
+                    /** @description the path of the created resource */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["SessionCreated"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description request too large (body size, JSON depth, node count, answer size) */
@@ -5421,7 +6166,7 @@ export interface operations {
             };
         };
     };
-    read_session_api_sessions__session_id__get: {
+    read_session: {
         parameters: {
             query?: never;
             header?: never;
@@ -5439,6 +6184,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SessionRead"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no such resource */
@@ -5461,7 +6215,7 @@ export interface operations {
             };
         };
     };
-    end_session_api_sessions__session_id__delete: {
+    end_session: {
         parameters: {
             query?: never;
             header?: {
@@ -5481,6 +6235,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description edit token missing or wrong, or a refused Origin */
             403: {
@@ -5511,7 +6274,7 @@ export interface operations {
             };
         };
     };
-    update_session_api_sessions__session_id__patch: {
+    update_session: {
         parameters: {
             query?: never;
             header?: {
@@ -5538,6 +6301,15 @@ export interface operations {
                     "application/json": components["schemas"]["SessionRead"];
                 };
             };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description edit token missing or wrong, or a refused Origin */
             403: {
                 headers: {
@@ -5587,7 +6359,7 @@ export interface operations {
             };
         };
     };
-    validate_graph_api_validate_post: {
+    validate_graph: {
         parameters: {
             query?: {
                 /** @description for the memory estimate */
@@ -5610,6 +6382,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationResult"];
+                };
+            };
+            /** @description access token missing or wrong (the server sets BLOCKPROP_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description request too large (body size, JSON depth, node count, answer size) */

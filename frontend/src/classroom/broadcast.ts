@@ -2,6 +2,7 @@
 // the classroom view to it (latest wins: at most one request in flight, the newest state next).
 import type { GraphDoc } from "../api/types";
 import { useEditor } from "../store/editor";
+import { experimentDoc } from "../store/experiment";
 import { useTrain } from "../train/store";
 import { classroomApi, describeError } from "./api";
 import { useClassroom, viewOf } from "./store";
@@ -26,7 +27,7 @@ export async function startBroadcast(): Promise<void> {
   if (useClassroom.getState().broadcast) return;
   let created: Awaited<ReturnType<typeof classroomApi.createSession>>;
   try {
-    created = await classroomApi.createSession(useEditor.getState().toDoc(), view());
+    created = await classroomApi.createSession(experimentDoc(), view());
   } catch (err) {
     useClassroom.getState().setBroadcast(null);
     throw new Error(describeError(err));
@@ -46,7 +47,7 @@ export async function resumeBroadcast(): Promise<boolean> {
   if (!kept?.id || !kept.token || useClassroom.getState().broadcast) return false;
   try {
     const read = await classroomApi.updateSession(kept.id, kept.token, {
-      graph: useEditor.getState().toDoc(),
+      graph: experimentDoc(),
       view: view(),
     });
     wire(kept.id, kept.token, read.followers);
@@ -106,12 +107,19 @@ function wire(id: string, token: string, followers: number) {
     if (s.revision === prev.revision) return;
     clearTimeout(graphTimer);
     graphTimer = setTimeout(() => {
-      pending.graph = useEditor.getState().toDoc();
+      pending.graph = experimentDoc();
       void flush();
     }, GRAPH_DELAY_MS);
   });
   const unsubTrain = useTrain.subscribe((s, prev) => {
     if (s.run?.id !== prev.run?.id) pushView();
+    if (s.dataset !== prev.dataset || s.settings !== prev.settings) {
+      clearTimeout(graphTimer); // the followers' copy carries the dataset and settings too
+      graphTimer = setTimeout(() => {
+        pending.graph = experimentDoc();
+        void flush();
+      }, GRAPH_DELAY_MS);
+    }
   });
   const poll = setInterval(async () => {
     try {

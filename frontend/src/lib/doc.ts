@@ -94,6 +94,7 @@ export interface DocMeta {
   description?: string;
   state?: GraphDoc["state"];
   modules?: Modules;
+  normalization?: GraphDoc["normalization"];
 }
 
 export function flowToDoc(
@@ -128,6 +129,8 @@ export function flowToDoc(
   doc.nodes = docNodes;
   if (meta.modules && Object.keys(meta.modules).length > 0) doc.modules = meta.modules;
   if (meta.state && Object.keys(meta.state).length > 0) doc.state = meta.state;
+  // the training data's scaling goes with the parameters it was trained to
+  if (doc.state && meta.normalization) doc.normalization = meta.normalization;
   return doc;
 }
 

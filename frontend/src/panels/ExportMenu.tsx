@@ -111,7 +111,11 @@ export async function exportModel(which: ModelExport, weights: Weights): Promise
   if (weights === "trained" && run) {
     try {
       const rs = await fetchRunState(run.id);
+      // the run's input scaling goes in too: the model then takes raw data
+      const ids = new Set(doc.nodes.map((n) => n.id));
+      const scaling = Object.entries(rs.normalized ?? {}).filter(([id]) => ids.has(id));
       graph = { ...doc, state: stateFor(doc, rs.state) };
+      if (scaling.length) graph.normalization = Object.fromEntries(scaling);
       note = `trained weights of run ${rs.run_id}, step ${rs.step}`;
     } catch (err) {
       notify(

@@ -20,6 +20,8 @@ export interface RunState {
   run_id: string;
   step: number;
   state: GraphState;
+  /** how the run scaled each input's feed: the export's first step, so it takes raw data */
+  normalized?: NonNullable<GraphDoc["normalization"]>;
 }
 
 const EXT: Record<ModelFormat, string> = { pytorch: ".py", onnx: ".onnx" };

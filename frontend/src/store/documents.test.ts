@@ -3,7 +3,7 @@ import { api } from "../api/client";
 import type { Example } from "../api/types";
 import { LINREG, resetEditor } from "../test/fixtures";
 import { useTrain } from "../train/store";
-import { confirmDiscard, importFile, openExample } from "./documents";
+import { confirmDiscard, importFile, openExample, openRunAsGraph, saveGraph } from "./documents";
 import { selectDirty, useEditor } from "./editor";
 
 const ed = () => useEditor.getState();
@@ -53,5 +53,60 @@ describe("loading examples and files leaves nothing unsaved", () => {
     expect(selectDirty(ed())).toBe(false);
     confirmDiscard();
     expect(confirm).not.toHaveBeenCalled();
+  });
+});
+
+describe("the experiment travels with the document", () => {
+  beforeEach(() => resetEditor());
+  afterEach(() => vi.restoreAllMocks());
+
+  it("an imported document restores its dataset, settings and normalisation; saving keeps them", async () => {
+    const doc = {
+      ...LINREG,
+      name: "iris run",
+      state: { lin: { W: [[1]], b: [0] } },
+      normalization: { x: { mean: [5.8], std: [0.8] } },
+      dataset: { name: "iris", seed: 1, test_fraction: 0.3, normalize: true },
+      train: { epochs: 7, optimizer: "adam", lr: 0.02, batch_size: null },
+    };
+    await importFile(new File([JSON.stringify(doc)], "iris.json"));
+    const t = useTrain.getState();
+    expect(t.dataset).toMatchObject({ name: "iris", seed: 1, test_fraction: 0.3 });
+    expect(t.settings).toMatchObject({ epochs: 7, optimizer: "adam", lr: 0.02, batch_size: null });
+
+    const create = vi.spyOn(api, "createGraph").mockImplementation(async (d) => ({
+      id: "g1",
+      name: d.name ?? "",
+      public: false,
+      revision: 1,
+      forked_from: null,
+      created_at: 0,
+      updated_at: 0,
+      graph: d,
+      edit_token: "t",
+    }));
+    await saveGraph();
+    const sent = create.mock.calls[0][0];
+    expect(sent.dataset).toMatchObject({ name: "iris", seed: 1 });
+    expect(sent.train).toMatchObject({ epochs: 7, optimizer: "adam", lr: 0.02 });
+    expect(sent.normalization).toEqual(doc.normalization);
+    expect(sent.state).toEqual(doc.state);
+  });
+
+  it("a run opens as a graph with its trained state, dataset and settings", async () => {
+    vi.stubGlobal("confirm", () => true);
+    vi.spyOn(api, "runGraph").mockResolvedValue({
+      ...LINREG,
+      name: "",
+      state: { lin: { W: [[2]], b: [-0.5] } },
+      dataset: { name: "linear", seed: 4, test_fraction: 0.2, normalize: false },
+      train: { epochs: 3, lr: 0.5 },
+    } as never);
+    await openRunAsGraph("r9");
+    expect(ed().name).toBe("run r9");
+    expect(ed().toDoc().state).toEqual({ lin: { W: [[2]], b: [-0.5] } });
+    expect(useTrain.getState().dataset).toMatchObject({ name: "linear", seed: 4 });
+    expect(useTrain.getState().settings).toMatchObject({ epochs: 3, lr: 0.5 });
+    vi.unstubAllGlobals();
   });
 });

@@ -2,6 +2,7 @@ import { ApiError, api, editTokens, knownGraphs } from "../api/client";
 import type { GraphDoc } from "../api/types";
 import { useTrain } from "../train/store";
 import { type LoadOptions, useEditor } from "./editor";
+import { experimentDoc, restoreExperiment } from "./experiment";
 import { readDraft, writeDraft } from "./sync";
 import { useUi } from "./ui";
 
@@ -25,6 +26,7 @@ const describe = (err: unknown) =>
 
 function load(doc: GraphDoc, opts: LoadOptions) {
   const dangling = useEditor.getState().loadDoc(doc, opts);
+  restoreExperiment(doc);
   if (dangling.length) notify("error", `Dropped links to missing nodes: ${dangling.join(", ")}`);
 }
 
@@ -105,6 +107,20 @@ export async function openExample(id: string) {
   }
 }
 
+/** "Open this run as a graph": what a run trained, as a new (unsaved) document with its
+ * trained state, its dataset and its settings in the dock. */
+export async function openRunAsGraph(runId: string) {
+  if (!confirmDiscard()) return;
+  try {
+    const doc = await api.runGraph(runId);
+    load({ ...doc, name: doc.name || `run ${runId}` }, { graphId: null, dirty: true });
+    setPath("/");
+    notify("info", `Opened run ${runId} as a graph, with its trained weights.`);
+  } catch (err) {
+    notify("error", `Could not open run ${runId}: ${describe(err)}`);
+  }
+}
+
 export function newGraph() {
   useEditor.getState().newGraph();
   setPath("/");
@@ -112,7 +128,7 @@ export function newGraph() {
 
 export async function saveGraph() {
   const s = useEditor.getState();
-  const doc = s.toDoc();
+  const doc = experimentDoc();
   const token = s.graphId ? editTokens.get(s.graphId) : null;
   try {
     if (s.graphId && token) {
@@ -173,7 +189,7 @@ export async function importFile(file: File) {
 }
 
 export function exportFile() {
-  const doc = useEditor.getState().toDoc();
+  const doc = experimentDoc();
   const blob = new Blob([`${JSON.stringify(doc, null, 2)}\n`], { type: "application/json" });
   const url = URL.createObjectURL(blob);
   const a = document.createElement("a");

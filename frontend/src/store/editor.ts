@@ -69,6 +69,7 @@ export const useEditor = create<EditorState>()((set, get) => {
     edges: [],
     description: "",
     state: undefined,
+    normalization: undefined,
     graphId: null,
     graphRevision: null,
     loadSeq: 0,
@@ -303,6 +304,7 @@ export const useEditor = create<EditorState>()((set, get) => {
         nodes,
         edges,
         state: doc.state ?? undefined,
+        normalization: doc.normalization ?? undefined,
         graphId: opts.graphId ?? null,
         graphRevision: opts.graphRevision ?? null,
         loadSeq: s.loadSeq + 1,
@@ -348,7 +350,12 @@ export const useEditor = create<EditorState>()((set, get) => {
 
     toDoc: () => {
       const s = get();
-      const meta = { name: s.name, description: s.description, state: s.state };
+      const meta = {
+        name: s.name,
+        description: s.description,
+        state: s.state,
+        normalization: s.normalization,
+      };
       if (!s.editing) return flowToDoc({ ...meta, modules: s.modules }, s.nodes, s.edges, s.ops);
       // the module on the canvas goes back into its place: the graph is whole again
       const def = editDocToModule(flowToDoc(meta, s.nodes, s.edges, s.ops));

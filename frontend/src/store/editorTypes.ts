@@ -45,6 +45,8 @@ export interface EditorState {
   description: string;
   /** trained parameters carried through from a loaded document, untouched by the editor */
   state: GraphDoc["state"];
+  /** how the inputs were scaled when `state` was trained (travels with it) */
+  normalization: GraphDoc["normalization"];
   /** where the document is stored on the server, and the stored revision it is based on */
   graphId: string | null;
   graphRevision: number | null;

@@ -260,12 +260,16 @@ export function NumberField(props: {
   int?: boolean;
   min?: number;
   max?: number;
+  /** the bound itself is not allowed */
+  minExclusive?: boolean;
+  maxExclusive?: boolean;
   step?: number;
   nullable?: boolean;
   placeholder?: string;
   onCommit: (v: number | null) => void;
 }) {
   const { id, label, title, value, int, min, max, step, nullable, placeholder, onCommit } = props;
+  const { minExclusive, maxExclusive } = props;
   const [text, setText] = useState(value === null ? "" : String(value));
   const [bad, setBad] = useState(false);
   useEffect(() => {
@@ -284,8 +288,8 @@ export function NumberField(props: {
       t !== "" &&
       Number.isFinite(v) &&
       (!int || Number.isInteger(v)) &&
-      (min === undefined || v >= min) &&
-      (max === undefined || v <= max);
+      (min === undefined || (minExclusive ? v > min : v >= min)) &&
+      (max === undefined || (maxExclusive ? v < max : v <= max));
     setBad(!ok);
     if (ok && v !== value) onCommit(v);
   };

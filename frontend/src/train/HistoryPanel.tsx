@@ -1,4 +1,5 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "react";
+import { openRunAsGraph } from "../store/documents";
 import { trainApi } from "./api";
 import { fmt, prepare } from "./draw";
 import { runLabel } from "./runs";
@@ -60,6 +61,15 @@ export function HistoryPanel() {
             </div>
           </div>
           <Sparkline run={r} />
+          <button
+            type="button"
+            className="btn tiny"
+            data-testid={`history-as-graph-${r.id}`}
+            title="Open what this run trained as a graph: its trained weights, dataset and settings"
+            onClick={() => void openRunAsGraph(r.id)}
+          >
+            as graph
+          </button>
           {r.id !== current ? (
             <button
               type="button"

@@ -93,6 +93,8 @@ export function SettingsPanel() {
         int={spec.kind === "int"}
         min={spec.min}
         max={spec.max}
+        minExclusive={spec.minExclusive}
+        maxExclusive={spec.maxExclusive}
         step={spec.step}
         nullable={spec.nullable}
         placeholder={spec.nullable ? (spec.name === "batch_size" ? "full" : "as drawn") : undefined}

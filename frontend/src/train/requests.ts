@@ -83,7 +83,8 @@ export function runRequests(set: Set, get: Get) {
     const s = get().settings;
     for (const k of LIVE) {
       const v = s[k];
-      if (typeof v !== "number" || run.config[k] === v) continue;
+      // (a setting the run's config does not record is one it was never given: leave it)
+      if (typeof v !== "number" || !(k in run.config) || run.config[k] === v) continue;
       if (k === "momentum" && s.optimizer !== "momentum") continue;
       out[k] = v;
     }

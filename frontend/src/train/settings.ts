@@ -1,5 +1,11 @@
-// The trainer settings the panel offers (the engine's TrainConfig), their presets, and how a
-// run's config is built from them. Defaults match the engine's.
+// The trainer settings the panel offers, built from the training config's one declaration
+// (the engine's TrainConfig, published as the OpenAPI schema `TrainConfig` and copied to
+// trainConfig.json by `python -m blockprop.api.openapi --train-config`): names, types,
+// bounds, defaults, docs, labels, groups and which settings may change live all come from it.
+// Presets and how a run's config is built from the settings are here.
+
+import type { components } from "../api/schema";
+import schema from "./trainConfig.json";
 
 export type FieldKind = "int" | "float" | "bool" | "choice";
 
@@ -10,6 +16,9 @@ export interface SettingSpec {
   choices?: string[];
   min?: number;
   max?: number;
+  /** the bounds themselves are not allowed */
+  minExclusive?: boolean;
+  maxExclusive?: boolean;
   step?: number;
   /** null allowed (blank field) */
   nullable?: boolean;
@@ -18,262 +27,85 @@ export interface SettingSpec {
   when?: (cfg: TrainSettings) => boolean;
   /** can change while the run trains (PATCH /api/runs/{id}) */
   live?: boolean;
-  group: "method" | "optimizer" | "schedule" | "regularization" | "run";
+  group: "method" | "optimizer" | "schedule" | "regularization" | "run" | "graph";
+  /** offered by the form (others are kept as given, not shown) */
+  form: boolean;
+  default: unknown;
 }
 
-export interface TrainSettings {
-  epochs: number;
-  batch_size: number | null;
-  optimizer: string;
-  lr: number;
-  momentum: number;
-  nesterov: boolean;
-  beta1: number;
-  beta2: number;
-  schedule: string;
-  step_size: number;
-  gamma: number;
-  decay: number;
-  l1: number;
-  l1_start: number;
-  l2: number;
-  l2_start: number;
-  dropout: number | null;
-  shuffle: boolean;
-  seed: number;
-  eval_every: number;
-  speed: number;
-  [extra: string]: unknown;
+type Config = components["schemas"]["TrainConfig"];
+/** Settings the form leaves to the server or the graph (kept when given, never defaulted). */
+type Unshown = "eps" | "max_steps" | "dtype" | "input" | "target" | "output";
+export type TrainSettings = Required<Omit<Config, Unshown>> &
+  Partial<Pick<Config, Unshown>> & { [extra: string]: unknown };
+
+/** One property of the JSON schema, as pydantic writes it. */
+interface Property {
+  type?: string;
+  enum?: string[];
+  anyOf?: Property[];
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  default?: unknown;
+  title?: string;
+  description?: string;
+  "x-live"?: boolean;
+  "x-group"?: string;
+  "x-form"?: boolean;
+  "x-form-default"?: unknown;
+  "x-when"?: Record<string, string[]>;
+  "x-step"?: number;
+  "x-order"?: number;
 }
 
-export const DEFAULT_SETTINGS: TrainSettings = {
-  epochs: 100,
-  batch_size: 32,
-  optimizer: "sgd",
-  lr: 0.1,
-  momentum: 0.9,
-  nesterov: false,
-  beta1: 0.9,
-  beta2: 0.999,
-  schedule: "constant",
-  step_size: 10,
-  gamma: 0.5,
-  decay: 0.01,
-  l1: 0,
-  l1_start: 0,
-  l2: 0,
-  l2_start: 0,
-  dropout: null,
-  shuffle: true,
-  seed: 0,
-  eval_every: 1,
-  speed: 0,
-};
+function specOf(name: string, p: Property): SettingSpec {
+  const alts = p.anyOf ?? [p];
+  const t = alts.find((a) => a.type !== "null") ?? p;
+  const kind: FieldKind = t.enum
+    ? "choice"
+    : t.type === "integer"
+      ? "int"
+      : t.type === "boolean"
+        ? "bool"
+        : "float";
+  const when = p["x-when"];
+  return {
+    name,
+    label: p.title ?? name,
+    kind,
+    choices: t.enum,
+    min: t.minimum ?? t.exclusiveMinimum,
+    max: t.maximum ?? t.exclusiveMaximum,
+    minExclusive: t.exclusiveMinimum !== undefined,
+    maxExclusive: t.exclusiveMaximum !== undefined,
+    step: p["x-step"],
+    nullable: alts.some((a) => a.type === "null"),
+    doc: p.description ?? "",
+    when: when
+      ? (c) => Object.entries(when).every(([k, vs]) => vs.includes(String(c[k])))
+      : undefined,
+    live: !!p["x-live"],
+    group: (p["x-group"] ?? "run") as SettingSpec["group"],
+    form: p["x-form"] !== false,
+    default: p["x-form-default"] ?? p.default ?? null,
+  };
+}
 
-const opt = (name: string) => (c: TrainSettings) => c.optimizer === name;
-const sched =
-  (...names: string[]) =>
-  (c: TrainSettings) =>
-    names.includes(c.schedule);
+const PROPERTIES = (schema as { properties: Record<string, Property> }).properties;
 
-export const SETTINGS: SettingSpec[] = [
-  {
-    name: "epochs",
-    label: "epochs",
-    kind: "int",
-    min: 0,
-    max: 1_000_000,
-    group: "method",
-    doc: "passes over the training set",
-  },
-  {
-    name: "batch_size",
-    label: "batch size",
-    kind: "int",
-    min: 1,
-    nullable: true,
-    group: "method",
-    doc: "samples per step; blank: the whole training set (full-batch gradient descent)",
-  },
-  {
-    name: "shuffle",
-    label: "shuffle",
-    kind: "bool",
-    group: "method",
-    doc: "reshuffle the training set every epoch (mini-batch and SGD)",
-  },
-  {
-    name: "optimizer",
-    label: "optimizer",
-    kind: "choice",
-    choices: ["sgd", "momentum", "adam"],
-    group: "optimizer",
-    doc: "how a step uses the gradient",
-  },
-  {
-    name: "lr",
-    label: "learning rate",
-    kind: "float",
-    min: 0,
-    step: 0.001,
-    live: true,
-    group: "optimizer",
-    doc: "step size; can change while the run trains",
-  },
-  {
-    name: "momentum",
-    label: "momentum",
-    kind: "float",
-    min: 0,
-    max: 0.999,
-    step: 0.05,
-    live: true,
-    when: opt("momentum"),
-    group: "optimizer",
-    doc: "fraction of the previous update kept",
-  },
-  {
-    name: "nesterov",
-    label: "Nesterov",
-    kind: "bool",
-    when: opt("momentum"),
-    group: "optimizer",
-    doc: "look-ahead momentum",
-  },
-  {
-    name: "beta1",
-    label: "β₁",
-    kind: "float",
-    min: 0,
-    max: 0.9999,
-    step: 0.01,
-    when: opt("adam"),
-    group: "optimizer",
-    doc: "Adam: decay of the gradient's running mean",
-  },
-  {
-    name: "beta2",
-    label: "β₂",
-    kind: "float",
-    min: 0,
-    max: 0.99999,
-    step: 0.001,
-    when: opt("adam"),
-    group: "optimizer",
-    doc: "Adam: decay of the squared gradient's running mean",
-  },
-  {
-    name: "schedule",
-    label: "lr schedule",
-    kind: "choice",
-    choices: ["constant", "step", "exponential", "inv_t", "cosine"],
-    group: "schedule",
-    doc: "learning rate over the epochs",
-  },
-  {
-    name: "step_size",
-    label: "every (epochs)",
-    kind: "int",
-    min: 1,
-    when: sched("step"),
-    group: "schedule",
-    doc: "epochs between decays",
-  },
-  {
-    name: "gamma",
-    label: "decay factor γ",
-    kind: "float",
-    min: 0,
-    max: 1,
-    step: 0.05,
-    when: sched("step", "exponential"),
-    group: "schedule",
-    doc: "lr is multiplied by γ at each decay",
-  },
-  {
-    name: "decay",
-    label: "decay",
-    kind: "float",
-    min: 0,
-    step: 0.01,
-    when: sched("inv_t"),
-    group: "schedule",
-    doc: "lr / (1 + decay · epoch)",
-  },
-  {
-    name: "l1",
-    label: "L1",
-    kind: "float",
-    min: 0,
-    step: 0.0001,
-    live: true,
-    group: "regularization",
-    doc: "adds l1·sign(W) to the weights' gradient",
-  },
-  {
-    name: "l1_start",
-    label: "L1 from epoch",
-    kind: "int",
-    min: 0,
-    group: "regularization",
-    doc: "first epoch (0-based) with L1 on",
-  },
-  {
-    name: "l2",
-    label: "L2",
-    kind: "float",
-    min: 0,
-    step: 0.0001,
-    live: true,
-    group: "regularization",
-    doc: "adds l2·W to the weights' gradient (weight decay)",
-  },
-  {
-    name: "l2_start",
-    label: "L2 from epoch",
-    kind: "int",
-    min: 0,
-    group: "regularization",
-    doc: "first epoch (0-based) with L2 on",
-  },
-  {
-    name: "dropout",
-    label: "dropout",
-    kind: "float",
-    min: 0,
-    max: 0.95,
-    step: 0.05,
-    nullable: true,
-    group: "regularization",
-    doc: "overrides every dropout block's rate; blank: as drawn",
-  },
-  {
-    name: "seed",
-    label: "seed",
-    kind: "int",
-    min: 0,
-    group: "run",
-    doc: "initial weights, shuffling and dropout masks",
-  },
-  {
-    name: "eval_every",
-    label: "test every (epochs)",
-    kind: "int",
-    min: 1,
-    group: "run",
-    doc: "epochs between test-set evaluations",
-  },
-  {
-    name: "speed",
-    label: "speed (steps/s)",
-    kind: "float",
-    min: 0,
-    step: 1,
-    live: true,
-    group: "run",
-    doc: "at most this many steps per second, to watch it learn; 0: as fast as it goes",
-  },
-];
+/** Every setting of the training config, in declaration order. */
+export const ALL_SETTINGS: SettingSpec[] = Object.entries(PROPERTIES)
+  .sort(([, a], [, b]) => (a["x-order"] ?? 0) - (b["x-order"] ?? 0))
+  .map(([name, p]) => specOf(name, p));
+
+/** The settings the form offers. */
+export const SETTINGS: SettingSpec[] = ALL_SETTINGS.filter((s) => s.form);
+
+export const DEFAULT_SETTINGS: TrainSettings = Object.fromEntries(
+  SETTINGS.map((s) => [s.name, s.default]),
+) as TrainSettings;
 
 export const GROUPS: { id: SettingSpec["group"]; label: string }[] = [
   { id: "method", label: "Method" },
@@ -283,7 +115,7 @@ export const GROUPS: { id: SettingSpec["group"]; label: string }[] = [
   { id: "run", label: "Run" },
 ];
 
-export const LIVE = new Set(SETTINGS.filter((s) => s.live).map((s) => s.name));
+export const LIVE = new Set(ALL_SETTINGS.filter((s) => s.live).map((s) => s.name));
 
 export type Preset = "full" | "sgd" | "mini";
 
@@ -304,17 +136,18 @@ export function presetOf(batch: number | null): Preset | null {
   return batch > 1 ? "mini" : null;
 }
 
-/** Settings from a run's or an example's config (unknown keys kept: they are the engine's). */
+const BY_NAME = new Map(ALL_SETTINGS.map((s) => [s.name, s]));
+
+/** Settings from a run's or an example's config (keys the config does not declare are dropped). */
 export function settingsFrom(config: Record<string, unknown> | null | undefined): TrainSettings {
   const out: TrainSettings = { ...DEFAULT_SETTINGS };
   if (!config) return out;
   for (const [k, v] of Object.entries(config)) {
-    if (k === "max_steps" || k === "dtype" || k === "eps") continue; // server-owned or rare
-    if (k === "input" || k === "target" || k === "output") {
-      if (v != null) out[k] = v;
-      continue;
-    }
-    if (k in DEFAULT_SETTINGS) out[k] = v;
+    const spec = BY_NAME.get(k);
+    if (!spec) continue;
+    if (spec.form) out[k] = v;
+    else if (spec.group === "graph" && v != null) out[k] = v; // which node is the input…
+    // others (max_steps, dtype, eps) are the server's or rare: a run's config has them set
   }
   return out;
 }

@@ -152,10 +152,14 @@ def _feeds(inputs: dict[str, Any]) -> tuple[dict[str, np.ndarray], int]:
 )
 async def evaluate(body: EvaluateRequest, settings: SettingsDep, pool: ComputeDep) -> Response:
     """Run a graph once, stateless: every node's value and, with `backward`, every node's
-    gradient dL/dz and every parameter's gradient, in float64. Parameters come from the
-    graph's `state` or are initialised from `seed`; they are returned in `state`, with the
-    buffers (batch norm's running statistics). `training: true` runs the training-mode
-    forward: dropout (masks drawn from `seed`) and batch norm on the batch's statistics.
+    gradient dL/dz and every parameter's gradient, in float64 (`dtype: float32` to compute
+    as training does). Parameters come from the graph's `state` or are initialised from
+    `seed`; they are returned in `state`, with the buffers (batch norm's running statistics).
+    `training: true` runs the training-mode forward: dropout (masks drawn from `seed`) and
+    batch norm on the batch's statistics. `outputs` narrows `values` (and `grads`) to the
+    nodes named (422 `unknown_node` for one the graph has not). Without `backward` a
+    prediction needs no labels: unfed targets and every node that needs one are left out
+    (`loss` is then null).
 
     The answer's size is estimated before anything is computed: beyond the server's limit
     (`BLOCKPROP_MAX_RESPONSE_BYTES`) 413 `too_large`, naming the biggest node. 429 `busy`,
@@ -163,8 +167,9 @@ async def evaluate(body: EvaluateRequest, settings: SettingsDep, pool: ComputeDe
     doc = graph_doc(body.graph, settings)
     answer = "evaluate" if body.backward else "forward"
     feeds, batch, cost = await asyncio.to_thread(prepare, doc, body.inputs, answer, settings)
-    args = (doc, feeds, batch, body.seed, body.backward, settings.max_tensor_bytes, body.training)
-    return json_bytes(await pool.run(heavy.evaluate, *args, cost=cost))
+    args = (doc, feeds, batch, body.seed, body.backward, settings.max_tensor_bytes)
+    options = {"outputs": body.outputs, "dtype": body.dtype, "training": body.training}
+    return json_bytes(await pool.run(heavy.evaluate, *args, options, cost=cost))
 
 
 @router.post(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from blockprop.api.deps import SettingsDep, StoreDep
 from blockprop.api.errors import ApiError
@@ -16,7 +16,7 @@ from blockprop.api.schemas import (
     DatasetUpload,
     errors,
 )
-from blockprop.api.schemas.common import INT64_MAX
+from blockprop.api.schemas.common import INT64_MAX, LOCATION, locate
 from blockprop.service.errors import from_data_error
 from blockprop.service.runs import UPLOAD_PREFIX
 from blockprop.service.tokens import new_id
@@ -105,7 +105,7 @@ def sample_dataset(
     "/datasets",
     status_code=201,
     response_model=DatasetCreated,
-    responses=errors(413, 415, 422),
+    responses={**errors(413, 415, 422), 201: {"headers": LOCATION}},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -113,8 +113,10 @@ def sample_dataset(
                 "application/json": {
                     "schema": {"$ref": "#/components/schemas/DatasetUpload"},
                 },
-                "text/csv": {
-                    "schema": {"type": "string"},
+                # the CSV file's bytes; sent as text/csv (or text/plain) it is taken alike.
+                # Documented as octet-stream, which every client generator can send.
+                "application/octet-stream": {
+                    "schema": {"type": "string", "format": "binary"},
                     "example": "a,b,label\n0.1,0.2,0\n0.5,0.1,1\n",
                 },
             },
@@ -125,6 +127,7 @@ async def upload_dataset(
     request: Request,
     store: StoreDep,
     settings: SettingsDep,
+    response: Response,
     name: str | None = Query(None, max_length=200, description="with a text/csv body"),
     target: str | None = Query(None, description="with a text/csv body: the target column"),
     task: str | None = Query(None, description="with a text/csv body: force the task"),
@@ -155,7 +158,9 @@ async def upload_dataset(
         )
     if task_ not in (None, "classification", "regression"):
         raise ApiError(422, "bad_param", "task must be classification or regression")
-    return await asyncio.to_thread(_store_upload, store, settings, csv, name_, target_, task_)
+    created = await asyncio.to_thread(_store_upload, store, settings, csv, name_, target_, task_)
+    locate(response, f"/api/datasets/{created['id']}")
+    return created
 
 
 def _store_upload(store, settings, csv: bytes, name: str, target, task) -> dict[str, Any]:

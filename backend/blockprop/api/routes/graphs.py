@@ -21,7 +21,7 @@ from blockprop.api.schemas import (
     GraphUpdate,
     errors,
 )
-from blockprop.api.schemas.common import created
+from blockprop.api.schemas.common import created, locate
 from blockprop.api.security import check_edit_token
 from blockprop.service.store import GraphRow, Store
 from blockprop.service.tokens import hash_token, new_edit_token, new_id
@@ -67,7 +67,9 @@ def _get(store: Store, graph_id: str) -> GraphRow:
     response_model=GraphCreated,
     responses={**errors(413, 422), **_CREATED},
 )
-def create_graph(body: GraphCreate, store: StoreDep, settings: SettingsDep) -> dict[str, Any]:
+def create_graph(
+    body: GraphCreate, store: StoreDep, settings: SettingsDep, response: Response
+) -> dict[str, Any]:
     """Store a graph. The answer carries its `edit_token`: keep it, it is shown only once.
     The graph need not be valid (drafts are fine); validate it with POST /api/validate."""
     doc = graph_doc(body.graph, settings)
@@ -75,6 +77,7 @@ def create_graph(body: GraphCreate, store: StoreDep, settings: SettingsDep) -> d
     row = store.create_graph(
         new_id(), doc.get("name") or "untitled", doc, hash_token(token), public=body.public
     )
+    locate(response, f"/api/graphs/{row.id}")
     return {**_read(row), "edit_token": token}
 
 
@@ -140,12 +143,16 @@ def delete_graph(graph_id: str, store: StoreDep, token: EditToken) -> Response:
     response_model=GraphCreated,
     responses={**errors(404, 422), **_CREATED},
 )
-def fork_graph(graph_id: str, store: StoreDep, body: GraphFork | None = None) -> dict[str, Any]:
+def fork_graph(
+    graph_id: str, store: StoreDep, response: Response, body: GraphFork | None = None
+) -> dict[str, Any]:
     """Copy a graph (anyone who can read it can fork it); the copy has its own edit token."""
     row = _get(store, graph_id)
     doc = dict(row.doc)
-    name = (body.name if body and body.name else None) or f"{row.name} (fork)"
+    # a document's name holds 200 characters at most: a long one loses its end, not its mark
+    name = (body.name if body and body.name else None) or f"{row.name[:193]} (fork)"
     doc["name"] = name
     token = new_edit_token()
     new = store.create_graph(new_id(), name, doc, hash_token(token), forked_from=row.id)
+    locate(response, f"/api/graphs/{new.id}")
     return {**_read(new), "edit_token": token}

@@ -14,6 +14,8 @@ from fastapi.responses import Response
 from blockprop.api.deps import ClientKey, EditToken, RunsDep, SettingsDep, StoreDep, graph_doc
 from blockprop.api.errors import ApiError, not_found
 from blockprop.api.schemas import (
+    DatasetSpec,
+    Graph,
     RunCreate,
     RunCreated,
     RunMetrics,
@@ -21,9 +23,10 @@ from blockprop.api.schemas import (
     RunState,
     RunStep,
     RunUpdate,
+    TrainConfig,
     errors,
 )
-from blockprop.api.schemas.common import INT64_MAX, created
+from blockprop.api.schemas.common import INT64_MAX, created, locate
 from blockprop.api.security import check_edit_token
 from blockprop.service.runs import RunManager
 from blockprop.service.store import RunRow, Store
@@ -41,6 +44,7 @@ _CREATED = created(
         **{action: ("post", f"{_ONE}/{action}", True) for action in _CONTROLS},
         "metrics": ("get", f"{_ONE}/metrics", False),
         "state": ("get", f"{_ONE}/state", False),
+        "graph": ("get", f"{_ONE}/graph", False),
     },
 )
 
@@ -71,6 +75,24 @@ def run_read(row: RunRow, runs: RunManager | None = None) -> dict[str, Any]:
     }
 
 
+def experiment_of(doc: dict[str, Any], body: RunCreate) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The dataset and training config a run uses: the body's, else the graph document's
+    (the experiment travels with the graph). No dataset anywhere: 422 `invalid_request`."""
+    if body.dataset is not None:
+        dataset = body.dataset.model_dump()
+    elif isinstance(doc.get("dataset"), dict):
+        dataset = DatasetSpec.model_validate(doc["dataset"]).model_dump()
+    else:
+        raise ApiError(
+            422, "invalid_request", "give `dataset`: the graph document names none to train on"
+        )
+    if body.train is not None:
+        train = body.train.model_dump(exclude_unset=True)
+    else:
+        train = dict(doc.get("train") or {})
+    return dataset, train
+
+
 async def load_run(store: Store, run_id: str) -> RunRow:
     row = await asyncio.to_thread(store.get_run, run_id)
     if row is None:
@@ -91,7 +113,12 @@ async def _controlled(store: Store, run_id: str, token: str | None) -> RunRow:
     responses={**errors(404, 413, 422, 429), **_CREATED},
 )
 async def create_run(
-    body: RunCreate, store: StoreDep, runs: RunsDep, settings: SettingsDep, client: ClientKey
+    body: RunCreate,
+    store: StoreDep,
+    runs: RunsDep,
+    settings: SettingsDep,
+    client: ClientKey,
+    response: Response,
 ) -> dict[str, Any]:
     """Start training a stored graph (`graph_id`) or an inline `graph` on a dataset with a
     training config. With both, the inline graph is trained (say, unsaved edits) and the run
@@ -110,15 +137,17 @@ async def create_run(
         doc = graph.doc
     if body.graph is not None:
         doc = graph_doc(body.graph, settings)
+    dataset, train = experiment_of(doc, body)
     row, token = await runs.create(
         doc=doc,
         graph_id=body.graph_id,
-        dataset=body.dataset.model_dump(),
-        train=body.train,
+        dataset=dataset,
+        train=train,
         name=body.name,
         paused=body.paused,
         client=client,
     )
+    locate(response, f"/api/runs/{row.id}")
     return {**run_read(row, runs), "edit_token": token}
 
 
@@ -197,13 +226,15 @@ async def update_run(
     run_id: str, body: RunUpdate, store: StoreDep, runs: RunsDep, token: EditToken
 ):
     """Change settings while the run is live (training, paused, or held after diverging):
-    `lr`, `momentum`, `l1`, `l2` (from the next step on) and `speed` (steps per second at
-    most). The stored config records them."""
+    the settings marked `x-live` in TrainConfig (`lr`, `momentum`, `l1`, `l2`, … from the
+    next step on; `speed`, steps per second at most). The stored config records them."""
     row = await _controlled(store, run_id, token)
     values = body.model_dump(exclude_none=True)
     if not values:
         raise ApiError(
-            422, "invalid_request", "nothing to change: give lr, momentum, l1, l2 or speed"
+            422,
+            "invalid_request",
+            f"nothing to change: give one of {', '.join(RunUpdate.model_fields)}",
         )
     await runs.set(run_id, values)
     await asyncio.to_thread(store.update_run, run_id, config={**row.config, **values})
@@ -247,3 +278,38 @@ async def run_state(run_id: str, store: StoreDep, runs: RunsDep) -> Response:
         option=orjson.OPT_SERIALIZE_NUMPY,
     )
     return Response(body, media_type="application/json")
+
+
+@router.get(
+    "/runs/{run_id}/graph",
+    response_model=Graph,
+    response_model_exclude_unset=True,  # the document as stored, not filled with defaults
+    responses=errors(404),
+)
+async def run_graph(
+    run_id: str, store: StoreDep, runs: RunsDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """The run as a graph document ("open this run as a graph"): the graph it trained, its
+    trained `state` (live, else the last checkpoint; the document's own before either) with
+    the `normalization` its inputs had, and its `dataset` and `train` settings — all a
+    `POST /api/runs {"graph": …}` or `blockprop train` needs to train it again."""
+    row = await load_run(store, run_id)
+    doc = {k: v for k, v in row.doc.items() if k != "normalization"}
+    found = await runs.trained_state(row)
+    if found is not None:
+        doc["state"] = found["state"]
+        if found["normalized"]:
+            doc["normalization"] = found["normalized"]
+    doc["dataset"] = row.dataset
+    doc["train"] = document_config(row.config, settings.max_steps)
+    return doc
+
+
+def document_config(config: dict[str, Any], server_max_steps: int) -> dict[str, Any]:
+    """A run's recorded config as a document's `train`: the settings it was given (those
+    that differ from their defaults), without the step cap this server filled in."""
+    defaults = TrainConfig().model_dump()
+    out = {k: v for k, v in config.items() if k in defaults and v != defaults[k]}
+    if out.get("max_steps") == server_max_steps:
+        del out["max_steps"]
+    return out

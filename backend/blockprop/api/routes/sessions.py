@@ -24,6 +24,7 @@ import contextlib
 import inspect
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Response, WebSocket, WebSocketDisconnect
 from starlette.requests import HTTPConnection
 
@@ -36,10 +37,24 @@ from blockprop.api.schemas import (
     SessionUpdate,
     errors,
 )
-from blockprop.api.schemas.common import created
+from blockprop.api.schemas.common import created, locate
 from blockprop.service.errors import ServiceError
 from blockprop.service.sessions import SessionHub
 from blockprop.service.sessions_redis import RESTARTING, RedisSessionHub
+
+#: the answer to anything a follower sends (the session stream has no client messages)
+FOLLOWERS_LISTEN = orjson.dumps(
+    {
+        "type": "error",
+        "of": None,
+        "error": {
+            "code": "invalid_message",
+            "message": "a session's followers only listen: this stream takes no messages",
+            "nodes": [],
+            "port": None,
+        },
+    }
+).decode()
 
 router = APIRouter(tags=["classroom"])
 
@@ -93,10 +108,11 @@ def _view(model: Any) -> dict[str, Any]:
     },
 )
 async def create_session(
-    body: SessionCreate, settings: SettingsDep, hub: SessionsDep
+    body: SessionCreate, settings: SettingsDep, hub: SessionsDep, response: Response
 ) -> dict[str, Any]:
     """Start broadcasting a graph. Share `follow_path` with students; keep `edit_token`."""
     session, token = await _done(hub.create(graph_doc(body.graph, settings), _view(body.view)))
+    locate(response, f"/api/sessions/{session.id}")
     return {**session.read(), "edit_token": token, "follow_path": f"/follow/{session.id}"}
 
 
@@ -156,8 +172,10 @@ async def follow_session(ws: WebSocket, session_id: str, hub: SessionsDep) -> No
                 await ws.receive_text()
             except (WebSocketDisconnect, RuntimeError):
                 return
-            except KeyError:  # a binary frame: ignored
-                continue
+            except KeyError:  # a binary frame
+                pass
+            # whatever a follower sends is answered, not silently dropped
+            follower.reply(FOLLOWERS_LISTEN)
 
     receiver = asyncio.create_task(drain())
     try:

@@ -4,9 +4,11 @@ Query parameters: `since` (replay every metrics batch after this seq first), `ra
 (snapshots per second, default 10; 0 for none), `edit_token` (allows control messages; or
 send `{"type": "auth", "edit_token": ...}`), and `token` (the server's access token, when set).
 
-Server → client frames: `hello`, `metrics`, `snapshot`, `boundary`, `status`, `error`.
-Client → server: `hello {since}`, `subscribe {nodes?, rate?, boundary?}`, `auth {edit_token}`,
-`pause`, `resume`, `step {n}`, `stop`, `set {lr, momentum, l1, l2, speed}`.
+Server → client frames: `hello`, `metrics`, `snapshot`, `boundary`, `status`, `ack`, `auth`,
+`error`. Client → server: `hello {since}`, `subscribe {nodes?, rate?, boundary?}`,
+`auth {edit_token}`, `pause`, `resume`, `step {n}`, `stop`, `set {lr, momentum, …}`, each with
+an optional `id` that its `ack` (or `error`) carries back. The messages are the pydantic models
+of `schemas/stream.py`, published at /asyncapi.json.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pydantic import ValidationError
 from blockprop.api.deps import RunsDep, SettingsDep, StoreDep
 from blockprop.api.routes.runs import run_read
 from blockprop.api.schemas import RunUpdate
+from blockprop.api.schemas.stream import CLIENT_MESSAGES
 from blockprop.api.security import EDIT_HEADER
 from blockprop.service.errors import ServiceError
 from blockprop.service.runs import RunManager
@@ -33,13 +36,14 @@ from blockprop.settings import Settings
 
 router = APIRouter(tags=["runs"])
 
-_CONTROL = {"pause", "resume", "step", "stop", "set"}
 
-
-def _error(code: str, message: str, of: str | None = None) -> dict[str, Any]:
+def _error(
+    code: str, message: str, of: str | None = None, request_id: str | None = None
+) -> dict[str, Any]:
     return {
         "type": "error",
         "of": of,
+        **_id(request_id),
         "error": {"code": code, "message": message, "nodes": [], "port": None},
     }
 
@@ -146,6 +150,9 @@ async def _receive(
     settings: Settings,
     state: dict[str, Any],
 ) -> None:
+    """Each client message is validated by the `ClientMessage` models (the ones the AsyncAPI
+    document publishes); a refused one gets an `error` frame, a done control message an
+    `ack`, both carrying the message's `id`. The stream goes on either way."""
     while True:
         try:
             text = await ws.receive_text()
@@ -158,98 +165,104 @@ async def _receive(
             client.push(_error("too_large", "message too large"))
             continue
         try:
-            msg = orjson.loads(text)
-            kind = msg["type"]
-            if not isinstance(kind, str):
-                raise TypeError
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            client.push(_error("invalid_message", 'messages are JSON objects with a "type"'))
+            msg = CLIENT_MESSAGES.validate_json(text)
+        except ValidationError as e:
+            client.push(_refused(text, e))
             continue
         try:
-            await _handle(msg, kind, client, channel, runs, store, settings, state)
+            answer = await _handle(msg, client, channel, runs, store, settings, state)
         except ServiceError as e:
-            client.push({"type": "error", "of": kind, **e.body()})
+            client.push({"type": "error", "of": msg.type, **_id(msg.id), **e.body()})
         except (ValueError, TypeError) as e:
-            client.push(_error("invalid_message", f"{kind}: {e}", kind))
+            client.push(_error("invalid_message", f"{msg.type}: {e}", msg.type, msg.id))
+        else:
+            if answer is not None:
+                client.push({**answer, **_id(msg.id)})
+
+
+def _id(request_id: str | None) -> dict[str, str]:
+    return {"id": request_id} if request_id is not None else {}
+
+
+def _refused(text: str, e: ValidationError) -> dict[str, Any]:
+    """The error frame for a message the models refuse, naming its type, field and id when
+    it has them."""
+    try:
+        raw = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raw = None
+    if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+        return _error("invalid_message", 'messages are JSON objects with a "type"')
+    kind = raw["type"]
+    rid = raw.get("id") if isinstance(raw.get("id"), str) else None
+    first = e.errors()[0]
+    if first["type"] == "union_tag_invalid":
+        known = first.get("ctx", {}).get("expected_tags", "")
+        return _error("invalid_message", f"unknown message type {kind!r} ({known})", kind, rid)
+    field = ".".join(str(p) for p in first.get("loc", ())[1:]) or kind
+    if first["type"] == "extra_forbidden":
+        why = f"unknown field {field!r}"
+    else:
+        why = f"{field}: {first.get('msg')}"
+    return _error("invalid_message", f"{kind}: {why}", kind, rid)
 
 
 async def _handle(
-    msg: dict[str, Any],
-    kind: str,
+    msg: Any,
     client: Client,
     channel: Channel,
     runs: RunManager,
     store: Store,
     settings: Settings,
     state: dict[str, Any],
-) -> None:
+) -> dict[str, Any] | None:
+    """Do what a validated message asks; returns the frame that answers it: an `ack` (for
+    `set` with the settings as they now are), `auth`, or None for `hello` (the fresh hello
+    frame answers it)."""
     run_id = channel.run_id
-    if kind == "hello":
-        since = msg.get("since")
-        if since is not None and (not isinstance(since, int) or since < 0):
-            raise ValueError("since must be a seq number ≥ 0")
-        client.resync(since)
-        return
-    if kind == "subscribe":
-        rate = msg.get("rate", client.rate or settings.snapshot_rate)
-        nodes = msg.get("nodes")
-        if not isinstance(rate, int | float) or not math.isfinite(rate) or rate < 0:
-            raise ValueError("rate must be a number ≥ 0 (snapshots per second)")
-        if nodes is not None and (
-            not isinstance(nodes, list)
-            or len(nodes) > 10_000
-            or not all(isinstance(n, str) for n in nodes)
-        ):
-            raise ValueError("nodes must be a list of node ids, or null for all")
+    if msg.type == "hello":
+        client.resync(msg.since)
+        return None
+    if msg.type == "subscribe":
+        rate = msg.rate if msg.rate is not None else (client.rate or settings.snapshot_rate)
         client.rate = min(float(rate), settings.max_snapshot_rate)
-        client.nodes = nodes or None
-        client.boundary = bool(msg.get("boundary", True))
+        client.nodes = msg.nodes or None
+        client.boundary = msg.boundary
         client.sent_snapshot = client.sent_boundary = -1
         channel.update_subscription()
         client.notify()
-        return
-    if kind == "auth":
+        return {"type": "ack", "of": msg.type}
+    if msg.type == "auth":
         row = await asyncio.to_thread(store.get_run, run_id)
-        if row is None or not token_matches(msg.get("edit_token"), row.edit_hash):
+        if row is None or not token_matches(msg.edit_token, row.edit_hash):
             raise ServiceError(403, "bad_edit_token", "wrong edit token for this run")
         state["can_control"] = True
-        client.push({"type": "auth", "can_control": True})
-        return
-    if kind not in _CONTROL:
-        raise ValueError(f"unknown message type {kind!r}")
+        return {"type": "auth", "of": msg.type, "can_control": True}
     if not state["can_control"]:
         raise ServiceError(
             403,
             "edit_token_required",
             "controlling this run needs its edit token (?edit_token= or an auth message)",
         )
-    if kind == "pause":
+    if msg.type == "pause":
         await runs.pause(run_id)
-    elif kind == "resume":
+    elif msg.type == "resume":
         row = await asyncio.to_thread(store.get_run, run_id)
         if row is not None:
             await runs.resume(row)
-    elif kind == "step":
-        n = msg.get("n", 1)
-        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 1_000_000:
-            raise ValueError("n must be an integer from 1 to 1000000")
-        await runs.step(run_id, n)
-    elif kind == "stop":
+    elif msg.type == "step":
+        await runs.step(run_id, msg.n)
+    elif msg.type == "stop":
         row = await asyncio.to_thread(store.get_run, run_id)
         if row is not None:
             await runs.stop_run(row)
-    elif kind == "set":
-        try:
-            update = RunUpdate.model_validate({k: v for k, v in msg.items() if k != "type"})
-        except ValidationError as e:
-            first = e.errors()[0]
-            field = ".".join(str(p) for p in first.get("loc", ()))
-            raise ValueError(f"{field}: {first.get('msg')}") from None
-        values = update.model_dump(exclude_none=True)
+    elif msg.type == "set":
+        values = msg.model_dump(exclude_none=True, exclude={"type", "id"})
         if not values:
-            raise ValueError("nothing to change: give lr, momentum, l1, l2 or speed")
+            raise ValueError(f"nothing to change: give one of {', '.join(RunUpdate.model_fields)}")
         await runs.set(run_id, values)
         row = await asyncio.to_thread(store.get_run, run_id)
         if row is not None:
             await asyncio.to_thread(store.update_run, run_id, config={**row.config, **values})
-        client.push({"type": "ack", "of": "set", "values": values})
+        return {"type": "ack", "of": msg.type, "values": values}
+    return {"type": "ack", "of": msg.type}

@@ -73,7 +73,6 @@ from blockprop.api.schemas.runs import (
     RunState,
     RunStatus,
     RunStep,
-    RunUpdate,
 )
 from blockprop.api.schemas.sessions import (
     ExplainPosition,
@@ -112,6 +111,7 @@ from blockprop.api.schemas.teaching import (
     LandscapeRequest,
     LandscapeResult,
 )
+from blockprop.api.schemas.train import RunUpdate, TrainConfig
 
 __all__ = [
     "Request",
@@ -154,6 +154,7 @@ __all__ = [
     "DatasetSpec",
     "RunCreate",
     "RunUpdate",
+    "TrainConfig",
     "RunStep",
     "LIVE_DOC",
     "RunRead",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -24,10 +24,14 @@ class ValidationResult(Reply):
     errors: list[ValidationIssue]
 
 
-class EvaluateRequest(Request):
+class GraphFeeds(Request):
+    """A graph and what it is fed: the body of /api/gradcheck and, with its options, of
+    /api/evaluate."""
+
     graph: Graph
     inputs: dict[str, Any] = Field(
-        description="fed values by node id (input and target nodes), batch axis first"
+        description="fed values by node id (input and target nodes), batch axis first; "
+        "without `backward`, targets may be left out (the nodes needing them are too)"
     )
     seed: int = Field(default=0, ge=0, description="seed for parameter initialisation")
     backward: bool = Field(default=True, description="also compute gradients")
@@ -51,6 +55,19 @@ class EvaluateRequest(Request):
     )
 
 
+class EvaluateRequest(GraphFeeds):
+    """A graph, its feeds, and what to answer (every value in float64 by default)."""
+
+    outputs: list[str] | None = Field(
+        default=None,
+        max_length=10_000,
+        description='only these values (and gradients): "node" or "node:port"; null: all',
+    )
+    dtype: Literal["float32", "float64"] = Field(
+        default="float64", description="the precision to compute in"
+    )
+
+
 class EvaluateResult(Reply):
     loss: float | None
     values: dict[str, Any] = Field(description="every node's value, batch axis first")
@@ -61,7 +78,7 @@ class EvaluateResult(Reply):
     )
 
 
-class GradcheckRequest(EvaluateRequest):
+class GradcheckRequest(GraphFeeds):
     keys: list[str] | None = Field(
         default=None,
         description='check only these items ("node", "node:port" or "node.param")',

@@ -94,4 +94,18 @@ def created(param: str, targets: dict[str, tuple[str, str, bool]]) -> dict[int |
         if needs_token:
             parameters[f"header.{EDIT_HEADER}"] = "$response.body#/edit_token"
         links[name] = {"operationRef": f"#/paths/{pointer}/{method}", "parameters": parameters}
-    return {201: {"links": links}}
+    return {201: {"links": links, "headers": LOCATION}}
+
+
+#: the 201 answers' header naming what they created
+LOCATION = {
+    "Location": {
+        "description": "the path of the created resource",
+        "schema": {"type": "string"},
+    }
+}
+
+
+def locate(response: Any, path: str) -> None:
+    """Set a 201's `Location` to the created resource's `path`."""
+    response.headers["Location"] = path

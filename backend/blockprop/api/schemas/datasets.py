@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from blockprop.api.schemas.common import Reply, Request
 
@@ -81,3 +81,40 @@ class DatasetCreated(Reply):
     features: int
     classes: int | None = None
     rows: int
+
+
+class DatasetSpec(BaseModel):
+    """Which data to train on: a built-in dataset or an upload id, with its parameters.
+
+    Besides the fields below, the dataset's own parameters (listed by GET /api/datasets,
+    e.g. `turns` for spiral, `classes` for blobs) may be given as numbers; the dataset
+    refuses ones it does not have. This is the `dataset` object of the examples as is.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        strict=True,  # as Request: exactly the JSON types the schema says
+        json_schema_extra={"examples": [{"name": "spiral", "n": 400, "noise": 0.05}]},
+    )
+
+    name: str = Field(max_length=100, examples=["spiral"])
+    n: int | None = Field(default=None, ge=2)
+    noise: float | None = Field(default=None, ge=0)
+    seed: int = Field(default=0, ge=0)
+    test_fraction: float = Field(default=0.2, ge=0, lt=1)
+    normalize: bool = True
+
+    @model_validator(mode="after")
+    def _numeric_extras(self) -> DatasetSpec:
+        for key, value in (self.model_extra or {}).items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"dataset parameter {key!r} must be a number")
+        return self
+
+
+class InputNormalization(Request):
+    """How a run normalised an input's feed: `(x - mean) / std` per feature (flattened), with
+    training-split statistics."""
+
+    mean: list[float]
+    std: list[float]

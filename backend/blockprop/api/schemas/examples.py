@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from blockprop.api.schemas.common import Reply
+from blockprop.api.schemas.graphs import GraphDocument
 
 
 class ExampleSummary(Reply):
@@ -14,6 +15,6 @@ class ExampleSummary(Reply):
 
 
 class Example(ExampleSummary):
-    graph: dict[str, Any]
+    graph: GraphDocument
     dataset: dict[str, Any] | None = None
     train: dict[str, Any] | None = None

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, WithJsonSchema
 
 from blockprop.api.schemas.common import Reply, Request
+from blockprop.api.schemas.datasets import DatasetSpec, InputNormalization
+from blockprop.api.schemas.train import TrainConfig
 
 # The id pattern is checked by the engine, which names the node in its error (bad_id).
 NodeId = Annotated[
@@ -65,8 +67,27 @@ class Graph(Request):
     state: dict[str, dict[str, Any]] | None = Field(
         default=None, description="trained parameters by node and name (nested lists)"
     )
+    # The experiment travels with the graph (all optional; the engine ignores them).
+    dataset: DatasetSpec | None = Field(
+        default=None, description="what it trains on (a run's `dataset`)"
+    )
+    train: TrainConfig | None = Field(
+        default=None, description="how it trains (a run's `train`; left-out settings: default)"
+    )
+    normalization: dict[str, InputNormalization] | None = Field(
+        default=None,
+        description="input node id → the training data's per-feature mean and std (set once "
+        "trained): a raw sample becomes `(x - mean) / std` before it meets `state`",
+    )
 
     model_config = ConfigDict(json_schema_extra={"examples": [SPIRAL_GRAPH]})
+
+
+#: a graph document in an answer, passed through as stored, and typed in the OpenAPI document
+#: as the `Graph` schema (the marker is replaced by a $ref to it there) so that generated
+#: clients get the document's type
+GRAPH_MARK = "x-blockprop-graph"
+GraphDocument = Annotated[dict[str, Any], WithJsonSchema({"type": "object", GRAPH_MARK: True})]
 
 
 class GraphCreate(Request):
@@ -110,7 +131,7 @@ class GraphRead(Reply):
     forked_from: str | None
     created_at: float = Field(description="Unix time, seconds")
     updated_at: float
-    graph: dict[str, Any]
+    graph: GraphDocument
 
 
 class GraphCreated(GraphRead):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field
 
 from blockprop.api.schemas.common import Reply, Request
+from blockprop.api.schemas.datasets import DatasetSpec, InputNormalization
 from blockprop.api.schemas.graphs import SPIRAL_GRAPH, Graph
+from blockprop.api.schemas.train import TrainConfig
 
 RunStatus = Literal[
     "queued",
@@ -22,35 +24,6 @@ RunStatus = Literal[
 ]
 
 
-class DatasetSpec(BaseModel):
-    """Which data to train on: a built-in dataset or an upload id, with its parameters.
-
-    Besides the fields below, the dataset's own parameters (listed by GET /api/datasets,
-    e.g. `turns` for spiral, `classes` for blobs) may be given as numbers; the dataset
-    refuses ones it does not have. This is the `dataset` object of the examples as is.
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        strict=True,  # as Request: exactly the JSON types the schema says
-        json_schema_extra={"examples": [{"name": "spiral", "n": 400, "noise": 0.05}]},
-    )
-
-    name: str = Field(max_length=100, examples=["spiral"])
-    n: int | None = Field(default=None, ge=2)
-    noise: float | None = Field(default=None, ge=0)
-    seed: int = Field(default=0, ge=0)
-    test_fraction: float = Field(default=0.2, ge=0, lt=1)
-    normalize: bool = True
-
-    @model_validator(mode="after")
-    def _numeric_extras(self) -> DatasetSpec:
-        for key, value in (self.model_extra or {}).items():
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"dataset parameter {key!r} must be a number")
-        return self
-
-
 class RunCreate(Request):
     graph_id: str | None = Field(
         default=None,
@@ -59,10 +32,13 @@ class RunCreate(Request):
     graph: Graph | None = Field(
         default=None, description="an inline graph (trained instead of the stored one)"
     )
-    dataset: DatasetSpec
-    train: dict[str, Any] = Field(
-        default_factory=dict,
-        description="the training config (TrainConfig): epochs, batch_size, optimizer, lr, …",
+    dataset: DatasetSpec | None = Field(
+        default=None, description="what to train on (left out: the graph document's `dataset`)"
+    )
+    train: TrainConfig | None = Field(
+        default=None,
+        description="the training config (left out: the graph document's `train`); settings "
+        "left out take their default",
     )
     name: str = Field(default="", max_length=200)
     paused: bool = Field(default=False, description="start paused (then step or resume)")
@@ -77,18 +53,6 @@ class RunCreate(Request):
                 }
             ]
         }
-    )
-
-
-class RunUpdate(Request):
-    """Settings that can change while a run trains."""
-
-    lr: float | None = Field(default=None, gt=0, le=1e6)
-    momentum: float | None = Field(default=None, ge=0, lt=1)
-    l1: float | None = Field(default=None, ge=0)
-    l2: float | None = Field(default=None, ge=0)
-    speed: float | None = Field(
-        default=None, ge=0, le=1e6, description="steps per second at most (0: as fast as it goes)"
     )
 
 
@@ -172,14 +136,6 @@ class RunMetrics(Reply):
     run_id: str
     last_seq: int
     points: list[MetricPoint] = Field(description="in step order")
-
-
-class InputNormalization(Reply):
-    """How a run normalised an input's feed: `(x - mean) / std` per feature (flattened), with
-    training-split statistics."""
-
-    mean: list[float]
-    std: list[float]
 
 
 class RunState(Reply):

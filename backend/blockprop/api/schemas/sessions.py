@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
 from blockprop.api.schemas.common import Reply, Request
-from blockprop.api.schemas.graphs import Graph
+from blockprop.api.schemas.graphs import Graph, GraphDocument
 
 
 class ExplainPosition(Request):
@@ -54,7 +54,7 @@ class SessionUpdate(Request):
 
 class SessionRead(Reply):
     id: str
-    graph: dict[str, Any]
+    graph: GraphDocument
     view: dict[str, Any]
     version: int = Field(description="bumps on every change")
     graph_version: int = Field(description="bumps when the graph changes")
@@ -66,3 +66,37 @@ class SessionRead(Reply):
 class SessionCreated(SessionRead):
     edit_token: str = Field(description="needed (X-Edit-Token) to change or end the session")
     follow_path: str = Field(description="the page students open: /follow/{id}")
+
+
+# The frames of WS /api/sessions/{id}/stream (server to follower; followers send nothing),
+# published in the AsyncAPI document. The session hub writes them; tests validate its frames
+# against these models.
+
+
+class SessionHelloFrame(Reply):
+    """First frame: the whole session."""
+
+    type: Literal["hello"]
+    session: SessionRead
+
+
+class SessionStateFrame(Reply):
+    """The session changed: its view, and its graph when that changed too."""
+
+    type: Literal["state"]
+    version: int
+    graph_version: int
+    view: dict[str, Any]
+    followers: int
+    updated: float
+    graph: GraphDocument | None = Field(default=None, description="when the graph changed")
+
+
+class SessionClosedFrame(Reply):
+    """The session ended (the teacher ended it, it expired, or the server stops)."""
+
+    type: Literal["closed"]
+    reason: str | None = None
+
+
+SESSION_FRAMES = [SessionHelloFrame, SessionStateFrame, SessionClosedFrame]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter
 
 from blockprop.api.schemas.common import ErrorDetail, Reply, Request
 from blockprop.api.schemas.runs import (
@@ -13,8 +13,8 @@ from blockprop.api.schemas.runs import (
     QueuePlace,
     RunRead,
     RunStatus,
-    RunUpdate,
 )
+from blockprop.api.schemas.train import RunUpdate
 
 # Not request or response bodies: the JSON frames of WS /api/runs/{id}/stream, documented
 # here so the OpenAPI document (and the frontend's generated types) include them.
@@ -110,15 +110,29 @@ class StreamStatus(Reply):
     )
 
 
+#: a client's id for a message, echoed by the frame that answers it
+REQUEST_ID_DOC = "the client's id for the message it answers (when it gave one)"
+
+
 class StreamError(Reply):
+    """A message that was refused: invalid JSON, an unknown `type`, a bad field, or a control
+    message without the edit token. The stream goes on."""
+
     type: Literal["error"]
     of: str | None = Field(default=None, description="the client message type it answers")
+    id: str | None = Field(default=None, description=REQUEST_ID_DOC)
     error: ErrorDetail
 
 
 class StreamAck(Reply):
+    """A client message was done: `ack` for control messages and subscribe (with `values`
+    for `set`: the settings as they now are), `auth` once the edit token was accepted."""
+
     type: Literal["ack", "auth"]
-    of: str | None = None
+    of: str | None = Field(default=None, description="the client message type it answers")
+    id: str | None = Field(default=None, description=REQUEST_ID_DOC)
+    values: dict[str, Any] | None = Field(default=None, description="set: the live settings")
+    can_control: bool | None = Field(default=None, description="auth: control is allowed")
 
 
 ServerFrame = Annotated[
@@ -133,34 +147,54 @@ ServerFrame = Annotated[
 ]
 
 
-class ClientHello(Request):
+class ClientMessageBase(Request):
+    id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="any id of the client's: the ack or error frame answering the message "
+        "carries it",
+    )
+
+
+class ClientHello(ClientMessageBase):
     type: Literal["hello"]
     since: int | None = Field(default=None, ge=0, description="resend batches after this seq")
 
 
-class ClientSubscribe(Request):
+class ClientSubscribe(ClientMessageBase):
     type: Literal["subscribe"]
-    nodes: list[str] | None = Field(default=None, description="null: every node")
+    nodes: list[str] | None = Field(default=None, max_length=10_000, description="null: every node")
     rate: float | None = Field(default=None, ge=0, description="snapshots per second")
     boundary: bool = True
 
 
-class ClientAuth(Request):
+class ClientAuth(ClientMessageBase):
     type: Literal["auth"]
     edit_token: str
 
 
-class ClientControl(Request):
+class ClientControl(ClientMessageBase):
     type: Literal["pause", "resume", "stop"]
 
 
-class ClientStep(Request):
+class ClientStep(ClientMessageBase):
     type: Literal["step"]
     n: int = Field(default=1, ge=1, le=1_000_000)
 
 
 class ClientSet(RunUpdate):
+    """Change live settings (the fields of RunUpdate)."""
+
     type: Literal["set"]
+    id: str | None = ClientMessageBase.model_fields["id"]
+
+
+#: every message a client may send, told apart by `type`: what the stream validates
+ClientMessage = Annotated[
+    ClientHello | ClientSubscribe | ClientAuth | ClientControl | ClientStep | ClientSet,
+    Field(discriminator="type"),
+]
+CLIENT_MESSAGES: TypeAdapter[Any] = TypeAdapter(ClientMessage)
 
 
 STREAM_MODELS: list[type[BaseModel]] = [

@@ -172,8 +172,9 @@ OPS = [
         },
         explain={
             "forward": r"@gamma \odot @xhat + @beta",
-            "x": r"@gamma \odot @istd \odot @g \ \text{(evaluation: running statistics "
-            r"@running_mean, @running_var)}",
+            # the statistics are matrices: outside \text{}, where KaTeX can typeset them
+            "x": r"@gamma \odot @istd \odot @g \ \text{(evaluation: running statistics }"
+            r"@running_mean, @running_var\text{)}",
             "gamma": r"@g \odot @xhat",
             "beta": "@g",
             "symbols": {
