@@ -61,6 +61,9 @@ def test_costs_compare_the_prediction_with_y(ops):
             assert re.search(r"\by\b", desc), (op["name"], desc)
         if "y" in ports:  # the port the prediction arrives at
             assert symbols.get("y") == r"\bar y", op["name"]
+        # and on the block itself: the prediction reads ȳ, the desired output y
+        labels = {p["name"]: p["label"] for p in op["inputs"]}
+        assert labels.get("y", "ȳ") == "ȳ" and labels.get("target", "y") == "y", labels
 
 
 def test_functions_compute_z_not_y(ops):

@@ -96,6 +96,9 @@ class Port:
     doc: str = ""
     dtype: str = "float"
     binary_labels: str = "01"
+    #: how the port is written on the block, in the notes' notation (the name when empty): a
+    #: cost's prediction port `y` reads ȳ and its `target` reads y, the desired output
+    label: str = ""
 
 
 _REQUIRED = object()
@@ -651,7 +654,7 @@ def op_spec(op: OpDef | str) -> dict:
         "label": op.label,
         "category": op.category,
         "doc": op.doc,
-        "inputs": [{"name": p.name, "doc": p.doc} for p in op.inputs],
+        "inputs": [{"name": p.name, "doc": p.doc, "label": p.label or p.name} for p in op.inputs],
         "outputs": [{"name": n} for n in op.outputs],
         "params": [p.spec() for p in op.params],
         "parameters": [{"name": t.name, "shape_rule": t.shape_rule} for t in op.trainables],

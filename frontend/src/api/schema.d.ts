@@ -3164,6 +3164,12 @@ export interface components {
              * @default
              */
             doc?: string;
+            /**
+             * Label
+             * @description how the port is written on the block (the notes' notation): a cost's prediction port reads ȳ, its target y
+             * @default
+             */
+            label?: string;
             /** Name */
             name: string;
         } & {

@@ -12,6 +12,11 @@ from blockprop.api.schemas.common import Reply
 class OpInput(Reply):
     name: str
     doc: str = ""
+    label: str = Field(
+        default="",
+        description="how the port is written on the block (the notes' notation): a cost's "
+        "prediction port reads ȳ, its target y",
+    )
 
 
 class OpOutput(Reply):

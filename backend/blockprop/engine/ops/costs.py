@@ -154,7 +154,7 @@ def _l1_grad(g, y, target, out, sign):
 
 
 def _pair(name):
-    return [(name, "prediction ȳ"), ("target", "desired output y")]
+    return [Port(name, "prediction ȳ", label="ȳ"), Port("target", "desired output y", label="y")]
 
 
 # -- export (PyTorch source, ONNX nodes): see registry.check_export
@@ -276,7 +276,7 @@ OPS = [
         "one-hot / probability vector as target. Computed stably (log-sum-exp).",
         inputs=[
             ("logits", "class scores z (the prediction is ȳ = softmax(z))"),
-            ("target", "desired class label or distribution y", "any"),
+            Port("target", "desired class label or distribution y", "any", label="y"),
         ],
         scratch={"probs": lambda logits: logits},
         shape=_ce_shape,
@@ -319,7 +319,10 @@ OPS = [
         category="cost",
         doc="Negative log-probability of the true class, from log-probabilities "
         "(e.g. a log-softmax) and an integer label.",
-        inputs=[("logp", "log-probabilities log ȳ"), ("target", "desired class label y", "int")],
+        inputs=[
+            ("logp", "log-probabilities log ȳ"),
+            Port("target", "desired class label y", "int", label="y"),
+        ],
         shape=_nll_shape,
         forward=lambda logp, target, out: np.negative(logp[K.rows(len(logp)), target], out=out),
         vjp={"logp": _nll_dlogp},
@@ -350,7 +353,7 @@ OPS = [
         "in [0, 1]. Computed stably.",
         inputs=[
             ("logits", "scores z before a sigmoid (the prediction is ȳ = σ(z))"),
-            ("target", "desired probability y"),
+            Port("target", "desired probability y", label="y"),
         ],
         shape=lambda logits, target: _same_as_y(logits, target),
         forward=_bce_forward,
@@ -391,8 +394,8 @@ OPS = [
         category="cost",
         doc="Hinge loss for desired outputs y in {−1, +1}: C(y, ȳ) = Σ max(0, 1 − y ȳ).",
         inputs=[
-            ("y", "prediction ȳ"),
-            Port("target", "desired output y, −1 or +1", binary_labels="signs"),
+            Port("y", "prediction ȳ", label="ȳ"),
+            Port("target", "desired output y, −1 or +1", binary_labels="signs", label="y"),
         ],
         shape=_same_as_y,
         forward=_hinge_forward,
