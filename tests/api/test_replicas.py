@@ -213,7 +213,15 @@ def test_a_killed_ray_worker_interrupts_its_runs_which_resume(replicas, request)
                 statuses[run_id].append(json.loads(m["data"].split(b" ", 1)[1])["status"])
             return all("interrupted" in s and s[-1] == "running" for s in statuses.values())
 
-        _wait(resumed, f"the runs did not become interrupted then running: {statuses}", 60)
+        try:
+            _wait(resumed, "the runs did not become interrupted then running", 60)
+        except AssertionError:
+            rows = [api.get(f"/api/runs/{run['id']}").json() for run in runs]
+            seen = [(r["status"], r["reason"], r["step"]) for r in rows]
+            raise AssertionError(
+                f"status frames {statuses}; runs {seen}; killed {workers}; "
+                f"workers now {_ray_worker_pids()}"
+            ) from None
         for run in runs:  # they train on, from their checkpoints, without a gap
             before = api.get(f"/api/runs/{run['id']}").json()["step"]
             api.wait_steps(run, before + 20)
