@@ -2483,6 +2483,13 @@ export interface components {
              * @default
              */
             doc?: string;
+            /**
+             * Dtype
+             * @description what the port accepts: float values, int labels or any
+             * @default float
+             * @enum {string}
+             */
+            dtype?: "float" | "int" | "any";
             /** Name */
             name: string;
         } & {
@@ -2547,6 +2554,11 @@ export interface components {
             parameters: components["schemas"]["OpTrainable"][];
             /** Params */
             params: components["schemas"]["OpParam"][];
+            /**
+             * Source
+             * @description the dataset side that feeds this variable: x or y
+             */
+            source?: ("input" | "target") | null;
         } & {
             [key: string]: unknown;
         };

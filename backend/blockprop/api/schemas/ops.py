@@ -12,6 +12,9 @@ from blockprop.api.schemas.common import Reply
 class OpInput(Reply):
     name: str
     doc: str = ""
+    dtype: Literal["float", "int", "any"] = Field(
+        default="float", description="what the port accepts: float values, int labels or any"
+    )
 
 
 class OpOutput(Reply):
@@ -58,6 +61,9 @@ class OpSpec(Reply):
     label: str
     category: Literal["variable", "function", "cost"]
     doc: str
+    source: Literal["input", "target"] | None = Field(
+        default=None, description="the dataset side that feeds this variable: x or y"
+    )
     inputs: list[OpInput]
     outputs: list[OpOutput]
     params: list[OpParam]
