@@ -18,6 +18,7 @@ import {
 } from "react";
 import type { FlowEdge, OpNode } from "../lib/doc";
 import { notationOf } from "../lib/notation";
+import { connectSmart } from "../smart/store";
 import { useEditor } from "../store/editor";
 import { useUi } from "../store/ui";
 import { OpNodeView } from "./OpNodeView";
@@ -62,7 +63,7 @@ export function Canvas() {
 
   const onConnect = useCallback(
     (c: Connection) => {
-      const refusal = useEditor.getState().connect(c);
+      const refusal = connectSmart(c);
       if (refusal) notify("error", refusal);
     },
     [notify],

@@ -2,6 +2,7 @@ import { useEffect, useState } from "react";
 import type { OpSpec } from "../api/types";
 import { formatRef } from "../lib/doc";
 import { formatShape, notationOf } from "../lib/notation";
+import { AutoNotes, FixButtons } from "../smart/SmartNotes";
 import { selectSelectedIds, useEditor } from "../store/editor";
 import { WeightHeatmap } from "../train/WeightHeatmap";
 import { Formula } from "./Formula";
@@ -55,6 +56,8 @@ function NodeInspector({ id }: { id: string }) {
         </div>
       </header>
       <IdField id={id} />
+      <AutoNotes id={id} />
+      <FixButtons id={id} />
       {/* A problem with a param shows at its field (ParamField); the rest, once, here. */}
       {general.length ? (
         <ul className="error-list" data-testid="inspector-errors">
@@ -238,6 +241,7 @@ function GraphInspector() {
           </ul>
         </section>
       )}
+      <FixButtons />
       <p className="muted">
         Select a node to see its parameters, documentation and formulas. Press <kbd>?</kbd> for
         shortcuts.

@@ -131,7 +131,7 @@ export const useEditor = create<EditorState>()((set, get) => {
       commit({ edges: s.edges.filter((e) => e.id !== id) });
     },
 
-    addNode: (op, position) => {
+    addNode: (op, position, overrides = {}) => {
       const s = get();
       const spec = s.ops[op];
       if (!spec) return null;
@@ -142,6 +142,7 @@ export const useEditor = create<EditorState>()((set, get) => {
         if (p.default !== undefined && p.default !== null)
           params[p.name] = structuredClone(p.default);
       }
+      Object.assign(params, structuredClone(overrides));
       const node: OpNode = { id, type: "op", position, data: { op, params }, selected: true };
       commit({
         nodes: [...s.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), node],
@@ -160,6 +161,14 @@ export const useEditor = create<EditorState>()((set, get) => {
         return { ...n, data: { ...n.data, params } };
       });
       commit({ nodes }, `param:${id}:${name}`);
+    },
+
+    setParams: (id, patch) => {
+      const s = get();
+      const nodes = s.nodes.map((n) =>
+        n.id === id ? { ...n, data: { ...n.data, params: { ...n.data.params, ...patch } } } : n,
+      );
+      commit({ nodes });
     },
 
     renameNode: (id, next) => {
