@@ -23,6 +23,7 @@ import { useEditor } from "../store/editor";
 import { useUi } from "../store/ui";
 import { OpNodeView } from "./OpNodeView";
 import { OP_MIME, useAddOp } from "./placement";
+import { openQuickAdd } from "./quickAdd";
 import { ShapeEdge } from "./ShapeEdge";
 
 // Module scope: React Flow re-mounts every node when these objects change identity.
@@ -58,6 +59,7 @@ export function Canvas() {
   const rf = useReactFlow<OpNode, FlowEdge>();
   const addOp = useAddOp();
   const reconnected = useRef(false);
+  const reconnecting = useRef(false);
 
   const notify = useUi((s) => s.notify);
 
@@ -69,8 +71,25 @@ export function Canvas() {
     [notify],
   );
 
+  // A wire dropped on empty canvas: quick-add a node there, wired to the wire's end.
+  const onConnectEnd = useCallback((e: MouseEvent | TouchEvent, state: FinalConnectionState) => {
+    if (state.isValid || !state.fromNode || !state.fromHandle || reconnecting.current) return;
+    const onPane = (e.target as Element | null)?.classList?.contains("react-flow__pane");
+    if (!onPane) return;
+    const p = "changedTouches" in e ? e.changedTouches[0] : e;
+    openQuickAdd(
+      { x: p.clientX, y: p.clientY },
+      { node: state.fromNode.id, handle: state.fromHandle.id ?? null, type: state.fromHandle.type },
+    );
+  }, []);
+  const onDoubleClick = useCallback((e: ReactMouseEvent) => {
+    if ((e.target as Element).classList.contains("react-flow__pane"))
+      openQuickAdd({ x: e.clientX, y: e.clientY });
+  }, []);
+
   const onReconnectStart = useCallback(() => {
     reconnected.current = false;
+    reconnecting.current = true;
   }, []);
   const onReconnect = useCallback(
     (old: FlowEdge, c: Connection) => {
@@ -85,6 +104,7 @@ export function Canvas() {
     (_: MouseEvent | TouchEvent, edge: FlowEdge, __: unknown, state: FinalConnectionState) => {
       if (!reconnected.current && !state.isValid) useEditor.getState().removeEdge(edge.id);
       reconnected.current = false;
+      reconnecting.current = false; // onConnectEnd ran just before, and skipped this drop
     },
     [],
   );
@@ -140,6 +160,9 @@ export function Canvas() {
       onNodesChange={onNodesChange}
       onEdgesChange={onEdgesChange}
       onConnect={onConnect}
+      onConnectEnd={onConnectEnd}
+      onDoubleClick={onDoubleClick}
+      zoomOnDoubleClick={false}
       onReconnectStart={onReconnectStart}
       onReconnect={onReconnect}
       onReconnectEnd={onReconnectEnd}
