@@ -6,7 +6,7 @@ import { Modal } from "../panels/Modal";
 import { connectSmart } from "../smart/store";
 import { useEditor } from "../store/editor";
 import { useUi } from "../store/ui";
-import type { WireEnd } from "./quickAdd";
+import { focusWhenDrawn, type WireEnd } from "./quickAdd";
 
 export const usePortPick = create<{ from: WireEnd | null }>()(() => ({ from: null }));
 
@@ -69,11 +69,7 @@ export function PortPicker() {
       );
     // Back to the port the connection started from.
     const kind = from.type === "source" ? "out" : "in";
-    requestAnimationFrame(() =>
-      document
-        .querySelector<HTMLElement>(`[data-testid="port-${from.node}-${kind}-${from.handle}"]`)
-        ?.focus(),
-    );
+    focusWhenDrawn(`[data-testid="port-${from.node}-${kind}-${from.handle}"]`);
   };
 
   return (

@@ -120,11 +120,7 @@ export function useQuickPlace() {
       }
       useEditor.getState().selectOnly([id]);
       // Keyboard users continue from the new node: Tab reaches its ports next.
-      requestAnimationFrame(() =>
-        document
-          .querySelector<HTMLElement>(`.react-flow__node[data-id="${CSS.escape(id)}"]`)
-          ?.focus(),
-      );
+      focusWhenDrawn(`.react-flow__node[data-id="${CSS.escape(id)}"]`);
       return id;
     },
     [rf],
@@ -136,4 +132,13 @@ function paneCentre() {
   return pane
     ? { x: pane.left + pane.width / 2, y: pane.top + pane.height / 2 }
     : { x: window.innerWidth / 2, y: window.innerHeight / 2 };
+}
+
+/** Focuses the element once React Flow has drawn it: a new node is in the DOM at once but
+ * hidden (unfocusable) until it has been measured, a frame or two later. */
+export function focusWhenDrawn(selector: string, frames = 30) {
+  const el = document.querySelector<HTMLElement>(selector);
+  el?.focus();
+  if (el && document.activeElement === el) return;
+  if (frames > 0) requestAnimationFrame(() => focusWhenDrawn(selector, frames - 1));
 }

@@ -1,0 +1,173 @@
+"""A newcomer's editor (issue 16), in a real Chromium against a real server: a classifier drawn
+from scratch where only a Linear's size is typed is valid and trains (the Target configures
+itself for class labels, the last Linear sizes itself to the classes, the inspector says so and
+undo takes it back); connected quick-add; linear regression built by keyboard alone.
+
+Screenshots land in test-results/screenshots/newcomer-*.png.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+SLOW = 15_000
+
+
+@pytest.fixture(scope="module")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1440, "height": 900}}
+
+
+@pytest.fixture
+def editor(live_server, page: Page, console_errors):
+    page.on("dialog", lambda d: d.accept())
+    page.goto(live_server.url + "/")
+    expect(page.get_by_test_id("empty-hint")).to_be_visible(timeout=SLOW)
+    # the dataset catalogue is what the smart defaults read
+    expect(page.get_by_test_id("dataset-select")).to_have_value("spiral", timeout=SLOW)
+    expect(page.locator("[data-testid=dataset-select] option[value=spiral]")).to_have_count(1)
+    yield page
+    with contextlib.suppress(Exception):
+        tokens = page.evaluate(
+            """() => Object.keys(localStorage).filter(k => k.startsWith('blockprop:runtoken:'))
+                 .map(k => [k.slice(19), localStorage.getItem(k)])"""
+        )
+        for run_id, token in tokens:
+            httpx.post(
+                f"{live_server.url}/api/runs/{run_id}/stop",
+                headers={"X-Edit-Token": token, "Origin": live_server.url},
+                timeout=5,
+            )
+
+
+def quick_add(page: Page, op: str) -> None:
+    """`/`, the op's name, Enter: placed next to the selected node and wired from it."""
+    page.keyboard.press("/")
+    expect(page.get_by_test_id("quick-add")).to_be_visible()
+    page.keyboard.type(op)
+    expect(page.get_by_test_id(f"quick-add-item-{op}")).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("quick-add")).to_have_count(0)
+
+
+def edge(page: Page, target: str, port: str):
+    return page.get_by_test_id(f"rf__edge-e-{target}-{port}")
+
+
+def test_a_classifier_from_scratch_needs_only_a_size(editor: Page, console_errors, screenshot):
+    page = editor
+    page.get_by_test_id("canvas").click(position={"x": 300, "y": 300})
+    quick_add(page, "input")
+    # shaped from the dataset chosen in the dock (spiral: 2 features)
+    expect(page.get_by_test_id("param-shape")).to_have_value("2")
+    for op in ("linear", "relu", "linear", "cross_entropy"):
+        quick_add(page, op)
+    # each quick-added node sits right of the one before, wired from it
+    for target, port in (("linear1", "x"), ("relu1", "x"), ("linear2", "x")):
+        expect(edge(page, target, port)).to_have_count(1)
+    expect(edge(page, "cross_entropy1", "logits")).to_have_count(1)
+    xs = [
+        page.get_by_test_id(f"node-{n}").bounding_box()["x"]
+        for n in ("input1", "linear1", "relu1", "linear2", "cross_entropy1")
+    ]
+    assert xs == sorted(xs) and len(set(xs)) == len(xs), xs
+    # the Linear feeding the cost sized itself to spiral's classes, and says so
+    page.get_by_test_id("node-linear2").click()
+    classes = page.get_by_test_id("param-out_features").input_value()
+    assert int(classes) >= 2
+    expect(page.get_by_test_id("smart-notes")).to_contain_text("classes")
+
+    # a Target dropped by double-click, wired into the cost's target by dragging
+    pane = page.locator(".react-flow__pane").bounding_box()
+    page.mouse.dblclick(pane["x"] + pane["width"] / 2, pane["y"] + 40)
+    expect(page.get_by_test_id("quick-add")).to_be_visible()
+    page.keyboard.type("target")
+    page.keyboard.press("Enter")
+    page.get_by_test_id("port-target1-out-y").drag_to(
+        page.get_by_test_id("port-cross_entropy1-in-target")
+    )
+    expect(edge(page, "cross_entropy1", "target")).to_have_count(1)
+    # the Target became class labels; the inspector says what it did, undo takes it back
+    page.get_by_test_id("node-target1").click()
+    notes = page.get_by_test_id("smart-notes")
+    expect(notes).to_contain_text("class labels")
+    expect(page.get_by_test_id("param-dtype")).to_have_value("int")
+    page.get_by_test_id("smart-undo").click()
+    expect(page.get_by_test_id("param-dtype")).to_have_value("float")
+    expect(page.get_by_test_id("status")).to_have_attribute("data-status", "invalid", timeout=SLOW)
+    # ... and the error offers the fix as a button
+    fix = page.get_by_test_id("fix-target1")
+    expect(fix).to_contain_text("class labels")
+    fix.click()
+    expect(page.get_by_test_id("param-dtype")).to_have_value("int")
+
+    # the only thing typed: the hidden layer's size
+    page.get_by_test_id("node-linear1").click()
+    size = page.get_by_test_id("param-out_features")
+    size.fill("24")
+    size.press("Enter")
+    expect(page.get_by_test_id("status")).to_have_attribute("data-status", "valid", timeout=SLOW)
+    screenshot("newcomer-classifier-drawn")
+
+    page.get_by_test_id("btn-train-play").click()
+    status = page.get_by_test_id("run-status")
+    expect(status).to_have_attribute("data-status", "running", timeout=SLOW)
+    page.wait_for_function(
+        "() => Number(document.querySelector('[data-testid=run-status]').dataset.step) >= 30",
+        timeout=SLOW,
+    )
+    screenshot("newcomer-classifier-training")
+    assert console_errors == []
+
+
+def focus_until(page: Page, testid: str, limit: int = 40) -> None:
+    """Tab until the element with `testid` has the focus (as a keyboard user would)."""
+    for _ in range(limit):
+        if page.evaluate("() => document.activeElement?.dataset?.testid") == testid:
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {testid}")
+
+
+def test_linear_regression_by_keyboard_alone(editor: Page, console_errors, screenshot):
+    page = editor
+    page.get_by_test_id("dataset-select").select_option("linear")
+    quick_add(page, "input")
+    quick_add(page, "linear")
+    quick_add(page, "squared_error")
+    quick_add(page, "target")  # a cost has no output: placed beside it, not wired
+    expect(edge(page, "linear1", "x")).to_have_count(1)
+    expect(edge(page, "squared_error1", "y")).to_have_count(1)
+    # the new node has the focus: Tab goes on to its port
+    expect(page.get_by_test_id("rf__node-target1")).to_be_focused()
+    # focus the Target's output port, Enter, choose the cost's target port, Enter
+    focus_until(page, "port-target1-out-y")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("port-picker")).to_be_visible()
+    page.keyboard.type("squared_error1 · target")
+    page.keyboard.press("Enter")
+    expect(edge(page, "squared_error1", "target")).to_have_count(1)
+    expect(page.get_by_test_id("status")).to_have_attribute("data-status", "valid", timeout=SLOW)
+    # the Linear feeding the cost sized itself to the one target value
+    expect(page.get_by_test_id("node-linear1")).not_to_contain_text("out_features=16")
+
+    # move a node with the arrow keys: focus it, Enter selects, arrows move
+    before = page.get_by_test_id("node-target1").bounding_box()
+    page.keyboard.press("Shift+Tab")  # from its port back to the node
+    page.keyboard.press("Enter")
+    for _ in range(5):
+        page.keyboard.press("ArrowDown")
+    after = page.get_by_test_id("node-target1").bounding_box()
+    assert after["y"] > before["y"] + 10, (before, after)
+    # the `?` overlay lists the keyboard ways
+    page.keyboard.press("?")
+    help_ = page.get_by_test_id("help-overlay")
+    expect(help_).to_contain_text("Enter on a port")
+    expect(help_).to_contain_text("Arrow keys")
+    page.keyboard.press("Escape")
+    screenshot("newcomer-linreg-by-keyboard")
+    assert console_errors == []
