@@ -47,7 +47,7 @@ def editor(live_server, page: Page, console_errors):
 def quick_add(page: Page, op: str) -> None:
     """`/`, the op's name, Enter: placed next to the selected node and wired from it."""
     page.keyboard.press("/")
-    expect(page.get_by_test_id("quick-add")).to_be_visible()
+    expect(page.get_by_test_id("quick-add-input")).to_be_focused()
     page.keyboard.type(op)
     expect(page.get_by_test_id(f"quick-add-item-{op}")).to_be_visible()
     page.keyboard.press("Enter")
@@ -84,7 +84,7 @@ def test_a_classifier_from_scratch_needs_only_a_size(editor: Page, console_error
     # a Target dropped by double-click, wired into the cost's target by dragging
     pane = page.locator(".react-flow__pane").bounding_box()
     page.mouse.dblclick(pane["x"] + pane["width"] / 2, pane["y"] + 40)
-    expect(page.get_by_test_id("quick-add")).to_be_visible()
+    expect(page.get_by_test_id("quick-add-input")).to_be_focused()
     page.keyboard.type("target")
     page.keyboard.press("Enter")
     page.get_by_test_id("port-target1-out-y").drag_to(
@@ -147,7 +147,7 @@ def test_linear_regression_by_keyboard_alone(editor: Page, console_errors, scree
     # focus the Target's output port, Enter, choose the cost's target port, Enter
     focus_until(page, "port-target1-out-y")
     page.keyboard.press("Enter")
-    expect(page.get_by_test_id("port-picker")).to_be_visible()
+    expect(page.get_by_test_id("port-picker-input")).to_be_focused()
     page.keyboard.type("squared_error1 · target")
     page.keyboard.press("Enter")
     expect(edge(page, "squared_error1", "target")).to_have_count(1)

@@ -67,6 +67,24 @@ describe("smart defaults", () => {
     expect(connectChanges(edge, typed.nodes, typed.ops, SPIRAL)).toEqual([]);
   });
 
+  it("a cost that compares values is not sized to classes", () => {
+    resetEditor({
+      version: 1,
+      name: "mismatched",
+      nodes: [
+        { id: "l1", op: "linear", params: { out_features: HIDDEN_SIZE } },
+        { id: "c", op: "squared_error", inputs: { y: "l1" } },
+      ],
+    });
+    const s = useEditor.getState();
+    const edge = { source: "l1", target: "c", targetHandle: "y" };
+    expect(connectChanges(edge, s.nodes, s.ops, SPIRAL)).toEqual([]);
+    const regression = { ...SPIRAL, task: "regression" as const };
+    expect(connectChanges(edge, s.nodes, s.ops, regression)).toEqual([
+      expect.objectContaining({ params: { out_features: 1 } }),
+    ]);
+  });
+
   it("regression: a Target stays real-valued", () => {
     const s = useEditor.getState();
     const changes = connectChanges(

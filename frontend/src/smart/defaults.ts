@@ -68,7 +68,10 @@ export function connectChanges(
     }
   }
   // The prediction side of a cost: size the block that feeds it to the dataset's answer.
-  if (edge.targetHandle !== TARGET_PORT && srcSpec && hasParam(srcSpec, SIZE_PARAM) && facts) {
+  // A cost that takes labels scores classes; one that does not compares values.
+  const classifies = dstSpec.inputs.some((p) => takesLabels(dstSpec, p.name));
+  const fits = facts && (facts.task === "classification") === classifies;
+  if (edge.targetHandle !== TARGET_PORT && srcSpec && hasParam(srcSpec, SIZE_PARAM) && fits) {
     const want = facts.task === "classification" ? facts.classes : facts.outputs;
     const have = src.data.params[SIZE_PARAM];
     // Only a size still at its starting value: a size the user typed is theirs.
