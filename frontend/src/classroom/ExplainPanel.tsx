@@ -198,6 +198,7 @@ function SourcePicker() {
   return (
     <select
       data-testid="explain-source"
+      aria-label="Sample source"
       value={value}
       title="Type the values, or take one row of a dataset with as many features as the input"
       onChange={(e) => {
