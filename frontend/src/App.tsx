@@ -7,10 +7,11 @@ import {
   isFollowPage,
   startFollowPage,
 } from "./classroom";
+import { SideTabs } from "./code/SideTabs";
+import "./code/code.css";
 import { Canvas } from "./flow/Canvas";
 import { useShortcuts } from "./flow/shortcuts";
 import { Dialogs } from "./panels/Dialogs";
-import { Inspector } from "./panels/Inspector";
 import { Notice } from "./panels/Notice";
 import { Palette } from "./panels/Palette";
 import { forgetPointer, trackPointer } from "./panels/pointer";
@@ -53,7 +54,7 @@ function Editor() {
       </main>
       <TrainDock />
       <aside className="inspector" data-testid="inspector">
-        <Inspector />
+        <SideTabs />
       </aside>
       <Dialogs />
       <Notice />

@@ -171,3 +171,24 @@ def test_linear_regression_by_keyboard_alone(editor: Page, console_errors, scree
     page.keyboard.press("Escape")
     screenshot("newcomer-linreg-by-keyboard")
     assert console_errors == []
+
+
+def test_code_tab_shows_the_module_of_the_drawing(editor: Page, console_errors, screenshot):
+    page = editor
+    quick_add(page, "input")
+    quick_add(page, "linear")
+    page.get_by_test_id("side-tab-code").click()
+    listing = page.get_by_test_id("code-listing")
+    expect(listing).to_contain_text("F.linear(input1", timeout=SLOW)
+    # the selected node's line is highlighted
+    expect(listing.locator(".is-marked")).to_contain_text("# linear1 (linear) [batch, 16]")
+    # it follows the drawing: a new node appears in the code
+    quick_add(page, "relu")
+    expect(listing).to_contain_text("torch.relu(linear1)", timeout=SLOW)
+    expect(listing.locator(".is-marked")).to_contain_text("# relu1 (relu)")
+    page.get_by_test_id("code-copy").click()
+    expect(page.get_by_test_id("code-copy")).to_have_text("Copied")
+    screenshot("newcomer-code-tab")
+    page.get_by_test_id("side-tab-inspect").click()
+    expect(page.get_by_test_id("inspector-node")).to_be_visible()
+    assert console_errors == []

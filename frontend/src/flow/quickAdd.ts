@@ -137,6 +137,11 @@ function paneCentre() {
 /** Focuses the element once React Flow has drawn it: a new node is in the DOM at once but
  * hidden (unfocusable) until it has been measured, a frame or two later. */
 export function focusWhenDrawn(selector: string, frames = 30) {
+  // Meanwhile the user went on (a dialog, a field): the focus is theirs. (On the first call
+  // the closing dialog's field still has it.)
+  const active = document.activeElement;
+  const busy = useUi.getState().dialog || /^(INPUT|TEXTAREA|SELECT)$/.test(active?.tagName ?? "");
+  if (frames < 30 && busy) return;
   const el = document.querySelector<HTMLElement>(selector);
   el?.focus();
   if (el && document.activeElement === el) return;
