@@ -192,3 +192,44 @@ def test_code_tab_shows_the_module_of_the_drawing(editor: Page, console_errors, 
     page.get_by_test_id("side-tab-inspect").click()
     expect(page.get_by_test_id("inspector-node")).to_be_visible()
     assert console_errors == []
+
+
+def test_honest_state_while_a_run_trains(editor: Page, live_server, console_errors, screenshot):
+    page = editor
+    page.get_by_test_id("btn-examples").click()
+    page.get_by_test_id("example-spiral").click()
+    expect(page.get_by_test_id("node-l1")).to_be_visible(timeout=SLOW)
+    page.get_by_test_id("train-tab-settings").click()
+    epochs = page.get_by_test_id("train-epochs")
+    epochs.fill("100000")  # still running when the drawing changes
+    epochs.press("Enter")
+    page.get_by_test_id("btn-train-play").click()
+    status = page.get_by_test_id("run-status")
+    expect(status).to_have_attribute("data-status", "running", timeout=SLOW)
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=run-status]')?.dataset.accuracy !== undefined",
+        timeout=SLOW,
+    )
+    expect(page.get_by_test_id("run-accuracy")).to_contain_text("test acc")
+    # no thousands separators, no small number rounded to 0: one format in the chart too
+    legend = page.locator(".u-legend").inner_text()
+    assert "," not in legend.replace(", ", ""), legend
+
+    # the drawing changes under the run: said at once
+    page.get_by_test_id("node-l1").click()
+    size = page.get_by_test_id("param-out_features")
+    size.fill("9")
+    size.press("Enter")
+    stale = page.get_by_test_id("run-stale")
+    expect(stale).to_have_attribute("data-running", "true", timeout=SLOW)
+    expect(stale).to_contain_text("the graph changed")
+    screenshot("newcomer-run-stale")
+
+    # another example opened mid-run: the old run stops instead of holding a slot unseen
+    rid = page.evaluate("() => new URL(location.href).searchParams.get('run')")
+    assert rid
+    page.get_by_test_id("btn-examples").click()
+    page.get_by_test_id("example-xor").click()
+    expect(page.get_by_test_id("train-message")).to_contain_text(f"Stopped run {rid}", timeout=SLOW)
+    assert httpx.get(f"{live_server.url}/api/runs/{rid}", timeout=5).json()["status"] == "stopped"
+    assert console_errors == []
