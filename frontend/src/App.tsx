@@ -9,8 +9,10 @@ import {
 } from "./classroom";
 import { SideTabs } from "./code/SideTabs";
 import "./code/code.css";
+import "./layout/narrow.css";
 import { Canvas } from "./flow/Canvas";
 import { useShortcuts } from "./flow/shortcuts";
+import { useLayoutVars } from "./layout/useLayoutVars";
 import { Dialogs } from "./panels/Dialogs";
 import { Notice } from "./panels/Notice";
 import { Palette } from "./panels/Palette";
@@ -37,6 +39,7 @@ export function App({ autoBoot = true }: { autoBoot?: boolean }) {
 
 function Editor() {
   useShortcuts();
+  useLayoutVars();
   return (
     <div className="app">
       <TopBar />

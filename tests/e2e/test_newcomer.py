@@ -9,12 +9,14 @@ Screenshots land in test-results/screenshots/newcomer-*.png.
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
 SLOW = 15_000
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -233,3 +235,96 @@ def test_honest_state_while_a_run_trains(editor: Page, live_server, console_erro
     expect(page.get_by_test_id("train-message")).to_contain_text(f"Stopped run {rid}", timeout=SLOW)
     assert httpx.get(f"{live_server.url}/api/runs/{rid}", timeout=5).json()["status"] == "stopped"
     assert console_errors == []
+
+
+# Every cell of the innermost KaTeX matrices in the explain panel: its text inside the window
+# and inside every clipping (scrolling) box around it, i.e. on screen and not cut off.
+MATRIX_CELLS = """() => {
+  // Every cell of the innermost matrices: its text lies inside the window and inside every
+  // clipping (scrolling) box around it: on screen, not cut off.
+  const all = [...document.querySelectorAll('.cx-panel .katex-html .mtable')];
+  const tables = all.filter((t) => !t.querySelector('.mtable'));
+  const inside = (r, b) => r.left >= b.left - 0.5 && r.right <= b.right + 0.5
+    && r.top >= b.top - 0.5 && r.bottom <= b.bottom + 0.5;
+  const shown = (cell) => {
+    const range = document.createRange();
+    range.selectNodeContents(cell);
+    const r = range.getBoundingClientRect();
+    if (!r.width || !r.height) return false;
+    if (!inside(r, { left: 0, top: 0, right: innerWidth, bottom: innerHeight })) return false;
+    for (let a = cell.parentElement; a && a !== document.body; a = a.parentElement) {
+      const s = getComputedStyle(a);
+      if (s.visibility === 'hidden' || s.display === 'none') return false;
+      if (s.overflowX !== 'visible' || s.overflowY !== 'visible') {
+        if (!inside(r, a.getBoundingClientRect())) return false;
+      }
+    }
+    return true;
+  };
+  return tables.map((t) =>
+    [...t.querySelectorAll('.col-align-c > .vlist-t > .vlist-r > .vlist > span')]
+      .filter((s) => s.textContent.trim())
+      .map((c) => ({ text: c.textContent.trim(), seen: shown(c) })),
+  );
+}"""
+
+FOUR: dict = {
+    "version": 1,
+    "name": "four by four",
+    "nodes": [
+        {"id": "x", "op": "input", "params": {"shape": [4]}, "ui": {"x": 0, "y": 0}},
+        {"id": "y", "op": "target", "params": {"shape": [4]}, "ui": {"x": 0, "y": 200}},
+        {
+            "id": "lin",
+            "op": "linear",
+            "params": {"out_features": 4},
+            "inputs": {"x": "x"},
+            "ui": {"x": 200, "y": 0},
+        },
+        {
+            "id": "c",
+            "op": "squared_error",
+            "inputs": {"y": "lin", "target": "y"},
+            "ui": {"x": 420, "y": 100},
+        },
+    ],
+}
+
+
+@pytest.mark.parametrize("query", ["", "?present=1&explain=1"], ids=["explain", "present"])
+def test_explain_at_1024x768_shows_every_cell_of_a_4x4_matrix(
+    live_server, browser, query, screenshot
+):
+    url = live_server.url
+    gid = httpx.post(f"{url}/api/graphs", json={"graph": FOUR}, timeout=10).json()["id"]
+    ctx = browser.new_context(viewport={"width": 1024, "height": 768})
+    page = ctx.new_page()
+    try:
+        page.goto(f"{url}/g/{gid}{query}")
+        expect(page.get_by_test_id("status")).to_have_attribute(
+            "data-status", "valid", timeout=SLOW
+        )
+        if not query:
+            page.get_by_test_id("btn-explain").click()
+        card = page.get_by_test_id("explain-card")
+        expect(card).to_be_visible(timeout=SLOW)
+        while card.get_attribute("data-node") != "lin":
+            page.keyboard.press("ArrowRight")
+        # W (4 × 4), x, b and W x + b: every cell on screen
+        every_cell = (
+            "() => { const t = (" + MATRIX_CELLS + ")(); return t.length === 4 "
+            "&& t[0].length === 16 && t.every((m) => m.every((c) => c.seen)); }"
+        )
+        page.wait_for_function(every_cell, timeout=SLOW)
+        # the panel and its close button on screen, docked beside the graph (not over it)
+        box = page.locator(".cx-panel").bounding_box()
+        assert box["x"] + box["width"] <= 1024 and box["y"] + box["height"] <= 768
+        shut = page.get_by_test_id("explain-close").bounding_box()
+        assert shut["x"] + shut["width"] <= 1024 and shut["y"] >= 0
+        node = page.get_by_test_id("node-lin").bounding_box()
+        assert node["x"] + node["width"] <= box["x"], (node, box)
+        page.screenshot(
+            path=str(ARTIFACTS / f"newcomer-explain-1024{'-present' if query else ''}.png")
+        )
+    finally:
+        ctx.close()

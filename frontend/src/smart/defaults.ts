@@ -134,6 +134,7 @@ export function graphFixes(
       facts?.task === "classification" &&
       facts.classes > 1 &&
       dstSpec?.category === "cost" &&
+      dstSpec.inputs.some((p) => takesLabels(dstSpec, p.name)) &&
       e.targetHandle !== TARGET_PORT &&
       hasParam(srcSpec, SIZE_PARAM) &&
       src.data.params[SIZE_PARAM] !== facts.classes
