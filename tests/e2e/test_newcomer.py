@@ -328,3 +328,27 @@ def test_explain_at_1024x768_shows_every_cell_of_a_4x4_matrix(
         )
     finally:
         ctx.close()
+
+
+def test_learned_parameters_in_raw_units(editor: Page, console_errors, screenshot):
+    """The notes' line y = 2x − 0.5 learned on normalised features reads W≈1.15, b≈−0.5:
+    the inspector says so, and gives W and b in the data's own units."""
+    page = editor
+    page.get_by_test_id("btn-examples").click()
+    page.get_by_test_id("example-linear_regression").click()
+    expect(page.get_by_test_id("node-lin")).to_be_visible(timeout=SLOW)
+    page.get_by_test_id("train-tab-data").click()
+    page.get_by_test_id("dataset-normalize").check()
+    page.get_by_test_id("btn-train-play").click()
+    status = page.get_by_test_id("run-status")
+    expect(status).to_have_attribute("data-status", "done", timeout=30_000)
+    page.get_by_test_id("node-lin").click()
+    section = page.get_by_test_id("raw-units-lin")
+    expect(section).to_contain_text("normalised units")
+    page.get_by_test_id("raw-units-show").click()
+    w = page.get_by_test_id("raw-W-0").inner_text()
+    b = page.get_by_test_id("raw-b-0").inner_text()
+    assert abs(float(w.split("[")[1].rstrip("]")) - 2.0) < 0.05, w
+    assert abs(float(b.split("=")[1]) + 0.5) < 0.05, b
+    screenshot("newcomer-raw-units")
+    assert console_errors == []

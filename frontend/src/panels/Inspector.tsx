@@ -2,6 +2,7 @@ import { useEffect, useState } from "react";
 import type { OpSpec } from "../api/types";
 import { formatRef } from "../lib/doc";
 import { formatShape, notationOf } from "../lib/notation";
+import { RawUnits } from "../smart/RawUnits";
 import { AutoNotes, FixButtons } from "../smart/SmartNotes";
 import { selectSelectedIds, useEditor } from "../store/editor";
 import { WeightHeatmap } from "../train/WeightHeatmap";
@@ -85,6 +86,7 @@ function NodeInspector({ id }: { id: string }) {
       )}
       <Ports id={id} spec={spec} />
       <WeightHeatmap id={id} />
+      <RawUnits id={id} />
       {spec.parameters.length > 0 && (
         <section>
           <h3>Trainable</h3>
