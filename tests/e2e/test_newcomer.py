@@ -342,6 +342,9 @@ def test_learned_parameters_in_raw_units(editor: Page, console_errors, screensho
     page.get_by_test_id("btn-train-play").click()
     status = page.get_by_test_id("run-status")
     expect(status).to_have_attribute("data-status", "done", timeout=30_000)
+    # the fit is plotted on axes named after the dataset's columns
+    expect(page.get_by_test_id("axis-x")).to_contain_text("x0")
+    expect(page.get_by_test_id("axis-y")).to_have_text("y")
     page.get_by_test_id("node-lin").click()
     section = page.get_by_test_id("raw-units-lin")
     expect(section).to_contain_text("normalised units")
