@@ -355,3 +355,43 @@ def test_learned_parameters_in_raw_units(editor: Page, console_errors, screensho
     assert abs(float(b.split("=")[1]) + 0.5) < 0.05, b
     screenshot("newcomer-raw-units")
     assert console_errors == []
+
+
+def test_a_follower_sees_the_teachers_run(
+    live_server, page: Page, browser, console_errors, screenshot
+):
+    url = live_server.url
+    spiral = httpx.get(f"{url}/api/examples/spiral", timeout=10).json()["graph"]
+    gid = httpx.post(f"{url}/api/graphs", json={"graph": spiral}, timeout=10).json()["id"]
+    page.on("dialog", lambda d: d.accept())
+    page.goto(f"{url}/g/{gid}")
+    expect(page.get_by_test_id("status")).to_have_attribute("data-status", "valid", timeout=SLOW)
+    page.get_by_test_id("btn-explain").click()
+    page.get_by_test_id("btn-broadcast").click()
+    link = page.get_by_test_id("broadcast-link").input_value()
+    ctx = browser.new_context(viewport={"width": 1280, "height": 860})
+    student = ctx.new_page()
+    try:
+        student.goto(link)
+        expect(student.get_by_test_id("follow-status")).to_have_attribute(
+            "data-state", "live", timeout=SLOW
+        )
+        page.get_by_test_id("train-tab-settings").click()
+        epochs = page.get_by_test_id("train-epochs")
+        epochs.fill("100000")
+        epochs.press("Enter")
+        page.get_by_test_id("btn-train-play").click()
+        view = student.get_by_test_id("follow-run-view")
+        expect(view).to_be_visible(timeout=SLOW)
+        # the loss curve, the decision boundary and the node views, live
+        expect(view.locator(".u-legend")).to_be_visible()
+        expect(view.get_by_test_id("boundary-view")).to_have_attribute(
+            "data-kind", "class", timeout=SLOW
+        )
+        expect(student.get_by_test_id("node-live-l1")).to_be_visible(timeout=SLOW)
+        assert student.url == link  # following leaves the address alone
+        student.screenshot(path=str(ARTIFACTS / "newcomer-follow-run.png"), full_page=True)
+    finally:
+        ctx.close()
+        with contextlib.suppress(Exception):
+            page.get_by_test_id("btn-train-stop").click(timeout=2000)
