@@ -24,6 +24,7 @@ import { useUi } from "../store/ui";
 import { OpNodeView } from "./OpNodeView";
 import { OP_MIME, useAddOp } from "./placement";
 import { openQuickAdd } from "./quickAdd";
+import { fitReadable } from "./readable";
 import { ShapeEdge } from "./ShapeEdge";
 
 // Module scope: React Flow re-mounts every node when these objects change identity.
@@ -140,7 +141,7 @@ export function Canvas() {
   useEffect(() => {
     // Never on an empty graph: React Flow would keep the request and jump to the first node added.
     if (!loadSeq || useEditor.getState().nodes.length === 0) return;
-    const t = setTimeout(() => void rf.fitView({ padding: 0.2, maxZoom: 1.25, duration: 0 }), 60);
+    const t = setTimeout(() => fitReadable(rf), 60);
     return () => clearTimeout(t);
   }, [loadSeq, rf]);
 

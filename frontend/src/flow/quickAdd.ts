@@ -108,6 +108,7 @@ export function useQuickPlace() {
       }
       const id = s.addNode(op, pos, addDefaults(spec, dataFacts()));
       if (!id) return null;
+      keepInView(rf, { x: pos.x + SIZE.w / 2, y: pos.y + SIZE.h / 2 });
       const source = from?.type === "target" ? id : (from?.node ?? anchor?.id);
       const target = from?.type === "target" ? from.node : id;
       if (source && target && hasOutputs(source)) {
@@ -125,6 +126,17 @@ export function useQuickPlace() {
     },
     [rf],
   );
+}
+
+/** Pans (not zooms) so a point placed off the visible canvas comes into view. */
+function keepInView(rf: ReturnType<typeof useReactFlow>, p: { x: number; y: number }) {
+  const pane = document.querySelector(".react-flow")?.getBoundingClientRect();
+  if (!pane) return;
+  const at = rf.flowToScreenPosition(p);
+  const m = 60;
+  const out =
+    at.x < pane.left + m || at.x > pane.right - m || at.y < pane.top + m || at.y > pane.bottom - m;
+  if (out) void rf.setCenter(p.x, p.y, { zoom: rf.getZoom(), duration: 0 });
 }
 
 function paneCentre() {
