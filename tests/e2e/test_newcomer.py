@@ -56,6 +56,11 @@ def quick_add(page: Page, op: str) -> None:
     expect(page.get_by_test_id("quick-add")).to_have_count(0)
 
 
+def whole_graph(page: Page) -> None:
+    """The canvas control that fits the whole graph in view (quick-add pans as it places)."""
+    page.locator(".react-flow__controls-fitview").click()
+
+
 def edge(page: Page, target: str, port: str):
     return page.get_by_test_id(f"rf__edge-e-{target}-{port}")
 
@@ -78,14 +83,15 @@ def test_a_classifier_from_scratch_needs_only_a_size(editor: Page, console_error
     ]
     assert xs == sorted(xs) and len(set(xs)) == len(xs), xs
     # the Linear feeding the cost sized itself to spiral's classes, and says so
+    whole_graph(page)
     page.get_by_test_id("node-linear2").click()
     classes = page.get_by_test_id("param-out_features").input_value()
     assert int(classes) >= 2
     expect(page.get_by_test_id("smart-notes")).to_contain_text("classes")
 
     # a Target dropped by double-click, wired into the cost's target by dragging
-    pane = page.locator(".react-flow__pane").bounding_box()
-    page.mouse.dblclick(pane["x"] + pane["width"] / 2, pane["y"] + 40)
+    cost = page.get_by_test_id("node-cross_entropy1").bounding_box()
+    page.mouse.dblclick(cost["x"] - 120, cost["y"] - 110)  # empty canvas above-left of it
     expect(page.get_by_test_id("quick-add-input")).to_be_focused()
     page.keyboard.type("target")
     page.keyboard.press("Enter")
@@ -94,6 +100,7 @@ def test_a_classifier_from_scratch_needs_only_a_size(editor: Page, console_error
     )
     expect(edge(page, "cross_entropy1", "target")).to_have_count(1)
     # the Target became class labels; the inspector says what it did, undo takes it back
+    whole_graph(page)
     page.get_by_test_id("node-target1").click()
     notes = page.get_by_test_id("smart-notes")
     expect(notes).to_contain_text("class labels")
@@ -108,6 +115,7 @@ def test_a_classifier_from_scratch_needs_only_a_size(editor: Page, console_error
     expect(page.get_by_test_id("param-dtype")).to_have_value("int")
 
     # the only thing typed: the hidden layer's size
+    whole_graph(page)
     page.get_by_test_id("node-linear1").click()
     size = page.get_by_test_id("param-out_features")
     size.fill("24")

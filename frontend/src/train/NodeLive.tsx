@@ -65,8 +65,10 @@ function NodeLiveImpl({ id }: { id: string }) {
     // The tooltip's numbers: written when the pointer comes over the view, not per snapshot.
     const title = () => {
       el.title = tooltip(id, useTrain.getState().nodes[id]);
+      el.setAttribute("aria-label", el.title); // the same numbers for a screen reader
     };
     el.addEventListener("pointerenter", title);
+    el.addEventListener("focus", title);
     // Drawn by the page: only while on screen, and at once when it comes back into view.
     const unwatch = inWorker
       ? null
@@ -77,6 +79,7 @@ function NodeLiveImpl({ id }: { id: string }) {
     return () => {
       unsub();
       el.removeEventListener("pointerenter", title);
+      el.removeEventListener("focus", title);
       unwatch?.();
       inWorker?.();
     };
@@ -91,6 +94,8 @@ function NodeLiveImpl({ id }: { id: string }) {
           className="node-live nodrag"
           data-testid={`node-live-${id}`}
           data-mode={mode}
+          role="img"
+          aria-label={`${id}: live values over the last batch`}
         >
           <canvas ref={canvas} className="node-live-canvas" width={NODE_W} height={NODE_H} />
           {mode !== "value" && (
