@@ -3052,6 +3052,13 @@ export interface components {
              * @constant
              */
             type: "boundary";
+            /**
+             * Units
+             * @description hidden node -> unit -> rows: each hidden unit's activation over a coarse lattice of the same plane (2 features; empty otherwise)
+             */
+            units?: {
+                [key: string]: number[][][];
+            };
             /** X0 */
             x0: number[];
             /** X1 */
