@@ -9,6 +9,7 @@ Screenshots land in test-results/screenshots/newcomer-*.png.
 from __future__ import annotations
 
 import contextlib
+import re
 from pathlib import Path
 
 import httpx
@@ -130,6 +131,10 @@ def test_a_classifier_from_scratch_needs_only_a_size(editor: Page, console_error
         "() => Number(document.querySelector('[data-testid=run-status]').dataset.step) >= 30",
         timeout=SLOW,
     )
+    # each hidden unit's activation over the input plane, live (TensorFlow Playground style)
+    thumbs = page.get_by_test_id("unit-thumbs-relu1")
+    expect(thumbs).to_have_attribute("data-units", "24", timeout=SLOW)
+    expect(thumbs.locator("canvas").first).to_have_attribute("title", re.compile(r"relu1\[0\]"))
     screenshot("newcomer-classifier-training")
     assert console_errors == []
 

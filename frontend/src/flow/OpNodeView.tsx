@@ -7,6 +7,7 @@ import { type Notation, notationOf } from "../lib/notation";
 import { useEditor } from "../store/editor";
 import { useUi } from "../store/ui";
 import { NodeLive } from "../train/NodeLive";
+import { UnitThumbs } from "../train/UnitThumbs";
 import { pickPortFor } from "./PortPicker";
 
 /**
@@ -112,6 +113,7 @@ function OpNodeViewImpl({ id, data, selected }: NodeProps<OpNode>) {
         </div>
       ) : null}
       <NodeLive id={id} />
+      <UnitThumbs id={id} />
       <NodeExplain id={id} />
     </div>
   );
