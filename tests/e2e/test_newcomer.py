@@ -197,8 +197,16 @@ def test_code_tab_shows_the_module_of_the_drawing(editor: Page, console_errors, 
     expect(listing).to_contain_text("F.linear(input1", timeout=SLOW)
     # the selected node's line is highlighted
     expect(listing.locator(".is-marked")).to_contain_text("# linear1 (linear) [batch, 16]")
-    # it follows the drawing: a new node appears in the code
-    quick_add(page, "relu")
+    # it follows the drawing; and a wire dropped on empty canvas quick-adds a node wired to it
+    port = page.get_by_test_id("port-linear1-out-y").bounding_box()
+    page.mouse.move(port["x"] + port["width"] / 2, port["y"] + port["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(port["x"] + 120, port["y"] + 90, steps=8)
+    page.mouse.up()
+    expect(page.get_by_test_id("quick-add-input")).to_be_focused()
+    page.keyboard.type("relu")
+    page.keyboard.press("Enter")
+    expect(edge(page, "relu1", "x")).to_have_count(1)
     expect(listing).to_contain_text("torch.relu(linear1)", timeout=SLOW)
     expect(listing.locator(".is-marked")).to_contain_text("# relu1 (relu)")
     page.get_by_test_id("code-copy").click()
