@@ -94,7 +94,7 @@ export function RunControls() {
           title="▶ starts a new run"
         >
           {running
-            ? `${stale}: this run still trains the graph as it was (■ then ▶ trains the drawing)`
+            ? `${stale}: this run goes on with what it started from (■ then ▶ trains the change)`
             : `${stale}: ▶ starts a new run`}
         </span>
       )}
