@@ -129,7 +129,14 @@ function tooltip(id: string, n?: NodeSummary) {
     s
       ? `${name}: mean ${fmt(s.mean)}  std ${fmt(s.std)}  min ${fmt(s.min)}  max ${fmt(s.max)}  ‖·‖ ${fmt(s.norm)}${s.nonfinite ? `  (${s.nonfinite} non-finite)` : ""}`
       : `${name}: —`;
-  return `${id} over the last batch\n${line("value", n?.value)}\n${line("gradient ∂L/∂value", n?.grad)}`;
+  return `${id}: ${shownAs(n)}\n${line("value", n?.value)}\n${line("gradient ∂L/∂value", n?.grad)}`;
+}
+
+/** What the small view draws (draw.ts drawNode), said on hover. */
+function shownAs(n?: NodeSummary): string {
+  if (!n) return "no snapshot yet";
+  if (n.value.shape.length === 0) return "its mean over the last batch (∂: the gradient's)";
+  return "one sample's values as a heatmap (a small vector) or a histogram over the last batch; ‖v‖ is the norm";
 }
 
 export const NodeLive = memo(NodeLiveImpl);
