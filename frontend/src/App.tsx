@@ -7,10 +7,13 @@ import {
   isFollowPage,
   startFollowPage,
 } from "./classroom";
+import { SideTabs } from "./code/SideTabs";
+import "./code/code.css";
+import "./layout/narrow.css";
 import { Canvas } from "./flow/Canvas";
 import { useShortcuts } from "./flow/shortcuts";
+import { useLayoutVars } from "./layout/useLayoutVars";
 import { Dialogs } from "./panels/Dialogs";
-import { Inspector } from "./panels/Inspector";
 import { Notice } from "./panels/Notice";
 import { Palette } from "./panels/Palette";
 import { forgetPointer, trackPointer } from "./panels/pointer";
@@ -36,6 +39,7 @@ export function App({ autoBoot = true }: { autoBoot?: boolean }) {
 
 function Editor() {
   useShortcuts();
+  useLayoutVars();
   return (
     <div className="app">
       <TopBar />
@@ -53,7 +57,7 @@ function Editor() {
       </main>
       <TrainDock />
       <aside className="inspector" data-testid="inspector">
-        <Inspector />
+        <SideTabs />
       </aside>
       <Dialogs />
       <Notice />

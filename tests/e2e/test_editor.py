@@ -242,9 +242,9 @@ def test_draw_linear_regression_by_dragging_and_wiring(editor: Page, console_err
     wire(page, f"{t}:y", f"{cost}:target")
     expect(page.locator(".react-flow__edge")).to_have_count(3)
 
-    # Linear's out_features is required: until it is set the graph is invalid, on that node.
+    # Linear starts 16 wide (issue 16's smart default): the cost sees [16] against a [1] target.
     expect_status(page, "invalid")
-    expect(page.get_by_test_id(f"node-error-{lin}")).to_contain_text("out_features")
+    expect(page.get_by_test_id(f"node-error-{cost}")).to_contain_text("[16]")
 
     set_param(page, x, "shape", "3")
     set_param(page, lin, "out_features", "1")

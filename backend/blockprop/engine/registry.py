@@ -645,7 +645,10 @@ def notation_of(op: OpDef) -> str:
 def op_spec(op: OpDef | str) -> dict:
     """The JSON-able description of an op served by ``GET /api/ops`` (DESIGN.md "Op spec").
 
-    Each param entry also says whether it is ``required`` (then ``default`` is null).
+    Each param entry also says whether it is ``required`` (then ``default`` is null); each
+    input its ``dtype`` (``float``, ``int`` labels or ``any``); ``source`` says which side of a
+    dataset feeds a variable (``input`` x, ``target`` y). Editors use these two for their
+    smart defaults (a Target wired into a port that takes labels becomes class labels).
     """
     if isinstance(op, str):
         op = get(op)
@@ -654,7 +657,11 @@ def op_spec(op: OpDef | str) -> dict:
         "label": op.label,
         "category": op.category,
         "doc": op.doc,
-        "inputs": [{"name": p.name, "doc": p.doc, "label": p.label or p.name} for p in op.inputs],
+        "source": op.source if op.source in ("input", "target") else None,
+        "inputs": [
+            {"name": p.name, "doc": p.doc, "dtype": p.dtype, "label": p.label or p.name}
+            for p in op.inputs
+        ],
         "outputs": [{"name": n} for n in op.outputs],
         "params": [p.spec() for p in op.params],
         "parameters": [{"name": t.name, "shape_rule": t.shape_rule} for t in op.trainables],

@@ -3165,6 +3165,13 @@ export interface components {
              */
             doc?: string;
             /**
+             * Dtype
+             * @description what the port accepts: float values, int labels or any
+             * @default float
+             * @enum {string}
+             */
+            dtype?: "float" | "int" | "any";
+            /**
              * Label
              * @description how the port is written on the block (the notes' notation): a cost's prediction port reads ȳ, its target y
              * @default
@@ -3241,6 +3248,11 @@ export interface components {
             parameters: components["schemas"]["OpTrainable"][];
             /** Params */
             params: components["schemas"]["OpParam"][];
+            /**
+             * Source
+             * @description the dataset side that feeds this variable: x or y
+             */
+            source?: ("input" | "target") | null;
         } & {
             [key: string]: unknown;
         };
@@ -3776,6 +3788,13 @@ export interface components {
              * @constant
              */
             type: "boundary";
+            /**
+             * Units
+             * @description hidden node -> unit -> rows: each hidden unit's activation over a coarse lattice of the same plane (2 features; empty otherwise)
+             */
+            units?: {
+                [key: string]: number[][][];
+            };
             /** X0 */
             x0: number[];
             /** X1 */

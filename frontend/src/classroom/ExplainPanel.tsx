@@ -1,5 +1,6 @@
 import { useReactFlow, useStoreApi } from "@xyflow/react";
 import { Fragment, useEffect, useRef, useState } from "react";
+import { fitReadable } from "../flow/readable";
 import { useEditor } from "../store/editor";
 import { useTrain } from "../train/store";
 import { classroomApi } from "./api";
@@ -200,6 +201,7 @@ function SourcePicker() {
   return (
     <select
       data-testid="explain-source"
+      aria-label="Sample source"
       value={value}
       title="Type the values, or take one row of a dataset with as many features as the input"
       onChange={(e) => {
@@ -407,10 +409,8 @@ function useRefit(open: boolean) {
     }
     // never on an empty canvas: React Flow would keep the request for the first node added
     if (rf.getNodes().length === 0) return;
-    const t = setTimeout(
-      () => void rf.fitView({ padding: 0.15, maxZoom: 1.4, duration: 200 }),
-      120,
-    );
+    // readable (issue 16): text stays ≥ 12 px on screen, a wide graph is panned, not shrunk
+    const t = setTimeout(() => fitReadable(rf, 200), 120);
     return () => clearTimeout(t);
   }, [open, present, rf]);
 }

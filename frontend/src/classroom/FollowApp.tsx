@@ -10,6 +10,7 @@ import { useUi } from "../store/ui";
 import { describeError } from "./api";
 import { ClassroomLayer } from "./ClassroomLayer";
 import { ExplainPanel } from "./ExplainPanel";
+import { FollowRun } from "./FollowRun";
 import { followIdFromPath, startFollowing, useFollow } from "./follow";
 import { RunWatch } from "./RunWatch";
 import { useClassroom } from "./store";
@@ -39,6 +40,7 @@ export function FollowApp() {
       <main className="canvas cx-follow-canvas" data-testid="canvas">
         <FollowCanvas />
         <ExplainPanel />
+        <FollowRun />
       </main>
       <ClassroomLayer />
       <Notice />

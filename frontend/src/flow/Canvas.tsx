@@ -19,10 +19,13 @@ import {
 import type { FlowEdge, OpNode } from "../lib/doc";
 import { moduleOfOp } from "../lib/modules";
 import { notationOf } from "../lib/notation";
+import { connectSmart } from "../smart/store";
 import { useEditor } from "../store/editor";
 import { useUi } from "../store/ui";
 import { OpNodeView } from "./OpNodeView";
 import { OP_MIME, useAddOp } from "./placement";
+import { openQuickAdd } from "./quickAdd";
+import { fitReadable } from "./readable";
 import { ShapeEdge } from "./ShapeEdge";
 
 // Module scope: React Flow re-mounts every node when these objects change identity.
@@ -59,19 +62,37 @@ export function Canvas() {
   const rf = useReactFlow<OpNode, FlowEdge>();
   const addOp = useAddOp();
   const reconnected = useRef(false);
+  const reconnecting = useRef(false);
 
   const notify = useUi((s) => s.notify);
 
   const onConnect = useCallback(
     (c: Connection) => {
-      const refusal = useEditor.getState().connect(c);
+      const refusal = connectSmart(c);
       if (refusal) notify("error", refusal);
     },
     [notify],
   );
 
+  // A wire dropped on empty canvas: quick-add a node there, wired to the wire's end.
+  const onConnectEnd = useCallback((e: MouseEvent | TouchEvent, state: FinalConnectionState) => {
+    if (state.isValid || !state.fromNode || !state.fromHandle || reconnecting.current) return;
+    const onPane = (e.target as Element | null)?.classList?.contains("react-flow__pane");
+    if (!onPane) return;
+    const p = "changedTouches" in e ? e.changedTouches[0] : e;
+    openQuickAdd(
+      { x: p.clientX, y: p.clientY },
+      { node: state.fromNode.id, handle: state.fromHandle.id ?? null, type: state.fromHandle.type },
+    );
+  }, []);
+  const onDoubleClick = useCallback((e: ReactMouseEvent) => {
+    if ((e.target as Element).classList.contains("react-flow__pane"))
+      openQuickAdd({ x: e.clientX, y: e.clientY });
+  }, []);
+
   const onReconnectStart = useCallback(() => {
     reconnected.current = false;
+    reconnecting.current = true;
   }, []);
   const onReconnect = useCallback(
     (old: FlowEdge, c: Connection) => {
@@ -86,6 +107,7 @@ export function Canvas() {
     (_: MouseEvent | TouchEvent, edge: FlowEdge, __: unknown, state: FinalConnectionState) => {
       if (!reconnected.current && !state.isValid) useEditor.getState().removeEdge(edge.id);
       reconnected.current = false;
+      reconnecting.current = false; // onConnectEnd ran just before, and skipped this drop
     },
     [],
   );
@@ -127,7 +149,7 @@ export function Canvas() {
   useEffect(() => {
     // Never on an empty graph: React Flow would keep the request and jump to the first node added.
     if (!loadSeq || useEditor.getState().nodes.length === 0) return;
-    const t = setTimeout(() => void rf.fitView({ padding: 0.2, maxZoom: 1.25, duration: 0 }), 60);
+    const t = setTimeout(() => fitReadable(rf), 60);
     return () => clearTimeout(t);
   }, [loadSeq, rf]);
 
@@ -147,13 +169,15 @@ export function Canvas() {
       onNodesChange={onNodesChange}
       onEdgesChange={onEdgesChange}
       onConnect={onConnect}
+      onConnectEnd={onConnectEnd}
+      onDoubleClick={onDoubleClick}
+      zoomOnDoubleClick={false}
       onReconnectStart={onReconnectStart}
       onReconnect={onReconnect}
       onReconnectEnd={onReconnectEnd}
       onBeforeDelete={onBeforeDelete}
       onNodeClick={onNodeClick}
       onNodeDoubleClick={onNodeDoubleClick}
-      zoomOnDoubleClick={false}
       onNodeDragStart={onDragStart}
       onSelectionDragStart={onDragStart}
       onDragOver={onDragOver}

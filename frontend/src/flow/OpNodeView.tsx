@@ -1,5 +1,5 @@
 import { Handle, type NodeProps, Position } from "@xyflow/react";
-import { memo } from "react";
+import { memo, useEffect, useRef } from "react";
 import type { ApiErrorBody, OpSpec, ParamValue } from "../api/types";
 import { NodeExplain } from "../classroom/NodeExplain";
 import type { OpNode } from "../lib/doc";
@@ -8,6 +8,8 @@ import { type Notation, notationOf } from "../lib/notation";
 import { useEditor } from "../store/editor";
 import { useUi } from "../store/ui";
 import { NodeLive } from "../train/NodeLive";
+import { UnitThumbs } from "../train/UnitThumbs";
+import { pickPortFor } from "./PortPicker";
 
 /**
  * The one node component. Everything it draws comes from the op spec: its shape from the
@@ -34,6 +36,13 @@ function OpNodeViewImpl({ id, data, selected }: NodeProps<OpNode>) {
   if (errors?.length) classes.push("has-error");
   if (!spec) classes.push("is-unknown");
 
+  const self = useRef<HTMLDivElement>(null);
+  const spoken = `${spec?.label ?? data.op} ${id}${errors?.length ? `, ${errors.length} problem${errors.length > 1 ? "s" : ""}: ${errors[0].message}` : ""}`;
+  useEffect(() => {
+    // React Flow's wrapper is what takes focus; it has no name of its own.
+    self.current?.closest(".react-flow__node")?.setAttribute("aria-label", spoken);
+  }, [spoken]);
+
   const rows = Math.max(inputs.length, outputs.length, 1);
   // Leave room for the port labels on each side so they never run under the title.
   const side = (ports: { name: string }[]) =>
@@ -48,6 +57,7 @@ function OpNodeViewImpl({ id, data, selected }: NodeProps<OpNode>) {
 
   return (
     <div
+      ref={self}
       className={classes.join(" ")}
       style={style}
       data-testid={`node-${id}`}
@@ -75,6 +85,7 @@ function OpNodeViewImpl({ id, data, selected }: NodeProps<OpNode>) {
           error={portError(p.name)}
           labelled={!compact || inputs.length > 1}
           doc={p.doc}
+          label={"label" in p && p.label ? p.label : undefined}
         />
       ))}
       {outputs.map((p, i) => (
@@ -111,6 +122,7 @@ function OpNodeViewImpl({ id, data, selected }: NodeProps<OpNode>) {
         </div>
       ) : null}
       <NodeLive id={liveId} />
+      <UnitThumbs id={liveId} />
       <NodeExplain id={liveId} block={liveId === id ? undefined : id} />
     </div>
   );
@@ -213,8 +225,11 @@ function Port(props: {
   labelled: boolean;
   error?: ApiErrorBody;
   doc?: string;
+  /** how the notes write the port (a cost's prediction ȳ, its target y); else its name */
+  label?: string;
 }) {
   const { node, name, kind, index, count, labelled, error, doc } = props;
+  const shown = props.label ?? name;
   const top = `${((index + 0.5) / count) * 100}%`;
   return (
     <>
@@ -226,13 +241,25 @@ function Port(props: {
         className={error ? "bp-port port-error" : "bp-port"}
         data-testid={`port-${node}-${kind}-${name}`}
         title={error?.message ?? doc ?? name}
+        tabIndex={0}
+        role="button"
+        aria-label={`${kind === "in" ? "input" : "output"} port ${shown} of ${node}${
+          error ? `: ${error.message}` : ""
+        }. Enter to connect it.`}
+        onKeyDown={(e) => {
+          if (e.key !== "Enter" && e.key !== " ") return;
+          e.preventDefault();
+          e.stopPropagation(); // the node would take Enter as "select me"
+          pickPortFor({ node, handle: name, type: kind === "in" ? "target" : "source" });
+        }}
       />
       {labelled && (
         <span
           className={`bp-port-label bp-port-${kind}${error ? " port-error" : ""}`}
           style={{ top }}
+          data-port={name}
         >
-          {name}
+          {shown}
         </span>
       )}
     </>

@@ -3,13 +3,14 @@ import { useMemo } from "react";
 import { layoutGraph } from "../lib/layout";
 import { useEditor } from "../store/editor";
 import { useUi } from "../store/ui";
+import { fitReadable } from "./readable";
 
 /** Canvas commands shared by the top bar and the keyboard shortcuts. */
 export function useCanvasCommands() {
   const rf = useReactFlow();
   return useMemo(
     () => ({
-      fit: () => void rf.fitView({ padding: 0.2, maxZoom: 1.25, duration: 200 }),
+      fit: () => fitReadable(rf, 200),
       makeBlock: () => {
         const refusal = useEditor.getState().makeBlock();
         if (refusal) useUi.getState().notify("error", refusal);
@@ -20,9 +21,7 @@ export function useCanvasCommands() {
         try {
           s.applyPositions(await layoutGraph(s.nodes, s.edges, s.ops));
           // Wait a frame so React Flow has the new positions before framing them.
-          requestAnimationFrame(
-            () => void rf.fitView({ padding: 0.2, maxZoom: 1.25, duration: 200 }),
-          );
+          requestAnimationFrame(() => fitReadable(rf, 200));
         } catch (err) {
           useUi.getState().notify("error", `Auto-layout failed: ${String(err)}`);
         }

@@ -1,5 +1,7 @@
 import { useReactFlow } from "@xyflow/react";
 import { useCallback } from "react";
+import { addDefaults } from "../smart/defaults";
+import { dataFacts } from "../smart/facts";
 import { useEditor } from "../store/editor";
 
 export const OP_MIME = "application/x-blockprop-op";
@@ -32,7 +34,9 @@ export function useAddOp() {
           pos = { x: pos.x + 30, y: pos.y + 30 };
         }
       }
-      return useEditor.getState().addNode(op, pos);
+      const spec = useEditor.getState().ops[op];
+      const smart = spec ? addDefaults(spec, dataFacts()) : {};
+      return useEditor.getState().addNode(op, pos, smart);
     },
     [rf],
   );

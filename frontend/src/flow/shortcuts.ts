@@ -3,16 +3,30 @@ import { confirmDiscard, newGraph, saveGraph } from "../store/documents";
 import { useEditor } from "../store/editor";
 import { useUi } from "../store/ui";
 import { useCanvasCommands } from "./commands";
+import { openQuickAdd } from "./quickAdd";
 
 /** Every shortcut, as the help overlay lists it. Keep in step with `onKey` below. */
 export const SHORTCUTS: { keys: string; what: string }[] = [
-  { keys: "/  or  A", what: "Quick add: type an op name, Enter to place it" },
+  {
+    keys: "/  or  A",
+    what: "Quick add: type an op name, Enter to place it (right of the selected node, wired from it)",
+  },
+  { keys: "Double-click canvas", what: "Quick add there" },
+  { keys: "Drop a wire on empty canvas", what: "Quick add a node wired to it" },
+  { keys: "Tab  /  Shift+Tab", what: "Focus the next node or port" },
+  {
+    keys: "Enter on a port",
+    what: "Connect it: choose the port at the other end, Enter (type to filter)",
+  },
+  { keys: "Enter on a node", what: "Select the focused node" },
+  { keys: "Arrow keys", what: "Move the selected nodes (Shift: further)" },
   {
     keys: "Drag from palette",
     what: "Add an op where you drop it (or click it to add in the middle)",
   },
   { keys: "Drag port → port", what: "Connect an output to an input (replaces the input's link)" },
   { keys: "Drag an edge end", what: "Reconnect it; drop it on empty canvas to delete it" },
+  { keys: "Esc", what: "Close a dialog" },
   { keys: "Delete  /  Backspace", what: "Delete the selected nodes and edges" },
   { keys: "Click, Ctrl/⌘+click", what: "Select, add to the selection" },
   { keys: "Shift+drag", what: "Box-select" },
@@ -30,7 +44,6 @@ export const SHORTCUTS: { keys: string; what: string }[] = [
   { keys: "Scroll  /  drag canvas", what: "Zoom, pan" },
   { keys: "N", what: "New graph" },
   { keys: "?", what: "This help" },
-  { keys: "Esc", what: "Close a dialog" },
 ];
 
 function isEditable(t: EventTarget | null): boolean {
@@ -73,7 +86,7 @@ export function useShortcuts() {
         return;
       }
       if (e.key === "?") run(() => ui.openDialog("help"));
-      else if (e.key === "/" || key === "a") run(() => ui.openDialog("quickadd"));
+      else if (e.key === "/" || key === "a") run(() => openQuickAdd());
       else if (key === "l") run(commands.layout);
       else if (key === "f") run(commands.fit);
       else if (key === "o") run(ui.toggleOrder);

@@ -2,7 +2,8 @@ import { Fragment, useMemo, useState } from "react";
 import { api, knownGraphs } from "../api/client";
 import type { GraphSummary } from "../api/types";
 import { CLASSROOM_KEYS } from "../classroom/keys";
-import { useAddOp } from "../flow/placement";
+import { PortPicker } from "../flow/PortPicker";
+import { useQuickPlace } from "../flow/quickAdd";
 import { SHORTCUTS } from "../flow/shortcuts";
 import { notationOf } from "../lib/notation";
 import { confirmDiscard, openExample, openGraph } from "../store/documents";
@@ -11,7 +12,6 @@ import { useUi } from "../store/ui";
 import { Glyph } from "./Glyph";
 import { Modal } from "./Modal";
 import { matchOps } from "./Palette";
-import { lastPointer } from "./pointer";
 import { useFetch } from "./useFetch";
 
 export function Dialogs() {
@@ -20,6 +20,7 @@ export function Dialogs() {
   if (dialog === "examples") return <ExamplesDialog />;
   if (dialog === "help") return <HelpOverlay />;
   if (dialog === "quickadd") return <QuickAdd />;
+  if (dialog === "connect") return <PortPicker />;
   return null;
 }
 
@@ -185,12 +186,12 @@ function QuickAdd() {
   const opList = useEditor((s) => s.opList);
   const [query, setQuery] = useState("");
   const [active, setActive] = useState(0);
-  const addOp = useAddOp();
+  const place = useQuickPlace();
   const matches = useMemo(() => matchOps(opList, query).slice(0, 12), [opList, query]);
 
   const add = (op: string) => {
     close();
-    addOp(op, lastPointer());
+    place(op);
   };
 
   return (

@@ -3,6 +3,8 @@ import type { OpSpec } from "../api/types";
 import { formatRef } from "../lib/doc";
 import { moduleOfOp } from "../lib/modules";
 import { formatShape, notationOf } from "../lib/notation";
+import { RawUnits } from "../smart/RawUnits";
+import { AutoNotes, FixButtons } from "../smart/SmartNotes";
 import { selectSelectedIds, useEditor } from "../store/editor";
 import { WeightHeatmap } from "../train/WeightHeatmap";
 import { Formula } from "./Formula";
@@ -57,6 +59,8 @@ function NodeInspector({ id }: { id: string }) {
       </header>
       <IdField id={id} />
       {moduleOfOp(node.data.op) !== null && <ModuleField module={moduleOfOp(node.data.op) ?? ""} />}
+      <AutoNotes id={id} />
+      <FixButtons id={id} />
       {/* A problem with a param shows at its field (ParamField); the rest, once, here. */}
       {general.length ? (
         <ul className="error-list" data-testid="inspector-errors">
@@ -84,6 +88,7 @@ function NodeInspector({ id }: { id: string }) {
       )}
       <Ports id={id} spec={spec} />
       <WeightHeatmap id={id} />
+      <RawUnits id={id} />
       {spec.parameters.length > 0 && (
         <section>
           <h3>Trainable</h3>
@@ -274,6 +279,7 @@ function GraphInspector() {
           </ul>
         </section>
       )}
+      <FixButtons />
       <p className="muted">
         Select a node to see its parameters, documentation and formulas. Press <kbd>?</kbd> for
         shortcuts.

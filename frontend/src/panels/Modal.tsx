@@ -42,7 +42,11 @@ export function Modal(props: {
             ✕
           </button>
         </header>
-        <div className="modal-body">{props.children}</div>
+        {/* focusable: a long body (the shortcut list) scrolls by keyboard too */}
+        {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must take focus to scroll by keyboard (axe scrollable-region-focusable) */}
+        <div className="modal-body" tabIndex={0}>
+          {props.children}
+        </div>
       </div>
     </div>
   );

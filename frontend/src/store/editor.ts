@@ -148,7 +148,7 @@ export const useEditor = create<EditorState>()((set, get) => {
       commit({ edges: s.edges.filter((e) => e.id !== id) });
     },
 
-    addNode: (op, position) => {
+    addNode: (op, position, overrides = {}) => {
       const s = get();
       const spec = s.ops[op];
       if (!spec) return null;
@@ -159,6 +159,7 @@ export const useEditor = create<EditorState>()((set, get) => {
         if (p.default !== undefined && p.default !== null)
           params[p.name] = structuredClone(p.default);
       }
+      Object.assign(params, structuredClone(overrides));
       const node: OpNode = { id, type: "op", position, data: { op, params }, selected: true };
       commit({
         nodes: [...s.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), node],
@@ -177,6 +178,14 @@ export const useEditor = create<EditorState>()((set, get) => {
         return { ...n, data: { ...n.data, params } };
       });
       commit({ nodes }, `param:${id}:${name}`);
+    },
+
+    setParams: (id, patch) => {
+      const s = get();
+      const nodes = s.nodes.map((n) =>
+        n.id === id ? { ...n, data: { ...n.data, params: { ...n.data.params, ...patch } } } : n,
+      );
+      commit({ nodes });
     },
 
     renameNode: (id, next) => {

@@ -82,8 +82,15 @@ export interface EditorState {
   connect: (c: Connection) => string | null;
   reconnect: (old: FlowEdge, c: Connection) => string | null;
   removeEdge: (id: string) => void;
-  addNode: (op: string, position: { x: number; y: number }) => string | null;
+  /** `params` override the op's defaults (smart defaults chosen by the caller). */
+  addNode: (
+    op: string,
+    position: { x: number; y: number },
+    params?: Record<string, ParamValue>,
+  ) => string | null;
   setParam: (id: string, name: string, value: ParamValue | undefined) => void;
+  /** Sets several params of one node as one undo step. */
+  setParams: (id: string, patch: Record<string, ParamValue>) => void;
   renameNode: (id: string, next: string) => string | null;
   setName: (name: string) => void;
   deleteSelected: () => void;

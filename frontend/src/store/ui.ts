@@ -2,7 +2,7 @@ import { create } from "zustand";
 
 /** View state that is not part of the graph: dialogs, the notice line, view toggles. Kept apart
  * from the editor store so undo history and autosave never see it. */
-export type Dialog = "open" | "examples" | "help" | "quickadd" | null;
+export type Dialog = "open" | "examples" | "help" | "quickadd" | "connect" | null;
 export interface Notice {
   kind: "error" | "info";
   text: string;

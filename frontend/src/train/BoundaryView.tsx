@@ -2,6 +2,7 @@ import { useLayoutEffect, useRef } from "react";
 import { drawBoundary, fmt, prepare, BOUNDARY_SIZE as SIZE, valueRange } from "./draw";
 import { isLightBoundary } from "./light";
 import { drawBoundaryInWorker } from "./live";
+import { PlotAxes } from "./PlotAxes";
 import { useTrain } from "./store";
 
 /**
@@ -56,7 +57,9 @@ export function BoundaryView() {
       data-kind={boundary.kind}
     >
       {/* square, and no wider than its column (a narrow dock scales it down) */}
-      <canvas ref={canvas} style={{ width: SIZE, maxWidth: "100%", aspectRatio: "1 / 1" }} />
+      <PlotAxes frame={boundary}>
+        <canvas ref={canvas} style={{ width: SIZE, maxWidth: "100%", aspectRatio: "1 / 1" }} />
+      </PlotAxes>
       <div className="boundary-legend muted">
         {what} · ● train ○ test · step {boundary.step}
       </div>

@@ -1,6 +1,7 @@
 import { useEffect, useRef } from "react";
 import type uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
+import { fmt } from "./draw";
 import { join } from "./series";
 import { type TrainState, useTrain } from "./store";
 
@@ -119,7 +120,7 @@ function mount(
     },
     { label: "test loss", stroke: "#e0702b", width: 2, spanGaps: true },
     {
-      label: "accuracy",
+      label: "test accuracy",
       stroke: "#1f8a4c",
       width: 1.5,
       dash: [4, 3],
@@ -135,6 +136,9 @@ function mount(
       { label: `${c.label} · test`, stroke, width: 1.5, dash: [2, 3], spanGaps: true },
     );
   });
+  // One number format everywhere (uPlot's default prints 55,728,954… and rounds 3.7e-4 to 0).
+  series[0].value = (_u, v) => (v == null ? "—" : String(Math.round(v)));
+  for (const s of series.slice(1)) s.value = (_u, v) => fmt(v);
   let legend = 34; // the legend's height, below the plot (measured once drawn)
   const size = () => ({
     width: Math.max(200, el.clientWidth),
@@ -150,15 +154,22 @@ function mount(
       },
       series,
       axes: [
-        { size: 26 },
-        { scale: "y", size: 46, label: "loss", ...AXIS_LABEL },
+        { size: 26, values: (_u, splits) => splits.map((v) => String(Math.round(v))) },
+        {
+          scale: "y",
+          size: 46,
+          label: "loss",
+          values: (_u, splits) => splits.map(fmt),
+          ...AXIS_LABEL,
+        },
         {
           scale: "acc",
           side: 1,
           grid: { show: false },
           size: 34,
           show: accuracy,
-          label: "accuracy",
+          label: "test accuracy",
+          values: (_u, splits) => splits.map(fmt),
           ...AXIS_LABEL,
         },
       ],

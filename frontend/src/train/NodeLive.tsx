@@ -65,8 +65,10 @@ function NodeLiveImpl({ id }: { id: string }) {
     // The tooltip's numbers: written when the pointer comes over the view, not per snapshot.
     const title = () => {
       el.title = tooltip(id, useTrain.getState().nodes[id]);
+      el.setAttribute("aria-label", el.title); // the same numbers for a screen reader
     };
     el.addEventListener("pointerenter", title);
+    el.addEventListener("focus", title);
     // Drawn by the page: only while on screen, and at once when it comes back into view.
     const unwatch = inWorker
       ? null
@@ -77,6 +79,7 @@ function NodeLiveImpl({ id }: { id: string }) {
     return () => {
       unsub();
       el.removeEventListener("pointerenter", title);
+      el.removeEventListener("focus", title);
       unwatch?.();
       inWorker?.();
     };
@@ -91,6 +94,8 @@ function NodeLiveImpl({ id }: { id: string }) {
           className="node-live nodrag"
           data-testid={`node-live-${id}`}
           data-mode={mode}
+          role="img"
+          aria-label={`${id}: live values over the last batch`}
         >
           <canvas ref={canvas} className="node-live-canvas" width={NODE_W} height={NODE_H} />
           {mode !== "value" && (
@@ -124,7 +129,14 @@ function tooltip(id: string, n?: NodeSummary) {
     s
       ? `${name}: mean ${fmt(s.mean)}  std ${fmt(s.std)}  min ${fmt(s.min)}  max ${fmt(s.max)}  ‖·‖ ${fmt(s.norm)}${s.nonfinite ? `  (${s.nonfinite} non-finite)` : ""}`
       : `${name}: —`;
-  return `${id} over the last batch\n${line("value", n?.value)}\n${line("gradient ∂L/∂value", n?.grad)}`;
+  return `${id}: ${shownAs(n)}\n${line("value", n?.value)}\n${line("gradient ∂L/∂value", n?.grad)}`;
+}
+
+/** What the small view draws (draw.ts drawNode), said on hover. */
+function shownAs(n?: NodeSummary): string {
+  if (!n) return "no snapshot yet";
+  if (n.value.shape.length === 0) return "its mean over the last batch (∂: the gradient's)";
+  return "one sample's values as a heatmap (a small vector) or a histogram over the last batch; ‖v‖ is the norm";
 }
 
 export const NodeLive = memo(NodeLiveImpl);

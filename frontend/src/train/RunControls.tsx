@@ -86,8 +86,16 @@ export function RunControls() {
         </button>
       </div>
       {stale && (
-        <span className="run-stale" data-testid="run-stale" title="▶ starts a new run">
-          {stale}: ▶ starts a new run
+        <span
+          className="run-stale"
+          data-testid="run-stale"
+          data-running={running || undefined}
+          role="status"
+          title="▶ starts a new run"
+        >
+          {running
+            ? `${stale}: this run goes on with what it started from (■ then ▶ trains the change)`
+            : `${stale}: ▶ starts a new run`}
         </span>
       )}
       <RunStatusLine />
@@ -102,7 +110,12 @@ function useStale(): string | null {
   const settings = useTrain((s) => s.settings);
   const dataset = useTrain((s) => s.dataset);
   const revision = useEditor((s) => s.revision);
-  const paused = run?.status === "paused" || run?.status === "interrupted" || isHeld(run);
+  // Paused: ▶ would start afresh. Running: what trains is no longer what is drawn.
+  const paused =
+    run?.status === "paused" ||
+    run?.status === "interrupted" ||
+    run?.status === "running" ||
+    isHeld(run);
   const runKey = paused && run ? `${run.id}:${JSON.stringify(run.config)}` : "";
   // biome-ignore lint/correctness/useExhaustiveDependencies: recomputed when the document (revision) or the run's config changes, not on every progress update
   return useMemo(() => {
@@ -192,7 +205,7 @@ function RunStatusLine() {
       )}
       {accuracy !== null && (
         <span className="stat w-acc" data-testid="run-accuracy" title="test accuracy">
-          acc {fmt(accuracy)}
+          test acc {fmt(accuracy)}
         </span>
       )}
       {connection === "reconnecting" && (

@@ -12,12 +12,13 @@
 //   dockSlice     the dock's tabs, message line and view toggles
 import { create, type StateCreator } from "zustand";
 import { useEditor } from "../store/editor";
+import { runTokens, trainApi } from "./api";
 import { type ControlSlice, createControlSlice } from "./controlSlice";
 import { createDockSlice, type DockSlice } from "./dockSlice";
 import { createHistorySlice, type HistorySlice } from "./historySlice";
 import { createLiveSlice, type LiveSlice } from "./liveSlice";
 import { graphKey, localRuns, savedSettings, setUrlRun, urlRun } from "./persist";
-import { signature } from "./runs";
+import { type RunView, signature } from "./runs";
 import { DEFAULT_SETTINGS } from "./settings";
 import { createSetupSlice, type SetupSlice } from "./setupSlice";
 
@@ -62,7 +63,11 @@ export function startTrainWiring(): () => void {
     const last = localRuns.last(key);
     const want = fromUrl ?? (last && last.sig === sig ? last.id : null);
     if (want && want !== t.run?.id) void t.attach(want, { sig: fromUrl ? null : sig });
-    else if (!want && t.run && t.run.sig !== sig) t.detach();
+    else if (!want && t.run && t.run.sig !== sig) {
+      // Another graph: a run still training the old one would hold a slot out of sight.
+      stopLeftBehind(t.run);
+      t.detach();
+    }
     void t.refreshHistory();
   };
   const unsub = useEditor.subscribe((s, p) => {
@@ -83,4 +88,22 @@ export function startTrainWiring(): () => void {
   // The document may have loaded before this wiring started.
   if (useEditor.getState().loadSeq > 0) onLoaded();
   return unsub;
+}
+
+/** Stops a run of this browser that the page is leaving (another graph or example opened),
+ * and says so in the dock: left running, it would keep a training slot with no one watching. */
+function stopLeftBehind(run: RunView) {
+  const token = runTokens.get(run.id);
+  if (!token || !(run.live || run.status === "queued")) return;
+  void trainApi
+    .control(run.id, "stop", token)
+    .then(() =>
+      useTrain.setState({
+        message: {
+          kind: "info",
+          text: `Stopped run ${run.id} of the graph you left (it is in that graph's history).`,
+        },
+      }),
+    )
+    .catch(() => undefined);
 }

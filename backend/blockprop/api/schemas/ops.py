@@ -17,6 +17,9 @@ class OpInput(Reply):
         description="how the port is written on the block (the notes' notation): a cost's "
         "prediction port reads ȳ, its target y",
     )
+    dtype: Literal["float", "int", "any"] = Field(
+        default="float", description="what the port accepts: float values, int labels or any"
+    )
 
 
 class OpOutput(Reply):
@@ -63,6 +66,9 @@ class OpSpec(Reply):
     label: str
     category: Literal["variable", "function", "cost"]
     doc: str
+    source: Literal["input", "target"] | None = Field(
+        default=None, description="the dataset side that feeds this variable: x or y"
+    )
     inputs: list[OpInput]
     outputs: list[OpOutput]
     params: list[OpParam]

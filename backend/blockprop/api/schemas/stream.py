@@ -94,6 +94,11 @@ class StreamBoundary(Reply):
         "curve (regression on 1 feature: the fitted curve; x1 is empty)"
     )
     points: BoundaryPoints
+    units: dict[str, list[list[list[float]]]] = Field(
+        default_factory=dict,
+        description="hidden node -> unit -> rows: each hidden unit's activation over a coarse "
+        "lattice of the same plane (2 features; empty otherwise)",
+    )
 
 
 class StreamStatus(Reply):

@@ -8,9 +8,14 @@ from typing import Any
 
 import numpy as np
 
+from blockprop.engine import registry
 from blockprop.engine.executor import Plan
 from blockprop.engine.summary import summarize
 from blockprop.engine.trainer.config import is_int
+
+#: per-hidden-unit thumbnails: a coarse lattice, and layers narrow enough to show unit by unit
+UNIT_GRID = 10
+MAX_UNITS = 32
 
 
 class Snapshots:
@@ -89,7 +94,56 @@ class Snapshots:
         else:
             z = np.round(out.reshape(grid * grid, -1)[:, 0], 5).reshape(grid, grid).tolist()
             kind = "value"
-        return {**frame, "z": z, "kind": kind}
+        return {**frame, "z": z, "kind": kind, "units": self.unit_grids()}
+
+    def unit_grids(self, grid: int = UNIT_GRID) -> dict[str, list[list[list[float]]]]:
+        """Each hidden unit's activation over a coarse lattice of the input plane (datasets
+        with 2 features), as TensorFlow Playground shows its neurons: node -> unit -> rows,
+        `[u][i][j]` at (x0[j], x1[i]) of the same span as the boundary. Hidden units are the
+        outputs of parameter-free functions (the nonlinearities) with at most MAX_UNITS
+        values per sample, other than the prediction."""
+        if self.dataset.n_features != 2:
+            return {}
+        nodes = self._unit_nodes()
+        if not nodes:
+            return {}
+        _, mesh = self._boundary_frame(grid)
+        n = grid * grid
+        x = np.ascontiguousarray(mesh.reshape((n, *self.input_shape)), dtype=self.dtype)
+        feed = {self.input_id: x}
+        if self.target_id is not None:
+            y = self._y["train"]
+            feed[self.target_id] = np.zeros((n, *y.shape[1:]), dtype=y.dtype)
+        with self._lock:
+            plan = self._eval_plan(n)
+            plan.forward(feed, training=False)
+            return {
+                nid: np.round(
+                    np.asarray(plan.values[nid], dtype=np.float64)
+                    .reshape(grid, grid, -1)
+                    .transpose(2, 0, 1),
+                    3,
+                ).tolist()
+                for nid in nodes
+            }
+
+    def _unit_nodes(self) -> list[str]:
+        if getattr(self, "_unit_ids", None) is None:
+            ids = []
+            fed = {self.input_id, self.target_id}
+            out = self.output_key.split(":")[0] if self.output_key else None
+            for nid in self.plan.order:
+                node = self._nodes_by_id.get(nid)
+                shape = self.plan.shapes.get(nid)
+                if node is None or nid in fed or nid == out or shape is None:
+                    continue
+                op = registry.get(node["op"])
+                if op.category != "function" or op.trainables or len(shape) != 1:
+                    continue
+                if 1 <= shape[0] <= MAX_UNITS:
+                    ids.append(nid)
+            self._unit_ids = ids
+        return self._unit_ids
 
     def _boundary_frame(self, grid: int) -> tuple[dict[str, Any], np.ndarray]:
         """What a boundary grid shows besides the prediction — the axes and the samples, which
