@@ -175,3 +175,33 @@ def test_computed_variables_as_empty_circles(live_server, page: Page, console_er
     expect(page.locator(".bp-constant")).to_have_count(0)
     screenshot("teaching-computed-variables")
     assert not console_errors
+
+
+def test_a_cost_block_reads_in_the_notes_notation(live_server, page: Page, console_errors):
+    """The prediction arrives at ȳ and the desired output at y, as the notes write C(y, ȳ)."""
+    graph = {
+        "version": 1,
+        "name": "linear regression",
+        "nodes": [
+            {"id": "x", "op": "input", "params": {"shape": [1]}, "ui": {"x": 0, "y": 0}},
+            {"id": "t", "op": "target", "params": {"shape": [1]}, "ui": {"x": 200, "y": 140}},
+            {
+                "id": "l",
+                "op": "linear",
+                "params": {"out_features": 1},
+                "inputs": {"x": "x"},
+                "ui": {"x": 200, "y": 0},
+            },
+            {
+                "id": "c",
+                "op": "mse",
+                "inputs": {"y": "l", "target": "t"},
+                "ui": {"x": 420, "y": 60},
+            },
+        ],
+    }
+    open_graph(page, live_server.url, graph)
+    cost = page.get_by_test_id("node-c")
+    expect(cost.locator('.bp-port-in[data-port="y"]')).to_have_text("ȳ")
+    expect(cost.locator('.bp-port-in[data-port="target"]')).to_have_text("y")
+    assert not console_errors
