@@ -342,8 +342,13 @@ def test_explain_at_1024x768_shows_every_cell_of_a_4x4_matrix(
         assert box["x"] + box["width"] <= 1024 and box["y"] + box["height"] <= 768
         shut = page.get_by_test_id("explain-close").bounding_box()
         assert shut["x"] + shut["width"] <= 1024 and shut["y"] >= 0
-        node = page.get_by_test_id("node-lin").bounding_box()
-        assert node["x"] + node["width"] <= box["x"], (node, box)
+        # the explained block beside the panel, once the view has finished panning to it
+        beside = (
+            "() => { const n = document.querySelector('[data-testid=\"node-lin\"]')"
+            ".getBoundingClientRect(); const p = document.querySelector('.cx-panel')"
+            ".getBoundingClientRect(); return n.right <= p.left && n.left >= 0; }"
+        )
+        page.wait_for_function(beside, timeout=SLOW)
         page.screenshot(
             path=str(ARTIFACTS / f"newcomer-explain-1024{'-present' if query else ''}.png")
         )

@@ -26,6 +26,7 @@ SPEC_KEYS = {
     "formula",
     "explain",
     "notation",
+    "source",
 }
 REQUIRED_OPS = [
     "input",

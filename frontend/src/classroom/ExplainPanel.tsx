@@ -429,15 +429,31 @@ function useFollowWalk() {
     const { x, y, zoom } = rf.getViewport();
     const w = node.measured.width ?? 100;
     const h = node.measured.height ?? 50;
-    const cx = node.internals.positionAbsolute.x + w / 2;
+    const left = node.internals.positionAbsolute.x;
+    const cx = left + w / 2;
     const cy = node.internals.positionAbsolute.y + h / 2;
-    const sx = cx * zoom + x;
+    // the part of the pane the panel leaves free (it overlays the canvas in present mode)
+    const visible = visibleWidth(store.getState().domNode, width);
     const sy = cy * zoom + y;
     const margin = 40;
-    const offscreen = sx < margin || sy < margin || sx > width - margin || sy > height - margin;
-    if (zoom < 0.5) void rf.setCenter(cx, cy, { zoom: 0.8, duration: 250 });
-    else if (offscreen) void rf.setCenter(cx, cy, { zoom, duration: 250 });
+    const offscreen =
+      left * zoom + x < margin ||
+      sy < margin ||
+      (left + w) * zoom + x > visible - margin ||
+      sy > height - margin;
+    // centred in the free part: setCenter centres on the whole pane, so shift by the difference
+    const shift = (width - visible) / 2;
+    if (zoom < 0.5) void rf.setCenter(cx + shift / 0.8, cy, { zoom: 0.8, duration: 250 });
+    else if (offscreen) void rf.setCenter(cx + shift / zoom, cy, { zoom, duration: 250 });
   }, [current, rf, store]);
+}
+
+/** How much of the canvas, from its left edge, the explain panel leaves uncovered. */
+function visibleWidth(flow: Element | null, paneWidth: number): number {
+  const pane = flow?.getBoundingClientRect();
+  const panel = document.querySelector(".cx-panel")?.getBoundingClientRect();
+  if (!pane || !panel || panel.left <= pane.left || panel.left >= pane.right) return paneWidth;
+  return Math.max(120, panel.left - pane.left);
 }
 
 /** Auto-play: one step every 1/speed seconds, stopping at the end. */

@@ -35,7 +35,16 @@ export function fitReadable(rf: ReactFlowInstance<any, any>, duration = 0) {
     void rf.fitView({ padding: 0.2, maxZoom: MAX_ZOOM, duration });
     return;
   }
-  void rf.setViewport(readableViewport(rf.getNodesBounds(nodes), pane.width, pane.height), {
-    duration,
-  });
+  void rf.setViewport(
+    readableViewport(rf.getNodesBounds(nodes), freeWidth(pane), pane.height),
+    { duration },
+  );
+}
+
+/** The width of the pane the explain panel leaves uncovered (it overlays the canvas's right
+ * side on a narrow screen or a projector): the graph is framed in that part. */
+function freeWidth(pane: DOMRect): number {
+  const panel = document.querySelector(".cx-panel")?.getBoundingClientRect();
+  if (!panel || panel.left <= pane.left || panel.left >= pane.right) return pane.width;
+  return Math.max(2 * PAD + 80, panel.left - pane.left);
 }
