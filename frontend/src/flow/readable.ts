@@ -35,10 +35,9 @@ export function fitReadable(rf: ReactFlowInstance<any, any>, duration = 0) {
     void rf.fitView({ padding: 0.2, maxZoom: MAX_ZOOM, duration });
     return;
   }
-  void rf.setViewport(
-    readableViewport(rf.getNodesBounds(nodes), freeWidth(pane), pane.height),
-    { duration },
-  );
+  void rf.setViewport(readableViewport(rf.getNodesBounds(nodes), freeWidth(pane), pane.height), {
+    duration,
+  });
 }
 
 /** The width of the pane the explain panel leaves uncovered (it overlays the canvas's right
