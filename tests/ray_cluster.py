@@ -64,6 +64,36 @@ def _stop(proc: subprocess.Popen, folder: str) -> None:
     proc.wait()
 
 
+#: the folder of each cluster these helpers started, by address
+FOLDERS: dict[str, str] = {}
+
+
+def worker_pids(address: str, title: bytes) -> list[int]:
+    """The processes of the cluster at `address` whose title starts with `title` (Ray names an
+    actor's process after its class, `ray::RayWorker`): children of that cluster's raylet only,
+    so another cluster on the same machine (another test session) is never counted."""
+    folder = FOLDERS[address]
+    raylets = {p for p in _processes_under(folder) if b"raylet" in _cmdline(p)[:200]}
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and _cmdline(int(entry)).startswith(title):
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid in raylets:
+                found.append(int(entry))
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def start_ray(folder: str) -> tuple[subprocess.Popen, str]:
     """Start a Ray head (two CPUs, on loopback) keeping its files in `folder`: its process and
     address. Raises RuntimeError when it does not start."""
@@ -87,6 +117,7 @@ def start_ray(folder: str) -> tuple[subprocess.Popen, str]:
             stop_ray(proc, folder)
             raise RuntimeError(f"ray did not start: {log_path.read_text()}")
         time.sleep(0.2)
+    FOLDERS[f"127.0.0.1:{port}"] = folder
     return proc, f"127.0.0.1:{port}"
 
 

@@ -26,7 +26,7 @@ from .conftest import RUN_ENV, XOR_GRAPH, Api, recv_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pg import pg_database, pg_server  # noqa: E402, F401  (fixtures)
-from ray_cluster import ray_cluster  # noqa: E402, F401  (fixture)
+from ray_cluster import ray_cluster, worker_pids  # noqa: E402, F401  (fixture)
 from redis_server import redis_server, redis_url  # noqa: E402, F401  (fixtures)
 
 PACED = {"epochs": 1_000_000, "speed": 40}
@@ -64,7 +64,7 @@ def _tear_down_deployment(address: str, namespace: str) -> None:
     )
     subprocess.run([sys.executable, "-c", code], timeout=60, check=False, capture_output=True)
     # its worker actors' processes end with it: the next test counts only its own
-    _wait(lambda: not _ray_worker_pids(), "worker actors outlived their runs actor", 30)
+    _wait(lambda: not _ray_worker_pids(address), "worker actors outlived their runs actor", 30)
 
 
 def _steps(api: Api, run: dict) -> list[int]:
@@ -170,18 +170,9 @@ def test_a_session_changed_on_b_reaches_a_follower_on_a_within_a_second(replicas
         api_b.close()
 
 
-def _ray_worker_pids() -> list[int]:
-    """The processes of the pool's worker actors (Ray names them after the actor class)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                title = Path(f"/proc/{entry}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if title.startswith(b"ray::RayWorker"):
-                pids.append(int(entry))
-    return pids
+def _ray_worker_pids(address: str) -> list[int]:
+    """The processes of the pool's worker actors in this test session's cluster."""
+    return worker_pids(address, b"ray::RayWorker")
 
 
 def test_a_killed_ray_worker_interrupts_its_runs_which_resume(replicas, request):
@@ -200,7 +191,10 @@ def test_a_killed_ray_worker_interrupts_its_runs_which_resume(replicas, request)
         pubsub = r.pubsub()
         pubsub.subscribe(*[f"blockprop:run:{run['id']}" for run in runs])
         # the deployment's two worker actors (one per CPU of the cluster)
-        workers = _wait(lambda: len(pids := _ray_worker_pids()) == 2 and pids, "no 2 workers")
+        address = request.getfixturevalue("ray_cluster")
+        workers = _wait(
+            lambda: len(pids := _ray_worker_pids(address)) == 2 and pids, "no 2 workers"
+        )
         for pid in workers:  # every worker: each run's worker is among them
             os.kill(pid, signal.SIGKILL)
 
@@ -220,7 +214,7 @@ def test_a_killed_ray_worker_interrupts_its_runs_which_resume(replicas, request)
             seen = [(r["status"], r["reason"], r["step"]) for r in rows]
             raise AssertionError(
                 f"status frames {statuses}; runs {seen}; killed {workers}; "
-                f"workers now {_ray_worker_pids()}"
+                f"workers now {_ray_worker_pids(address)}"
             ) from None
         for run in runs:  # they train on, from their checkpoints, without a gap
             before = api.get(f"/api/runs/{run['id']}").json()["step"]
