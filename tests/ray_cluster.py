@@ -94,6 +94,20 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
+def kill_runs_actor(address: str, namespace: str) -> None:
+    """Kill a deployment's runs actor (its worker actors go with it), from a separate driver,
+    so the caller never becomes a Ray driver itself."""
+    code = (
+        "import ray\n"
+        f"ray.init(address={address!r}, namespace={namespace!r}, logging_level='ERROR')\n"
+        "try:\n"
+        "    ray.kill(ray.get_actor('runs'))\n"
+        "except ValueError:\n"
+        "    pass\n"
+    )
+    subprocess.run([sys.executable, "-c", code], timeout=60, check=False, capture_output=True)
+
+
 def start_ray(folder: str) -> tuple[subprocess.Popen, str]:
     """Start a Ray head (two CPUs, on loopback) keeping its files in `folder`: its process and
     address. Raises RuntimeError when it does not start."""

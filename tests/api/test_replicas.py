@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -26,7 +25,7 @@ from .conftest import RUN_ENV, XOR_GRAPH, Api, recv_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pg import pg_database, pg_server  # noqa: E402, F401  (fixtures)
-from ray_cluster import ray_cluster, worker_pids  # noqa: E402, F401  (fixture)
+from ray_cluster import kill_runs_actor, ray_cluster, worker_pids  # noqa: E402, F401
 from redis_server import redis_server, redis_url  # noqa: E402, F401  (fixtures)
 
 PACED = {"epochs": 1_000_000, "speed": 40}
@@ -53,16 +52,8 @@ def replicas(private_server, request):
 
 
 def _tear_down_deployment(address: str, namespace: str) -> None:
-    """Kill the test's runs actor (its worker actors go with it), from a separate driver."""
-    code = (
-        "import ray, sys\n"
-        f"ray.init(address={address!r}, namespace={namespace!r}, logging_level='ERROR')\n"
-        "try:\n"
-        "    ray.kill(ray.get_actor('runs'))\n"
-        "except ValueError:\n"
-        "    pass\n"
-    )
-    subprocess.run([sys.executable, "-c", code], timeout=60, check=False, capture_output=True)
+    """Kill the test's runs actor (its worker actors go with it)."""
+    kill_runs_actor(address, namespace)
     # its worker actors' processes end with it: the next test counts only its own
     _wait(lambda: not _ray_worker_pids(address), "worker actors outlived their runs actor", 30)
 

@@ -18,7 +18,6 @@ not collected by pytest, never fails on speed. Needs Ray and redis-server (skips
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +33,7 @@ import websockets
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from blockprop.examples import get_example  # noqa: E402
 from conftest import LiveServer, start_server  # noqa: E402  (tests/conftest.py)
-from ray_cluster import start_ray, stop_ray  # noqa: E402
+from ray_cluster import kill_runs_actor, start_ray, stop_ray  # noqa: E402
 from redis_server import start_redis, stop_redis  # noqa: E402
 
 XOR = get_example("xor")["graph"]
@@ -130,15 +129,6 @@ def stream_delays(create_on: str, watch_on: str) -> np.ndarray:
     return np.array(delays)
 
 
-def _kill_runs_actor(address: str, namespace: str) -> None:
-    code = (
-        "import ray\n"
-        f"ray.init(address={address!r}, namespace={namespace!r}, logging_level='ERROR')\n"
-        "ray.kill(ray.get_actor('runs'))\n"
-    )
-    subprocess.run([sys.executable, "-c", code], timeout=60, check=False, capture_output=True)
-
-
 def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     try:
@@ -181,7 +171,7 @@ def main() -> None:
     finally:
         for s in servers:
             s.stop()
-        _kill_runs_actor(ray_address, namespace)
+        kill_runs_actor(ray_address, namespace)
         stop_ray(ray_proc, str(tmp / "ray"))
         stop_redis(redis_proc)
 
