@@ -167,52 +167,62 @@ def _ray_worker_pids(address: str) -> list[int]:
 
 
 def test_a_killed_ray_worker_interrupts_its_runs_which_resume(replicas, request):
+    """Workers are killed one at a time, each once the pool has replaced the one before: the
+    worker that hosts the run (whichever it is) interrupts it, and it resumes on another."""
     import redis
 
     server = replicas()
     api = Api(server.url)
     r = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+    address = request.getfixturevalue("ray_cluster")
     try:
-        runs = [api.start_run(train={"epochs": 1_000_000, "speed": 100}) for _ in range(2)]
-        for run in runs:
-            _wait(
-                lambda run=run: api.get(f"/api/runs/{run['id']}").json()["checkpoint_step"],
-                "no checkpoint",
-            )
+        run = api.start_run(train={"epochs": 1_000_000, "speed": 100})
+        _wait(lambda: api.get(f"/api/runs/{run['id']}").json()["checkpoint_step"], "no checkpoint")
         pubsub = r.pubsub()
-        pubsub.subscribe(*[f"blockprop:run:{run['id']}" for run in runs])
-        # the deployment's two worker actors (one per CPU of the cluster)
-        address = request.getfixturevalue("ray_cluster")
-        workers = _wait(
-            lambda: len(pids := _ray_worker_pids(address)) == 2 and pids, "no 2 workers"
-        )
-        for pid in workers:  # every worker: each run's worker is among them
-            os.kill(pid, signal.SIGKILL)
+        pubsub.subscribe(f"blockprop:run:{run['id']}")
+        statuses: list[str] = []
 
-        statuses: dict[str, list[str]] = {run["id"]: [] for run in runs}
+        def read_statuses() -> None:  # the run channel's status frames, in order
+            while (m := pubsub.get_message(timeout=0.05)) is not None:
+                if m["type"] == "message" and m["data"][:1] == b"s":
+                    statuses.append(json.loads(m["data"].split(b" ", 1)[1])["status"])
 
-        def resumed() -> bool:  # reads the run channels' status frames, in order, one by one
-            m = pubsub.get_message(timeout=0.2)
-            if m is not None and m["type"] == "message" and m["data"][:1] == b"s":
-                run_id = m["channel"].decode().rsplit(":", 1)[1]
-                statuses[run_id].append(json.loads(m["data"].split(b" ", 1)[1])["status"])
-            return all("interrupted" in s and s[-1] == "running" for s in statuses.values())
+        killed: list[int] = []
+        for _ in range(2):  # the deployment's two worker actors: the run is on one of them
+            workers = _wait(
+                lambda: (
+                    len(p := _ray_worker_pids(address)) == 2 and set(p).isdisjoint(killed) and p
+                ),
+                "the pool did not have its two workers",
+            )
+            killed.append(workers[0])
+            os.kill(workers[0], signal.SIGKILL)
+            # replaced: the pool has seen the death (and recorded what it did to its runs)
+            _wait(
+                lambda: len(p := _ray_worker_pids(address)) == 2 and killed[-1] not in p,
+                "the killed worker was not replaced",
+            )
+            read_statuses()
+            if "interrupted" in statuses:
+                break
+
+        def resumed() -> bool:
+            read_statuses()
+            return "interrupted" in statuses and statuses[-1] == "running"
 
         try:
-            _wait(resumed, "the runs did not become interrupted then running", 60)
+            _wait(resumed, "the run did not become interrupted then running", 60)
         except AssertionError:
-            rows = [api.get(f"/api/runs/{run['id']}").json() for run in runs]
-            seen = [(r["status"], r["reason"], r["step"]) for r in rows]
+            row = api.get(f"/api/runs/{run['id']}").json()
             raise AssertionError(
-                f"status frames {statuses}; runs {seen}; killed {workers}; "
-                f"workers now {_ray_worker_pids(address)}"
+                f"status frames {statuses}; run {(row['status'], row['reason'], row['step'])}; "
+                f"killed {killed}; workers now {_ray_worker_pids(address)}"
             ) from None
-        for run in runs:  # they train on, from their checkpoints, without a gap
-            before = api.get(f"/api/runs/{run['id']}").json()["step"]
-            api.wait_steps(run, before + 20)
-            api.control(run, "stop")
-            steps = _steps(api, run)
-            assert steps == list(range(1, len(steps) + 1)), "a gap or a repeat after resuming"
+        before = api.get(f"/api/runs/{run['id']}").json()["step"]  # it trains on, no gap
+        api.wait_steps(run, before + 20)
+        api.control(run, "stop")
+        steps = _steps(api, run)
+        assert steps == list(range(1, len(steps) + 1)), "a gap or a repeat after resuming"
     finally:
         r.close()
         api.close()
