@@ -7,11 +7,12 @@ Two layers, batch 64, float32, 3×3 kernels with padding 1 (issue 18):
 (a) 1×8×8 -> 16 channels; (b) 16×8×8 -> 32 channels. Each side runs the layer's forward,
 flatten and a squared-error cost, then the gradients of the input, the weights and the
 bias (the engine: one compiled plan, its input fed in place; PyTorch: `nn.Conv2d` and
-`torch.autograd.grad`, with 2 threads like the engine's BLAS; ``--threads N`` sets both).
-On a loaded machine a multi-threaded BLAS waits for its other thread to be scheduled, so
-compare ``--threads 1`` too. Printed: milliseconds per
-forward + backward (the fastest call, and the median) and the ratio of the fastest calls,
-engine / PyTorch (target ≤ 1.5).
+`torch.autograd.grad`). Both sides use one thread by default (``--threads N`` sets both):
+the training workers run with one BLAS thread each (``worker_blas_threads``), one run per
+core. Printed: milliseconds per forward + backward (the fastest call, and the median) and
+the ratio of the fastest calls, engine / PyTorch (target ≤ 1.5). With two threads the
+engine's layout copies stay on one thread while PyTorch's kernels use both: compare
+``--threads 2``.
 """
 
 from __future__ import annotations
@@ -32,9 +33,8 @@ def _threads_from_argv(argv: list[str]) -> int | None:
     return None
 
 
-THREADS = _threads_from_argv(sys.argv)
-if THREADS is not None:
-    os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(THREADS)
+THREADS = _threads_from_argv(sys.argv) or 1
+os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(THREADS)
 
 import numpy as np  # noqa: E402
 
@@ -97,7 +97,7 @@ def engine_step(cin: int, cout: int):
 def torch_step(cin: int, cout: int):
     import torch
 
-    torch.set_num_threads(THREADS or 2)
+    torch.set_num_threads(THREADS)
     x = torch.randn(BATCH, cin, 8, 8, requires_grad=True)
     conv = torch.nn.Conv2d(cin, cout, 3, padding=1)
     t = torch.zeros(BATCH, cout * 64)
@@ -117,8 +117,8 @@ def main() -> None:
     ap.add_argument(
         "--threads",
         type=int,
-        default=None,
-        help="threads for both sides (BLAS and torch); default: the BLAS default, torch 2",
+        default=1,
+        help="threads for both sides (BLAS and torch); default 1, like a training worker",
     )
     args = ap.parse_args()
     try:

@@ -1,10 +1,9 @@
 """Sliding windows over the spatial axes of a batch (convolution and pooling kernels).
 
 Arrays are laid out like PyTorch's: ``(batch, channels, *spatial)`` with one or two spatial
-axes. A window view is made with stride tricks (no copy); convolution copies it once into
-an im2col matrix and multiplies by the weights in one GEMM. The way back (col2im) adds each
-kernel offset's slice in turn: a loop over the k·k offsets of the kernel, never over output
-positions.
+axes. A window view is made with stride tricks (no copy); the pools reduce over it. Their
+way back adds each kernel offset's slice in turn: a loop over the k·k offsets of the
+kernel, never over output positions. (Convolution has its own channels-last kernels.)
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 
 def out_size(n: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
@@ -32,15 +30,6 @@ def padded(x: np.ndarray, padding: int, buf: np.ndarray, fill: float = 0.0) -> n
         buf.fill(fill)
     buf[inner] = x
     return buf
-
-
-def windows(xp: np.ndarray, kernel: int, stride: int, dilation: int, out: tuple) -> np.ndarray:
-    """A read-only view ``(batch, channels, *out, *kernel)`` of every window of ``xp``."""
-    nd = xp.ndim - 2
-    st = xp.strides
-    shape = xp.shape[:2] + tuple(out) + (kernel,) * nd
-    strides = st[:2] + tuple(s * stride for s in st[2:]) + tuple(s * dilation for s in st[2:])
-    return as_strided(xp, shape, strides, writeable=False)
 
 
 def offsets(kernel: int, nd: int):
