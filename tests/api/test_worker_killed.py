@@ -58,3 +58,39 @@ def test_a_killed_worker_takes_only_its_runs_which_resume_elsewhere(private_serv
         assert "died" in server_log and "resuming it on another" in server_log
     finally:
         api.close()
+
+
+def test_workers_killed_together_lose_no_run(private_server):
+    """Both workers killed at once. A run can then be resumed onto the other worker before its
+    death is seen: it is resumed again, not failed. A paused run comes back paused."""
+    server = private_server(env=ENV)
+    api = Api(server.url)
+    try:
+        workers = _children(server.process.pid)
+        runs = [api.start_run(train={"epochs": 1_000_000, "speed": 200}) for _ in range(4)]
+        for run in runs:
+            _wait_checkpoint(api, run, 20)
+        paused = runs[0]
+        assert api.control(paused, "pause").json()["status"] == "paused"
+        for w in workers:
+            os.kill(w, signal.SIGKILL)
+        _wait(lambda: not any(_alive(w) for w in workers), "the workers did not die")
+        _wait(
+            lambda: len(set(_children(server.process.pid)) - set(workers)) == 2,
+            "no replacement workers",
+        )
+        for run in runs[1:]:
+            before = api.get(f"/api/runs/{run['id']}").json()["step"]
+            now = api.wait_steps(run, before + 50)
+            assert now["status"] == "running" and now["live"] is True, now
+
+        def back_paused():
+            row = api.get(f"/api/runs/{paused['id']}").json()
+            assert row["status"] != "failed", row
+            return row["status"] == "paused" and row["live"] is True
+
+        _wait(back_paused, "the paused run did not come back paused")
+        for run in runs:
+            api.control(run, "stop")
+    finally:
+        api.close()

@@ -45,6 +45,8 @@ class LiveRun:
     total_steps: int = 0
     #: its worker died under it (exit code in the worker's process)
     worker_died: bool = False
+    #: the status it had when it left its worker (`status` is then how it ended)
+    ended_from: str = ""
     #: how it ended has been recorded (by the worker's `exit`, its death, or a stop that
     #: gave up waiting): recorded once
     recorded: bool = False

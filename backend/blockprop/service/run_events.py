@@ -198,9 +198,12 @@ class RunEvents:
             status, reason = final["status"], final.get("reason")
         elif live.stop_requested:
             status, reason = "stopped", "stopped on request (it did not stop in time)"
-        elif live.worker_died and live.status != "starting":
+        elif live.worker_died and (live.status != "starting" or live.last_step >= 0):
             # Killed from outside (the OOM killer's SIGKILL) or crashed hard: the run itself did
             # nothing wrong, so it resumes from its last checkpoint, as after a server crash.
+            # So does a resume whose new worker was lost before it was ready (placed on a
+            # worker that was dying too: several killed at once). A new run that loses its
+            # worker while starting fails: it may be what killed it.
             status, reason = "interrupted", _killed_reason(code, live.step)
         else:
             status, reason = "failed", f"the training worker exited unexpectedly (code {code})"
@@ -282,7 +285,7 @@ class RunEvents:
             fut.set_result(msg)
 
     def _exited(self, live: LiveRun, status: str, reason: str | None, final: dict) -> None:
-        live.status = status
+        live.ended_from, live.status = live.status, status
         if self.live.get(live.id) is live:
             del self.live[live.id]
         if final.get("error"):

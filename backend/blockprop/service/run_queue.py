@@ -34,6 +34,9 @@ from blockprop.service.store import RunRow
 log = logging.getLogger("blockprop.runs")
 #: a run whose worker died is resumed automatically at most this often
 AUTO_RESUME_SECONDS = 60.0
+#: ...but a resume whose new worker is lost before the run is ready there (it was placed on
+#: a worker that was dying too) is retried at once, this many times in a row
+START_RETRIES = 3
 
 
 @dataclass(eq=False)
@@ -179,17 +182,30 @@ class RunQueue:
         self._load_changed()
 
     async def _auto_resume(self, live: LiveRun) -> None:
-        last = self._auto_resumed.get(live.id, -AUTO_RESUME_SECONDS)
-        if time.monotonic() - last < AUTO_RESUME_SECONDS:
+        if not self._may_auto_resume(live):
             log.warning("run %s: its worker died again; it stays interrupted", live.id)
             return
-        self._auto_resumed[live.id] = time.monotonic()
         row = await asyncio.to_thread(self.store.get_run, live.id)
         if row is None or row.status != "interrupted":
             return
         log.info("run %s: its worker died; resuming it on another from its checkpoint", live.id)
         with contextlib.suppress(ServiceError):
-            await self.resume(row, paused=live.status in WAITING, client=live.client)
+            await self.resume(row, paused=live.ended_from in WAITING, client=live.client)
+
+    def _may_auto_resume(self, live: LiveRun) -> bool:
+        """Once a minute for a run that was training when its worker died (it may be what
+        kills them); at once, up to START_RETRIES times in a row, for one that was resuming."""
+        now = time.monotonic()
+        last, retries = self._auto_resumed.get(live.id, (now - AUTO_RESUME_SECONDS, 0))
+        if live.ended_from == "starting":
+            if retries >= START_RETRIES:
+                return False
+            self._auto_resumed[live.id] = (last, retries + 1)
+            return True
+        if now - last < AUTO_RESUME_SECONDS:
+            return False
+        self._auto_resumed[live.id] = (now, 0)
+        return True
 
     async def cancel_queued(self, run_id: str) -> bool:
         """Stop a run that waits in the queue; False if it does not."""

@@ -109,7 +109,7 @@ class RunManager(RunEvents, RunQueue, TrainedStates):
         self.known_costs: dict[str, float] = {}
         #: and the share of a core a run of it took at a pace, all told
         self.known_shares: dict[tuple[str, float], float] = {}
-        self._auto_resumed: dict[str, float] = {}
+        self._auto_resumed: dict[str, tuple[float, int]] = {}
         self._shapes: dict[bytes, DataShape] = {}  # by dataset spec, the latest 256
         self._pumping: asyncio.Task | None = None
         self._ticker: asyncio.Task | None = None
