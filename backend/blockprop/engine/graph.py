@@ -235,7 +235,7 @@ def _check_ints(p: Param, value: Any) -> tuple[Any, str | None]:
     if not all(_is_int(v) for v in value):
         return None, f"must be whole numbers, got {value!r}"
     if len(value) != axes:
-        return None, f"must be a whole number or {per}, got {len(value)} entries {list(value)!r}"
+        return None, f"must be a whole number or {per}, got {list(value)!r}"
     value = tuple(int(v) for v in value)
     for v in value:
         problem = _out_of_range(p, v)
