@@ -28,3 +28,21 @@ def test_variables_say_which_side_of_the_dataset_feeds_them(api):
     assert ops["target"]["source"] == "target"
     assert ops["linear"]["source"] is None
     assert all(o["source"] is None for o in ops.values() if o["category"] != "variable")
+
+
+def test_batch_norm_lists_its_buffers_like_its_trainables(api):
+    ops = _ops(api)
+    bn = ops["batch_norm"]
+    assert [t["name"] for t in bn["parameters"]] == ["gamma", "beta"]
+    assert bn["buffers"] == [
+        {"name": "running_mean", "shape_rule": "[channels]", "fill": 0.0, "doc": "running mean"},
+        {"name": "running_var", "shape_rule": "[channels]", "fill": 1.0, "doc": "running variance"},
+    ]
+    assert ops["linear"]["buffers"] == []
+
+
+def test_spatial_params_say_they_take_one_entry_per_axis(api):
+    conv = {p["name"]: p for p in _ops(api)["conv2d"]["params"]}
+    assert conv["kernel_size"]["type"] == "ints" and conv["kernel_size"]["axes"] == 2
+    assert conv["kernel_size"]["min"] == 1 and conv["kernel_size"]["default"] == 3
+    assert conv["groups"]["type"] == "int" and conv["groups"]["axes"] is None

@@ -22,6 +22,7 @@ SPEC_KEYS = {
     "outputs",
     "params",
     "parameters",
+    "buffers",
     "differentiable",
     "formula",
     "explain",
@@ -120,6 +121,9 @@ def test_op_spec_matches_the_contract(op):
             assert p["default"] is None
     for t in spec["parameters"]:
         assert set(t) == {"name", "shape_rule"} and t["shape_rule"]
+    assert [b["name"] for b in spec["buffers"]] == [b.name for b in op.buffers]
+    for b in spec["buffers"]:
+        assert set(b) == {"name", "shape_rule", "fill", "doc"} and b["shape_rule"]
     assert set(spec["formula"]) == {"forward", "backward"}
 
 

@@ -176,6 +176,10 @@ def check_param(p: Param, value: Any) -> tuple[Any, str | None]:
         if not _is_int(value):
             return None, f"must be a whole number, got {value!r}"
         value = int(value)
+    elif t == "ints":
+        value, problem = _check_ints(p, value)
+        if problem:
+            return None, problem
     elif t == "float":
         if not _is_num(value):
             return None, f"must be a number, got {value!r}"
@@ -207,10 +211,36 @@ def check_param(p: Param, value: Any) -> tuple[Any, str | None]:
     if p.choices is not None and value not in p.choices:
         return None, f"must be one of {', '.join(map(str, p.choices))}; got {value!r}"
     if t in ("int", "float"):
-        if p.min is not None and value < p.min:
-            return None, f"must be at least {p.min}, got {value}"
-        if p.max is not None and value > p.max:
-            return None, f"must be at most {p.max}, got {value}"
+        return value, _out_of_range(p, value)
+    return value, None
+
+
+def _out_of_range(p: Param, value) -> str | None:
+    if p.min is not None and value < p.min:
+        return f"must be at least {p.min}, got {value}"
+    if p.max is not None and value > p.max:
+        return f"must be at most {p.max}, got {value}"
+    return None
+
+
+def _check_ints(p: Param, value: Any) -> tuple[Any, str | None]:
+    """A whole number for every spatial axis (``3``) or one per axis (``[3, 5]``, kept as a
+    tuple); each within ``min``..``max``."""
+    axes = p.axes or 1
+    per = f"a list of {axes} (one per spatial axis)" if axes > 1 else "a list of 1"
+    if _is_int(value):
+        return int(value), _out_of_range(p, int(value))
+    if not isinstance(value, (list, tuple)):
+        return None, f"must be a whole number or {per}, got {value!r}"
+    if not all(_is_int(v) for v in value):
+        return None, f"must be whole numbers, got {value!r}"
+    if len(value) != axes:
+        return None, f"must be a whole number or {per}, got {list(value)!r}"
+    value = tuple(int(v) for v in value)
+    for v in value:
+        problem = _out_of_range(p, v)
+        if problem:
+            return None, f"{problem.replace('must be', 'entries must be', 1)} in {list(value)!r}"
     return value, None
 
 

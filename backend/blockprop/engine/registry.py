@@ -48,7 +48,9 @@ from typing import Any
 import numpy as np
 
 CATEGORIES = ("variable", "function", "cost")
-PARAM_TYPES = ("int", "float", "bool", "str", "shape", "tensor")
+#: "ints": a whole number, or a list of them with one entry per spatial axis (a kernel size
+#: 3 or [3, 5], as PyTorch's Conv2d takes); the param's ``axes`` says how many
+PARAM_TYPES = ("int", "ints", "float", "bool", "str", "shape", "tensor")
 DTYPES = ("float", "int", "any")
 
 #: names a rule may ask for besides the op's own ports, params, trainables and scratch
@@ -109,7 +111,8 @@ class Param:
     """A user-set parameter of an op (not trained): type, default, bounds, choices, doc.
 
     ``required=True`` params have no default. ``nullable`` params accept ``null``
-    (their default may then be ``None``).
+    (their default may then be ``None``). ``axes`` (type ``ints`` only) is the number of
+    spatial axes a list must cover; ``min`` and ``max`` bound each entry.
     """
 
     name: str
@@ -121,6 +124,11 @@ class Param:
     doc: str = ""
     required: bool = False
     nullable: bool = False
+    axes: int | None = None
+
+    def __post_init__(self):
+        if (self.type == "ints") != (self.axes is not None and self.axes >= 1):
+            raise ValueError(f"param {self.name!r}: type 'ints' and only it needs axes >= 1")
 
     def spec(self) -> dict:
         return {
@@ -132,6 +140,7 @@ class Param:
             "choices": list(self.choices) if self.choices is not None else None,
             "doc": self.doc,
             "required": self.required,
+            "axes": self.axes,
         }
 
 
@@ -649,6 +658,8 @@ def op_spec(op: OpDef | str) -> dict:
     input its ``dtype`` (``float``, ``int`` labels or ``any``); ``source`` says which side of a
     dataset feeds a variable (``input`` x, ``target`` y). Editors use these two for their
     smart defaults (a Target wired into a port that takes labels becomes class labels).
+    ``buffers`` lists an op's non-trainable state (running statistics) like ``parameters``
+    lists its trainables, with the value each starts from (``fill``).
     """
     if isinstance(op, str):
         op = get(op)
@@ -665,6 +676,10 @@ def op_spec(op: OpDef | str) -> dict:
         "outputs": [{"name": n} for n in op.outputs],
         "params": [p.spec() for p in op.params],
         "parameters": [{"name": t.name, "shape_rule": t.shape_rule} for t in op.trainables],
+        "buffers": [
+            {"name": b.name, "shape_rule": b.shape_rule, "fill": b.fill, "doc": b.doc}
+            for b in op.buffers
+        ],
         "differentiable": op.differentiable,
         "notation": notation_of(op),
         "formula": {"forward": op.formula["forward"], "backward": op.formula["backward"]},

@@ -3120,6 +3120,30 @@ export interface components {
             targets?: boolean;
         };
         /**
+         * OpBuffer
+         * @description Non-trainable state an op keeps (batch norm's running statistics): carried by the
+         *     graph's state, checkpoints and exports, updated by training forwards, never by the
+         *     optimiser.
+         */
+        OpBuffer: {
+            /**
+             * Doc
+             * @default
+             */
+            doc?: string;
+            /**
+             * Fill
+             * @description the value every entry starts from
+             */
+            fill: number;
+            /** Name */
+            name: string;
+            /** Shape Rule */
+            shape_rule: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * OpExplain
          * @description The op's rules as LaTeX templates for the classroom: `@name` stands for a value
          *     (`g` = dC/d output, `ans` = the output, or a port, param, parameter or scratch name);
@@ -3191,6 +3215,11 @@ export interface components {
         };
         /** OpParam */
         OpParam: {
+            /**
+             * Axes
+             * @description type ints: the number of entries a list must have
+             */
+            axes?: number | null;
             /** Choices */
             choices?: unknown[] | null;
             /** Default */
@@ -3200,9 +3229,15 @@ export interface components {
              * @default
              */
             doc?: string;
-            /** Max */
+            /**
+             * Max
+             * @description upper bound (of each entry for ints)
+             */
             max?: number | null;
-            /** Min */
+            /**
+             * Min
+             * @description lower bound (of each entry for ints)
+             */
             min?: number | null;
             /** Name */
             name: string;
@@ -3211,13 +3246,21 @@ export interface components {
              * @default false
              */
             required?: boolean;
-            /** Type */
+            /**
+             * Type
+             * @description int | ints | float | bool | str | shape | tensor; `ints` is a whole number or a list with one per spatial axis (`axes` of them), as PyTorch's kernel_size
+             */
             type: string;
         } & {
             [key: string]: unknown;
         };
         /** OpSpec */
         OpSpec: {
+            /**
+             * Buffers
+             * @description non-trainable state (running statistics)
+             */
+            buffers?: components["schemas"]["OpBuffer"][];
             /**
              * Category
              * @enum {string}

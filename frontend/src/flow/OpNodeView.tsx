@@ -5,6 +5,7 @@ import { NodeExplain } from "../classroom/NodeExplain";
 import type { OpNode } from "../lib/doc";
 import { flatOutput, INSTANCE_OP, moduleOfOp } from "../lib/modules";
 import { type Notation, notationOf } from "../lib/notation";
+import { paramSummary } from "../panels/paramCodec";
 import { useEditor } from "../store/editor";
 import { useUi } from "../store/ui";
 import { NodeLive } from "../train/NodeLive";
@@ -264,19 +265,6 @@ function Port(props: {
       )}
     </>
   );
-}
-
-/** A one-line reminder of the settings that matter: values that differ from the default. */
-function paramSummary(spec: OpSpec | undefined, params: Record<string, ParamValue>): string {
-  if (!spec) return "";
-  const parts: string[] = [];
-  for (const p of spec.params) {
-    const v = params[p.name];
-    if (v === undefined || JSON.stringify(v) === JSON.stringify(p.default)) continue;
-    parts.push(`${p.name}=${Array.isArray(v) ? `[${v.join(",")}]` : String(v)}`);
-  }
-  const text = parts.join(" ");
-  return text.length > 28 ? `${text.slice(0, 27)}…` : text;
 }
 
 export const OpNodeView = memo(OpNodeViewImpl);

@@ -1,7 +1,7 @@
 import { act, fireEvent, render, screen } from "@testing-library/react";
 import { beforeEach, describe, expect, it } from "vitest";
 import { useEditor } from "../store/editor";
-import { LINREG, resetEditor } from "../test/fixtures";
+import { LINREG, OPS, resetEditor, SPATIAL_OPS } from "../test/fixtures";
 import { Inspector } from "./Inspector";
 
 const ed = () => useEditor.getState();
@@ -99,5 +99,52 @@ describe("Inspector", () => {
     render(<Inspector />);
     expect(screen.getByTestId("formula-forward").querySelector(".katex")).not.toBeNull();
     expect(screen.getByTestId("formula-backward").querySelector(".katex")).not.toBeNull();
+  });
+
+  it("edits a per-axis param as one number or one per axis", () => {
+    ed().setOps([...OPS, ...SPATIAL_OPS]);
+    ed().loadDoc({
+      version: 1,
+      nodes: [
+        { id: "img", op: "input", params: { shape: [1, 8, 8] }, ui: { x: 0, y: 0 } },
+        {
+          id: "k",
+          op: "conv2d",
+          params: { out_channels: 4 },
+          inputs: { x: "img" },
+          ui: { x: 200, y: 0 },
+        },
+      ],
+    });
+    ed().selectOnly(["k"]);
+    render(<Inspector />);
+    const kernel = screen.getByTestId("param-kernel_size") as HTMLInputElement;
+    expect(kernel.type).toBe("text");
+    expect(kernel.placeholder).toBe("3");
+    const params = () => ed().nodes.find((n) => n.id === "k")?.data.params;
+    fireEvent.change(kernel, { target: { value: "2×3" } });
+    expect(params()?.kernel_size).toEqual([2, 3]);
+    fireEvent.change(kernel, { target: { value: "5" } });
+    expect(params()?.kernel_size).toBe(5);
+    fireEvent.change(screen.getByTestId("param-stride"), { target: { value: "1, 2, 3" } });
+    expect(screen.getByTestId("field-stride").textContent).toContain("Expected one number, or 2");
+    expect(screen.queryByTestId("inspector-buffers")).toBeNull();
+  });
+
+  it("lists batch norm's running statistics apart from its trainable parameters", () => {
+    ed().setOps([...OPS, ...SPATIAL_OPS]);
+    ed().loadDoc({
+      version: 1,
+      nodes: [
+        { id: "img", op: "input", params: { shape: [3, 4, 4] }, ui: { x: 0, y: 0 } },
+        { id: "bn", op: "batch_norm", inputs: { x: "img" }, ui: { x: 200, y: 0 } },
+      ],
+    });
+    ed().selectOnly(["bn"]);
+    render(<Inspector />);
+    const section = screen.getByTestId("inspector-buffers");
+    expect(section.textContent).toContain("not trained");
+    expect(section.textContent).toContain("running_mean [channels] starts at 0");
+    expect(section.textContent).toContain("running_var [channels] starts at 1");
   });
 });

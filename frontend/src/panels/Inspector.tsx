@@ -101,6 +101,20 @@ function NodeInspector({ id }: { id: string }) {
           </ul>
         </section>
       )}
+      {spec.buffers && spec.buffers.length > 0 && (
+        <section data-testid="inspector-buffers">
+          <h3>Running statistics</h3>
+          <p className="muted">Kept while training, used in evaluation; not trained.</p>
+          <ul className="plain">
+            {spec.buffers.map((b) => (
+              <li key={b.name} title={b.doc}>
+                <b>{b.name}</b> <span className="muted">{b.shape_rule}</span>{" "}
+                <span className="muted">starts at {b.fill}</span>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
       {(spec.formula.forward || spec.formula.backward) && (
         <section>
           <h3>Forward</h3>

@@ -1,10 +1,13 @@
 import type { GraphDoc, OpSpec } from "../api/types";
 import { useEditor } from "../store/editor";
 import opsJson from "./fixtures/ops.json";
+import spatialJson from "./fixtures/ops_spatial.json";
 
 /** A slice of the real op catalogue (dumped from the backend registry), for unit tests. */
 export const OPS = opsJson as unknown as OpSpec[];
 export const OP_INDEX = Object.fromEntries(OPS.map((o) => [o.name, o]));
+/** conv2d, max_pool2d (per-axis `ints` params) and batch_norm (buffers), dumped the same way. */
+export const SPATIAL_OPS = spatialJson as unknown as OpSpec[];
 
 /** input → linear → squared error ← target, the linear-regression graph of the issue. */
 export const LINREG: GraphDoc = {

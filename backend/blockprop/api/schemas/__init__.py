@@ -53,6 +53,7 @@ from blockprop.api.schemas.graphs import (
     NodeId,
 )
 from blockprop.api.schemas.ops import (
+    OpBuffer,
     OpExplain,
     OpFormula,
     OpInput,
@@ -139,6 +140,7 @@ __all__ = [
     "OpOutput",
     "OpParam",
     "OpTrainable",
+    "OpBuffer",
     "OpFormula",
     "OpExplain",
     "OpSpec",

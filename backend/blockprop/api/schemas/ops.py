@@ -28,18 +28,35 @@ class OpOutput(Reply):
 
 class OpParam(Reply):
     name: str
-    type: str
+    type: str = Field(
+        description="int | ints | float | bool | str | shape | tensor; `ints` is a whole "
+        "number or a list with one per spatial axis (`axes` of them), as PyTorch's kernel_size"
+    )
     default: Any = None
-    min: float | None = None
-    max: float | None = None
+    min: float | None = Field(default=None, description="lower bound (of each entry for ints)")
+    max: float | None = Field(default=None, description="upper bound (of each entry for ints)")
     choices: list[Any] | None = None
     doc: str = ""
     required: bool = False
+    axes: int | None = Field(
+        default=None, description="type ints: the number of entries a list must have"
+    )
 
 
 class OpTrainable(Reply):
     name: str
     shape_rule: str
+
+
+class OpBuffer(Reply):
+    """Non-trainable state an op keeps (batch norm's running statistics): carried by the
+    graph's state, checkpoints and exports, updated by training forwards, never by the
+    optimiser."""
+
+    name: str
+    shape_rule: str
+    fill: float = Field(description="the value every entry starts from")
+    doc: str = ""
 
 
 class OpFormula(Reply):
@@ -73,6 +90,9 @@ class OpSpec(Reply):
     outputs: list[OpOutput]
     params: list[OpParam]
     parameters: list[OpTrainable]
+    buffers: list[OpBuffer] = Field(
+        default_factory=list, description="non-trainable state (running statistics)"
+    )
     differentiable: bool
     notation: Literal["observed", "trainable", "fixed", "function", "cost"] = Field(
         default="function",

@@ -3,8 +3,9 @@
 The op declarations; the kernels are in ``channels_last``: im2col plus one GEMM for the
 forward product and per-sample GEMMs for the gradients, with no Python loop over output
 positions. Layout and parameters follow ``torch.nn.Conv1d`` / ``Conv2d``: W
-``[out, in/groups, k(, k)]``, b ``[out]``, both initialised as PyTorch does:
-U(±1/√fan_in), fan_in = in/groups · k…."""
+``[out, in/groups, k]`` or ``[out, in/groups, kh, kw]``, b ``[out]``, both initialised as
+PyTorch does: U(±1/√fan_in), fan_in = in/groups · kh · kw. Kernel size, stride, padding and
+dilation are each a whole number (every axis) or a list with one per axis, as in PyTorch."""
 
 from __future__ import annotations
 
@@ -17,15 +18,20 @@ from .. import windows as Win
 from ..registry import INIT_CHOICES, OpDef, Param, Sample, Trainable, expect
 
 AXES = {1: "length", 2: "height, width"}
+#: the doc of a per-axis param says how to write one: 3, or a list with one entry per axis
+PER_AXIS = {1: "", 2: " (one number, or [along height, along width])"}
 
 
-def conv_params() -> list[Param]:
+def conv_params(nd: int) -> list[Param]:
+    ax = PER_AXIS[nd]
     return [
         Param("out_channels", "int", None, min=1, required=True, doc="number of output channels"),
-        Param("kernel_size", "int", 3, min=1, max=64, doc="kernel size along each axis"),
-        Param("stride", "int", 1, min=1, max=64, doc="step between windows"),
-        Param("padding", "int", 0, min=0, max=64, doc="zeros added on each side"),
-        Param("dilation", "int", 1, min=1, max=64, doc="spacing of the kernel's taps"),
+        Param("kernel_size", "ints", 3, min=1, max=64, axes=nd, doc="kernel size" + ax),
+        Param("stride", "ints", 1, min=1, max=64, axes=nd, doc="step between windows" + ax),
+        Param("padding", "ints", 0, min=0, max=64, axes=nd, doc="zeros added on each side" + ax),
+        Param(
+            "dilation", "ints", 1, min=1, max=64, axes=nd, doc="spacing of the kernel's taps" + ax
+        ),
         Param("groups", "int", 1, min=1, doc="channel groups (in and out divisible by it)"),
         Param("bias", "bool", True, doc="add a trainable bias b per output channel"),
         Param(
@@ -38,16 +44,30 @@ def conv_params() -> list[Param]:
     ]
 
 
+def fmt_axes(values: tuple) -> str:
+    """A per-axis value as written in messages: ``3`` when every axis agrees, else ``2×3``."""
+    return str(values[0]) if len(set(values)) == 1 else "×".join(map(str, values))
+
+
 def spatial_out(x, kernel_size, stride, padding, dilation, nd: int, what: str) -> tuple:
-    """Per-sample output size of a window sweep over ``x`` = [channels, *spatial]."""
+    """Per-sample output size of a window sweep over ``x`` = [channels, *spatial]; the
+    spatial params are whole numbers or per-axis lists (checked against ``nd`` already)."""
     expect(len(x) == nd + 1, "x", f"a [channels, {AXES[nd]}] {what}", x or "a scalar")
-    reach = dilation * (kernel_size - 1) + 1
-    out = tuple(Win.out_size(n, kernel_size, stride, padding, dilation) for n in x[1:])
+    k, s, p, d = (Win.per_axis(v, nd) for v in (kernel_size, stride, padding, dilation))
+    out = tuple(map(Win.out_size, x[1:], k, s, p, d))
+    # the smallest extent with one window: the kernel's reach less the padding
+    least = tuple(max(di * (ki - 1) + 1 - 2 * pi, 1) for ki, pi, di in zip(k, p, d, strict=True))
+    need = (
+        f"{AXES[nd]} of at least {least[0]}"
+        if len(set(least)) == 1
+        else " and ".join(
+            f"{a} of at least {n}" for a, n in zip(AXES[nd].split(", "), least, strict=True)
+        )
+    )
     expect(
         all(o >= 1 for o in out),
         "x",
-        f"{AXES[nd]} of at least {reach - 2 * padding} (kernel {kernel_size}, dilation "
-        f"{dilation}, padding {padding})",
+        f"{need} (kernel {fmt_axes(k)}, dilation {fmt_axes(d)}, padding {fmt_axes(p)})",
         x,
     )
     return out
@@ -70,10 +90,7 @@ def _shape(nd):
 def _axes(x, kernel_size, stride, padding, dilation) -> tuple:
     """The spatial parameters as per-axis tuples, for ``x``'s spatial axes."""
     nd = len(x) - 1
-    return tuple(
-        (v,) * nd if isinstance(v, int) else tuple(v)
-        for v in (kernel_size, stride, padding, dilation)
-    )
+    return tuple(Win.per_axis(v, nd) for v in (kernel_size, stride, padding, dilation))
 
 
 # -- scratch, flat per sample (the kernels view them in the shapes they need)
@@ -116,8 +133,13 @@ def _weight_shape(nd):
     return lambda x, out_channels, kernel_size, groups: (
         out_channels,
         x[0] // groups,
-        *(kernel_size,) * nd,
+        *Win.per_axis(kernel_size, nd),
     )
+
+
+def _bias_fan_in(nd):
+    """The weights' fan-in, in/groups · kh · kw: the bias is drawn from U(±1/√fan_in) too."""
+    return lambda x, kernel_size, groups: x[0] // groups * math.prod(Win.per_axis(kernel_size, nd))
 
 
 # -- the rules: channels-last kernels (see ``channels_last``) between PyTorch's layouts
@@ -190,25 +212,32 @@ def _dxbuf_size(x, out_channels, kernel_size, stride, padding, dilation):
 # -- export
 
 
+def torch_axes(value) -> str:
+    """A spatial param as PyTorch source: ``3`` or the per-axis tuple ``(1, 2)``."""
+    return str(int(value)) if isinstance(value, (int, np.integer)) else str(tuple(value))
+
+
 def _torch(name):
     def rule(x, W, b, stride, padding, dilation, groups):
         bias = b or "None"
-        return f"F.{name}({x}, {W}, {bias}, {stride}, {padding}, {dilation}, {groups})"
+        s, p, d = map(torch_axes, (stride, padding, dilation))
+        return f"F.{name}({x}, {W}, {bias}, stride={s}, padding={p}, dilation={d}, groups={groups})"
 
     return rule
 
 
 def _onnx(nd):
     def rule(ox, x, W, b, kernel_size, stride, padding, dilation, groups):
+        k, s, p, d = (list(Win.per_axis(v, nd)) for v in (kernel_size, stride, padding, dilation))
         return ox.op(
             "Conv",
             x,
             W,
             *([b] if b else []),
-            kernel_shape=[kernel_size] * nd,
-            strides=[stride] * nd,
-            pads=[padding] * (2 * nd),
-            dilations=[dilation] * nd,
+            kernel_shape=k,
+            strides=s,
+            pads=p + p,  # ONNX: every axis's start, then every axis's end
+            dilations=d,
             group=groups,
         )
 
@@ -228,6 +257,11 @@ def conv(nd: int) -> OpDef:
             Sample({"x": (1, 8)}, {"out_channels": 2, "dilation": 2, "bias": False}),
             # padding wider than the kernel's reach: the input gradient goes through col2im
             Sample({"x": (2, 4)}, {"out_channels": 2, "kernel_size": 2, "padding": 2}),
+            # per-axis lists (one axis here)
+            Sample(
+                {"x": (2, 9)},
+                {"out_channels": 3, "kernel_size": [3], "stride": [2], "padding": [1]},
+            ),
         ]
         if nd == 1
         else [
@@ -243,6 +277,22 @@ def conv(nd: int) -> OpDef:
                 {"out_channels": 6, "kernel_size": 3, "padding": 1, "groups": 2},
             ),
             Sample({"x": (2, 3, 3)}, {"out_channels": 3, "kernel_size": 1, "padding": 1}),
+            # non-square: a 2×3 kernel, stride, padding and dilation per axis (col2im path)
+            Sample(
+                {"x": (2, 6, 7)},
+                {
+                    "out_channels": 3,
+                    "kernel_size": [2, 3],
+                    "stride": [1, 2],
+                    "padding": [1, 0],
+                    "dilation": [2, 1],
+                },
+            ),
+            # non-square at stride 1: the input gradient is a convolution with flipped kernels
+            Sample(
+                {"x": (4, 5, 6)},
+                {"out_channels": 2, "kernel_size": [3, 1], "padding": [1, 0], "groups": 2},
+            ),
         ]
     )
     return OpDef(
@@ -252,12 +302,12 @@ def conv(nd: int) -> OpDef:
         doc=f"{nd}-D convolution (cross-correlation, as in PyTorch) of a [channels, {dims}] "
         f"input with out_channels learnt kernels: y_o = b_o + Σ_c W_oc ⋆ x_c.",
         inputs=[("x", f"input [channels, {dims}]")],
-        params=conv_params(),
+        params=conv_params(nd),
         trainables=[
             Trainable(
                 "W",
                 _weight_shape(nd),
-                "[out_channels, in_channels/groups" + ", kernel_size" * nd + "]",
+                "[out_channels, in_channels/groups, " + ("kh, kw" if nd == 2 else "k") + "]",
                 init=lambda init: init,
                 doc="kernels",
                 regularize=True,
@@ -269,7 +319,7 @@ def conv(nd: int) -> OpDef:
                 init="uniform",
                 when=lambda bias: bias,
                 doc="bias, one per output channel",
-                fan_in=lambda x, kernel_size, groups: x[0] // groups * kernel_size**nd,
+                fan_in=_bias_fan_in(nd),
             ),
         ],
         scratch={
@@ -304,4 +354,4 @@ def conv(nd: int) -> OpDef:
 
 OPS = [conv(1), conv(2)]
 
-__all__ = ["OPS", "conv_params", "spatial_out"]
+__all__ = ["OPS", "conv_params", "fmt_axes", "spatial_out", "torch_axes"]

@@ -1,7 +1,8 @@
 """Pooling over per-sample ``[channels, height, width]`` images, like PyTorch's.
 
-Each rule loops over the k·k kernel offsets (4 for a 2×2 pool), each step one vectorised
-operation on a strided view of the whole batch, never over output positions.
+Each rule loops over the kh·kw kernel offsets (4 for a 2×2 pool), each step one vectorised
+operation on a strided view of the whole batch, never over output positions. Kernel size,
+stride and padding are each a whole number (both axes) or [along height, along width].
 """
 
 from __future__ import annotations
@@ -12,56 +13,68 @@ import numpy as np
 
 from .. import windows as Win
 from ..registry import OpDef, Param, Sample, expect
-from .conv import spatial_out
+from .conv import fmt_axes, spatial_out, torch_axes
+
+ND = 2  # spatial axes of the pools' images
+PER_AXIS = " (one number, or [along height, along width])"
 
 
 def pool_params() -> list[Param]:
     return [
-        Param("kernel_size", "int", 2, min=1, max=64, doc="window size along each axis"),
+        Param("kernel_size", "ints", 2, min=1, max=64, axes=ND, doc="window size" + PER_AXIS),
         Param(
             "stride",
-            "int",
+            "ints",
             None,
             min=1,
             max=64,
+            axes=ND,
             nullable=True,
-            doc="step between windows; null: the kernel size",
+            doc="step between windows" + PER_AXIS + "; null: the kernel size",
         ),
-        Param("padding", "int", 0, min=0, max=32, doc="cells added on each side"),
+        Param(
+            "padding", "ints", 0, min=0, max=32, axes=ND, doc="cells added on each side" + PER_AXIS
+        ),
     ]
 
 
-def _step(kernel_size, stride):
-    return kernel_size if stride is None else stride
+def _windows(kernel_size, stride, padding) -> tuple:
+    """Kernel, stride (the kernel's when null) and padding as per-axis tuples."""
+    k = Win.per_axis(kernel_size, ND)
+    s = k if stride is None else Win.per_axis(stride, ND)
+    return k, s, Win.per_axis(padding, ND)
 
 
 def _pool_shape(x, kernel_size, stride, padding):
+    k, s, p = _windows(kernel_size, stride, padding)
     expect(
-        2 * padding <= kernel_size,
+        all(2 * pi <= ki for pi, ki in zip(p, k, strict=True)),
         None,
-        f"padding ({padding}) at most half the kernel size ({kernel_size})",
+        f"padding ({fmt_axes(p)}) at most half the kernel size ({fmt_axes(k)})",
     )
-    out = spatial_out(x, kernel_size, _step(kernel_size, stride), padding, 1, 2, "image")
+    out = spatial_out(x, k, s, p, 1, ND, "image")
     return (x[0], *out)
 
 
 def _pad_shape(x, padding):
-    return (x[0], *(n + 2 * padding for n in x[1:]))
+    p = Win.per_axis(padding, len(x) - 1)
+    return (x[0], *(n + 2 * q for n, q in zip(x[1:], p, strict=True)))
 
 
-def _slabs(xp, kernel_size, stride, O):
+def _slabs(kernel, stride, O):
     """(offset index, the (B, C, *O) view that kernel offset reads) for every offset."""
-    for q, off in enumerate(Win.offsets(kernel_size, 2)):
-        yield q, Win.offset_slice(off, stride, 1, O)
+    ones = (1,) * len(kernel)
+    for q, off in enumerate(Win.offsets(kernel)):
+        yield q, Win.offset_slice(off, stride, ones, O)
 
 
 def _max_forward(x, xpad, arg, kernel_size, stride, padding, out):
-    s = _step(kernel_size, stride)
-    xp = Win.padded(x, padding, xpad, fill=-np.inf)
-    O = tuple(Win.out_size(n, kernel_size, s, padding) for n in x.shape[2:])
+    k, s, p = _windows(kernel_size, stride, padding)
+    xp = Win.padded(x, p, xpad, fill=-np.inf)
+    O = Win.out_sizes(x.shape[2:], k, s, p)
     if out is None:
         out = np.empty((*x.shape[:2], *O), x.dtype)
-    for q, idx in _slabs(xp, kernel_size, s, O):
+    for q, idx in _slabs(k, s, O):
         if q == 0:
             np.copyto(out, xp[idx])
             arg.fill(0)
@@ -73,44 +86,44 @@ def _max_forward(x, xpad, arg, kernel_size, stride, padding, out):
 
 
 def _max_dx(g, x, arg, dxpad, kernel_size, stride, padding, out):
-    s = _step(kernel_size, stride)
-    dxp = dxpad if padding else (out if out is not None else np.empty(x.shape, x.dtype))
+    k, s, p = _windows(kernel_size, stride, padding)
+    dxp = dxpad if any(p) else (out if out is not None else np.empty(x.shape, x.dtype))
     dxp.fill(0)
-    for q, idx in _slabs(dxp, kernel_size, s, g.shape[2:]):
+    for q, idx in _slabs(k, s, g.shape[2:]):
         dxp[idx] += g * (arg == q)
-    r = Win.unpad(dxp, padding)
+    r = Win.unpad(dxp, p)
     if out is None:
-        return r.copy() if padding else r
+        return r.copy() if any(p) else r
     if r is not out:
         np.copyto(out, r)
     return out
 
 
 def _avg_forward(x, xpad, kernel_size, stride, padding, out):
-    s = _step(kernel_size, stride)
-    xp = Win.padded(x, padding, xpad)
-    O = tuple(Win.out_size(n, kernel_size, s, padding) for n in x.shape[2:])
+    k, s, p = _windows(kernel_size, stride, padding)
+    xp = Win.padded(x, p, xpad)
+    O = Win.out_sizes(x.shape[2:], k, s, p)
     if out is None:
         out = np.empty((*x.shape[:2], *O), x.dtype)
-    for q, idx in _slabs(xp, kernel_size, s, O):
+    for q, idx in _slabs(k, s, O):
         if q == 0:
             np.copyto(out, xp[idx])
         else:
             out += xp[idx]
-    out *= 1.0 / kernel_size**2  # padding counts in the mean, as in PyTorch's default
+    out *= 1.0 / math.prod(k)  # padding counts in the mean, as in PyTorch's default
     return out
 
 
 def _avg_dx(g, x, dxpad, kernel_size, stride, padding, out):
-    s = _step(kernel_size, stride)
-    dxp = dxpad if padding else (out if out is not None else np.empty(x.shape, x.dtype))
+    k, s, p = _windows(kernel_size, stride, padding)
+    dxp = dxpad if any(p) else (out if out is not None else np.empty(x.shape, x.dtype))
     dxp.fill(0)
-    share = g * (1.0 / kernel_size**2)
-    for _, idx in _slabs(dxp, kernel_size, s, g.shape[2:]):
+    share = g * (1.0 / math.prod(k))
+    for _, idx in _slabs(k, s, g.shape[2:]):
         dxp[idx] += share
-    r = Win.unpad(dxp, padding)
+    r = Win.unpad(dxp, p)
     if out is None:
-        return r.copy() if padding else r
+        return r.copy() if any(p) else r
     if r is not out:
         np.copyto(out, r)
     return out
@@ -142,8 +155,8 @@ def _gap_dx(g, x, out):
 
 def _pool_onnx(kind):
     def rule(ox, x, kernel_size, stride, padding):
-        s = _step(kernel_size, stride)
-        attrs = {"kernel_shape": [kernel_size] * 2, "strides": [s] * 2, "pads": [padding] * 4}
+        k, s, p = (list(v) for v in _windows(kernel_size, stride, padding))
+        attrs = {"kernel_shape": k, "strides": s, "pads": p + p}  # pads: starts, then ends
         if kind == "AveragePool":
             attrs["count_include_pad"] = 1
         return ox.op(kind, x, **attrs)
@@ -152,15 +165,22 @@ def _pool_onnx(kind):
 
 
 def _pool_torch(fn):
-    return lambda x, kernel_size, stride, padding: (
-        f"F.{fn}({x}, {kernel_size}, {_step(kernel_size, stride)}, {padding})"
-    )
+    def rule(x, kernel_size, stride, padding):
+        s = kernel_size if stride is None else stride
+        k, s, p = map(torch_axes, (kernel_size, s, padding))
+        return f"F.{fn}({x}, {k}, {s}, {p})"
+
+    return rule
 
 
 SAMPLES = [
     Sample({"x": (2, 4, 4)}),
     Sample({"x": (1, 5, 6)}, {"kernel_size": 3, "stride": 1, "padding": 1}),
     Sample({"x": (3, 5, 5)}, {"kernel_size": 2, "stride": 2, "padding": 1}),
+    # non-square windows, per-axis stride and padding
+    Sample({"x": (2, 5, 7)}, {"kernel_size": [2, 3], "stride": [1, 2], "padding": [1, 0]}),
+    # a per-axis kernel with the default stride (the kernel's), unpadded
+    Sample({"x": (2, 6, 6)}, {"kernel_size": [3, 2]}),
 ]
 
 OPS = [
@@ -168,7 +188,7 @@ OPS = [
         name="max_pool2d",
         label="MaxPool2D",
         category="function",
-        doc="Largest value of each k×k window of each channel; the gradient goes to that "
+        doc="Largest value of each kh×kw window of each channel; the gradient goes to that "
         "value's position (the first one on a tie).",
         inputs=[("x", "input [channels, height, width]")],
         params=pool_params(),
@@ -195,7 +215,7 @@ OPS = [
         name="avg_pool2d",
         label="AvgPool2D",
         category="function",
-        doc="Mean of each k×k window of each channel (padding counts as zeros in the mean, "
+        doc="Mean of each kh×kw window of each channel (padding counts as zeros in the mean, "
         "as in PyTorch).",
         inputs=[("x", "input [channels, height, width]")],
         params=pool_params(),
@@ -206,14 +226,14 @@ OPS = [
         torch=_pool_torch("avg_pool2d"),
         onnx=_pool_onnx("AveragePool"),
         formula={
-            "forward": r"z_{c,ij} = \frac{1}{k^2} \sum_{(u,v) \in \text{window}_{ij}} x_{c,uv}",
-            "backward": r"\frac{\partial C}{\partial x_{c,uv}} = \frac{1}{k^2} "
+            "forward": r"z_{c,ij} = \frac{1}{k_h k_w} \sum_{(u,v) \in \text{window}_{ij}} x_{c,uv}",
+            "backward": r"\frac{\partial C}{\partial x_{c,uv}} = \frac{1}{k_h k_w} "
             r"\sum_{ij:\, (u,v) \in \text{window}_{ij}} g_{c,ij}"
             r",\quad g = \frac{\partial C}{\partial z}",
         },
         explain={
             "forward": r"\operatorname{mean}_{\text{window}} @x",
-            "x": r"\tfrac{1}{k^2} \textstyle\sum_{\text{windows}} @g",
+            "x": r"\tfrac{1}{k_h k_w} \textstyle\sum_{\text{windows}} @g",
         },
         samples=SAMPLES,
     ),
