@@ -5,6 +5,7 @@ import { LINREG, resetEditor } from "../test/fixtures";
 import { useTrain } from "../train/store";
 import { confirmDiscard, importFile, openExample, openRunAsGraph, saveGraph } from "./documents";
 import { selectDirty, useEditor } from "./editor";
+import { readDraft, writeDraft } from "./sync";
 
 const ed = () => useEditor.getState();
 
@@ -91,6 +92,22 @@ describe("the experiment travels with the document", () => {
     expect(sent.train).toMatchObject({ epochs: 7, optimizer: "adam", lr: 0.02 });
     expect(sent.normalization).toEqual(doc.normalization);
     expect(sent.state).toEqual(doc.state);
+  });
+
+  it("changing the dock's settings or dataset by hand leaves the document unsaved; the draft keeps them", async () => {
+    await importFile(new File([JSON.stringify(LINREG)], "linreg.json"));
+    expect(selectDirty(ed())).toBe(false);
+    useTrain.getState().setSetting("epochs", 9);
+    expect(selectDirty(ed())).toBe(true);
+    writeDraft();
+    expect(readDraft()?.doc.train).toMatchObject({ epochs: 9 });
+
+    ed().markSaved("g2", 2);
+    expect(selectDirty(ed())).toBe(false);
+    useTrain.getState().setDataset({ seed: 5 });
+    expect(selectDirty(ed())).toBe(true);
+    writeDraft();
+    expect(readDraft()?.doc.dataset).toMatchObject({ seed: 5 });
   });
 
   it("a run opens as a graph with its trained state, dataset and settings", async () => {

@@ -332,6 +332,8 @@ export const useEditor = create<EditorState>()((set, get) => {
       get().loadDoc({ version: 1, name: "untitled", nodes: [] });
     },
 
+    touch: () => set((s) => ({ revision: s.revision + 1 })),
+
     markSaved: (graphId, graphRevision = null) =>
       set((s) => ({ graphId, graphRevision, savedRevision: s.revision })),
 

@@ -104,6 +104,9 @@ export interface EditorState {
   applyPositions: (positions: Record<string, { x: number; y: number }>) => void;
   loadDoc: (doc: GraphDoc, opts?: LoadOptions) => string[];
   newGraph: () => void;
+  /** The document changed outside the graph (the dock's dataset or training settings, which
+   * it carries): unsaved until the next save, like an edit, but no undo step. */
+  touch: () => void;
   markSaved: (graphId: string, graphRevision?: number | null) => void;
   setDescription: (text: string) => void;
   setValidation: (v: ValidateResult | "pending" | "offline" | "empty", message?: string) => void;

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { LINREG, resetEditor } from "../test/fixtures";
+import { useTrain } from "../train/store";
 import { useEditor } from "./editor";
 import { DRAFT_KEY, readDraft, startSync } from "./sync";
 
@@ -97,7 +98,11 @@ describe("live validation and the local draft", () => {
     expect(localStorage.getItem(DRAFT_KEY)).not.toBeNull();
     const draft = readDraft();
     expect(draft?.dirty).toBe(true);
-    expect(draft?.doc).toEqual({ ...LINREG, name: "my draft" });
+    // the graph, and the dock's dataset and settings beside it (the whole experiment)
+    const { dataset, train, ...graph } = draft?.doc ?? { version: 1, nodes: [] };
+    expect(graph).toEqual({ ...LINREG, name: "my draft" });
+    expect(dataset).toEqual(useTrain.getState().dataset);
+    expect(train).toMatchObject({ epochs: useTrain.getState().settings.epochs });
   });
 
   it("keeps the stored revision the draft is based on, so a later save stays 409-safe", async () => {

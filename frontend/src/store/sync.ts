@@ -1,6 +1,7 @@
 import { ApiError, api } from "../api/client";
 import type { GraphDoc } from "../api/types";
 import { type EditorState, useEditor } from "./editor";
+import { experimentDoc } from "./experiment";
 
 /** Validation and the local draft follow the document's revision; nothing else triggers them. */
 
@@ -28,7 +29,8 @@ export function readDraft(): Draft | null {
 export function writeDraft(s: EditorState = useEditor.getState()) {
   if (s.opsStatus !== "ready") return;
   const draft: Draft = {
-    doc: s.toDoc(),
+    // the whole experiment, so that a reload keeps the dock's dataset and settings too
+    doc: s === useEditor.getState() ? experimentDoc() : s.toDoc(),
     graphId: s.graphId,
     // The revision the edits are based on: a save after a reload still refuses (409) to
     // overwrite a newer version saved elsewhere meanwhile.

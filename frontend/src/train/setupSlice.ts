@@ -1,5 +1,7 @@
 // What the panel is set to: the dataset and the trainer settings, kept per graph. Live
 // settings (LIVE) reach a live run at once.
+
+import { useEditor } from "../store/editor";
 import { describeError, trainApi } from "./api";
 import { savedSettings, savedUploads, type Upload } from "./persist";
 import { runRequests, token } from "./requests";
@@ -34,6 +36,11 @@ export const DEFAULT_DATASET: DatasetSpec = {
 
 export const createSetupSlice: TrainSlice<SetupSlice> = (set, get) => {
   const persist = () => savedSettings.write(get());
+  // the document carries the dataset and settings: a change by hand leaves it unsaved
+  const changed = () => {
+    persist();
+    useEditor.getState().touch();
+  };
   const { merge } = runRequests(set, get);
 
   return {
@@ -52,7 +59,7 @@ export const createSetupSlice: TrainSlice<SetupSlice> = (set, get) => {
 
     setDataset: (patch) => {
       set((s) => ({ dataset: { ...s.dataset, ...patch } }));
-      persist();
+      changed();
     },
 
     chooseDataset: (name) => {
@@ -66,7 +73,7 @@ export const createSetupSlice: TrainSlice<SetupSlice> = (set, get) => {
           normalize: dataset.normalize,
         },
       });
-      persist();
+      changed();
     },
 
     addUpload: (u) => {
@@ -77,7 +84,7 @@ export const createSetupSlice: TrainSlice<SetupSlice> = (set, get) => {
 
     setSetting: (name, value) => {
       set((s) => ({ settings: { ...s.settings, [name]: value } }));
-      persist();
+      changed();
       const run = get().run;
       // Live settings reach a live run at once.
       if (LIVE.has(name) && typeof value === "number" && run?.live && token(run)) {
