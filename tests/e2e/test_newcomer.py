@@ -402,10 +402,18 @@ def test_a_follower_sees_the_teachers_run(
         expect(student.get_by_test_id("follow-status")).to_have_attribute(
             "data-state", "live", timeout=SLOW
         )
+        expect(page.get_by_test_id("save-state")).to_have_attribute("data-dirty", "false")
         page.get_by_test_id("train-tab-settings").click()
         epochs = page.get_by_test_id("train-epochs")
         epochs.fill("100000")
         epochs.press("Enter")
+        # the document carries the settings: changed, it is unsaved, and followers see them
+        expect(page.get_by_test_id("save-state")).to_have_attribute("data-dirty", "true")
+        settings = student.get_by_test_id("follow-settings")
+        expect(settings).to_contain_text("spiral", timeout=SLOW)
+        expect(settings).to_contain_text("100000 epochs", timeout=SLOW)
+        settings.locator("summary").click()
+        expect(settings.locator('[data-setting="epochs"] dd')).to_have_text("100000")
         page.get_by_test_id("btn-train-play").click()
         view = student.get_by_test_id("follow-run-view")
         expect(view).to_be_visible(timeout=SLOW)

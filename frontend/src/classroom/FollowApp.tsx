@@ -11,6 +11,7 @@ import { describeError } from "./api";
 import { ClassroomLayer } from "./ClassroomLayer";
 import { ExplainPanel } from "./ExplainPanel";
 import { FollowRun } from "./FollowRun";
+import { FollowSettings } from "./FollowSettings";
 import { followIdFromPath, startFollowing, useFollow } from "./follow";
 import { RunWatch } from "./RunWatch";
 import { useClassroom } from "./store";
@@ -90,6 +91,7 @@ function FollowBar() {
       </span>
       <span className="muted cx-follow-hint">read-only: the teacher drives</span>
       <RunWatch />
+      <FollowSettings />
       <span className="cx-grow" />
       <button
         type="button"
