@@ -38,11 +38,17 @@ def out_dims(spatial: tuple, kernel, stride, padding, dilation) -> tuple:
     )
 
 
-def transposes_by_conv(stride: tuple, padding: tuple, kernel, dilation) -> bool:
-    """Whether the input gradient is a plain convolution of the gradient (stride 1, padding
-    no wider than the kernel's reach minus one)."""
-    return all(s == 1 for s in stride) and all(
-        p <= r - 1 for p, r in zip(padding, reach(kernel, dilation), strict=True)
+def transposes_by_conv(stride: tuple, padding: tuple, kernel, dilation, channels: tuple) -> bool:
+    """Whether the input gradient is best made as a plain convolution of the gradient: it is
+    one for stride 1 and padding no wider than the kernel's reach minus one, and it is the
+    faster way unless the input has far fewer channels than the output (``channels`` = (in,
+    out)): that convolution copies out-channel windows per input position, col2im in-channel
+    windows per output position (1 → 16 channels: 0.46 against 0.50 ms for the layer)."""
+    c_in, c_out = channels
+    return (
+        4 * c_in >= c_out
+        and all(s == 1 for s in stride)
+        and all(p <= r - 1 for p, r in zip(padding, reach(kernel, dilation), strict=True))
     )
 
 

@@ -113,7 +113,7 @@ def _rows_size(x, out_channels, kernel_size, stride, padding, dilation):
 
 def _gpad_size(x, out_channels, kernel_size, stride, padding, dilation):
     k, s, p, d = _axes(x, kernel_size, stride, padding, dilation)
-    if not CL.transposes_by_conv(s, p, k, d):
+    if not CL.transposes_by_conv(s, p, k, d, (x[0], out_channels)):
         return (0,)
     O = CL.out_dims(x[1:], k, s, p, d)
     return (
@@ -124,7 +124,7 @@ def _gpad_size(x, out_channels, kernel_size, stride, padding, dilation):
 
 def _gcols_size(x, out_channels, kernel_size, stride, padding, dilation):
     k, s, p, d = _axes(x, kernel_size, stride, padding, dilation)
-    if not CL.transposes_by_conv(s, p, k, d):
+    if not CL.transposes_by_conv(s, p, k, d, (x[0], out_channels)):
         return (0,)
     return (math.prod(x[1:]) * math.prod(k) * out_channels,)
 
@@ -183,7 +183,7 @@ def _db(g, out):
 def _dx(g, x, W, rows, gpad, gcols, dxbuf, kernel_size, stride, padding, dilation, groups, out):
     k, s, p, d = _spatial(x, kernel_size, stride, padding, dilation)
     B, C = x.shape[:2]
-    if CL.transposes_by_conv(s, p, k, d):
+    if CL.transposes_by_conv(s, p, k, d, (C, W.shape[0])):
         # dC/dx = g, padded by reach - 1 - padding, correlated with the flipped kernels
         q = tuple(r - 1 - pad for r, pad in zip(CL.reach(k, d), p, strict=True))
         gp = CL.to_padded(g, gpad, q)
@@ -204,7 +204,7 @@ def _dx(g, x, W, rows, gpad, gcols, dxbuf, kernel_size, stride, padding, dilatio
 
 def _dxbuf_size(x, out_channels, kernel_size, stride, padding, dilation):
     k, s, p, d = _axes(x, kernel_size, stride, padding, dilation)
-    if CL.transposes_by_conv(s, p, k, d):
+    if CL.transposes_by_conv(s, p, k, d, (x[0], out_channels)):
         return (0,)
     return _xpad_size(x, padding)
 
@@ -277,6 +277,8 @@ def conv(nd: int) -> OpDef:
                 {"out_channels": 6, "kernel_size": 3, "padding": 1, "groups": 2},
             ),
             Sample({"x": (2, 3, 3)}, {"out_channels": 3, "kernel_size": 1, "padding": 1}),
+            # a first layer (far fewer in than out channels): col2im at stride 1 too
+            Sample({"x": (1, 5, 5)}, {"out_channels": 6, "kernel_size": 3, "padding": 1}),
             # non-square: a 2×3 kernel, stride, padding and dilation per axis (col2im path)
             Sample(
                 {"x": (2, 6, 7)},
