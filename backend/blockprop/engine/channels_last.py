@@ -160,14 +160,13 @@ def per_sample_product(Wg: np.ndarray, cols: np.ndarray, shape: tuple, out) -> n
     B, n = shape[0], math.prod(shape[2:])
     G, m, kc = Wg.shape
     c = cols.reshape(B, n, G, kc).transpose(0, 2, 3, 1)  # (B, G, K·C/G, n)
-    if out is None or not out.flags.c_contiguous:
-        return np.matmul(Wg, c).reshape(shape) if out is None else _copied(Wg, c, out)
-    np.matmul(Wg, c, out=out.reshape(B, G, m, n))
-    return out
-
-
-def _copied(Wg, c, out):
-    np.copyto(out, np.matmul(Wg, c).reshape(out.shape))
+    if out is not None and out.flags.c_contiguous:
+        np.matmul(Wg, c, out=out.reshape(B, G, m, n))
+        return out
+    r = np.matmul(Wg, c).reshape(shape)
+    if out is None:
+        return r
+    np.copyto(out, r)
     return out
 
 
