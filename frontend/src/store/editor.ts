@@ -4,6 +4,16 @@ import type { ParamValue, ValidateResult } from "../api/types";
 import { type Fragment, placeCopy, selectedFragment } from "../lib/clipboard";
 import { cycleClosedBy, cycleMessage } from "../lib/cycle";
 import { docToFlow, flowToDoc, formatRef, makeEdge, type OpIndex, type OpNode } from "../lib/doc";
+import {
+  absolutePosition,
+  dropStalePorts,
+  fitGroups,
+  groupAt,
+  innerId,
+  settle,
+  topLevel,
+  unfold,
+} from "../lib/expand";
 import { freshId, ID_PATTERN } from "../lib/ids";
 import {
   editDocToModule,
@@ -19,6 +29,7 @@ import {
   scopeValidation,
 } from "../lib/modules";
 import { notationOf } from "../lib/notation";
+import { unpackInstance } from "../lib/unpack";
 import type { EditorState, Snapshot } from "./editorTypes";
 import { emptyValidation, indexValidation } from "./validation";
 
@@ -27,9 +38,12 @@ export type { Validation, ValidationStatus } from "./validation";
 
 const HISTORY_LIMIT = 200;
 const PASTE_OFFSET = 40;
+/** a dropped block's point that says which group it lands in: about its middle */
+const DROP_POINT = { x: 60, y: 28 };
 
 export const useEditor = create<EditorState>()((set, get) => {
-  /** Applies a document change: optionally records an undo step first, bumps the revision. */
+  /** Applies a document change: optionally records an undo step first, bumps the revision.
+   * An edit inside an open module instance is written to its module (`settled`). */
   const commit = (patch: Partial<EditorState>, key: string | null = null) => {
     const s = get();
     const record = key === null || key !== s.coalesceKey;
@@ -42,6 +56,7 @@ export const useEditor = create<EditorState>()((set, get) => {
         : {}),
       coalesceKey: key,
       ...patch,
+      ...settled(s, patch),
       revision: s.revision + 1,
     });
   };
@@ -98,14 +113,24 @@ export const useEditor = create<EditorState>()((set, get) => {
           c.type === "replace" ||
           (c.type === "position" && !c.dragging),
       );
-      set(changesDoc ? { nodes, revision: s.revision + 1, coalesceKey: null } : { nodes });
+      if (changesDoc) {
+        set({ nodes, ...settled(s, { nodes }), revision: s.revision + 1, coalesceKey: null });
+        return;
+      }
+      // an inner block measured (or resized): its group grows to hold it
+      const inner = changes.some((c) => c.type === "dimensions" && s.nodes.find((n) => n.id === c.id)?.parentId);
+      set({ nodes: inner ? fitGroups(nodes) : nodes });
     },
 
     onEdgesChange: (changes) => {
       const s = get();
       const edges = applyEdgeChanges(changes, s.edges);
       const changesDoc = changes.some((c) => c.type !== "select");
-      set(changesDoc ? { edges, revision: s.revision + 1, coalesceKey: null } : { edges });
+      set(
+        changesDoc
+          ? { edges, ...settled(s, { edges }), revision: s.revision + 1, coalesceKey: null }
+          : { edges },
+      );
     },
 
     checkpoint: (key) => {
@@ -122,6 +147,8 @@ export const useEditor = create<EditorState>()((set, get) => {
       const s = get();
       if (!c.source || !c.target || !c.targetHandle)
         return "Connect an output port to an input port.";
+      const across = crossesGroup(s.nodes, c.source, c.target);
+      if (across) return across;
       const cycle = cycleClosedBy(s.edges, c.source, c.target);
       if (cycle) return cycleMessage(cycle);
       const edge = makeEdge(c.source, c.sourceHandle ?? null, c.target, c.targetHandle);
@@ -134,6 +161,8 @@ export const useEditor = create<EditorState>()((set, get) => {
       const s = get();
       if (!c.source || !c.target || !c.targetHandle)
         return "Connect an output port to an input port.";
+      const across = crossesGroup(s.nodes, c.source, c.target);
+      if (across) return across;
       const rest = s.edges.filter((e) => e.id !== old.id);
       const cycle = cycleClosedBy(rest, c.source, c.target);
       if (cycle) return cycleMessage(cycle);
@@ -152,7 +181,10 @@ export const useEditor = create<EditorState>()((set, get) => {
       const s = get();
       const spec = s.ops[op];
       if (!spec) return null;
-      const id = freshId(idStem(op), new Set(s.nodes.map((n) => n.id)));
+      const group = groupFor(s, op, position);
+      const id = group
+        ? innerId(group.id, freshId(idStem(op), localIds(s.nodes, group.id)))
+        : freshId(idStem(op), new Set(s.nodes.map((n) => n.id)));
       const params: Record<string, ParamValue> = {};
       // Defaults are written out so the exported document says what the node does.
       for (const p of spec.params) {
@@ -161,6 +193,15 @@ export const useEditor = create<EditorState>()((set, get) => {
       }
       Object.assign(params, structuredClone(overrides));
       const node: OpNode = { id, type: "op", position, data: { op, params }, selected: true };
+      if (group) {
+        // dropped into an open instance: a block of its module, placed relative to the group
+        const at = absolutePosition(group, s.nodes);
+        Object.assign(node, {
+          parentId: group.id,
+          extent: "parent",
+          position: { x: Math.max(0, position.x - at.x), y: Math.max(0, position.y - at.y) },
+        });
+      }
       commit({
         nodes: [...s.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), node],
         edges: s.edges.map((e) => (e.selected ? { ...e, selected: false } : e)),
@@ -188,10 +229,14 @@ export const useEditor = create<EditorState>()((set, get) => {
       commit({ nodes });
     },
 
-    renameNode: (id, next) => {
+    renameNode: (id, wanted) => {
       const s = get();
+      // an inner block of an open instance is renamed in its module: `b1/l` → `b1/<name>`
+      const group = s.nodes.find((n) => n.id === id)?.parentId;
+      const name = group && wanted.startsWith(`${group}/`) ? wanted.slice(group.length + 1) : wanted;
+      const next = group ? innerId(group, name) : name;
       if (next === id) return null;
-      if (!ID_PATTERN.test(next)) return "Ids use letters, digits, '_' and '-' (at most 64).";
+      if (!ID_PATTERN.test(name)) return "Ids use letters, digits, '_' and '-' (at most 64).";
       if (s.nodes.some((n) => n.id === next)) return `There is already a node called ${next}.`;
       const nodes = s.nodes.map((n) => (n.id === id ? { ...n, id: next } : n));
       const edges = s.edges.map((e) => {
@@ -204,8 +249,17 @@ export const useEditor = create<EditorState>()((set, get) => {
         };
       });
       // an instance's parameters are its inner nodes': `id/l` becomes `next/l`
-      const state = s.state ? renameKey(s.state, id, next) : s.state;
-      commit({ nodes, edges, state });
+      const state = s.state
+        ? group
+          ? renameInner(s, group, id.slice(group.length + 1), name)
+          : renameKey(s.state, id, next)
+        : s.state;
+      const expanded = { ...s.expanded };
+      if (expanded[id]) {
+        delete expanded[id];
+        expanded[next] = true;
+      }
+      commit({ nodes, edges, state, expanded });
       return null;
     },
 
@@ -235,7 +289,8 @@ export const useEditor = create<EditorState>()((set, get) => {
       set((s) => ({ nodes: s.nodes.map((n) => (n.selected ? n : { ...n, selected: true })) })),
 
     copy: () => {
-      const sel = selectedFragment(get().nodes, get().edges);
+      const top = topLevel(get().nodes, get().edges);
+      const sel = selectedFragment(top.nodes, top.edges);
       if (sel.nodes.length > 0) set({ clipboard: sel });
       return sel.nodes.length;
     },
@@ -258,7 +313,8 @@ export const useEditor = create<EditorState>()((set, get) => {
     },
 
     duplicate: () => {
-      const sel = selectedFragment(get().nodes, get().edges);
+      const top = topLevel(get().nodes, get().edges);
+      const sel = selectedFragment(top.nodes, top.edges);
       return sel.nodes.length ? pasteNodes(sel, PASTE_OFFSET) : 0;
     },
 
@@ -268,7 +324,7 @@ export const useEditor = create<EditorState>()((set, get) => {
       if (!prev) return;
       set({
         ...prev,
-        ops: withModules(s.baseOps, prev.modules),
+        ...redrawn(s, prev),
         past: s.past.slice(0, -1),
         future: [...s.future, snap(s)],
         coalesceKey: null,
@@ -282,7 +338,7 @@ export const useEditor = create<EditorState>()((set, get) => {
       if (!next) return;
       set({
         ...next,
-        ops: withModules(s.baseOps, next.modules),
+        ...redrawn(s, next),
         future: s.future.slice(0, -1),
         past: [...s.past, snap(s)],
         coalesceKey: null,
@@ -365,20 +421,22 @@ export const useEditor = create<EditorState>()((set, get) => {
         state: s.state,
         normalization: s.normalization,
       };
-      if (!s.editing) return flowToDoc({ ...meta, modules: s.modules }, s.nodes, s.edges, s.ops);
+      const top = topLevel(s.nodes, s.edges);
+      if (!s.editing) return flowToDoc({ ...meta, modules: s.modules }, top.nodes, top.edges, s.ops);
       // the module on the canvas goes back into its place: the graph is whole again
-      const def = editDocToModule(flowToDoc(meta, s.nodes, s.edges, s.ops));
+      const def = editDocToModule(flowToDoc(meta, top.nodes, top.edges, s.ops));
       const modules = { ...s.modules, [s.editing.module]: def };
       return flowToDoc({ ...meta, modules }, s.editing.nodes, s.editing.edges, s.ops);
     },
 
     makeBlock: () => {
       const s = get();
-      const selected = s.nodes.filter((n) => n.selected).map((n) => n.id);
+      const top = topLevel(s.nodes, s.edges);
+      const selected = top.nodes.filter((n) => n.selected).map((n) => n.id);
       const canvas = flowToDoc(
         { name: s.name, state: s.state, modules: s.modules },
-        s.nodes,
-        s.edges,
+        top.nodes,
+        top.edges,
         s.ops,
       );
       const observed = (op: string) => notationOf(s.ops[op]) === "observed";
@@ -410,8 +468,11 @@ export const useEditor = create<EditorState>()((set, get) => {
       const def = t.modules[module];
       if (!def) return;
       const { nodes, edges } = docToFlow(moduleToEditDoc(module, def), t.ops);
+      // the graph waits as saved (insides of open instances are drawn again on the way back)
+      const top = topLevel(t.nodes, t.edges);
       set({
-        editing: { module, nodes: t.nodes, edges: t.edges },
+        editing: { module, nodes: top.nodes, edges: top.edges, expanded: t.expanded },
+        expanded: {},
         nodes,
         edges,
         past: [],
@@ -425,23 +486,20 @@ export const useEditor = create<EditorState>()((set, get) => {
     leaveModule: () => {
       const s = get();
       if (!s.editing) return;
-      const doc = flowToDoc({ name: s.name }, s.nodes, s.edges, s.ops);
+      const top = topLevel(s.nodes, s.edges);
+      const doc = flowToDoc({ name: s.name }, top.nodes, top.edges, s.ops);
       const modules = { ...s.modules, [s.editing.module]: editDocToModule(doc) };
       const ops = withModules(s.baseOps, modules);
       // ports may have changed: drop the links of the graph to ports that are gone
-      const portsOf = (n: OpNode | undefined, side: "inputs" | "outputs") =>
-        new Set((n ? ops[n.data.op]?.[side] : undefined)?.map((p) => p.name) ?? []);
-      const byId = new Map(s.editing.nodes.map((n) => [n.id, n]));
-      const edges = s.editing.edges.filter(
-        (e) =>
-          portsOf(byId.get(e.target), "inputs").has(e.targetHandle ?? "") &&
-          (e.sourceHandle == null || portsOf(byId.get(e.source), "outputs").has(e.sourceHandle)),
-      );
+      const kept = dropStalePorts(s.editing.nodes, s.editing.edges, ops);
+      const expanded = s.editing.expanded;
+      const open = unfold({ nodes: s.editing.nodes, edges: kept }, modules, expanded, ops);
       set({
         modules,
         ops,
-        nodes: s.editing.nodes,
-        edges,
+        nodes: open.nodes,
+        edges: open.edges,
+        expanded,
         editing: null,
         past: [],
         future: [],
@@ -471,15 +529,113 @@ export const useEditor = create<EditorState>()((set, get) => {
       return null;
     },
 
-    toggleExpanded: (id) =>
-      set((s) => {
-        const expanded = { ...s.expanded };
-        if (expanded[id]) delete expanded[id];
-        else expanded[id] = true;
-        return { expanded };
-      }),
+    // Open or closed is a view of the document, not an edit: no undo step.
+    toggleExpanded: (id) => {
+      const s = get();
+      const expanded = { ...s.expanded };
+      if (expanded[id]) delete expanded[id];
+      else expanded[id] = true;
+      set({ expanded, ...redrawn(s, { nodes: s.nodes, edges: s.edges, modules: s.modules }, expanded) });
+    },
+
+    unpack: (id) => {
+      const s = get();
+      const top = topLevel(s.nodes, s.edges);
+      const picked = top.nodes.filter((n) => n.selected && moduleOfOp(n.data.op) !== null);
+      const target = id ?? (picked.length === 1 ? picked[0].id : null);
+      if (!target) return "Select one module block to unpack.";
+      const doc = flowToDoc(
+        { name: s.name, state: s.state, modules: s.modules },
+        top.nodes,
+        top.edges,
+        s.ops,
+      );
+      const out = unpackInstance(doc, target);
+      if (typeof out === "string") return out;
+      const modules = (out.doc.modules ?? {}) as Modules;
+      const ops = withModules(s.baseOps, modules);
+      const { nodes, edges } = docToFlow(out.doc, ops);
+      const where = new Map(top.nodes.map((n) => [n.id, n.position]));
+      const fresh = new Set(out.ids);
+      const expanded = { ...s.expanded };
+      delete expanded[target];
+      commit({
+        modules,
+        ops,
+        expanded,
+        state: out.doc.state ?? undefined,
+        // everything else stays where it was drawn; the unpacked blocks come selected
+        nodes: nodes.map((n) => ({
+          ...n,
+          position: fresh.has(n.id) ? n.position : (where.get(n.id) ?? n.position),
+          selected: fresh.has(n.id),
+        })),
+        edges,
+      });
+      return null;
+    },
   };
 });
+
+/** The canvas after an edit, when an instance is open: its inner edits written to the module,
+ * every open instance drawn again (lib/expand `settle`). Nothing to do while none is open. */
+function settled(s: EditorState, patch: Partial<EditorState>): Partial<EditorState> {
+  if (!patch.nodes && !patch.edges && !patch.modules && !patch.expanded) return {};
+  const expanded = patch.expanded ?? s.expanded;
+  const nodes = patch.nodes ?? s.nodes;
+  if (Object.keys(expanded).length === 0 && !nodes.some((n) => n.parentId)) return {};
+  const modules = patch.modules ?? s.modules;
+  const ops = patch.ops ?? (patch.modules ? withModules(s.baseOps, modules) : s.ops);
+  return settle({ nodes, edges: patch.edges ?? s.edges }, modules, ops, expanded, (m) =>
+    withModules(s.baseOps, m),
+  );
+}
+
+/** A restored (or re-opened) canvas drawn with the instances open now: no edit to fold. */
+function redrawn(
+  s: EditorState,
+  doc: Pick<Snapshot, "nodes" | "edges" | "modules">,
+  expanded = s.expanded,
+): Pick<EditorState, "nodes" | "edges" | "ops"> {
+  const ops = doc.modules === s.modules ? s.ops : withModules(s.baseOps, doc.modules);
+  const open = unfold(topLevel(doc.nodes, doc.edges), doc.modules, expanded, ops, doc);
+  return { ...open, ops };
+}
+
+/** Wires stay on their side of a group's border: outside, they go to the block's ports. */
+function crossesGroup(nodes: readonly OpNode[], source: string, target: string): string | null {
+  const parent = (id: string) => nodes.find((n) => n.id === id)?.parentId;
+  if (parent(source) === parent(target)) return null;
+  return "A wire stays on its side of a module block's border: inside, between its blocks; outside, to its ports.";
+}
+
+/** The open instance a block added at `position` lands in, if any: not an observed variable
+ * (those stay outside modules) nor an instance of a module it would then hold. */
+function groupFor(s: EditorState, op: string, position: { x: number; y: number }) {
+  const group = groupAt(s.nodes, { x: position.x + DROP_POINT.x, y: position.y + DROP_POINT.y });
+  if (!group || notationOf(s.ops[op]) === "observed") return null;
+  const inside = moduleOfOp(op);
+  if (inside !== null) {
+    const byId = new Map(s.nodes.map((n) => [n.id, n]));
+    for (let g: OpNode | undefined = group; g; g = g.parentId ? byId.get(g.parentId) : undefined)
+      if (moduleOfOp(g.data.op) === inside) return null;
+  }
+  return group;
+}
+
+const localIds = (nodes: readonly OpNode[], group: string) =>
+  new Set(nodes.filter((n) => n.parentId === group).map((n) => n.id.slice(group.length + 1)));
+
+/** State after renaming inner block `from` of an open instance's module to `to`: every
+ * top-level instance of the module keeps its parameters (`b1/from` → `b1/to`, `b2/…`). */
+function renameInner(s: EditorState, group: string, from: string, to: string) {
+  const op = s.nodes.find((n) => n.id === group)?.data.op;
+  let state = s.state ?? {};
+  for (const n of s.nodes)
+    if (!n.parentId && n.data.op === op)
+      state = renameKey(state, `${n.id}/${from}`, `${n.id}/${to}`);
+  return state;
+}
 
 function snap(s: EditorState): Snapshot {
   return {
