@@ -1,5 +1,11 @@
 import { docToFlow, type FlowEdge, flowToDoc, makeEdge, type OpIndex, type OpNode } from "./doc";
-import { editDocToModule, type ModuleDef, type Modules, moduleOfOp, moduleToEditDoc } from "./modules";
+import {
+  editDocToModule,
+  type ModuleDef,
+  type Modules,
+  moduleOfOp,
+  moduleToEditDoc,
+} from "./modules";
 
 /**
  * Module instances expanded in place (README "Modules").

@@ -118,7 +118,9 @@ export const useEditor = create<EditorState>()((set, get) => {
         return;
       }
       // an inner block measured (or resized): its group grows to hold it
-      const inner = changes.some((c) => c.type === "dimensions" && s.nodes.find((n) => n.id === c.id)?.parentId);
+      const inner = changes.some(
+        (c) => c.type === "dimensions" && s.nodes.find((n) => n.id === c.id)?.parentId,
+      );
       set({ nodes: inner ? fitGroups(nodes) : nodes });
     },
 
@@ -233,7 +235,8 @@ export const useEditor = create<EditorState>()((set, get) => {
       const s = get();
       // an inner block of an open instance is renamed in its module: `b1/l` → `b1/<name>`
       const group = s.nodes.find((n) => n.id === id)?.parentId;
-      const name = group && wanted.startsWith(`${group}/`) ? wanted.slice(group.length + 1) : wanted;
+      const name =
+        group && wanted.startsWith(`${group}/`) ? wanted.slice(group.length + 1) : wanted;
       const next = group ? innerId(group, name) : name;
       if (next === id) return null;
       if (!ID_PATTERN.test(name)) return "Ids use letters, digits, '_' and '-' (at most 64).";
@@ -422,7 +425,8 @@ export const useEditor = create<EditorState>()((set, get) => {
         normalization: s.normalization,
       };
       const top = topLevel(s.nodes, s.edges);
-      if (!s.editing) return flowToDoc({ ...meta, modules: s.modules }, top.nodes, top.edges, s.ops);
+      if (!s.editing)
+        return flowToDoc({ ...meta, modules: s.modules }, top.nodes, top.edges, s.ops);
       // the module on the canvas goes back into its place: the graph is whole again
       const def = editDocToModule(flowToDoc(meta, top.nodes, top.edges, s.ops));
       const modules = { ...s.modules, [s.editing.module]: def };
@@ -535,7 +539,10 @@ export const useEditor = create<EditorState>()((set, get) => {
       const expanded = { ...s.expanded };
       if (expanded[id]) delete expanded[id];
       else expanded[id] = true;
-      set({ expanded, ...redrawn(s, { nodes: s.nodes, edges: s.edges, modules: s.modules }, expanded) });
+      set({
+        expanded,
+        ...redrawn(s, { nodes: s.nodes, edges: s.edges, modules: s.modules }, expanded),
+      });
     },
 
     unpack: (id) => {

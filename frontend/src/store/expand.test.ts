@@ -32,8 +32,20 @@ const TWO: GraphDoc = {
   nodes: [
     { id: "x", op: "input", params: { shape: [2] }, ui: { x: 0, y: 0 } },
     { id: "y", op: "target", params: { shape: [4] }, ui: { x: 0, y: 300 } },
-    { id: "b1", op: "module", params: { module: "block" }, inputs: { x: "x" }, ui: { x: 200, y: 0 } },
-    { id: "b2", op: "module", params: { module: "block" }, inputs: { x: "b1" }, ui: { x: 400, y: 0 } },
+    {
+      id: "b1",
+      op: "module",
+      params: { module: "block" },
+      inputs: { x: "x" },
+      ui: { x: 200, y: 0 },
+    },
+    {
+      id: "b2",
+      op: "module",
+      params: { module: "block" },
+      inputs: { x: "b1" },
+      ui: { x: 400, y: 0 },
+    },
     { id: "c", op: "squared_error", inputs: { y: "b2", target: "y" }, ui: { x: 600, y: 0 } },
   ],
   state: { "b1/l": { W: [[1, 2]], b: [0] }, "b2/l": { W: [[3, 4]], b: [1] } },
@@ -75,7 +87,11 @@ describe("an instance expanded in place", () => {
     expect(def().nodes[0].params).toEqual({ out_features: 8 });
     expect(node("b2/l")?.data.params).toEqual({ out_features: 8 }); // the other, open, follows
     expect(ed().toDoc().modules).toEqual({ block: def() });
-    expect(ed().toDoc().nodes.map((n) => n.id)).toEqual(["x", "y", "b1", "b2", "c"]);
+    expect(
+      ed()
+        .toDoc()
+        .nodes.map((n) => n.id),
+    ).toEqual(["x", "y", "b1", "b2", "c"]);
     expect(ed().past).toHaveLength(1);
     ed().undo();
     expect(def().nodes[0].params).toEqual({ out_features: 4 });
@@ -99,9 +115,9 @@ describe("an instance expanded in place", () => {
     expect(ed().connect({ ...wire, source: "b1/x", target: "b1/r" })).toBeNull();
     expect(def().nodes.find((n) => n.id === "r")?.inputs).toEqual({ x: "x" });
     expect(ed().connect({ ...wire, source: "x", target: "b1/r" })).toMatch(/border/);
-    expect(ed().connect({ source: "b1/l", sourceHandle: "y", target: "c", targetHandle: "y" })).toMatch(
-      /border/,
-    );
+    expect(
+      ed().connect({ source: "b1/l", sourceHandle: "y", target: "c", targetHandle: "y" }),
+    ).toMatch(/border/);
     ed().removeEdge("e-b1/l-x");
     expect(def().nodes.find((n) => n.id === "l")?.inputs).toBeUndefined();
     ed().undo();
@@ -132,7 +148,11 @@ describe("an instance expanded in place", () => {
     ed().selectOnly(["b1/y"]);
     ed().deleteSelected();
     expect(def().outputs).toEqual({});
-    expect(ed().toDoc().nodes.find((n) => n.id === "b2")?.inputs).toBeUndefined();
+    expect(
+      ed()
+        .toDoc()
+        .nodes.find((n) => n.id === "b2")?.inputs,
+    ).toBeUndefined();
   });
 
   it("drops a block from the palette into the group: a new block of the module", () => {
@@ -168,7 +188,11 @@ describe("an instance expanded in place", () => {
     ed().setParam("l", "out_features", 5);
     ed().leaveModule();
     expect(node("b1/l")?.data.params).toEqual({ out_features: 5 });
-    expect(ed().toDoc().nodes.map((n) => n.id)).toEqual(["x", "y", "b1", "b2", "c"]);
+    expect(
+      ed()
+        .toDoc()
+        .nodes.map((n) => n.id),
+    ).toEqual(["x", "y", "b1", "b2", "c"]);
   });
 });
 
@@ -179,9 +203,21 @@ describe("unpack", () => {
     nodes: [
       { id: "x", op: "input", params: { shape: [2] }, ui: { x: 0, y: 0 } },
       { id: "y", op: "target", params: { shape: [], dtype: "int" }, ui: { x: 0, y: 200 } },
-      { id: "l1", op: "linear", params: { out_features: 4 }, inputs: { x: "x" }, ui: { x: 200, y: 0 } },
+      {
+        id: "l1",
+        op: "linear",
+        params: { out_features: 4 },
+        inputs: { x: "x" },
+        ui: { x: 200, y: 0 },
+      },
       { id: "r1", op: "relu", inputs: { x: "l1" }, ui: { x: 400, y: 0 } },
-      { id: "l2", op: "linear", params: { out_features: 2 }, inputs: { x: "r1" }, ui: { x: 600, y: 0 } },
+      {
+        id: "l2",
+        op: "linear",
+        params: { out_features: 2 },
+        inputs: { x: "r1" },
+        ui: { x: 600, y: 0 },
+      },
       { id: "c", op: "cross_entropy", inputs: { logits: "l2", target: "y" }, ui: { x: 800, y: 0 } },
     ],
     state: { l1: { W: [[1, 2]], b: [0] } },
@@ -197,9 +233,17 @@ describe("unpack", () => {
     expect(ed().unpack()).toBeNull();
     const after = ed().toDoc();
     expect(noUi(after)).toEqual(noUi(before));
-    expect(ed().nodes.filter((n) => n.selected).map((n) => n.id)).toEqual(["l1", "r1"]);
+    expect(
+      ed()
+        .nodes.filter((n) => n.selected)
+        .map((n) => n.id),
+    ).toEqual(["l1", "r1"]);
     ed().undo();
-    expect(ed().toDoc().nodes.map((n) => n.id)).toEqual(["x", "y", "block1", "l2", "c"]);
+    expect(
+      ed()
+        .toDoc()
+        .nodes.map((n) => n.id),
+    ).toEqual(["x", "y", "block1", "l2", "c"]);
   });
 
   it("gives the hand-expanded graph, fresh ids where the inner ones are taken", () => {
