@@ -15,7 +15,7 @@ import { pickPortFor } from "./PortPicker";
  * The one node component. Everything it draws comes from the op spec: its shape from the
  * notation (category), its ports from inputs/outputs, its parameter chips from `parameters`.
  */
-function OpNodeViewImpl({ id, data, selected, parentId }: NodeProps<OpNode>) {
+function OpNodeViewImpl({ id, data, selected }: NodeProps<OpNode>) {
   const spec = useEditor((s) => s.ops[data.op]);
   const errors = useEditor((s) => s.validation.byNode[id]);
   const order = useEditor((s) => s.validation.order[id]);
@@ -113,7 +113,7 @@ function OpNodeViewImpl({ id, data, selected, parentId }: NodeProps<OpNode>) {
       ) : (
         <Body id={id} notation={notation} spec={spec} op={data.op} params={data.params} />
       )}
-      {module !== null && <ModuleButtons id={id} module={module} open={open} inner={!!parentId} />}
+      {module !== null && <ModuleButtons id={id} module={module} open={open} />}
       {spec && spec.parameters.length > 0 && notation === "function" && (
         <div className="bp-params" title="Trainable parameters owned by this block">
           {spec.parameters.map((p) => (
@@ -146,17 +146,13 @@ function OpNodeViewImpl({ id, data, selected, parentId }: NodeProps<OpNode>) {
 
 /** An instance's buttons: open it in place (a group holding its module's blocks, edited
  * there) or close it; "edit" (or a double-click on the block) puts the module's definition
- * on the canvas; "unpack" inlines this instance as plain blocks. */
-function ModuleButtons(props: { id: string; module: string; open: boolean; inner: boolean }) {
-  const { id, module, open, inner } = props;
+ * on the canvas. (Unpack is in the inspector and on Ctrl+Shift+G, away from where a
+ * double-click lands.) */
+function ModuleButtons({ id, module, open }: { id: string; module: string; open: boolean }) {
   const count = useEditor((s) => s.modules[module]?.nodes.length);
   const toggle = useEditor((s) => s.toggleExpanded);
   const enter = useEditor((s) => s.enterModule);
   if (count === undefined) return null;
-  const unpack = () => {
-    const refusal = useEditor.getState().unpack(id);
-    if (refusal) useUi.getState().notify("error", refusal);
-  };
   return (
     <div className="bp-module nodrag">
       <button
@@ -182,17 +178,6 @@ function ModuleButtons(props: { id: string; module: string; open: boolean; inner
       >
         edit
       </button>
-      {!inner && (
-        <button
-          type="button"
-          className="bp-module-toggle"
-          data-testid={`unpack-${id}`}
-          onClick={unpack}
-          title="Unpack: this block back into plain blocks (Ctrl+Shift+G)"
-        >
-          unpack
-        </button>
-      )}
     </div>
   );
 }

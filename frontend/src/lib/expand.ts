@@ -20,6 +20,8 @@ import {
 
 /** room inside a group: the left margin, and the title bar above its blocks */
 export const PAD = { x: 24, y: 64 };
+/** room left under a group's blocks, to drop a new one there */
+const ROOM = 80;
 /** an inner block's size until React Flow has measured it */
 const BLOCK = { w: 170, h: 90 };
 /** the smallest group: its title bar and buttons */
@@ -227,7 +229,7 @@ export function fitGroups(nodes: readonly OpNode[]): OpNode[] {
     const inside = kids.get(out[i].id)?.map((k) => out[index.get(k.id) ?? 0]);
     if (!inside) continue;
     const w = Math.max(MIN.w, ...inside.map((k) => k.position.x + sizeOf(k).w)) + PAD.x;
-    const h = Math.max(MIN.h, ...inside.map((k) => k.position.y + sizeOf(k).h)) + PAD.x;
+    const h = Math.max(MIN.h, ...inside.map((k) => k.position.y + sizeOf(k).h)) + ROOM;
     const g = out[i];
     if (g.style?.width === w && g.style?.height === h) continue;
     out[i] = { ...g, style: { ...g.style, width: w, height: h } };
