@@ -1,6 +1,7 @@
 import { docToFlow, type FlowEdge, flowToDoc, makeEdge, type OpIndex, type OpNode } from "./doc";
 import {
   editDocToModule,
+  IN_OP,
   type ModuleDef,
   type Modules,
   moduleOfOp,
@@ -279,4 +280,24 @@ export function settle(
   const open = unfold(top, folded, expanded, next, drawn);
   const edges = folded === modules ? open.edges : dropStalePorts(open.nodes, open.edges, next);
   return { nodes: open.nodes, edges, modules: folded, ops: next };
+}
+
+/** Shapes for the module inputs drawn inside open instances (`b1/x`, an `@in` block): the
+ * shape of what feeds the instance's port, so the wires out of them are labelled too. */
+export function innerInputShapes(
+  nodes: readonly OpNode[],
+  edges: readonly FlowEdge[],
+  shapes: Readonly<Record<string, number[]>>,
+): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const n of nodes) {
+    if (!n.parentId || n.data.op !== IN_OP) continue;
+    const port = localOf(n.parentId, n.id);
+    const e = edges.find((w) => w.target === n.parentId && w.targetHandle === port);
+    if (!e) continue;
+    // a nested group's input may be fed by its parent's: found above, earlier in the array
+    const shape = shapes[`${e.source}:${e.sourceHandle}`] ?? shapes[e.source] ?? out[e.source];
+    if (shape) out[n.id] = shape;
+  }
+  return out;
 }

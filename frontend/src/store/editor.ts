@@ -10,6 +10,7 @@ import {
   fitGroups,
   groupAt,
   innerId,
+  innerInputShapes,
   settle,
   topLevel,
   unfold,
@@ -413,7 +414,9 @@ export const useEditor = create<EditorState>()((set, get) => {
         return module === null ? [] : [{ id: n.id, module }];
       });
       const aliases = instanceShapes(s.modules, instances, seen.shapes);
-      set({ validation: indexValidation({ ...seen, shapes: { ...seen.shapes, ...aliases } }) });
+      const known = { ...seen.shapes, ...aliases };
+      const inputs = innerInputShapes(s.nodes, s.edges, known);
+      set({ validation: indexValidation({ ...seen, shapes: { ...known, ...inputs } }) });
     },
 
     toDoc: () => {
@@ -539,10 +542,12 @@ export const useEditor = create<EditorState>()((set, get) => {
       const expanded = { ...s.expanded };
       if (expanded[id]) delete expanded[id];
       else expanded[id] = true;
-      set({
-        expanded,
-        ...redrawn(s, { nodes: s.nodes, edges: s.edges, modules: s.modules }, expanded),
-      });
+      const open = redrawn(s, { nodes: s.nodes, edges: s.edges, modules: s.modules }, expanded);
+      // the last validation already knows the inner values; the module inputs drawn now
+      // read their shapes from what feeds the instance
+      const shapes = s.validation.shapes;
+      const inputs = innerInputShapes(open.nodes, open.edges, shapes);
+      set({ expanded, ...open, validation: { ...s.validation, shapes: { ...shapes, ...inputs } } });
     },
 
     unpack: (id) => {

@@ -282,3 +282,45 @@ describe("unpack", () => {
     expect(ed().unpack()).toMatch(/Select one module block/);
   });
 });
+
+describe("what the canvas shows of an open instance", () => {
+  it("labels the wires out of its module inputs with the shape feeding them", () => {
+    resetEditor(structuredClone(TWO));
+    ed().setValidation({
+      ok: true,
+      order: ["x", "b1/l", "b1/r", "b2/l", "b2/r"],
+      shapes: { x: [2], "b1/l": [4], "b1/r": [4], "b2/l": [4], "b2/r": [4] },
+      errors: [],
+    });
+    ed().toggleExpanded("b2");
+    // b2's input x is b1's output: its shape comes through the instance alias
+    expect(ed().validation.shapes["b2/x"]).toEqual([4]);
+    expect(ed().validation.order["b2/l"]).toBe(4);
+  });
+
+  it("opens an instance inside an open instance, edits going to the inner module", () => {
+    const doc = structuredClone(TWO);
+    const modules = doc.modules as Modules;
+    modules.outer = {
+      inputs: ["x"],
+      outputs: { y: "i" },
+      nodes: [{ id: "i", op: "module", params: { module: "block" }, inputs: { x: "x" } }],
+    };
+    doc.nodes[2] = { ...doc.nodes[2], params: { module: "outer" } };
+    resetEditor(doc);
+    ed().toggleExpanded("b1");
+    ed().toggleExpanded("b1/i");
+    expect(node("b1/i/l")?.parentId).toBe("b1/i");
+    expect(node("b1/i")?.parentId).toBe("b1");
+    // the nested group comes after its parent, as React Flow asks
+    expect(ids().indexOf("b1/i")).toBeLessThan(ids().indexOf("b1/i/l"));
+    ed().setParam("b1/i/l", "out_features", 3);
+    expect(def().nodes[0].params).toEqual({ out_features: 3 });
+    expect((ed().modules as Modules).outer.nodes[0].params).toEqual({ module: "block" });
+    expect(
+      ed()
+        .toDoc()
+        .nodes.map((n) => n.id),
+    ).toEqual(["x", "y", "b1", "b2", "c"]);
+  });
+});
