@@ -5,6 +5,8 @@ instance) follows; unpack an instance back into plain blocks."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 from test_editor import (  # noqa: F401 - editor, dialogs: fixtures
     SLOW,
@@ -15,6 +17,7 @@ from test_editor import (  # noqa: F401 - editor, dialogs: fixtures
     export_doc,
     import_doc,
     set_param,
+    wire,
 )
 
 MLP = {
@@ -235,6 +238,25 @@ def test_expanded_block_is_edited_in_place_and_unpacked(
     page.get_by_test_id("btn-undo").click()
     expect(page.get_by_test_id("node-b1/relu1")).to_have_count(0)
     assert [n["id"] for n in export_doc(page)["modules"]["block"]["nodes"]] == ["l", "r"]
+
+    # a wire drawn inside: the relu reads the module input straight; Delete on the linear
+    wire(page, "b1/x:x", "b1/r:x")
+    expect(page.get_by_test_id("rf__edge-e-b1/r-x")).to_have_attribute(
+        "aria-label", re.compile("b1/x"), timeout=SLOW
+    )
+    page.get_by_test_id("node-b1/l").click()
+    page.keyboard.press("Delete")
+    expect(page.get_by_test_id("node-b1/l")).to_have_count(0)
+    block = export_doc(page)["modules"]["block"]
+    assert [(n["id"], n.get("inputs")) for n in block["nodes"]] == [("r", {"x": "x"})]
+    page.get_by_test_id("btn-undo").click()
+    page.get_by_test_id("btn-undo").click()
+    expect(page.get_by_test_id("node-b1/l")).to_be_visible()
+    block = export_doc(page)["modules"]["block"]
+    assert [(n["id"], n.get("inputs")) for n in block["nodes"]] == [
+        ("l", {"x": "x"}),
+        ("r", {"x": "l"}),
+    ]
 
     # collapse, then unpack b2 (Ctrl+Shift+G): plain blocks wired as the instance was
     page.get_by_test_id("expand-b1").click()

@@ -301,3 +301,35 @@ export function innerInputShapes(
   }
   return out;
 }
+
+type Box = { x: number; y: number; w: number; h: number };
+const boxOf = (n: OpNode): Box => ({ ...n.position, ...sizeOf(n) });
+const overlaps = (a: Box, b: Box) =>
+  a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+
+/** Room for instance `id` just opened (it was `closed` big): when the open group covers
+ * other blocks of the graph, the blocks right of its middle move right by what it grew, and
+ * those under it move down, so the drawing keeps its order and nothing hides under the group.
+ * Returns `nodes` itself when nothing is covered. */
+export function makeRoom(
+  nodes: readonly OpNode[],
+  id: string,
+  closed: { width: number; height: number },
+): OpNode[] {
+  const g = nodes.find((n) => n.id === id);
+  if (!g || g.parentId) return nodes as OpNode[];
+  const open = boxOf(g);
+  const others = nodes.filter((n) => !n.parentId && n.id !== id);
+  if (!others.some((n) => overlaps(boxOf(n), open))) return nodes as OpNode[];
+  const dx = Math.max(0, open.w - closed.width) + PAD.x;
+  const dy = Math.max(0, open.h - closed.height) + PAD.x;
+  const middle = open.x + closed.width / 2;
+  return nodes.map((n) => {
+    if (n.parentId || n.id === id) return n;
+    const b = boxOf(n);
+    if (b.x >= middle) return { ...n, position: { x: n.position.x + dx, y: n.position.y } };
+    if (b.y >= open.y + closed.height / 2 && b.x + b.w > open.x)
+      return { ...n, position: { x: n.position.x, y: n.position.y + dy } };
+    return n;
+  });
+}

@@ -253,8 +253,10 @@ function Ports({ id, spec }: { id: string; spec: OpSpec }) {
 }
 
 function GraphInspector() {
-  const count = useEditor((s) => s.nodes.length);
-  const edgeCount = useEditor((s) => s.edges.length);
+  // the document's nodes: not the blocks drawn inside open module instances
+  const count = useEditor((s) => s.nodes.filter((n) => !n.parentId).length);
+  // (an inner block's id is `b1/l`: ids of the document's own never hold '/')
+  const edgeCount = useEditor((s) => s.edges.filter((e) => !e.target.includes("/")).length);
   const errors = useEditor((s) => s.validation.errors);
   const selectOnly = useEditor((s) => s.selectOnly);
   const description = useEditor((s) => s.description);

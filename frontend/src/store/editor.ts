@@ -11,6 +11,7 @@ import {
   groupAt,
   innerId,
   innerInputShapes,
+  makeRoom,
   settle,
   topLevel,
   unfold,
@@ -536,18 +537,25 @@ export const useEditor = create<EditorState>()((set, get) => {
       return null;
     },
 
-    // Open or closed is a view of the document, not an edit: no undo step.
+    // Open or closed is a view of the document, not an edit: no undo step, unless opening
+    // moves the blocks the group would cover (makeRoom): that move is one.
     toggleExpanded: (id) => {
       const s = get();
       const expanded = { ...s.expanded };
-      if (expanded[id]) delete expanded[id];
-      else expanded[id] = true;
+      const opening = !expanded[id];
+      if (opening) expanded[id] = true;
+      else delete expanded[id];
       const open = redrawn(s, { nodes: s.nodes, edges: s.edges, modules: s.modules }, expanded);
       // the last validation already knows the inner values; the module inputs drawn now
       // read their shapes from what feeds the instance
       const shapes = s.validation.shapes;
       const inputs = innerInputShapes(open.nodes, open.edges, shapes);
-      set({ expanded, ...open, validation: { ...s.validation, shapes: { ...shapes, ...inputs } } });
+      const validation = { ...s.validation, shapes: { ...shapes, ...inputs } };
+      const closed = s.nodes.find((n) => n.id === id)?.measured;
+      const size = { width: closed?.width ?? 170, height: closed?.height ?? 90 };
+      const roomy = opening ? makeRoom(open.nodes, id, size) : open.nodes;
+      if (roomy === open.nodes) set({ expanded, ...open, validation });
+      else commit({ expanded, ...open, nodes: roomy, validation });
     },
 
     unpack: (id) => {

@@ -72,17 +72,29 @@ describe("an instance expanded in place", () => {
     const style = node("b1")?.style ?? {};
     const l = node("b1/l");
     expect(Number(style.width)).toBeGreaterThan((l?.position.x ?? 0) + 100);
-    // opening is a view: no undo step, and the document is unchanged
-    expect(ed().past).toHaveLength(0);
-    expect(ed().toDoc()).toEqual(saved);
+    // opening is a view: the document is unchanged but for the blocks moved out from under
+    // the group, right of its middle (one undo step)
+    const where = (d: GraphDoc) => Object.fromEntries(d.nodes.map((n) => [n.id, n.ui]));
+    const { nodes: _a, ...rest } = ed().toDoc();
+    const { nodes: _b, ...restSaved } = saved;
+    expect(rest).toEqual(restSaved);
+    const moved = where(ed().toDoc());
+    expect(moved.b2?.x).toBeGreaterThan(200 + Number(style.width));
+    expect((moved.c?.x ?? 0) - (moved.b2?.x ?? 0)).toBe(200);
+    expect([moved.x, moved.y, moved.b1]).toEqual([where(saved).x, where(saved).y, where(saved).b1]);
+    expect(ed().past).toHaveLength(1);
     ed().toggleExpanded("b1");
     expect(ids()).toEqual(["x", "y", "b1", "b2", "c"]);
     expect(node("b1")?.style?.width).toBeUndefined();
+    expect(ed().past).toHaveLength(1); // closing is a view
+    ed().toggleExpanded("b1");
+    expect(ed().past).toHaveLength(1); // nothing is covered now: no move
   });
 
   it("writes a param edit to the module: other instances follow, one undo step restores", () => {
     ed().toggleExpanded("b1");
     ed().toggleExpanded("b2");
+    const steps = ed().past.length;
     ed().setParam("b1/l", "out_features", 8);
     expect(def().nodes[0].params).toEqual({ out_features: 8 });
     expect(node("b2/l")?.data.params).toEqual({ out_features: 8 }); // the other, open, follows
@@ -92,7 +104,7 @@ describe("an instance expanded in place", () => {
         .toDoc()
         .nodes.map((n) => n.id),
     ).toEqual(["x", "y", "b1", "b2", "c"]);
-    expect(ed().past).toHaveLength(1);
+    expect(ed().past).toHaveLength(steps + 1);
     ed().undo();
     expect(def().nodes[0].params).toEqual({ out_features: 4 });
     expect(node("b1/l")?.data.params).toEqual({ out_features: 4 });
@@ -127,6 +139,7 @@ describe("an instance expanded in place", () => {
 
   it("moves and deletes inner blocks in the module, one undo step each", () => {
     ed().toggleExpanded("b1");
+    const steps = ed().past.length;
     const at = node("b1/r")?.position ?? { x: 0, y: 0 };
     ed().checkpoint();
     ed().onNodesChange([
@@ -137,7 +150,7 @@ describe("an instance expanded in place", () => {
     ed().deleteSelected();
     expect(def().nodes.map((n) => n.id)).toEqual(["r"]);
     expect(ids()).not.toContain("b1/l");
-    expect(ed().past).toHaveLength(2);
+    expect(ed().past).toHaveLength(steps + 2);
     ed().undo();
     expect(def().nodes.map((n) => n.id)).toEqual(["l", "r"]);
     expect(node("b1/l")?.parentId).toBe("b1");
