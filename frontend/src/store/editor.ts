@@ -120,9 +120,8 @@ export const useEditor = create<EditorState>()((set, get) => {
         return;
       }
       // an inner block measured (or resized): its group grows to hold it
-      const inner = changes.some(
-        (c) => c.type === "dimensions" && s.nodes.find((n) => n.id === c.id)?.parentId,
-      );
+      // (only inner blocks have ids with '/': `b1/l`)
+      const inner = changes.some((c) => c.type === "dimensions" && c.id.includes("/"));
       set({ nodes: inner ? fitGroups(nodes) : nodes });
     },
 
@@ -564,6 +563,8 @@ export const useEditor = create<EditorState>()((set, get) => {
       const picked = top.nodes.filter((n) => n.selected && moduleOfOp(n.data.op) !== null);
       const target = id ?? (picked.length === 1 ? picked[0].id : null);
       if (!target) return "Select one module block to unpack.";
+      if (target.includes("/"))
+        return `${target} is inside a module: edit the module to unpack it there.`;
       const doc = flowToDoc(
         { name: s.name, state: s.state, modules: s.modules },
         top.nodes,
