@@ -5,8 +5,10 @@ instance) follows; unpack an instance back into plain blocks."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 from test_editor import (  # noqa: F401 - editor, dialogs: fixtures
     SLOW,
@@ -257,6 +259,12 @@ def test_expanded_block_is_edited_in_place_and_unpacked(
         ("l", {"x": "x"}),
         ("r", {"x": "l"}),
     ]
+
+    # training: the open instance's blocks show their own live values (flat ids b1/l)
+    page.get_by_test_id("btn-train-play").click()
+    expect(page.get_by_test_id("node-live-b1/l")).to_be_visible(timeout=SLOW)
+    with contextlib.suppress(PlaywrightError):  # a short run may be done already
+        page.get_by_test_id("btn-train-stop").click(timeout=2000)
 
     # collapse, then unpack b2 (Ctrl+Shift+G): plain blocks wired as the instance was
     page.get_by_test_id("expand-b1").click()
