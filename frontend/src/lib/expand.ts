@@ -167,7 +167,9 @@ export function fold(
 }
 
 /** The canvas with every expanded instance drawn open: `top` (the document's own nodes)
- * plus, after each open instance, its definition's blocks; groups sized to hold them. */
+ * with, right after each open instance, its definition's blocks (so React Flow meets a group
+ * before its children, and Tab goes through a group's blocks before the next block of the
+ * graph); groups sized to hold them. */
 export function unfold(
   top: Drawn,
   modules: Modules,
@@ -177,29 +179,28 @@ export function unfold(
 ): Drawn {
   const prevNodes = new Map(prev.nodes.map((n) => [n.id, n]));
   const prevEdges = new Map(prev.edges.map((e) => [e.id, e]));
-  const nodes: OpNode[] = top.nodes.map(closed);
+  const nodes: OpNode[] = [];
   const edges: FlowEdge[] = [...top.edges];
-  const queue: { at: number; stack: string[] }[] = [];
-  const visit = (at: number, stack: string[]) => {
-    const module = moduleOfOp(nodes[at].data.op);
-    if (module === null || !expanded[nodes[at].id] || !modules[module]) return;
-    if (stack.includes(module) || stack.length >= MAX_DEPTH) return;
-    queue.push({ at, stack: [...stack, module] });
-  };
-  nodes.forEach((_, i) => {
-    visit(i, []);
-  });
-  for (let q = 0; q < queue.length; q++) {
-    const { at, stack } = queue[q];
-    const group = nodes[at];
-    const module = stack[stack.length - 1];
-    const inside = unfoldGroup(group.id, module, modules[module], ops, prevNodes, prevEdges);
-    nodes[at] = { ...group, style: { ...group.style, width: MIN.w, height: MIN.h } };
-    for (const kid of inside.nodes) {
-      nodes.push(closed(kid));
-      visit(nodes.length - 1, stack);
+  // depth first, with an explicit stack: each entry a node to place and the modules it is in
+  const todo = [...top.nodes].reverse().map((node) => ({ node, within: [] as string[] }));
+  for (let item = todo.pop(); item; item = todo.pop()) {
+    const { node, within } = item;
+    const module = moduleOfOp(node.data.op);
+    const open =
+      module !== null &&
+      !!expanded[node.id] &&
+      !!modules[module] &&
+      !within.includes(module) &&
+      within.length < MAX_DEPTH;
+    if (!open) {
+      nodes.push(closed(node));
+      continue;
     }
+    nodes.push({ ...node, style: { ...node.style, width: MIN.w, height: MIN.h } });
+    const inside = unfoldGroup(node.id, module, modules[module], ops, prevNodes, prevEdges);
     edges.push(...inside.edges);
+    const deeper = [...within, module];
+    for (const kid of [...inside.nodes].reverse()) todo.push({ node: kid, within: deeper });
   }
   return { nodes: fitGroups(nodes), edges };
 }
