@@ -210,6 +210,37 @@ describe("an instance expanded in place", () => {
   });
 });
 
+describe("an open instance and the rest of the editor", () => {
+  beforeEach(() => {
+    resetEditor(structuredClone(TWO));
+    ed().toggleExpanded("b1");
+  });
+
+  it("follows its module's new name", () => {
+    expect(ed().renameModule("block", "mlp")).toBeNull();
+    expect(node("b1")?.data.op).toBe("module:mlp");
+    expect(node("b1/l")?.parentId).toBe("b1");
+    ed().setParam("b1/l", "out_features", 2);
+    expect((ed().modules as Modules).mlp.nodes[0].params).toEqual({ out_features: 2 });
+  });
+
+  it("goes with its insides when deleted, and comes back open on undo", () => {
+    ed().selectOnly(["b1"]);
+    ed().deleteSelected();
+    expect(ids().some((id) => id.startsWith("b1"))).toBe(false);
+    expect(def().nodes.map((n) => n.id)).toEqual(["l", "r"]); // the module is untouched
+    ed().undo();
+    expect(node("b1/l")?.parentId).toBe("b1");
+  });
+
+  it("is never copied: copy, duplicate and make block see the graph's own blocks", () => {
+    ed().selectOnly(["b1/l", "b1/r"]);
+    expect(ed().copy()).toBe(0);
+    expect(ed().duplicate()).toBe(0);
+    expect(ed().makeBlock()).toMatch(/Select/);
+  });
+});
+
 describe("unpack", () => {
   const MLP: GraphDoc = {
     version: 1,
