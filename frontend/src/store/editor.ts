@@ -3,16 +3,14 @@ import { create } from "zustand";
 import type { ParamValue, ValidateResult } from "../api/types";
 import { type Fragment, placeCopy, selectedFragment } from "../lib/clipboard";
 import { cycleClosedBy, cycleMessage } from "../lib/cycle";
-import { docToFlow, flowToDoc, formatRef, makeEdge, type OpIndex, type OpNode } from "../lib/doc";
+import { docToFlow, flowToDoc, formatRef, makeEdge, type OpNode } from "../lib/doc";
 import {
   absolutePosition,
   dropStalePorts,
   fitGroups,
-  groupAt,
   innerId,
   innerInputShapes,
   makeRoom,
-  settle,
   topLevel,
   unfold,
 } from "../lib/expand";
@@ -33,6 +31,16 @@ import {
 import { notationOf } from "../lib/notation";
 import { unpackInstance } from "../lib/unpack";
 import type { EditorState, Snapshot } from "./editorTypes";
+import {
+  crossesGroup,
+  groupFor,
+  localIds,
+  redrawn,
+  renameInner,
+  renameKey,
+  settled,
+  withModules,
+} from "./openInstances";
 import { emptyValidation, indexValidation } from "./validation";
 
 export type { EditorState, LoadOptions, Snapshot } from "./editorTypes";
@@ -40,8 +48,6 @@ export type { Validation, ValidationStatus } from "./validation";
 
 const HISTORY_LIMIT = 200;
 const PASTE_OFFSET = 40;
-/** a dropped block's point that says which group it lands in: about its middle */
-const DROP_POINT = { x: 60, y: 28 };
 
 export const useEditor = create<EditorState>()((set, get) => {
   /** Applies a document change: optionally records an undo step first, bumps the revision.
@@ -598,66 +604,6 @@ export const useEditor = create<EditorState>()((set, get) => {
   };
 });
 
-/** The canvas after an edit, when an instance is open: its inner edits written to the module,
- * every open instance drawn again (lib/expand `settle`). Nothing to do while none is open. */
-function settled(s: EditorState, patch: Partial<EditorState>): Partial<EditorState> {
-  if (!patch.nodes && !patch.edges && !patch.modules && !patch.expanded) return {};
-  const expanded = patch.expanded ?? s.expanded;
-  const nodes = patch.nodes ?? s.nodes;
-  if (Object.keys(expanded).length === 0 && !nodes.some((n) => n.parentId)) return {};
-  const modules = patch.modules ?? s.modules;
-  const ops = patch.ops ?? (patch.modules ? withModules(s.baseOps, modules) : s.ops);
-  return settle({ nodes, edges: patch.edges ?? s.edges }, modules, ops, expanded, (m) =>
-    withModules(s.baseOps, m),
-  );
-}
-
-/** A restored (or re-opened) canvas drawn with the instances open now: no edit to fold. */
-function redrawn(
-  s: EditorState,
-  doc: Pick<Snapshot, "nodes" | "edges" | "modules">,
-  expanded = s.expanded,
-): Pick<EditorState, "nodes" | "edges" | "ops"> {
-  const ops = doc.modules === s.modules ? s.ops : withModules(s.baseOps, doc.modules);
-  const open = unfold(topLevel(doc.nodes, doc.edges), doc.modules, expanded, ops, doc);
-  return { ...open, ops };
-}
-
-/** Wires stay on their side of a group's border: outside, they go to the block's ports. */
-function crossesGroup(nodes: readonly OpNode[], source: string, target: string): string | null {
-  const parent = (id: string) => nodes.find((n) => n.id === id)?.parentId;
-  if (parent(source) === parent(target)) return null;
-  return "A wire stays on its side of a module block's border: inside, between its blocks; outside, to its ports.";
-}
-
-/** The open instance a block added at `position` lands in, if any: not an observed variable
- * (those stay outside modules) nor an instance of a module it would then hold. */
-function groupFor(s: EditorState, op: string, position: { x: number; y: number }) {
-  const group = groupAt(s.nodes, { x: position.x + DROP_POINT.x, y: position.y + DROP_POINT.y });
-  if (!group || notationOf(s.ops[op]) === "observed") return null;
-  const inside = moduleOfOp(op);
-  if (inside !== null) {
-    const byId = new Map(s.nodes.map((n) => [n.id, n]));
-    for (let g: OpNode | undefined = group; g; g = g.parentId ? byId.get(g.parentId) : undefined)
-      if (moduleOfOp(g.data.op) === inside) return null;
-  }
-  return group;
-}
-
-const localIds = (nodes: readonly OpNode[], group: string) =>
-  new Set(nodes.filter((n) => n.parentId === group).map((n) => n.id.slice(group.length + 1)));
-
-/** State after renaming inner block `from` of an open instance's module to `to`: every
- * top-level instance of the module keeps its parameters (`b1/from` → `b1/to`, `b2/…`). */
-function renameInner(s: EditorState, group: string, from: string, to: string) {
-  const op = s.nodes.find((n) => n.id === group)?.data.op;
-  let state = s.state ?? {};
-  for (const n of s.nodes)
-    if (!n.parentId && n.data.op === op)
-      state = renameKey(state, `${n.id}/${from}`, `${n.id}/${to}`);
-  return state;
-}
-
 function snap(s: EditorState): Snapshot {
   return {
     name: s.name,
@@ -683,17 +629,6 @@ function validationInside(s: EditorState, v: ValidateResult): ValidateResult {
     inputs[e.targetHandle] = formatRef(e.source, e.sourceHandle, s.ops[src?.data.op ?? ""]);
   }
   return scopeValidation(v, inst.id, inputs);
-}
-
-/** The registry's ops plus the canvas's module ops. */
-function withModules(base: OpIndex, modules: Modules): OpIndex {
-  return { ...base, ...moduleSpecs(modules) };
-}
-
-function renameKey<T>(rec: Record<string, T>, from: string, to: string): Record<string, T> {
-  const key = (k: string) =>
-    k === from ? to : k.startsWith(`${from}/`) ? `${to}${k.slice(from.length)}` : k;
-  return Object.fromEntries(Object.entries(rec).map(([k, v]) => [key(k), v]));
 }
 
 // Narrow selectors: components subscribe to the smallest slice they draw.
