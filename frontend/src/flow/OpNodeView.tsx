@@ -31,8 +31,12 @@ function OpNodeViewImpl({ id, data, selected }: NodeProps<OpNode>) {
     const module = moduleOfOp(data.op);
     return module === null ? id : (flatOutput(s.modules, id, module) ?? id);
   });
+  const module = moduleOfOp(data.op);
+  // an open instance is a group: its blocks are nodes of their own, drawn inside it
+  const open = useEditor((s) => module !== null && !!s.expanded[id]);
 
   const classes = ["bp-node", `bp-${notation}`];
+  if (open) classes.push("is-group");
   if (selected) classes.push("is-selected");
   if (errors?.length) classes.push("has-error");
   if (!spec) classes.push("is-unknown");
@@ -54,6 +58,7 @@ function OpNodeViewImpl({ id, data, selected }: NodeProps<OpNode>) {
         minHeight: Math.max(52, rows * 22 + 18),
         paddingLeft: side(inputs),
         paddingRight: side(outputs),
+        ...(open ? { width: "100%", height: "100%" } : {}),
       };
 
   return (
@@ -62,8 +67,9 @@ function OpNodeViewImpl({ id, data, selected }: NodeProps<OpNode>) {
       className={classes.join(" ")}
       style={style}
       data-testid={`node-${id}`}
-      data-op={moduleOfOp(data.op) === null ? data.op : INSTANCE_OP}
-      data-module={moduleOfOp(data.op) ?? undefined}
+      data-op={module === null ? data.op : INSTANCE_OP}
+      data-module={module ?? undefined}
+      data-open={module === null ? undefined : open}
       title={spec ? `${spec.label} (${id}): ${spec.doc}` : `unknown op ${data.op}`}
     >
       {showOrder && order !== undefined && (
@@ -101,8 +107,14 @@ function OpNodeViewImpl({ id, data, selected }: NodeProps<OpNode>) {
           labelled={!compact || outputs.length > 1}
         />
       ))}
-      <Body id={id} notation={notation} spec={spec} op={data.op} params={data.params} />
-      {moduleOfOp(data.op) !== null && <ModuleInside id={id} module={moduleOfOp(data.op) ?? ""} />}
+      {open ? (
+        <div className="bp-group-title">
+          <b>{spec?.label ?? data.op}</b> {id}
+        </div>
+      ) : (
+        <Body id={id} notation={notation} spec={spec} op={data.op} params={data.params} />
+      )}
+      {module !== null && <ModuleButtons id={id} module={module} open={open} />}
       {spec && spec.parameters.length > 0 && notation === "function" && (
         <div className="bp-params" title="Trainable parameters owned by this block">
           {spec.parameters.map((p) => (
@@ -122,32 +134,26 @@ function OpNodeViewImpl({ id, data, selected }: NodeProps<OpNode>) {
           {errors.length > 1 && ` (+${errors.length - 1} more)`}
         </div>
       ) : null}
-      <NodeLive id={liveId} />
-      <UnitThumbs id={liveId} />
-      <NodeExplain id={liveId} block={liveId === id ? undefined : id} />
+      {!open && (
+        <>
+          <NodeLive id={liveId} />
+          <UnitThumbs id={liveId} />
+          <NodeExplain id={liveId} block={liveId === id ? undefined : id} />
+        </>
+      )}
     </div>
   );
 }
 
-/** An instance's open/close toggle and, open, the blocks inside it drawn small in place;
- * "Edit" (or a double-click on the block) puts the module's definition on the canvas. */
-function ModuleInside({ id, module }: { id: string; module: string }) {
-  const open = useEditor((s) => !!s.expanded[id]);
-  const def = useEditor((s) => s.modules[module]);
-  const ops = useEditor((s) => s.ops);
+/** An instance's buttons: open it in place (a group holding its module's blocks, edited
+ * there) or close it; "edit" (or a double-click on the block) puts the module's definition
+ * on the canvas. (Unpack is in the inspector and on Ctrl+Shift+G, away from where a
+ * double-click lands.) */
+function ModuleButtons({ id, module, open }: { id: string; module: string; open: boolean }) {
+  const count = useEditor((s) => s.modules[module]?.nodes.length);
   const toggle = useEditor((s) => s.toggleExpanded);
   const enter = useEditor((s) => s.enterModule);
-  if (!def) return null;
-  const scale = 0.4;
-  const xs = def.nodes.map((n) => n.ui?.x ?? 0);
-  const ys = def.nodes.map((n) => n.ui?.y ?? 0);
-  const [x0, y0] = [Math.min(0, ...xs), Math.min(0, ...ys)];
-  const at = (n: (typeof def.nodes)[number]) => ({
-    left: ((n.ui?.x ?? 0) - x0) * scale,
-    top: ((n.ui?.y ?? 0) - y0) * scale,
-  });
-  const width = (Math.max(...xs) - x0) * scale + 90;
-  const height = (Math.max(...ys) - y0) * scale + 34;
+  if (count === undefined) return null;
   return (
     <div className="bp-module nodrag">
       <button
@@ -156,34 +162,23 @@ function ModuleInside({ id, module }: { id: string; module: string }) {
         data-testid={`expand-${id}`}
         aria-expanded={open}
         onClick={() => toggle(id)}
-        title={open ? "Collapse: show the block alone" : "Expand: show the blocks inside"}
+        title={
+          open
+            ? "Collapse: show the block alone"
+            : "Expand in place: edit its blocks here (every instance follows)"
+        }
       >
-        {open ? "▾ collapse" : `▸ ${def.nodes.length} blocks inside`}
+        {open ? "▾ collapse" : `▸ ${count} blocks inside`}
       </button>
       <button
         type="button"
         className="bp-module-toggle"
         data-testid={`edit-module-${id}`}
         onClick={() => enter(module)}
-        title="Edit the module: every instance follows"
+        title="Edit the module on its own canvas: every instance follows"
       >
         edit
       </button>
-      {open && (
-        <div className="bp-module-inside" style={{ width, height }} data-testid={`inside-${id}`}>
-          {def.nodes.map((n) => (
-            <div
-              key={n.id}
-              className="bp-module-inner"
-              style={at(n)}
-              data-testid={`inner-${id}-${n.id}`}
-              title={`${id}/${n.id}`}
-            >
-              <b>{ops[n.op]?.label ?? n.op}</b> {n.id}
-            </div>
-          ))}
-        </div>
-      )}
     </div>
   );
 }

@@ -26,8 +26,10 @@ interface Candidate {
 function candidates(from: WireEnd): Candidate[] {
   const s = useEditor.getState();
   const out: Candidate[] = [];
+  // a wire stays on its side of an open module block's border
+  const side = s.nodes.find((n) => n.id === from.node)?.parentId;
   for (const n of s.nodes) {
-    if (n.id === from.node) continue;
+    if (n.id === from.node || n.parentId !== side) continue;
     const spec = s.ops[n.data.op];
     if (!spec) continue;
     const ports = from.type === "source" ? spec.inputs : spec.outputs;

@@ -1,5 +1,6 @@
 import { useReactFlow } from "@xyflow/react";
 import { useMemo } from "react";
+import { topLevel } from "../lib/expand";
 import { layoutGraph } from "../lib/layout";
 import { useEditor } from "../store/editor";
 import { useUi } from "../store/ui";
@@ -15,11 +16,17 @@ export function useCanvasCommands() {
         const refusal = useEditor.getState().makeBlock();
         if (refusal) useUi.getState().notify("error", refusal);
       },
+      unpack: () => {
+        const refusal = useEditor.getState().unpack();
+        if (refusal) useUi.getState().notify("error", refusal);
+      },
       layout: async () => {
         const s = useEditor.getState();
         if (s.nodes.length === 0) return;
+        // the graph's own blocks: an open instance moves as one block with its insides
+        const top = topLevel(s.nodes, s.edges);
         try {
-          s.applyPositions(await layoutGraph(s.nodes, s.edges, s.ops));
+          s.applyPositions(await layoutGraph(top.nodes, top.edges, s.ops));
           // Wait a frame so React Flow has the new positions before framing them.
           requestAnimationFrame(() => fitReadable(rf, 200));
         } catch (err) {

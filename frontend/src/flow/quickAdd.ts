@@ -5,6 +5,7 @@ import { useReactFlow } from "@xyflow/react";
 import { useCallback } from "react";
 import { create } from "zustand";
 import type { OpNode } from "../lib/doc";
+import { absolutePosition } from "../lib/expand";
 import { lastPointer } from "../panels/pointer";
 import { addDefaults } from "../smart/defaults";
 import { dataFacts } from "../smart/facts";
@@ -100,7 +101,9 @@ export function useQuickPlace() {
       const selected = s.nodes.filter((n) => n.selected);
       const anchor = !at && !from && selected.length === 1 ? selected[0] : null;
       let pos: { x: number; y: number };
-      if (anchor) pos = besideOf(anchor, s.nodes);
+      // beside a block inside an open instance: on the canvas, so the new one lands in it too
+      if (anchor)
+        pos = besideOf({ ...anchor, position: absolutePosition(anchor, s.nodes) }, s.nodes);
       else {
         const screen = at ?? lastPointer() ?? paneCentre();
         const p = rf.screenToFlowPosition(screen);

@@ -34,6 +34,11 @@ export const SHORTCUTS: { keys: string; what: string }[] = [
   { keys: "Ctrl/⌘+C  /  Ctrl/⌘+V", what: "Copy, paste" },
   { keys: "Ctrl/⌘+D", what: "Duplicate the selection" },
   { keys: "Ctrl/⌘+G", what: "Make block: group the selection into a module" },
+  { keys: "Ctrl/⌘+Shift+G", what: "Unpack: the selected module block back into its blocks" },
+  {
+    keys: "▸ on a module block",
+    what: "Open it in place: edit its blocks there (every instance follows)",
+  },
   { keys: "Double-click a module block", what: "Edit its module (every instance follows)" },
   { keys: "Ctrl/⌘+Z", what: "Undo" },
   { keys: "Ctrl/⌘+Shift+Z  or  Ctrl/⌘+Y", what: "Redo" },
@@ -82,6 +87,7 @@ export function useShortcuts() {
         else if (key === "v") run(ed.paste);
         else if (key === "d") run(ed.duplicate);
         else if (key === "a") run(ed.selectAll);
+        else if (key === "g" && e.shiftKey) run(commands.unpack);
         else if (key === "g") run(commands.makeBlock);
         return;
       }

@@ -78,7 +78,8 @@ export function moduleSpecs(modules: Modules | null | undefined): Record<string,
       instanceOp(name),
       name,
       `An instance of module ${name}: a block made of ${def.nodes.length} blocks. ` +
-        "Expand it to look inside; double-click it to edit the module (every instance follows).",
+        "Expand it to edit its blocks in place, or double-click it to edit the module alone " +
+        "(either way every instance follows); Unpack (Ctrl+Shift+G) turns it back into plain blocks.",
       def.inputs ?? [],
       Object.keys(def.outputs),
     );

@@ -58,7 +58,9 @@ function NodeInspector({ id }: { id: string }) {
         </div>
       </header>
       <IdField id={id} />
-      {moduleOfOp(node.data.op) !== null && <ModuleField module={moduleOfOp(node.data.op) ?? ""} />}
+      {moduleOfOp(node.data.op) !== null && (
+        <ModuleField id={id} module={moduleOfOp(node.data.op) ?? ""} />
+      )}
       <AutoNotes id={id} />
       <FixButtons id={id} />
       {/* A problem with a param shows at its field (ParamField); the rest, once, here. */}
@@ -169,9 +171,10 @@ function IdField({ id }: { id: string }) {
 
 /** An instance's module: its name (renaming it renames it for every instance), and the way
  * into its definition. */
-function ModuleField({ module }: { module: string }) {
+function ModuleField({ id, module }: { id: string; module: string }) {
   const renameModule = useEditor((s) => s.renameModule);
   const enterModule = useEditor((s) => s.enterModule);
+  const unpack = () => setError(useEditor.getState().unpack(id));
   const [text, setText] = useState(module);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => setText(module), [module]);
@@ -196,6 +199,15 @@ function ModuleField({ module }: { module: string }) {
         onClick={() => enterModule(module)}
       >
         Edit module
+      </button>
+      <button
+        type="button"
+        className="btn small"
+        data-testid="inspector-unpack"
+        title="Unpack: this block back into plain blocks (Ctrl+Shift+G)"
+        onClick={unpack}
+      >
+        Unpack
       </button>
     </div>
   );
@@ -255,8 +267,10 @@ function Ports({ id, spec }: { id: string; spec: OpSpec }) {
 }
 
 function GraphInspector() {
-  const count = useEditor((s) => s.nodes.length);
-  const edgeCount = useEditor((s) => s.edges.length);
+  // the document's nodes: not the blocks drawn inside open module instances
+  const count = useEditor((s) => s.nodes.filter((n) => !n.parentId).length);
+  // (an inner block's id is `b1/l`: ids of the document's own never hold '/')
+  const edgeCount = useEditor((s) => s.edges.filter((e) => !e.target.includes("/")).length);
   const errors = useEditor((s) => s.validation.errors);
   const selectOnly = useEditor((s) => s.selectOnly);
   const description = useEditor((s) => s.description);

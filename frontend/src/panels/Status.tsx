@@ -13,7 +13,8 @@ export function Status() {
   const status = useEditor((s) => s.validation.status);
   const errorCount = useEditor((s) => s.validation.errors.length);
   const message = useEditor((s) => s.validation.message);
-  const nodeCount = useEditor((s) => s.nodes.length);
+  // the document's nodes: not the blocks drawn inside open module instances
+  const nodeCount = useEditor((s) => s.nodes.filter((n) => !n.parentId).length);
   let detail = "";
   if (status === "invalid")
     detail = ` · ${errorCount} ${errorCount === 1 ? "problem" : "problems"}`;

@@ -3,7 +3,17 @@ import { create } from "zustand";
 import type { ParamValue, ValidateResult } from "../api/types";
 import { type Fragment, placeCopy, selectedFragment } from "../lib/clipboard";
 import { cycleClosedBy, cycleMessage } from "../lib/cycle";
-import { docToFlow, flowToDoc, formatRef, makeEdge, type OpIndex, type OpNode } from "../lib/doc";
+import { docToFlow, flowToDoc, formatRef, makeEdge, type OpNode } from "../lib/doc";
+import {
+  absolutePosition,
+  dropStalePorts,
+  fitGroups,
+  innerId,
+  innerInputShapes,
+  makeRoom,
+  topLevel,
+  unfold,
+} from "../lib/expand";
 import { freshId, ID_PATTERN } from "../lib/ids";
 import {
   editDocToModule,
@@ -19,7 +29,18 @@ import {
   scopeValidation,
 } from "../lib/modules";
 import { notationOf } from "../lib/notation";
+import { unpackInstance } from "../lib/unpack";
 import type { EditorState, Snapshot } from "./editorTypes";
+import {
+  crossesGroup,
+  groupFor,
+  localIds,
+  redrawn,
+  renameInner,
+  renameKey,
+  settled,
+  withModules,
+} from "./openInstances";
 import { emptyValidation, indexValidation } from "./validation";
 
 export type { EditorState, LoadOptions, Snapshot } from "./editorTypes";
@@ -29,7 +50,8 @@ const HISTORY_LIMIT = 200;
 const PASTE_OFFSET = 40;
 
 export const useEditor = create<EditorState>()((set, get) => {
-  /** Applies a document change: optionally records an undo step first, bumps the revision. */
+  /** Applies a document change: optionally records an undo step first, bumps the revision.
+   * An edit inside an open module instance is written to its module (`settled`). */
   const commit = (patch: Partial<EditorState>, key: string | null = null) => {
     const s = get();
     const record = key === null || key !== s.coalesceKey;
@@ -42,6 +64,7 @@ export const useEditor = create<EditorState>()((set, get) => {
         : {}),
       coalesceKey: key,
       ...patch,
+      ...settled(s, patch),
       revision: s.revision + 1,
     });
   };
@@ -98,14 +121,25 @@ export const useEditor = create<EditorState>()((set, get) => {
           c.type === "replace" ||
           (c.type === "position" && !c.dragging),
       );
-      set(changesDoc ? { nodes, revision: s.revision + 1, coalesceKey: null } : { nodes });
+      if (changesDoc) {
+        set({ nodes, ...settled(s, { nodes }), revision: s.revision + 1, coalesceKey: null });
+        return;
+      }
+      // an inner block measured (or resized): its group grows to hold it
+      // (only inner blocks have ids with '/': `b1/l`)
+      const inner = changes.some((c) => c.type === "dimensions" && c.id.includes("/"));
+      set({ nodes: inner ? fitGroups(nodes) : nodes });
     },
 
     onEdgesChange: (changes) => {
       const s = get();
       const edges = applyEdgeChanges(changes, s.edges);
       const changesDoc = changes.some((c) => c.type !== "select");
-      set(changesDoc ? { edges, revision: s.revision + 1, coalesceKey: null } : { edges });
+      set(
+        changesDoc
+          ? { edges, ...settled(s, { edges }), revision: s.revision + 1, coalesceKey: null }
+          : { edges },
+      );
     },
 
     checkpoint: (key) => {
@@ -122,6 +156,8 @@ export const useEditor = create<EditorState>()((set, get) => {
       const s = get();
       if (!c.source || !c.target || !c.targetHandle)
         return "Connect an output port to an input port.";
+      const across = crossesGroup(s.nodes, c.source, c.target);
+      if (across) return across;
       const cycle = cycleClosedBy(s.edges, c.source, c.target);
       if (cycle) return cycleMessage(cycle);
       const edge = makeEdge(c.source, c.sourceHandle ?? null, c.target, c.targetHandle);
@@ -134,6 +170,8 @@ export const useEditor = create<EditorState>()((set, get) => {
       const s = get();
       if (!c.source || !c.target || !c.targetHandle)
         return "Connect an output port to an input port.";
+      const across = crossesGroup(s.nodes, c.source, c.target);
+      if (across) return across;
       const rest = s.edges.filter((e) => e.id !== old.id);
       const cycle = cycleClosedBy(rest, c.source, c.target);
       if (cycle) return cycleMessage(cycle);
@@ -152,7 +190,10 @@ export const useEditor = create<EditorState>()((set, get) => {
       const s = get();
       const spec = s.ops[op];
       if (!spec) return null;
-      const id = freshId(idStem(op), new Set(s.nodes.map((n) => n.id)));
+      const group = groupFor(s, op, position);
+      const id = group
+        ? innerId(group.id, freshId(idStem(op), localIds(s.nodes, group.id)))
+        : freshId(idStem(op), new Set(s.nodes.map((n) => n.id)));
       const params: Record<string, ParamValue> = {};
       // Defaults are written out so the exported document says what the node does.
       for (const p of spec.params) {
@@ -161,6 +202,15 @@ export const useEditor = create<EditorState>()((set, get) => {
       }
       Object.assign(params, structuredClone(overrides));
       const node: OpNode = { id, type: "op", position, data: { op, params }, selected: true };
+      if (group) {
+        // dropped into an open instance: a block of its module, placed relative to the group
+        const at = absolutePosition(group, s.nodes);
+        Object.assign(node, {
+          parentId: group.id,
+          extent: "parent",
+          position: { x: Math.max(0, position.x - at.x), y: Math.max(0, position.y - at.y) },
+        });
+      }
       commit({
         nodes: [...s.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), node],
         edges: s.edges.map((e) => (e.selected ? { ...e, selected: false } : e)),
@@ -188,10 +238,15 @@ export const useEditor = create<EditorState>()((set, get) => {
       commit({ nodes });
     },
 
-    renameNode: (id, next) => {
+    renameNode: (id, wanted) => {
       const s = get();
+      // an inner block of an open instance is renamed in its module: `b1/l` → `b1/<name>`
+      const group = s.nodes.find((n) => n.id === id)?.parentId;
+      const name =
+        group && wanted.startsWith(`${group}/`) ? wanted.slice(group.length + 1) : wanted;
+      const next = group ? innerId(group, name) : name;
       if (next === id) return null;
-      if (!ID_PATTERN.test(next)) return "Ids use letters, digits, '_' and '-' (at most 64).";
+      if (!ID_PATTERN.test(name)) return "Ids use letters, digits, '_' and '-' (at most 64).";
       if (s.nodes.some((n) => n.id === next)) return `There is already a node called ${next}.`;
       const nodes = s.nodes.map((n) => (n.id === id ? { ...n, id: next } : n));
       const edges = s.edges.map((e) => {
@@ -204,8 +259,17 @@ export const useEditor = create<EditorState>()((set, get) => {
         };
       });
       // an instance's parameters are its inner nodes': `id/l` becomes `next/l`
-      const state = s.state ? renameKey(s.state, id, next) : s.state;
-      commit({ nodes, edges, state });
+      const state = s.state
+        ? group
+          ? renameInner(s, group, id.slice(group.length + 1), name)
+          : renameKey(s.state, id, next)
+        : s.state;
+      const expanded = { ...s.expanded };
+      if (expanded[id]) {
+        delete expanded[id];
+        expanded[next] = true;
+      }
+      commit({ nodes, edges, state, expanded });
       return null;
     },
 
@@ -235,7 +299,8 @@ export const useEditor = create<EditorState>()((set, get) => {
       set((s) => ({ nodes: s.nodes.map((n) => (n.selected ? n : { ...n, selected: true })) })),
 
     copy: () => {
-      const sel = selectedFragment(get().nodes, get().edges);
+      const top = topLevel(get().nodes, get().edges);
+      const sel = selectedFragment(top.nodes, top.edges);
       if (sel.nodes.length > 0) set({ clipboard: sel });
       return sel.nodes.length;
     },
@@ -258,7 +323,8 @@ export const useEditor = create<EditorState>()((set, get) => {
     },
 
     duplicate: () => {
-      const sel = selectedFragment(get().nodes, get().edges);
+      const top = topLevel(get().nodes, get().edges);
+      const sel = selectedFragment(top.nodes, top.edges);
       return sel.nodes.length ? pasteNodes(sel, PASTE_OFFSET) : 0;
     },
 
@@ -268,7 +334,7 @@ export const useEditor = create<EditorState>()((set, get) => {
       if (!prev) return;
       set({
         ...prev,
-        ops: withModules(s.baseOps, prev.modules),
+        ...redrawn(s, prev),
         past: s.past.slice(0, -1),
         future: [...s.future, snap(s)],
         coalesceKey: null,
@@ -282,7 +348,7 @@ export const useEditor = create<EditorState>()((set, get) => {
       if (!next) return;
       set({
         ...next,
-        ops: withModules(s.baseOps, next.modules),
+        ...redrawn(s, next),
         future: s.future.slice(0, -1),
         past: [...s.past, snap(s)],
         coalesceKey: null,
@@ -356,7 +422,9 @@ export const useEditor = create<EditorState>()((set, get) => {
         return module === null ? [] : [{ id: n.id, module }];
       });
       const aliases = instanceShapes(s.modules, instances, seen.shapes);
-      set({ validation: indexValidation({ ...seen, shapes: { ...seen.shapes, ...aliases } }) });
+      const known = { ...seen.shapes, ...aliases };
+      const inputs = innerInputShapes(s.nodes, s.edges, known);
+      set({ validation: indexValidation({ ...seen, shapes: { ...known, ...inputs } }) });
     },
 
     toDoc: () => {
@@ -367,20 +435,23 @@ export const useEditor = create<EditorState>()((set, get) => {
         state: s.state,
         normalization: s.normalization,
       };
-      if (!s.editing) return flowToDoc({ ...meta, modules: s.modules }, s.nodes, s.edges, s.ops);
+      const top = topLevel(s.nodes, s.edges);
+      if (!s.editing)
+        return flowToDoc({ ...meta, modules: s.modules }, top.nodes, top.edges, s.ops);
       // the module on the canvas goes back into its place: the graph is whole again
-      const def = editDocToModule(flowToDoc(meta, s.nodes, s.edges, s.ops));
+      const def = editDocToModule(flowToDoc(meta, top.nodes, top.edges, s.ops));
       const modules = { ...s.modules, [s.editing.module]: def };
       return flowToDoc({ ...meta, modules }, s.editing.nodes, s.editing.edges, s.ops);
     },
 
     makeBlock: () => {
       const s = get();
-      const selected = s.nodes.filter((n) => n.selected).map((n) => n.id);
+      const top = topLevel(s.nodes, s.edges);
+      const selected = top.nodes.filter((n) => n.selected).map((n) => n.id);
       const canvas = flowToDoc(
         { name: s.name, state: s.state, modules: s.modules },
-        s.nodes,
-        s.edges,
+        top.nodes,
+        top.edges,
         s.ops,
       );
       const observed = (op: string) => notationOf(s.ops[op]) === "observed";
@@ -412,8 +483,11 @@ export const useEditor = create<EditorState>()((set, get) => {
       const def = t.modules[module];
       if (!def) return;
       const { nodes, edges } = docToFlow(moduleToEditDoc(module, def), t.ops);
+      // the graph waits as saved (insides of open instances are drawn again on the way back)
+      const top = topLevel(t.nodes, t.edges);
       set({
-        editing: { module, nodes: t.nodes, edges: t.edges },
+        editing: { module, nodes: top.nodes, edges: top.edges, expanded: t.expanded },
+        expanded: {},
         nodes,
         edges,
         past: [],
@@ -427,23 +501,20 @@ export const useEditor = create<EditorState>()((set, get) => {
     leaveModule: () => {
       const s = get();
       if (!s.editing) return;
-      const doc = flowToDoc({ name: s.name }, s.nodes, s.edges, s.ops);
+      const top = topLevel(s.nodes, s.edges);
+      const doc = flowToDoc({ name: s.name }, top.nodes, top.edges, s.ops);
       const modules = { ...s.modules, [s.editing.module]: editDocToModule(doc) };
       const ops = withModules(s.baseOps, modules);
       // ports may have changed: drop the links of the graph to ports that are gone
-      const portsOf = (n: OpNode | undefined, side: "inputs" | "outputs") =>
-        new Set((n ? ops[n.data.op]?.[side] : undefined)?.map((p) => p.name) ?? []);
-      const byId = new Map(s.editing.nodes.map((n) => [n.id, n]));
-      const edges = s.editing.edges.filter(
-        (e) =>
-          portsOf(byId.get(e.target), "inputs").has(e.targetHandle ?? "") &&
-          (e.sourceHandle == null || portsOf(byId.get(e.source), "outputs").has(e.sourceHandle)),
-      );
+      const kept = dropStalePorts(s.editing.nodes, s.editing.edges, ops);
+      const expanded = s.editing.expanded;
+      const open = unfold({ nodes: s.editing.nodes, edges: kept }, modules, expanded, ops);
       set({
         modules,
         ops,
-        nodes: s.editing.nodes,
-        edges,
+        nodes: open.nodes,
+        edges: open.edges,
+        expanded,
         editing: null,
         past: [],
         future: [],
@@ -473,13 +544,65 @@ export const useEditor = create<EditorState>()((set, get) => {
       return null;
     },
 
-    toggleExpanded: (id) =>
-      set((s) => {
-        const expanded = { ...s.expanded };
-        if (expanded[id]) delete expanded[id];
-        else expanded[id] = true;
-        return { expanded };
-      }),
+    // Open or closed is a view of the document, not an edit: no undo step, unless opening
+    // moves the blocks the group would cover (makeRoom): that move is one.
+    toggleExpanded: (id) => {
+      const s = get();
+      const expanded = { ...s.expanded };
+      const opening = !expanded[id];
+      if (opening) expanded[id] = true;
+      else delete expanded[id];
+      const open = redrawn(s, { nodes: s.nodes, edges: s.edges, modules: s.modules }, expanded);
+      // the last validation already knows the inner values; the module inputs drawn now
+      // read their shapes from what feeds the instance
+      const shapes = s.validation.shapes;
+      const inputs = innerInputShapes(open.nodes, open.edges, shapes);
+      const validation = { ...s.validation, shapes: { ...shapes, ...inputs } };
+      const closed = s.nodes.find((n) => n.id === id)?.measured;
+      const size = { width: closed?.width ?? 170, height: closed?.height ?? 90 };
+      const roomy = opening ? makeRoom(open.nodes, id, size) : open.nodes;
+      if (roomy === open.nodes) set({ expanded, ...open, validation });
+      else commit({ expanded, ...open, nodes: roomy, validation });
+    },
+
+    unpack: (id) => {
+      const s = get();
+      const top = topLevel(s.nodes, s.edges);
+      const picked = top.nodes.filter((n) => n.selected && moduleOfOp(n.data.op) !== null);
+      const target = id ?? (picked.length === 1 ? picked[0].id : null);
+      if (!target) return "Select one module block to unpack.";
+      if (target.includes("/"))
+        return `${target} is inside a module: edit the module to unpack it there.`;
+      const doc = flowToDoc(
+        { name: s.name, state: s.state, modules: s.modules },
+        top.nodes,
+        top.edges,
+        s.ops,
+      );
+      const out = unpackInstance(doc, target);
+      if (typeof out === "string") return out;
+      const modules = (out.doc.modules ?? {}) as Modules;
+      const ops = withModules(s.baseOps, modules);
+      const { nodes, edges } = docToFlow(out.doc, ops);
+      const where = new Map(top.nodes.map((n) => [n.id, n.position]));
+      const fresh = new Set(out.ids);
+      const expanded = { ...s.expanded };
+      delete expanded[target];
+      commit({
+        modules,
+        ops,
+        expanded,
+        state: out.doc.state ?? undefined,
+        // everything else stays where it was drawn; the unpacked blocks come selected
+        nodes: nodes.map((n) => ({
+          ...n,
+          position: fresh.has(n.id) ? n.position : (where.get(n.id) ?? n.position),
+          selected: fresh.has(n.id),
+        })),
+        edges,
+      });
+      return null;
+    },
   };
 });
 
@@ -508,17 +631,6 @@ function validationInside(s: EditorState, v: ValidateResult): ValidateResult {
     inputs[e.targetHandle] = formatRef(e.source, e.sourceHandle, s.ops[src?.data.op ?? ""]);
   }
   return scopeValidation(v, inst.id, inputs);
-}
-
-/** The registry's ops plus the canvas's module ops. */
-function withModules(base: OpIndex, modules: Modules): OpIndex {
-  return { ...base, ...moduleSpecs(modules) };
-}
-
-function renameKey<T>(rec: Record<string, T>, from: string, to: string): Record<string, T> {
-  const key = (k: string) =>
-    k === from ? to : k.startsWith(`${from}/`) ? `${to}${k.slice(from.length)}` : k;
-  return Object.fromEntries(Object.entries(rec).map(([k, v]) => [key(k), v]));
 }
 
 // Narrow selectors: components subscribe to the smallest slice they draw.

@@ -22,6 +22,8 @@ export interface ModuleEditing {
   module: string;
   nodes: OpNode[];
   edges: FlowEdge[];
+  /** the graph's open instances, open again on the way back */
+  expanded: Record<string, true>;
 }
 
 export interface LoadOptions {
@@ -69,7 +71,8 @@ export interface EditorState {
   modules: Modules;
   /** the module whose definition is on the canvas, if any */
   editing: ModuleEditing | null;
-  /** instances drawn open, showing the blocks inside them */
+  /** instances drawn open (React Flow groups holding their module's blocks as nodes
+   * `b1/l`, edited in place: lib/expand.ts); never part of the saved document */
   expanded: Record<string, true>;
 
   setOps: (ops: OpSpec[]) => void;
@@ -119,6 +122,9 @@ export interface EditorState {
   /** Writes the edited definition back and returns to the graph. */
   leaveModule: () => void;
   toggleExpanded: (id: string) => void;
+  /** Inlines a module instance (`id`, else the one selected) as plain blocks with fresh ids:
+   * the inverse of makeBlock, one undo step. Returns why not, or null. */
+  unpack: (id?: string) => string | null;
   /** Renames a module: its instances everywhere follow. Returns why not, or null. */
   renameModule: (from: string, to: string) => string | null;
 }
