@@ -1574,6 +1574,11 @@ export interface components {
                 [key: string]: unknown;
             };
             /**
+             * Into
+             * @description the module instances the walk steps into, per direction ("forward:b1", "backward:b1"); every other instance is one step. `step` counts in that walk
+             */
+            into?: string[];
+            /**
              * Lr
              * @description η of the update step
              * @default 0.1
@@ -1581,7 +1586,7 @@ export interface components {
             lr?: number;
             /**
              * Node
-             * @description the node at that step (a hint)
+             * @description the node (or module instance) at that step (a hint)
              */
             node?: string | null;
             /**

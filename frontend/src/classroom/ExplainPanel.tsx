@@ -3,6 +3,7 @@ import { Fragment, useEffect, useRef, useState } from "react";
 import { fitReadable } from "../flow/readable";
 import { useEditor } from "../store/editor";
 import { useTrain } from "../train/store";
+import { announcement } from "./announce";
 import { classroomApi } from "./api";
 import { BatchExplain } from "./BatchExplain";
 import { GradcheckSummary } from "./Gradcheck";
@@ -17,11 +18,13 @@ import {
   useClassroom,
   weightsFor,
 } from "./store";
+import { enclosing, intoTarget } from "./walk";
 
 /** Explain mode: the sample, the step controls and the card for the current step. */
 export function ExplainPanel() {
   const open = useClassroom((s) => s.open);
   const follower = useClassroom((s) => s.role === "follower");
+  const blocks = useClassroom((s) => (s.result?.blocks?.length ?? 0) > 0);
   usePlayer();
   useRerunOnEdit();
   useRerunOnWeights();
@@ -40,7 +43,7 @@ export function ExplainPanel() {
         {!follower && <BatchExplain />}
       </div>
       <footer className="cx-keys" data-testid="explain-keys">
-        {footerKeys(follower).map((g, i) => (
+        {footerKeys(follower, blocks).map((g, i) => (
           <span key={g.label}>
             {i > 0 && " · "}
             {g.keys.map((k, j) => (
@@ -306,6 +309,7 @@ function Controls() {
   const a = useClassroom.getState();
   const phase = step ? step.kind : "start";
   const node = step && step.kind !== "update" ? step.node : "";
+  const announce = useClassroom(announcement);
   return (
     <div className="cx-controls" data-cx="steps">
       <button
@@ -349,6 +353,7 @@ function Controls() {
       >
         {playing ? "❚❚ Pause" : "▶ Play"}
       </button>
+      <BlockButtons />
       <label className="cx-speed" title="Steps per second while playing">
         <input
           type="range"
@@ -373,7 +378,50 @@ function Controls() {
         {position}/{total} · {phase}
         {node ? ` ${node}` : ""}
       </span>
+      <span className="sr-only" role="status" aria-live="polite" data-testid="explain-announce">
+        {announce}
+      </span>
     </div>
+  );
+}
+
+/** Step into the module instance ahead, or out of the one the walk is inside (graphs with
+ * modules only). */
+function BlockButtons() {
+  const walk = useClassroom((s) => s.walk);
+  const position = useClassroom((s) => s.position);
+  const step = useClassroom(selectStep);
+  const follower = useClassroom((s) => s.role === "follower");
+  const a = useClassroom.getState();
+  if (!walk || Object.keys(walk.blocks).length === 0) return null;
+  const target = intoTarget(walk, position);
+  const around = enclosing(walk, step);
+  const inner = around[around.length - 1];
+  return (
+    <>
+      <button
+        type="button"
+        className="btn small"
+        data-testid="explain-step-into"
+        data-block={target?.node}
+        title="Walk through the module's inner blocks one by one (↓ or I)"
+        disabled={follower || !target}
+        onClick={a.stepInto}
+      >
+        ↘ Step into{target ? ` ${target.node}` : ""}
+      </button>
+      <button
+        type="button"
+        className="btn small"
+        data-testid="explain-step-out"
+        data-block={inner?.id}
+        title="Take the module whole again, as one step (↑ or U)"
+        disabled={follower || !inner}
+        onClick={a.stepOut}
+      >
+        ↖ Step out{inner ? ` of ${inner.id}` : ""}
+      </button>
+    </>
   );
 }
 

@@ -11,7 +11,7 @@ import {
   texNumber,
   texValue,
 } from "./tex";
-import type { ExplainNode, ExplainResult, Tensor } from "./types";
+import type { ExplainConsumer, ExplainNode, ExplainResult, Tensor } from "./types";
 import { splitParam, updated } from "./walk";
 
 export interface Line {
@@ -111,32 +111,40 @@ export function incomingLines(
       });
       continue;
     }
-    const parts = o.consumers
-      .map((c) => ({ c, v: byId[c.node]?.vjps[c.port] }))
-      .filter((p) => p.v !== undefined);
-    if (parts.length === 0) {
-      lines.push({
-        label: "no block that reaches a cost uses this value",
-        tex: `${lhs} = ${texValue(o.grad)}`,
-        value: o.grad,
-        kind: "sum",
-      });
-      continue;
-    }
-    const from = parts.map((p) => `${p.c.node}.${p.c.port}`).join(", ");
-    const sum = parts.map((p) => texValue(p.v)).join(" + ");
-    lines.push({
-      label:
-        parts.length > 1
-          ? `${parts.length} blocks use it (${from}): their gradients add up`
-          : `sent back by ${from}`,
-      tex:
-        parts.length > 1 ? aligned(lhs, [sum, texValue(o.grad)]) : `${lhs} = ${texValue(o.grad)}`,
-      value: o.grad,
-      kind: "sum",
-    });
+    lines.push(arrivingLine(lhs, o.grad, o.consumers, byId));
   }
   return lines;
+}
+
+/** dC/d(a value): the sum of what each block that reads it sent back (fan-out adds up). */
+export function arrivingLine(
+  lhs: string,
+  grad: Tensor,
+  consumers: ExplainConsumer[],
+  byId: Record<string, ExplainNode>,
+): Line {
+  const parts = consumers
+    .map((c) => ({ c, v: byId[c.node]?.vjps[c.port] }))
+    .filter((p) => p.v !== undefined);
+  if (parts.length === 0) {
+    return {
+      label: "no block that reaches a cost uses this value",
+      tex: `${lhs} = ${texValue(grad)}`,
+      value: grad,
+      kind: "sum",
+    };
+  }
+  const from = parts.map((p) => `${p.c.node}.${p.c.port}`).join(", ");
+  const sum = parts.map((p) => texValue(p.v)).join(" + ");
+  return {
+    label:
+      parts.length > 1
+        ? `${parts.length} blocks use it (${from}): their gradients add up`
+        : `sent back by ${from}`,
+    tex: parts.length > 1 ? aligned(lhs, [sum, texValue(grad)]) : `${lhs} = ${texValue(grad)}`,
+    value: grad,
+    kind: "sum",
+  };
 }
 
 /** Each local rule dC/d(input) and dC/d(parameter), with symbols and with the numbers. */
