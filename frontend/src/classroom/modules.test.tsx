@@ -22,8 +22,10 @@ const show = (s: Step) =>
 const seq = (w: Walk) => w.steps.map(show);
 const vec = (v: Tensor) => v as number[];
 const add = (a: Tensor, b: Tensor) => vec(a).map((x, i) => x + vec(b)[i]);
-const near = (a: Tensor, b: Tensor) =>
-  vec(a).forEach((x, i) => expect(x).toBeCloseTo(vec(b)[i], 12));
+const near = (a: Tensor, b: Tensor) => {
+  expect(vec(a)).toHaveLength(vec(b).length);
+  for (const [i, x] of vec(a).entries()) expect(x).toBeCloseTo(vec(b)[i], 12);
+};
 
 describe("the walk over module instances", () => {
   it("steps over each instance by default: one forward and one backward step each", () => {
