@@ -102,7 +102,9 @@ def test_make_block_expand_and_edit_the_module(
     assert console_errors == []
 
 
-def test_explain_steps_over_and_into_the_module_blocks(live_server, page: Page, console_errors):
+def test_explain_steps_over_and_into_the_module_blocks(
+    live_server, page: Page, console_errors, screenshot
+):
     """The classroom walk takes each instance as one block (stepped over, the default): its card
     shows the block's VJP, the backend's ``blocks[...]["vjps"]``; Step into (↓) walks its inner
     nodes (flat ids b2/l...), whose VJPs to the block's input add up to that same number, and
@@ -142,6 +144,7 @@ def test_explain_steps_over_and_into_the_module_blocks(live_server, page: Page, 
     expect(page.get_by_test_id("explain-value-b1/s")).to_be_visible()  # its output's value
     expect(page.get_by_test_id("explain-announce")).to_contain_text("b1 (module residual)")
     assert_clean(page, "the block's card")
+    screenshot("modules-explain-block")
     # ↓ steps into the instance ahead (b2): its inner nodes one by one, then out to b3
     expect(page.get_by_test_id("explain-step-into")).to_have_attribute("data-block", "b2")
     page.keyboard.press("ArrowDown")
@@ -165,6 +168,7 @@ def test_explain_steps_over_and_into_the_module_blocks(live_server, page: Page, 
     page.keyboard.press("ArrowLeft")
     page.get_by_test_id("explain-step-into").click()
     expect(page.get_by_test_id("explain-inside")).to_have_text("inside b2 (module residual)")
+    screenshot("modules-explain-inside")
     key = blocks["b2"]["inputs"]["h"]["key"]  # b1/s, what b2 reads
     total = [0.0] * len(blocks["b2"]["vjps"]["h"])
     for node in ("b2/s", "b2/r", "b2/l"):
@@ -177,6 +181,7 @@ def test_explain_steps_over_and_into_the_module_blocks(live_server, page: Page, 
     assert total == pytest.approx(blocks["b2"]["vjps"]["h"], rel=1e-9, abs=1e-12)
     expect(card).to_have_attribute("data-node", "b1")  # out again: b1 is one step
     assert json.loads(card.get_attribute("data-vjps") or "{}") == blocks["b1"]["vjps"]
+    screenshot("modules-explain-block-vjp")
     # Step out: back inside b2, ↑ takes it whole again, at its step
     page.keyboard.press("ArrowLeft")
     expect(card).to_have_attribute("data-node", "b2/l")

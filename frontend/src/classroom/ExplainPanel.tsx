@@ -471,7 +471,10 @@ function useFollowWalk() {
   const current = useClassroom(selectCurrentNode);
   useEffect(() => {
     if (!current) return;
-    const node = rf.getInternalNode(current);
+    // an inner node of an instance (b1/l) is on the canvas as its instance (b1)
+    const parts = current.split("/");
+    const ids = parts.map((_, i) => parts.slice(0, parts.length - i).join("/"));
+    const node = ids.map((id) => rf.getInternalNode(id)).find((n) => n !== undefined);
     if (!node) return;
     const { width, height } = store.getState();
     const { x, y, zoom } = rf.getViewport();

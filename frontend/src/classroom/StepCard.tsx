@@ -175,7 +175,7 @@ function BackwardCard(props: { node: ExplainNode; spec: OpSpec | undefined; posi
     >
       <Head phase="backward" node={node} spec={spec} />
       <Inside step={{ kind: "backward", node: node.id }} />
-      <Lines lines={incomingLines(node, spec, walk.byId)} testid="explain-incoming" />
+      <Lines lines={incomingLines(node, spec, walk.byId, walk)} testid="explain-incoming" />
       {rules.length > 0 ? (
         <>
           {spec?.formula.backward && (

@@ -2,7 +2,7 @@
 // z = G(x, w)): forward its inputs and outputs, backward g = ∂C/∂z at its outputs and its VJP per
 // input port — the sum of what its inner nodes send back to that input (POST /api/explain →
 // blocks). Pure functions, like lines.ts: the card renders them, the tests read them.
-import { aligned, arrivingLine, type Line } from "./lines";
+import { aligned, arrivingLine, type Line, sentBack } from "./lines";
 import { defaultSymbol, texValue } from "./tex";
 import type { ExplainBlock, ExplainNode, Tensor } from "./types";
 import type { Walk } from "./walk";
@@ -91,7 +91,7 @@ export function blockBackwardLines(block: ExplainBlock, walk: Walk): Line[] {
     const maker = walk.byId[p.key.split(":")[0]];
     const consumers = maker?.outputs.find((o) => o.key === p.key)?.consumers ?? [];
     const lhs = `${gSymbol(block, port)} = \\frac{\\partial C}{\\partial ${outSymbol(block, port)}}`;
-    lines.push(arrivingLine(lhs, p.grad, consumers, walk.byId));
+    lines.push(arrivingLine(lhs, p.grad, sentBack(p.key, consumers, walk.byId, walk)));
   }
   for (const [port, p] of Object.entries(block.inputs)) {
     const vjp = block.vjps[port];

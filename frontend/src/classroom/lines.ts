@@ -12,7 +12,7 @@ import {
   texValue,
 } from "./tex";
 import type { ExplainConsumer, ExplainNode, ExplainResult, Tensor } from "./types";
-import { splitParam, updated } from "./walk";
+import { splitParam, updated, type Walk, wholeBlock } from "./walk";
 
 export interface Line {
   /** what this line says, in words (left of the formula) */
@@ -92,11 +92,13 @@ export function forwardLines(
   return lines;
 }
 
-/** How dC/d(output) arrives: 1 for a cost, else the sum of what each consumer sent back. */
+/** How dC/d(output) arrives: 1 for a cost, else the sum of what each consumer sent back (a
+ * module instance the walk takes whole as one). */
 export function incomingLines(
   node: ExplainNode,
   spec: OpSpec | undefined,
   byId: Record<string, ExplainNode>,
+  walk?: Walk,
 ): Line[] {
   const lines: Line[] = [];
   for (const o of node.outputs) {
@@ -111,21 +113,47 @@ export function incomingLines(
       });
       continue;
     }
-    lines.push(arrivingLine(lhs, o.grad, o.consumers, byId));
+    lines.push(arrivingLine(lhs, o.grad, sentBack(o.key, o.consumers, byId, walk)));
   }
   return lines;
 }
 
-/** dC/d(a value): the sum of what each block that reads it sent back (fan-out adds up). */
-export function arrivingLine(
-  lhs: string,
-  grad: Tensor,
+/** What a consumer sent back: its name (`node.port`, or `b1.h` for a module instance) and
+ * its VJP. */
+export interface SentBack {
+  from: string;
+  value: Tensor;
+}
+
+/** Who sent dC/d(the value at `key`) back: each consumer's VJP or, for consumers inside a module
+ * instance the backward walk takes whole, that instance's VJP to its input port, once. */
+export function sentBack(
+  key: string,
   consumers: ExplainConsumer[],
   byId: Record<string, ExplainNode>,
-): Line {
-  const parts = consumers
-    .map((c) => ({ c, v: byId[c.node]?.vjps[c.port] }))
-    .filter((p) => p.v !== undefined);
+  walk?: Walk,
+): SentBack[] {
+  const producer = key.split(":")[0];
+  const out: SentBack[] = [];
+  const seen = new Set<string>();
+  for (const c of consumers) {
+    const whole = walk ? wholeBlock(walk, c.node, producer) : undefined;
+    const port = whole && Object.entries(whole.inputs).find(([, p]) => p.key === key)?.[0];
+    if (whole && port !== undefined) {
+      const v = whole.vjps[port];
+      if (!seen.has(whole.id) && v !== undefined)
+        out.push({ from: `${whole.id}.${port}`, value: v });
+      seen.add(whole.id);
+      continue;
+    }
+    const v = byId[c.node]?.vjps[c.port];
+    if (v !== undefined) out.push({ from: `${c.node}.${c.port}`, value: v });
+  }
+  return out;
+}
+
+/** dC/d(a value): the sum of what each block that reads it sent back (fan-out adds up). */
+export function arrivingLine(lhs: string, grad: Tensor, parts: SentBack[]): Line {
   if (parts.length === 0) {
     return {
       label: "no block that reaches a cost uses this value",
@@ -134,8 +162,8 @@ export function arrivingLine(
       kind: "sum",
     };
   }
-  const from = parts.map((p) => `${p.c.node}.${p.c.port}`).join(", ");
-  const sum = parts.map((p) => texValue(p.v)).join(" + ");
+  const from = parts.map((p) => p.from).join(", ");
+  const sum = parts.map((p) => texValue(p.value)).join(" + ");
   return {
     label:
       parts.length > 1

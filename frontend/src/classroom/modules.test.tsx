@@ -9,7 +9,8 @@ import { useEditor } from "../store/editor";
 import { announcement } from "./announce";
 import { blockBackwardLines, blockForwardLines, blockParams, innerParts } from "./block";
 import { ExplainPanel } from "./ExplainPanel";
-import { MODULES_RESULT, OPS } from "./fixtures";
+import { MODULES_RESULT, OP_INDEX, OPS } from "./fixtures";
+import { incomingLines } from "./lines";
 import { NodeExplain } from "./NodeExplain";
 import { onClassroomKey } from "./present";
 import { nodeStage, useClassroom, viewOf } from "./store";
@@ -142,8 +143,13 @@ describe("the block's card", () => {
 
   it("backward: g from its consumer, and its VJP per input, the sum of its inner nodes' VJPs", () => {
     const lines = blockBackwardLines(b1, w);
-    expect(lines[0].label).toBe("sent back by b2/l.x");
-    near(lines[0].value as Tensor, w.byId["b2/l"].vjps.x);
+    // b2 is one block backward too: it sends g back as a whole, through its port h
+    expect(lines[0].label).toBe("sent back by b2.h");
+    near(lines[0].value as Tensor, b2.vjps.h);
+    near(b2.vjps.h, w.byId["b2/l"].vjps.x);
+    // stepped into backward, its inner node is who sends it
+    const into = buildWalk(R, ["backward:b2"]);
+    expect(blockBackwardLines(into.blocks.b1, into)[0].label).toBe("sent back by b2/l.x");
     // h feeds b1/l only; k feeds b1/s only
     expect(innerParts(b1, "x", w.byId).map((p) => p.from)).toEqual(["b1/l.x"]);
     expect(lines[1].label).toBe("to x (port h): the block's VJP, what b1/l.x sends back");
@@ -152,6 +158,13 @@ describe("the block's card", () => {
     near(b1.vjps.k, w.byId["b1/s"].vjps.b);
     // t feeds both instances: its gradient is the sum of the two blocks' VJPs to k
     near(w.byId.t.outputs[0].grad as Tensor, add(b1.vjps.k, b2.vjps.k));
+  });
+
+  it("a node read by two instances taken whole: their VJPs add up", () => {
+    const [line] = incomingLines(w.byId.t, OP_INDEX.tanh, w.byId, w);
+    expect(line.label).toBe("2 blocks use it (b1.k, b2.k): their gradients add up");
+    const flat = incomingLines(w.byId.t, OP_INDEX.tanh, w.byId);
+    expect(flat[0].label).toBe("2 blocks use it (b1/s.b, b2/s.b): their gradients add up");
   });
 
   it("a tied instance uses the parameters of the one it is tied to", () => {

@@ -154,6 +154,18 @@ export function enclosing(walk: Walk, step: Step | null): ExplainBlock[] {
     .sort((a, b) => a.id.length - b.id.length);
 }
 
+/** The instance the backward walk takes whole that holds `node` but not `producer` (the
+ * outermost), if any: a value made outside it and read inside is sent back by the block. */
+export function wholeBlock(walk: Walk, node: string, producer: string): ExplainBlock | undefined {
+  let found: ExplainBlock | undefined;
+  for (const b of Object.values(walk.blocks)) {
+    const holds = (id: string) => id.startsWith(`${b.id}/`);
+    if (!holds(node) || holds(producer) || walk.into.includes(intoKey("backward", b.id))) continue;
+    if (!found || b.id.length < found.id.length) found = b;
+  }
+  return found;
+}
+
 /** The instance "Step into" opens at `position`: the next step's, else the one just shown. */
 export function intoTarget(walk: Walk, position: number): { kind: Direction; node: string } | null {
   for (const i of [position, position - 1]) {
