@@ -339,12 +339,13 @@ def _blocks(plan, nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for inst in plan.instances.values():
         inner = [nid for nid in plan.order if nid.startswith(inst.id + "/")]
         vjps: dict[str, Any] = {}
-        for port, key in inst.inputs.items():
+        for port in inst.inputs:
+            # by who reads the port, not by the value fed to it: two ports fed one value
+            # (b1(h=x, k=x)) each get their own VJP
             parts = [
                 np.asarray(by_id[nid]["vjps"][p])
-                for nid in inner
-                for p, k in by_id[nid]["sources"].items()
-                if k == key and p in by_id[nid]["vjps"]
+                for nid, p in inst.readers.get(port, [])
+                if nid in by_id and p in by_id[nid]["vjps"]
             ]
             if parts:
                 vjps[port] = _plain(np.sum(parts, axis=0))
