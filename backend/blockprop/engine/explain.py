@@ -333,7 +333,8 @@ def _walk(plan) -> list[dict[str, Any]]:
 def _blocks(plan, nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each module instance seen as one block: its inputs' and outputs' values, dC/d(output),
     and its VJP per input port, the sum of what its inner nodes send back to that input
-    (what the block as a whole contributes to dC/d(input); parents before children)."""
+    (what the block as a whole contributes to dC/d(input); ``readers`` names those inner
+    ports; parents before children)."""
     by_id = {n["id"]: n for n in nodes}
     out = []
     for inst in plan.instances.values():
@@ -369,6 +370,9 @@ def _blocks(plan, nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "inputs": side(inst.inputs),
                 "outputs": side(inst.outputs),
                 "vjps": vjps,
+                "readers": {
+                    q: [{"node": nid, "port": p} for nid, p in rs] for q, rs in inst.readers.items()
+                },
             }
         )
     return out

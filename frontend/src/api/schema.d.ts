@@ -1411,6 +1411,13 @@ export interface components {
                 [key: string]: components["schemas"]["ExplainPort"];
             };
             /**
+             * Readers
+             * @description input port → the inner nodes' ports that read it, at any depth: the contributions its VJP sums
+             */
+            readers?: {
+                [key: string]: components["schemas"]["ExplainConsumer"][];
+            };
+            /**
              * Tie
              * @description the instance whose parameters it uses
              */

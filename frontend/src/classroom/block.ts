@@ -66,22 +66,24 @@ export function blockForwardLines(block: ExplainBlock): Line[] {
   return lines;
 }
 
-/** The inner nodes' contributions to dC/d(the value at `key`): what the block sums. */
+/** The inner nodes' contributions to dC/d(input `port`): what the block's VJP sums. The answer
+ * names who reads each port (`readers`); older answers: whoever reads the value fed to it. */
 export function innerParts(
   block: ExplainBlock,
-  key: string,
+  port: string,
   byId: Record<string, ExplainNode>,
 ): { from: string; value: Tensor }[] {
-  const parts: { from: string; value: Tensor }[] = [];
-  for (const id of block.nodes) {
-    const n = byId[id];
-    for (const [port, src] of Object.entries(n?.sources ?? {})) {
-      if (src === key && n.vjps[port] !== undefined) {
-        parts.push({ from: `${id}.${port}`, value: n.vjps[port] });
-      }
-    }
-  }
-  return parts;
+  const key = block.inputs[port]?.key;
+  const readers =
+    block.readers?.[port] ??
+    block.nodes.flatMap((id) =>
+      Object.entries(byId[id]?.sources ?? {})
+        .filter(([, src]) => src === key)
+        .map(([p]) => ({ node: id, port: p })),
+    );
+  return readers
+    .map((r) => ({ from: `${r.node}.${r.port}`, value: byId[r.node]?.vjps[r.port] }))
+    .filter((p): p is { from: string; value: Tensor } => p.value !== undefined);
 }
 
 export function blockBackwardLines(block: ExplainBlock, walk: Walk): Line[] {
@@ -97,7 +99,7 @@ export function blockBackwardLines(block: ExplainBlock, walk: Walk): Line[] {
     const vjp = block.vjps[port];
     if (vjp === undefined) continue;
     const x = defaultSymbol(port);
-    const parts = innerParts(block, p.key, walk.byId);
+    const parts = innerParts(block, port, walk.byId);
     const jt = `\\left(\\frac{\\partial ${blockSymbol(block)}}{\\partial ${x}}\\right)^{\\!\\top} g`;
     const sum = parts.length > 1 ? [parts.map((q) => texValue(q.value)).join(" + ")] : [];
     const from = parts.map((q) => q.from).join(", ");

@@ -15,3 +15,5 @@ export const FAN_RESULT = data.fan.result as unknown as ExplainResult;
 /** `mix` (h, k → tanh(linear(h)) + k) used twice, b2 tied to b1; t runs between b1's inner nodes. */
 export const MODULES = modules.graph as unknown as GraphDoc;
 export const MODULES_RESULT = modules.result as unknown as ExplainResult;
+/** One instance of `mix` whose two ports are both fed x. */
+export const SHARED_RESULT = modules.shared.result as unknown as ExplainResult;

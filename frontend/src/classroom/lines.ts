@@ -126,7 +126,7 @@ export interface SentBack {
 }
 
 /** Who sent dC/d(the value at `key`) back: each consumer's VJP or, for consumers inside a module
- * instance the backward walk takes whole, that instance's VJP to its input port, once. */
+ * instance the backward walk takes whole, that instance's VJP to each input port fed the value. */
 export function sentBack(
   key: string,
   consumers: ExplainConsumer[],
@@ -138,12 +138,16 @@ export function sentBack(
   const seen = new Set<string>();
   for (const c of consumers) {
     const whole = walk ? wholeBlock(walk, c.node, producer) : undefined;
-    const port = whole && Object.entries(whole.inputs).find(([, p]) => p.key === key)?.[0];
-    if (whole && port !== undefined) {
-      const v = whole.vjps[port];
-      if (!seen.has(whole.id) && v !== undefined)
-        out.push({ from: `${whole.id}.${port}`, value: v });
-      seen.add(whole.id);
+    const ports = whole ? Object.keys(whole.inputs).filter((q) => whole.inputs[q].key === key) : [];
+    if (whole && ports.length > 0) {
+      // the block sends back once per port fed this value, whichever inner node reads it
+      for (const q of ports) {
+        const v = whole.vjps[q];
+        if (!seen.has(`${whole.id}.${q}`) && v !== undefined) {
+          out.push({ from: `${whole.id}.${q}`, value: v });
+        }
+        seen.add(`${whole.id}.${q}`);
+      }
       continue;
     }
     const v = byId[c.node]?.vjps[c.port];

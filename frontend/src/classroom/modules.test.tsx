@@ -9,7 +9,7 @@ import { useEditor } from "../store/editor";
 import { announcement } from "./announce";
 import { blockBackwardLines, blockForwardLines, blockParams, innerParts } from "./block";
 import { ExplainPanel } from "./ExplainPanel";
-import { MODULES_RESULT, OP_INDEX, OPS } from "./fixtures";
+import { MODULES_RESULT, OP_INDEX, OPS, SHARED_RESULT } from "./fixtures";
 import { incomingLines } from "./lines";
 import { NodeExplain } from "./NodeExplain";
 import { onClassroomKey } from "./present";
@@ -151,7 +151,9 @@ describe("the block's card", () => {
     const into = buildWalk(R, ["backward:b2"]);
     expect(blockBackwardLines(into.blocks.b1, into)[0].label).toBe("sent back by b2/l.x");
     // h feeds b1/l only; k feeds b1/s only
-    expect(innerParts(b1, "x", w.byId).map((p) => p.from)).toEqual(["b1/l.x"]);
+    expect(innerParts(b1, "h", w.byId).map((p) => p.from)).toEqual(["b1/l.x"]);
+    expect(innerParts(b1, "k", w.byId).map((p) => p.from)).toEqual(["b1/s.b"]);
+    expect(b1.readers?.k).toEqual([{ node: "b1/s", port: "b" }]);
     expect(lines[1].label).toBe("to x (port h): the block's VJP, what b1/l.x sends back");
     near(lines[1].value as Tensor, w.byId["b1/l"].vjps.x);
     near(lines[2].value as Tensor, b1.vjps.k);
@@ -165,6 +167,21 @@ describe("the block's card", () => {
     expect(line.label).toBe("2 blocks use it (b1.k, b2.k): their gradients add up");
     const flat = incomingLines(w.byId.t, OP_INDEX.tanh, w.byId);
     expect(flat[0].label).toBe("2 blocks use it (b1/s.b, b2/s.b): their gradients add up");
+  });
+
+  it("two ports fed one value: each sends its own VJP back, and they add up", () => {
+    const s = buildWalk(SHARED_RESULT);
+    const b = s.blocks.b1;
+    near(b.vjps.h, s.byId["b1/l"].vjps.x);
+    near(b.vjps.k, s.byId["b1/s"].vjps.b);
+    const [line] = incomingLines(s.byId.x, OP_INDEX.input, s.byId, s);
+    expect(line.label).toBe("2 blocks use it (b1.h, b1.k): their gradients add up");
+    near(line.value as Tensor, add(b.vjps.h, b.vjps.k));
+    const vjps = blockBackwardLines(b, s).slice(1);
+    expect(vjps.map((l) => l.label)).toEqual([
+      "to x (port h): the block's VJP, what b1/l.x sends back",
+      "to x (port k): the block's VJP, what b1/s.b sends back",
+    ]);
   });
 
   it("a tied instance uses the parameters of the one it is tied to", () => {
