@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from test_editor import (  # noqa: F401 - editor, dialogs: fixtures
     SLOW,
     dialogs,
@@ -190,4 +190,50 @@ def test_explain_steps_over_and_into_the_module_blocks(
     expect(card).to_have_attribute("data-phase", "backward")
     page.keyboard.press("End")
     expect(page.get_by_test_id("explain-grad-b1/s")).to_be_visible()  # its output's dC/dz
+    assert console_errors == []
+
+
+def test_a_follower_walks_the_teachers_steps_into_blocks(
+    live_server, page: Page, browser: Browser, console_errors
+):
+    """The teacher's choices of step into / over travel with the position: the student's card is
+    the teacher's, a whole block or an inner node; ↓ and ↑ work in presentation mode too."""
+    import httpx
+
+    from blockprop.examples import get_example
+
+    graph = get_example("residual_modules")["graph"]
+    stored = httpx.post(f"{live_server.url}/api/graphs", json={"graph": graph}).json()
+    teacher = page
+    teacher.goto(f"{live_server.url}/g/{stored['id']}")
+    expect_status(teacher, "valid")
+    teacher.get_by_test_id("btn-explain").click()
+    t_card = teacher.get_by_test_id("explain-card")
+    expect(t_card).to_have_attribute("data-phase", "start", timeout=SLOW)
+    teacher.get_by_test_id("btn-broadcast").click()
+    link = teacher.get_by_test_id("broadcast-link").input_value()
+    student = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
+    try:
+        student.goto(link)
+        s_card = student.get_by_test_id("explain-card")
+        expect(s_card).to_be_visible(timeout=SLOW)
+        expect(student.get_by_test_id("explain-step-into")).to_be_disabled()  # not theirs
+        teacher.keyboard.press("p")  # presentation mode: the keys still step
+        expect(teacher.locator("body.cx-present")).to_have_count(1)
+        for _ in range(4):  # x, y, l0, then b1 as one block
+            teacher.keyboard.press("ArrowRight")
+        expect(t_card).to_have_attribute("data-node", "b1")
+        expect(s_card).to_have_attribute("data-node", "b1", timeout=SLOW)
+        expect(s_card).to_have_attribute("data-module", "residual")
+        teacher.keyboard.press("ArrowDown")  # into b2, ahead
+        expect(s_card).to_have_attribute("data-node", "b2/l", timeout=SLOW)
+        expect(student.get_by_test_id("explain-inside")).to_have_text("inside b2 (module residual)")
+        s_counter = student.get_by_test_id("explain-step")
+        t_counter = teacher.get_by_test_id("explain-step")
+        expect(s_counter).to_have_attribute("data-total", t_counter.get_attribute("data-total"))
+        teacher.keyboard.press("ArrowUp")  # out: b2 whole again
+        expect(s_card).to_have_attribute("data-node", "b2", timeout=SLOW)
+        expect(s_counter).to_have_attribute("data-position", "5")
+    finally:
+        student.context.close()
     assert console_errors == []
