@@ -60,13 +60,17 @@ export function BlockCard({ kind, id }: { kind: Direction; id: string }) {
         {block.nodes.length} blocks inside ({block.nodes.join(", ")}); w:{" "}
         {params.length ? params.join(", ") : "none"}
         {block.tie ? ` (tied: the parameters of ${block.tie})` : ""}.
-        {!follower && (
-          <>
-            {" "}
-            <b>Step into</b> (<kbd>↓</kbd>) walks through them one by one.
-          </>
-        )}
       </p>
+      {!follower && (
+        <button
+          type="button"
+          className="btn small"
+          data-testid="explain-block-open"
+          onClick={() => useClassroom.getState().stepInto({ kind, node: block.id })}
+        >
+          Walk through {block.id}'s {block.nodes.length} inner blocks
+        </button>
+      )}
     </section>
   );
 }

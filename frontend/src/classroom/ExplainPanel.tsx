@@ -406,7 +406,7 @@ function BlockButtons() {
         data-block={target?.node}
         title="Walk through the module's inner blocks one by one (↓ or I)"
         disabled={follower || !target}
-        onClick={a.stepInto}
+        onClick={() => a.stepInto()}
       >
         ↘ Step into{target ? ` ${target.node}` : ""}
       </button>
@@ -417,7 +417,7 @@ function BlockButtons() {
         data-block={inner?.id}
         title="Take the module whole again, as one step (↑ or U)"
         disabled={follower || !inner}
-        onClick={a.stepOut}
+        onClick={() => a.stepOut()}
       >
         ↖ Step out{inner ? ` of ${inner.id}` : ""}
       </button>

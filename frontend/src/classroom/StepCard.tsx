@@ -32,9 +32,9 @@ export function StepCard() {
         </p>
         {blocks > 0 && (
           <p className="muted" data-testid="explain-blocks-note">
-            Each of the {blocks} module instances is one step, the module as one block G(x, w);{" "}
-            <b>Step into</b> (<kbd>↓</kbd>) walks through its inner blocks, <b>Step out</b> (
-            <kbd>↑</kbd>) takes it whole again.
+            A module instance ({blocks} here) is one step, the module as one block G(x, w), unless
+            you step into it: <b>Step into</b> (<kbd>↓</kbd>) walks through the inner blocks of the
+            instance it names, <b>Step out</b> (<kbd>↑</kbd>) takes it whole again.
           </p>
         )}
         <WeightsLine />

@@ -250,6 +250,19 @@ describe("the panel with module instances", () => {
     expect(cls().into).toEqual([]);
   });
 
+  it("the block's card walks through its own inner blocks, whatever comes next", () => {
+    act(() => cls().goto(4)); // b1 shown, b2 ahead: ↓ would open b2
+    render(
+      <ReactFlowProvider>
+        <ExplainPanel />
+      </ReactFlowProvider>,
+    );
+    expect(screen.getByTestId("explain-step-into").dataset.block).toBe("b2");
+    act(() => screen.getByTestId("explain-block-open").click());
+    expect(screen.getByTestId("explain-card").dataset.node).toBe("b1/l");
+    expect(cls().into).toEqual(["forward:b1"]);
+  });
+
   it("backward, the card carries the block's VJP per input port", () => {
     act(() => cls().goto(9));
     render(

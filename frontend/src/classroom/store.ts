@@ -12,6 +12,7 @@ import type { ExplainFeed, ExplainResult, GradcheckResult, SessionView, Tensor }
 import {
   buildWalk,
   clampPosition,
+  type Direction,
   paramKeys,
   type Step,
   stepInto,
@@ -125,8 +126,9 @@ export interface ClassroomState {
   first: () => void;
   last: () => void;
   goto: (position: number) => void;
-  /** Into the module instance ahead (or just shown): its inner nodes, one step each. */
-  stepInto: () => void;
+  /** Into the module instance ahead (or just shown), or the one named: its inner nodes, one
+   * step each. */
+  stepInto: (which?: { kind: Direction; node: string }) => void;
   /** Out of the instance the walk is inside: it is one step again, the walk at that step. */
   stepOut: () => void;
   togglePlay: () => void;
@@ -252,10 +254,10 @@ export const useClassroom = create<ClassroomState>()((set, get) => {
   };
 
   /** Step into or out of an instance: a new walk (its positions move) and where to stand. */
-  const openOrClose = (how: typeof stepInto) => {
+  const openOrClose = (how: typeof stepInto, which?: { kind: Direction; node: string }) => {
     const s = get();
     if (s.role === "follower" || !s.result || !s.walk) return;
-    const moved = how(s.result, s.walk, s.position);
+    const moved = how(s.result, s.walk, s.position, which);
     if (moved) set({ walk: moved.walk, into: moved.walk.into, position: moved.position });
   };
 
@@ -368,7 +370,7 @@ export const useClassroom = create<ClassroomState>()((set, get) => {
     first: () => move(0),
     last: () => move(get().walk?.steps.length ?? 0),
     goto: (position) => move(position),
-    stepInto: () => openOrClose(stepInto),
+    stepInto: (which) => openOrClose(stepInto, which),
     stepOut: () => openOrClose(stepOut),
     togglePlay: () => get().setPlaying(!get().playing),
     setPlaying: (playing) => {

@@ -175,14 +175,16 @@ export function intoTarget(walk: Walk, position: number): { kind: Direction; nod
   return null;
 }
 
-/** Step into: the walk with that instance opened, at its first inner step. */
+/** Step into: the walk with that instance (by default `intoTarget`'s) opened, at its first
+ * inner step. */
 export function stepInto(
   result: ExplainResult,
   walk: Walk,
   position: number,
+  which: { kind: Direction; node: string } | null = null,
 ): { walk: Walk; position: number } | null {
-  const target = intoTarget(walk, position);
-  if (!target) return null;
+  const target = which ?? intoTarget(walk, position);
+  if (!target || !walk.blocks[target.node]) return null;
   const next = buildWalk(result, [...walk.into, intoKey(target.kind, target.node)]);
   const inside = (s: Step) => s.kind === target.kind && s.node.startsWith(`${target.node}/`);
   const first = next.steps.findIndex(inside);
