@@ -169,6 +169,7 @@ def test_explain_steps_over_and_into_the_module_blocks(
     page.get_by_test_id("explain-step-into").click()
     expect(page.get_by_test_id("explain-inside")).to_have_text("inside b2 (module residual)")
     screenshot("modules-explain-inside")
+    assert_clean(page, "inside a block, backward")
     key = blocks["b2"]["inputs"]["h"]["key"]  # b1/s, what b2 reads
     total = [0.0] * len(blocks["b2"]["vjps"]["h"])
     for node in ("b2/s", "b2/r", "b2/l"):
@@ -182,6 +183,7 @@ def test_explain_steps_over_and_into_the_module_blocks(
     expect(card).to_have_attribute("data-node", "b1")  # out again: b1 is one step
     assert json.loads(card.get_attribute("data-vjps") or "{}") == blocks["b1"]["vjps"]
     screenshot("modules-explain-block-vjp")
+    assert_clean(page, "the block's VJP card")
     # Step out: back inside b2, ↑ takes it whole again, at its step
     page.keyboard.press("ArrowLeft")
     expect(card).to_have_attribute("data-node", "b2/l")
