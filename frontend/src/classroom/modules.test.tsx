@@ -99,6 +99,30 @@ describe("the walk over module instances", () => {
     expect(backward).toEqual([...forward].reverse());
   });
 
+  it("modules nest: into w shows w/m as one block, into w/m too its nodes", () => {
+    const S = SHARED_RESULT;
+    expect(seq(buildWalk(S)).slice(0, 5)).toEqual(["f:x", "f:y", "f:b1[]", "f:w[]", "f:c"]);
+    const once = buildWalk(S, ["forward:w"]);
+    expect(seq(once).slice(3, 5)).toEqual(["f:w/m[]", "f:c"]);
+    expect(enclosing(once, once.steps[3]).map((b) => b.id)).toEqual(["w"]);
+    // w/m's step covers its inner values, as w's did
+    expect(once.forwardAt["w/m/s"]).toBe(4);
+    const twice = stepInto(S, once, 3);
+    expect(seq(twice?.walk as Walk).slice(3, 7)).toEqual(["f:w/m/l", "f:w/m/r", "f:w/m/s", "f:c"]);
+    expect(enclosing(twice?.walk as Walk, twice?.walk.steps[4] as Step).map((b) => b.id)).toEqual([
+      "w",
+      "w/m",
+    ]);
+    // out of the innermost first: w/m whole again, still inside w
+    const out = stepOut(S, twice?.walk as Walk, 5);
+    expect(show(out?.walk.steps[(out?.position ?? 0) - 1] as Step)).toBe("f:w/m[]");
+    expect(out?.walk.into).toEqual(["forward:w"]);
+    // backward, b1's output is sent back by w as a whole (taken whole backward)
+    const [line] = blockBackwardLines(once.blocks.b1, once);
+    expect(line.label).toBe("sent back by w.a");
+    near(once.blocks.w.vjps.a, add(once.blocks["w/m"].vjps.h, once.blocks["w/m"].vjps.k));
+  });
+
   it("keys of instances the answer lacks are dropped", () => {
     expect(buildWalk(R, ["forward:b9", "forward:b1"]).into).toEqual(["forward:b1"]);
   });
