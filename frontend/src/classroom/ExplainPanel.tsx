@@ -36,6 +36,7 @@ export function ExplainPanel() {
       <PanelHead />
       <SampleBox />
       <Controls />
+      <Announce />
       <Status />
       <div className="cx-scroll">
         <StepCard />
@@ -309,7 +310,6 @@ function Controls() {
   const a = useClassroom.getState();
   const phase = step ? step.kind : "start";
   const node = step && step.kind !== "update" ? step.node : "";
-  const announce = useClassroom(announcement);
   return (
     <div className="cx-controls" data-cx="steps">
       <button
@@ -378,10 +378,18 @@ function Controls() {
         {position}/{total} · {phase}
         {node ? ` ${node}` : ""}
       </span>
-      <span className="sr-only" role="status" aria-live="polite" data-testid="explain-announce">
-        {announce}
-      </span>
     </div>
+  );
+}
+
+/** The walk for screen readers: each step said once (outside the step controls, which a
+ * presenter may hide). */
+function Announce() {
+  const text = useClassroom(announcement);
+  return (
+    <p className="sr-only" role="status" aria-live="polite" data-testid="explain-announce">
+      {text}
+    </p>
   );
 }
 
@@ -408,7 +416,7 @@ function BlockButtons() {
         disabled={follower || !target}
         onClick={() => a.stepInto()}
       >
-        ↘ Step into{target ? ` ${target.node}` : ""}
+        <span aria-hidden="true">↘</span> Step into{target ? ` ${target.node}` : ""}
       </button>
       <button
         type="button"
@@ -419,7 +427,7 @@ function BlockButtons() {
         disabled={follower || !inner}
         onClick={() => a.stepOut()}
       >
-        ↖ Step out{inner ? ` of ${inner.id}` : ""}
+        <span aria-hidden="true">↖</span> Step out{inner ? ` of ${inner.id}` : ""}
       </button>
     </>
   );
