@@ -36,15 +36,23 @@ export function blockRule(block: ExplainBlock): string {
     .join(",\\quad ");
 }
 
-/** The rule of the backward step, in the notes' notation: ∂C/∂x = (∂G/∂x)ᵀ g. */
-export function blockVjpRule(block: ExplainBlock): string {
-  const g = several(block)
-    ? Object.keys(block.outputs)
+/** g, or (g_y1, g_y2) for several outputs: what reaches the block. */
+const gOf = (block: ExplainBlock) =>
+  several(block)
+    ? `\\left(${Object.keys(block.outputs)
         .map((p) => gSymbol(block, p))
-        .join(", ")
+        .join(", ")}\\right)`
     : "g";
-  const x = defaultSymbol(Object.keys(block.inputs)[0] ?? "x");
-  return `\\frac{\\partial C}{\\partial ${x}} = \\left(\\frac{\\partial ${blockSymbol(block)}}{\\partial ${x}}\\right)^{\\!\\top} ${g}`;
+
+/** (∂G/∂x)ᵀ g: the block's VJP to input `port`, as a formula. */
+const vjpOf = (block: ExplainBlock, port: string) =>
+  `\\left(\\frac{\\partial ${blockSymbol(block)}}{\\partial ${defaultSymbol(port)}}\\right)^{\\!\\top} ${gOf(block)}`;
+
+/** The rule of the backward step, in the notes' notation: ∂C/∂x = (∂G/∂x)ᵀ g per input. */
+export function blockVjpRule(block: ExplainBlock): string {
+  return Object.keys(block.inputs)
+    .map((p) => `\\frac{\\partial C}{\\partial ${defaultSymbol(p)}} = ${vjpOf(block, p)}`)
+    .join(",\\quad ");
 }
 
 export function blockForwardLines(block: ExplainBlock): Line[] {
@@ -100,7 +108,7 @@ export function blockBackwardLines(block: ExplainBlock, walk: Walk): Line[] {
     if (vjp === undefined) continue;
     const x = defaultSymbol(port);
     const parts = innerParts(block, port, walk.byId);
-    const jt = `\\left(\\frac{\\partial ${blockSymbol(block)}}{\\partial ${x}}\\right)^{\\!\\top} g`;
+    const jt = vjpOf(block, port);
     const sum = parts.length > 1 ? [parts.map((q) => texValue(q.value)).join(" + ")] : [];
     const from = parts.map((q) => q.from).join(", ");
     lines.push({

@@ -7,7 +7,13 @@ import { act } from "react";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { useEditor } from "../store/editor";
 import { announcement } from "./announce";
-import { blockBackwardLines, blockForwardLines, blockParams, innerParts } from "./block";
+import {
+  blockBackwardLines,
+  blockForwardLines,
+  blockParams,
+  blockVjpRule,
+  innerParts,
+} from "./block";
 import { ExplainPanel } from "./ExplainPanel";
 import { MODULES_RESULT, OP_INDEX, OPS, SHARED_RESULT } from "./fixtures";
 import { incomingLines } from "./lines";
@@ -166,6 +172,10 @@ describe("the block's card", () => {
   });
 
   it("backward: g from its consumer, and its VJP per input, the sum of its inner nodes' VJPs", () => {
+    expect(blockVjpRule(b1)).toBe(
+      "\\frac{\\partial C}{\\partial h} = \\left(\\frac{\\partial G_{\\mathrm{mix}}}{\\partial h}\\right)^{\\!\\top} g,\\quad " +
+        "\\frac{\\partial C}{\\partial k} = \\left(\\frac{\\partial G_{\\mathrm{mix}}}{\\partial k}\\right)^{\\!\\top} g",
+    );
     const lines = blockBackwardLines(b1, w);
     // b2 is one block backward too: it sends g back as a whole, through its port h
     expect(lines[0].label).toBe("sent back by b2.h");
