@@ -65,6 +65,16 @@ def test_bad_bodies_and_unknown_sessions(api):
     assert_error(r, 404, "not_found")
 
 
+def test_the_view_carries_the_module_instances_stepped_into(api):
+    """Followers walk the same steps: which instances the teacher stepped into travels along."""
+    into = ["forward:b1", "backward:o/i1"]
+    s = create(api, view={"explain": {"step": 5, "into": into}})
+    assert api.get(f"/api/sessions/{s['id']}").json()["view"]["explain"]["into"] == into
+    assert create(api, view={"explain": {}})["view"]["explain"]["into"] == []
+    too_long = {"explain": {"into": ["forward:" + "b" * 400]}}
+    assert_error(api.post("/api/sessions", json={"graph": XOR_GRAPH, "view": too_long}), 422)
+
+
 def test_foreign_origins_cannot_change_or_follow(api, live_server):
     s = create(api)
     headers = {"X-Edit-Token": s["edit_token"], "Origin": "http://evil.example"}

@@ -6,10 +6,12 @@ instance) follows; unpack an instance back into plain blocks."""
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 
+import pytest
+from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Page, expect
 from test_editor import (  # noqa: F401 - editor, dialogs: fixtures
     SLOW,
     dialogs,
@@ -105,9 +107,15 @@ def test_make_block_expand_and_edit_the_module(
     assert console_errors == []
 
 
-def test_explain_steps_into_the_module_blocks(live_server, page: Page, console_errors):
-    """The classroom walk goes through each instance's inner nodes (flat ids b1/l...)."""
+def test_explain_steps_over_and_into_the_module_blocks(
+    live_server, page: Page, console_errors, screenshot
+):
+    """The classroom walk takes each instance as one block (stepped over, the default): its card
+    shows the block's VJP, the backend's ``blocks[...]["vjps"]``; Step into (↓) walks its inner
+    nodes (flat ids b2/l...), whose VJPs to the block's input add up to that same number, and
+    comes out after the last one; Step out takes it whole again."""
     import httpx
+    from test_accessibility import assert_clean
 
     from blockprop.examples import get_example
 
@@ -118,18 +126,76 @@ def test_explain_steps_into_the_module_blocks(live_server, page: Page, console_e
     page.get_by_test_id("btn-explain").click()
     card = page.get_by_test_id("explain-card")
     expect(card).to_have_attribute("data-phase", "start", timeout=SLOW)
+    # the same sample and initial weights as the panel: the default feeds, seed 0
+    answer = httpx.post(f"{live_server.url}/api/explain", json={"graph": graph, "seed": 0}).json()
+    blocks = {b["id"]: b for b in answer["blocks"]}
+
     counter = page.get_by_test_id("explain-step")
-    total = int(counter.get_attribute("data-total") or 0)
-    assert total >= 2 * 14  # forward and backward over the 14 nodes of the flat graph
-    seen = set()
-    for _ in range(total):
+
+    def walk_to(phase: str, node: str) -> None:
+        """→ until the card is that step, each press waited for (the counter moves on)."""
+        for _ in range(40):
+            if (card.get_attribute("data-phase"), card.get_attribute("data-node")) == (phase, node):
+                return
+            at = int(counter.get_attribute("data-position") or 0)
+            page.keyboard.press("ArrowRight")
+            expect(counter).to_have_attribute("data-position", str(at + 1))
+        raise AssertionError(f"the walk never reached {phase} {node}")
+
+    # forward: b1 is one step, the module as one block; its ring marks the whole block
+    walk_to("forward", "b1")
+    expect(card).to_have_attribute("data-module", "residual")
+    expect(page.get_by_test_id("explain-ring-b1")).to_have_attribute("data-whole", "true")
+    expect(page.get_by_test_id("explain-value-b1/s")).to_be_visible()  # its output's value
+    expect(page.get_by_test_id("explain-announce")).to_contain_text("b1 (module residual)")
+    assert_clean(page, "the block's card")
+    screenshot("modules-explain-block")
+    # ↓ steps into the instance ahead (b2): its inner nodes one by one, then out to b3
+    expect(page.get_by_test_id("explain-step-into")).to_have_attribute("data-block", "b2")
+    page.keyboard.press("ArrowDown")
+    expect(card).to_have_attribute("data-node", "b2/l")
+    expect(page.get_by_test_id("explain-inside")).to_have_text("inside b2 (module residual)")
+    page.keyboard.press("ArrowRight")
+    expect(card).to_have_attribute("data-node", "b2/r")
+    expect(page.get_by_test_id("explain-ring-b2")).to_have_attribute("data-whole", "false")
+    expect(page.get_by_test_id("explain-value-b2/s")).to_have_count(0)  # not yet
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    expect(card).to_have_attribute("data-node", "b3")  # out, after the last inner node
+
+    # backward: b1's card shows the block's VJP, as the backend computes it
+    walk_to("backward", "b2")
+    vjps = json.loads(card.get_attribute("data-vjps") or "{}")
+    assert vjps == blocks["b2"]["vjps"]
+    lines = page.get_by_test_id("explain-block-vjps").locator("li")
+    assert json.loads(lines.last.get_attribute("data-value") or "null") == blocks["b2"]["vjps"]["h"]
+    # step into b2 from b3's step (Step into opens the instance ahead)
+    page.keyboard.press("ArrowLeft")
+    page.get_by_test_id("explain-step-into").click()
+    expect(page.get_by_test_id("explain-inside")).to_have_text("inside b2 (module residual)")
+    screenshot("modules-explain-inside")
+    assert_clean(page, "inside a block, backward")
+    key = blocks["b2"]["inputs"]["h"]["key"]  # b1/s, what b2 reads
+    total = [0.0] * len(blocks["b2"]["vjps"]["h"])
+    for node in ("b2/s", "b2/r", "b2/l"):
+        expect(card).to_have_attribute("data-node", node)
+        for li in page.get_by_test_id("explain-rules").locator("li").all():
+            if li.locator(".cx-line-label").inner_text().startswith(f"to {key} "):
+                part = json.loads(li.get_attribute("data-value") or "null")
+                total = [t + p for t, p in zip(total, part, strict=True)]
         page.keyboard.press("ArrowRight")
-        node = card.get_attribute("data-node")
-        if node == "b2/r" and node not in seen:  # the walk is inside b2: its block is ringed
-            expect(page.get_by_test_id("explain-ring-b2")).to_be_attached()
-            expect(page.get_by_test_id("explain-value-b2/s")).to_have_count(0)  # not yet
-        seen.add(node)
-    assert {"b1/l", "b2/r", "b3/s"} <= seen
+    assert total == pytest.approx(blocks["b2"]["vjps"]["h"], rel=1e-9, abs=1e-12)
+    expect(card).to_have_attribute("data-node", "b1")  # out again: b1 is one step
+    assert json.loads(card.get_attribute("data-vjps") or "{}") == blocks["b1"]["vjps"]
+    screenshot("modules-explain-block-vjp")
+    assert_clean(page, "the block's VJP card")
+    # Step out: back inside b2, ↑ takes it whole again, at its step
+    page.keyboard.press("ArrowLeft")
+    expect(card).to_have_attribute("data-node", "b2/l")
+    page.keyboard.press("ArrowUp")
+    expect(card).to_have_attribute("data-node", "b2")
+    expect(card).to_have_attribute("data-phase", "backward")
+    page.keyboard.press("End")
     expect(page.get_by_test_id("explain-grad-b1/s")).to_be_visible()  # its output's dC/dz
     assert console_errors == []
 
@@ -279,4 +345,50 @@ def test_expanded_block_is_edited_in_place_and_unpacked(
     assert byid["l"]["inputs"] == {"x": "b1"} and byid["l2"]["inputs"] == {"x": "r"}
     assert byid["l"]["params"] == {"out_features": 8}
     assert "block" in doc["modules"]  # b1 still uses it
+    assert console_errors == []
+
+
+def test_a_follower_walks_the_teachers_steps_into_blocks(
+    live_server, page: Page, browser: Browser, console_errors
+):
+    """The teacher's choices of step into / over travel with the position: the student's card is
+    the teacher's, a whole block or an inner node; ↓ and ↑ work in presentation mode too."""
+    import httpx
+
+    from blockprop.examples import get_example
+
+    graph = get_example("residual_modules")["graph"]
+    stored = httpx.post(f"{live_server.url}/api/graphs", json={"graph": graph}).json()
+    teacher = page
+    teacher.goto(f"{live_server.url}/g/{stored['id']}")
+    expect_status(teacher, "valid")
+    teacher.get_by_test_id("btn-explain").click()
+    t_card = teacher.get_by_test_id("explain-card")
+    expect(t_card).to_have_attribute("data-phase", "start", timeout=SLOW)
+    teacher.get_by_test_id("btn-broadcast").click()
+    link = teacher.get_by_test_id("broadcast-link").input_value()
+    student = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
+    try:
+        student.goto(link)
+        s_card = student.get_by_test_id("explain-card")
+        expect(s_card).to_be_visible(timeout=SLOW)
+        expect(student.get_by_test_id("explain-step-into")).to_be_disabled()  # not theirs
+        teacher.keyboard.press("p")  # presentation mode: the keys still step
+        expect(teacher.locator("body.cx-present")).to_have_count(1)
+        for _ in range(4):  # x, y, l0, then b1 as one block
+            teacher.keyboard.press("ArrowRight")
+        expect(t_card).to_have_attribute("data-node", "b1")
+        expect(s_card).to_have_attribute("data-node", "b1", timeout=SLOW)
+        expect(s_card).to_have_attribute("data-module", "residual")
+        teacher.keyboard.press("ArrowDown")  # into b2, ahead
+        expect(s_card).to_have_attribute("data-node", "b2/l", timeout=SLOW)
+        expect(student.get_by_test_id("explain-inside")).to_have_text("inside b2 (module residual)")
+        s_counter = student.get_by_test_id("explain-step")
+        t_counter = teacher.get_by_test_id("explain-step")
+        expect(s_counter).to_have_attribute("data-total", t_counter.get_attribute("data-total"))
+        teacher.keyboard.press("ArrowUp")  # out: b2 whole again
+        expect(s_card).to_have_attribute("data-node", "b2", timeout=SLOW)
+        expect(s_counter).to_have_attribute("data-position", "5")
+    finally:
+        student.context.close()
     assert console_errors == []

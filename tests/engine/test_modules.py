@@ -310,6 +310,44 @@ def test_explain_shows_an_instance_as_one_block_with_its_vjp():
     np.testing.assert_allclose(b1["vjps"]["x"], ex["nodes"][0]["outputs"][0]["grad"])
 
 
+def test_an_instances_vjp_is_per_port_when_two_ports_read_one_value():
+    """b1(h=x, k=x): h's VJP is what h's readers send back, k's what k's send, their sum
+    dC/dx; through a module nesting another (w/m reads w's input through both its ports)."""
+    mix = {
+        "inputs": ["h", "k"],
+        "outputs": {"y": "s"},
+        "nodes": [
+            node("l", "linear", {"x": "h"}, out_features=2),
+            node("r", "tanh", {"x": "l"}),
+            node("s", "add", {"a": "r", "b": "k"}),
+        ],
+    }
+    wrap = {"inputs": ["a"], "outputs": {"y": "m"}, "nodes": [inst("m", "mix", h="a", k="a")]}
+    d = {
+        "version": 1,
+        "modules": {"mix": mix, "wrap": wrap},
+        "nodes": [
+            node("x", "input", shape=[2]),
+            node("y", "target", shape=[2]),
+            inst("b1", "mix", h="x", k="x"),
+            inst("w", "wrap", a="b1"),
+            node("c", "squared_error", {"y": "w", "target": "y"}),
+        ],
+    }
+    ex = explain(d, {"x": [[0.5, -1.0]], "y": [[0.2, 0.4]]})
+    by = {n["id"]: n for n in ex["nodes"]}
+    blocks = {b["id"]: b for b in ex["blocks"]}
+    b1, w, m = blocks["b1"], blocks["w"], blocks["w/m"]
+    np.testing.assert_allclose(b1["vjps"]["h"], by["b1/l"]["vjps"]["x"], rtol=1e-12)
+    np.testing.assert_allclose(b1["vjps"]["k"], by["b1/s"]["vjps"]["b"], rtol=1e-12)
+    assert not np.allclose(b1["vjps"]["h"], b1["vjps"]["k"])
+    dx = by["x"]["outputs"][0]["grad"]
+    np.testing.assert_allclose(b1["vjps"]["h"] + b1["vjps"]["k"], dx, rtol=1e-12)
+    np.testing.assert_allclose(m["vjps"]["h"], by["w/m/l"]["vjps"]["x"], rtol=1e-12)
+    np.testing.assert_allclose(w["vjps"]["a"], m["vjps"]["h"] + m["vjps"]["k"], rtol=1e-12)
+    np.testing.assert_allclose(w["vjps"]["a"], b1["outputs"]["y"]["grad"], rtol=1e-12)
+
+
 _names = st.sampled_from(["a", "b", "x", "y", "l", "t", "b1", "m", "a/b", 3, None])
 _json = st.recursive(
     st.none() | st.booleans() | st.integers(-2, 3) | _names,

@@ -333,18 +333,20 @@ def _walk(plan) -> list[dict[str, Any]]:
 def _blocks(plan, nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each module instance seen as one block: its inputs' and outputs' values, dC/d(output),
     and its VJP per input port, the sum of what its inner nodes send back to that input
-    (what the block as a whole contributes to dC/d(input); parents before children)."""
+    (what the block as a whole contributes to dC/d(input); ``readers`` names those inner
+    ports; parents before children)."""
     by_id = {n["id"]: n for n in nodes}
     out = []
     for inst in plan.instances.values():
         inner = [nid for nid in plan.order if nid.startswith(inst.id + "/")]
         vjps: dict[str, Any] = {}
-        for port, key in inst.inputs.items():
+        for port in inst.inputs:
+            # by who reads the port, not by the value fed to it: two ports fed one value
+            # (b1(h=x, k=x)) each get their own VJP
             parts = [
                 np.asarray(by_id[nid]["vjps"][p])
-                for nid in inner
-                for p, k in by_id[nid]["sources"].items()
-                if k == key and p in by_id[nid]["vjps"]
+                for nid, p in inst.readers.get(port, [])
+                if nid in by_id and p in by_id[nid]["vjps"]
             ]
             if parts:
                 vjps[port] = _plain(np.sum(parts, axis=0))
@@ -368,6 +370,9 @@ def _blocks(plan, nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "inputs": side(inst.inputs),
                 "outputs": side(inst.outputs),
                 "vjps": vjps,
+                "readers": {
+                    q: [{"node": nid, "port": p} for nid, p in rs] for q, rs in inst.readers.items()
+                },
             }
         )
     return out

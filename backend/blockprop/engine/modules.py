@@ -78,6 +78,9 @@ class Instance:
     nodes: list[str] = field(default_factory=list)  # its direct inner nodes (flat ids)
     children: list[str] = field(default_factory=list)  # its direct inner instances
     tie: str | None = None  # the instance whose parameters it uses (flat id)
+    # module input port -> the (flat inner node, its input port) pairs reading it, at any depth:
+    # what its VJP to that port sums (two ports fed the same value stay apart)
+    readers: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 class FlatDoc(dict):
@@ -100,7 +103,7 @@ class _Template:
 
     nodes: list[dict]  # flat nodes; their "inputs" hold Refs
     outputs: dict[str, Ref]
-    instances: list[tuple[str, str, dict, dict, list, list, str | None]]
+    instances: list[tuple[str, str, dict, dict, list, list, str | None, dict]]
     ties: dict[str, str]
 
 
@@ -122,6 +125,20 @@ def _map_ref(ref: Ref, prefix: str, bind: dict[str, Ref]) -> Ref:
     if kind == "in":
         return bind.get(ref[1], ("broken",))
     return ref  # aliases never survive a template; broken stays broken
+
+
+def _readers(nodes: list[dict], prefix: str) -> dict[str, list[tuple[str, str]]]:
+    """A template's input port -> the (node, port) pairs that read it, ids under ``prefix``:
+    inside a template every read of its own inputs is an ``("in", port)`` ref, nested
+    instances' and pass-through aliases already followed."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for tn in nodes:
+        ins = tn.get("inputs")
+        if isinstance(ins, dict):
+            for p, r in ins.items():
+                if isinstance(r, tuple) and r[0] == "in":
+                    out.setdefault(r[1], []).append((_join(prefix, tn["id"]), p))
+    return out
 
 
 def _copy(node: dict) -> dict:
@@ -519,7 +536,7 @@ class _Scope:
             own = [_join(nid, tn["id"]) for tn in t.nodes if SEP not in tn["id"]]
             kids = [_join(nid, i[0]) for i in t.instances if SEP not in i[0]]
             outs = {q: _map_ref(r, nid, bind) for q, r in t.outputs.items()}
-            instances.append((nid, name, bind, outs, own, kids, owner))
+            instances.append((nid, name, bind, outs, own, kids, owner, _readers(t.nodes, nid)))
             for tn in t.nodes:
                 node = _copy(tn)
                 node["id"] = _join(nid, tn["id"])
@@ -533,7 +550,7 @@ class _Scope:
                 if (tn["id"] in t.ties or owner is not None) and _trains(tn):
                     local = t.ties.get(tn["id"], tn["id"])
                     ties[node["id"]] = _join(owner or nid, local)
-            for iid, mod, ins, outs, own, kids, tie in t.instances:
+            for iid, mod, ins, outs, own, kids, tie, readers in t.instances:
                 instances.append(
                     (
                         _join(nid, iid),
@@ -543,6 +560,7 @@ class _Scope:
                         [_join(nid, k) for k in own],
                         [_join(nid, k) for k in kids],
                         _join(nid, tie) if tie else None,
+                        {q: [(_join(nid, n), p) for n, p in rs] for q, rs in readers.items()},
                     )
                 )
         outputs = {}
@@ -662,7 +680,7 @@ def flatten(doc: Any, *, max_nodes: int = MAX_FLAT_NODES) -> Any:
         nodes.append(n)
     flat["nodes"] = nodes
     flat.ties = t.ties
-    for iid, mod, ins, outs, own, kids, tie in t.instances:  # parents first
+    for iid, mod, ins, outs, own, kids, tie, readers in t.instances:  # parents first
         flat.instances[iid] = Instance(
             iid,
             mod,
@@ -671,6 +689,7 @@ def flatten(doc: Any, *, max_nodes: int = MAX_FLAT_NODES) -> Any:
             own,
             kids,
             tie,
+            readers,
         )
     flat.issues = issues
     return flat

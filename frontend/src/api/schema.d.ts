@@ -1411,6 +1411,13 @@ export interface components {
                 [key: string]: components["schemas"]["ExplainPort"];
             };
             /**
+             * Readers
+             * @description input port → the inner nodes' ports that read it, at any depth: the contributions its VJP sums
+             */
+            readers?: {
+                [key: string]: components["schemas"]["ExplainConsumer"][];
+            };
+            /**
              * Tie
              * @description the instance whose parameters it uses
              */
@@ -1574,6 +1581,11 @@ export interface components {
                 [key: string]: unknown;
             };
             /**
+             * Into
+             * @description the module instances the walk steps into, per direction ("forward:b1", "backward:b1"); every other instance is one step. `step` counts in that walk
+             */
+            into?: string[];
+            /**
              * Lr
              * @description η of the update step
              * @default 0.1
@@ -1581,7 +1593,7 @@ export interface components {
             lr?: number;
             /**
              * Node
-             * @description the node at that step (a hint)
+             * @description the node (or module instance) at that step (a hint)
              */
             node?: string | null;
             /**

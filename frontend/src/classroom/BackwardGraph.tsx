@@ -18,9 +18,12 @@ import { Tex } from "./Tex";
 type VjpNode = RFNode<BackNodeData, "vjp">;
 
 function VjpView({ data }: NodeProps<VjpNode>) {
-  const current = useClassroom(
-    (s) => selectStep(s)?.kind === "backward" && selectCurrentNode(s) === data.id,
-  );
+  // a module instance stepped over: all of its inner VJP blocks are the current step
+  const current = useClassroom((s) => {
+    const step = selectStep(s);
+    if (step?.kind !== "backward") return false;
+    return step.block ? data.id.startsWith(`${step.node}/`) : selectCurrentNode(s) === data.id;
+  });
   return (
     <div
       className={`cx-vjp is-${data.kind}${current ? " is-current" : ""}`}

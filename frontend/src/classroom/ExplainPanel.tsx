@@ -3,6 +3,7 @@ import { Fragment, useEffect, useRef, useState } from "react";
 import { fitReadable } from "../flow/readable";
 import { useEditor } from "../store/editor";
 import { useTrain } from "../train/store";
+import { announcement } from "./announce";
 import { classroomApi } from "./api";
 import { BatchExplain } from "./BatchExplain";
 import { GradcheckSummary } from "./Gradcheck";
@@ -17,11 +18,13 @@ import {
   useClassroom,
   weightsFor,
 } from "./store";
+import { enclosing, intoTarget } from "./walk";
 
 /** Explain mode: the sample, the step controls and the card for the current step. */
 export function ExplainPanel() {
   const open = useClassroom((s) => s.open);
   const follower = useClassroom((s) => s.role === "follower");
+  const blocks = useClassroom((s) => (s.result?.blocks?.length ?? 0) > 0);
   usePlayer();
   useRerunOnEdit();
   useRerunOnWeights();
@@ -33,6 +36,7 @@ export function ExplainPanel() {
       <PanelHead />
       <SampleBox />
       <Controls />
+      <Announce />
       <Status />
       <div className="cx-scroll">
         <StepCard />
@@ -40,7 +44,7 @@ export function ExplainPanel() {
         {!follower && <BatchExplain />}
       </div>
       <footer className="cx-keys" data-testid="explain-keys">
-        {footerKeys(follower).map((g, i) => (
+        {footerKeys(follower, blocks).map((g, i) => (
           <span key={g.label}>
             {i > 0 && " · "}
             {g.keys.map((k, j) => (
@@ -349,6 +353,7 @@ function Controls() {
       >
         {playing ? "❚❚ Pause" : "▶ Play"}
       </button>
+      <BlockButtons />
       <label className="cx-speed" title="Steps per second while playing">
         <input
           type="range"
@@ -374,6 +379,57 @@ function Controls() {
         {node ? ` ${node}` : ""}
       </span>
     </div>
+  );
+}
+
+/** The walk for screen readers: each step said once (outside the step controls, which a
+ * presenter may hide). */
+function Announce() {
+  const text = useClassroom(announcement);
+  return (
+    <p className="sr-only" role="status" aria-live="polite" data-testid="explain-announce">
+      {text}
+    </p>
+  );
+}
+
+/** Step into the module instance ahead, or out of the one the walk is inside (graphs with
+ * modules only). */
+function BlockButtons() {
+  const walk = useClassroom((s) => s.walk);
+  const position = useClassroom((s) => s.position);
+  const step = useClassroom(selectStep);
+  const follower = useClassroom((s) => s.role === "follower");
+  const a = useClassroom.getState();
+  if (!walk || Object.keys(walk.blocks).length === 0) return null;
+  const target = intoTarget(walk, position);
+  const around = enclosing(walk, step);
+  const inner = around[around.length - 1];
+  return (
+    <>
+      <button
+        type="button"
+        className="btn small"
+        data-testid="explain-step-into"
+        data-block={target?.node}
+        title="Walk through the module's inner blocks one by one (↓ or I)"
+        disabled={follower || !target}
+        onClick={() => a.stepInto()}
+      >
+        <span aria-hidden="true">↘</span> Step into{target ? ` ${target.node}` : ""}
+      </button>
+      <button
+        type="button"
+        className="btn small"
+        data-testid="explain-step-out"
+        data-block={inner?.id}
+        title="Take the module whole again, as one step (↑ or U)"
+        disabled={follower || !inner}
+        onClick={() => a.stepOut()}
+      >
+        <span aria-hidden="true">↖</span> Step out{inner ? ` of ${inner.id}` : ""}
+      </button>
+    </>
   );
 }
 
@@ -423,7 +479,10 @@ function useFollowWalk() {
   const current = useClassroom(selectCurrentNode);
   useEffect(() => {
     if (!current) return;
-    const node = rf.getInternalNode(current);
+    // an inner node of an instance (b1/l) is on the canvas as its instance (b1)
+    const parts = current.split("/");
+    const ids = parts.map((_, i) => parts.slice(0, parts.length - i).join("/"));
+    const node = ids.map((id) => rf.getInternalNode(id)).find((n) => n !== undefined);
     if (!node) return;
     const { width, height } = store.getState();
     const { x, y, zoom } = rf.getViewport();

@@ -10,7 +10,7 @@ import { compact } from "./tex";
  */
 function NodeExplainImpl({ id, block }: { id: string; block?: string }) {
   // a module instance (`block`) shows its output's numbers (`id`), and the ring while the
-  // walk is at any of its inner nodes
+  // walk is at it as one block (stepped over) or at any of its inner nodes (stepped into)
   const current = useClassroom((s) => currentPhase(s, id, block));
   const value = useClassroom((s) => (nodeStage(s, id) === "none" ? "" : text(s, id, "value")));
   const grad = useClassroom((s) => (nodeStage(s, id) === "grad" ? text(s, id, "grad") : ""));
@@ -20,7 +20,11 @@ function NodeExplainImpl({ id, block }: { id: string; block?: string }) {
   return (
     <>
       {current && (
-        <div className={`cx-ring is-${current}`} data-testid={`explain-ring-${block ?? id}`} />
+        <div
+          className={`cx-ring is-${current.split(" ")[0]}${current.endsWith(" whole") ? " is-block" : ""}`}
+          data-testid={`explain-ring-${block ?? id}`}
+          data-whole={current.endsWith(" whole")}
+        />
       )}
       {(value || grad) && (
         <div className="cx-chips">
@@ -82,6 +86,8 @@ function currentPhase(s: ClassroomState, id: string, block?: string): string | n
   if (!s.open) return null;
   const step = selectStep(s);
   if (!step || step.kind === "update") return null;
+  // one string (a stable selector value): "forward", or "forward whole" for the block as one step
+  if (block !== undefined && step.node === block) return `${step.kind} whole`;
   const at = step.node === id || (block !== undefined && step.node.startsWith(`${block}/`));
   return at ? step.kind : null;
 }

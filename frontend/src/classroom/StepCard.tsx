@@ -1,7 +1,9 @@
 import type { OpSpec } from "../api/types";
 import { useEditor } from "../store/editor";
+import { BlockCard, Inside } from "./BlockCard";
 import { JacobianView } from "./JacobianView";
-import { forwardLines, incomingLines, type Line, ruleLines, updateLine, wiring } from "./lines";
+import { Lines } from "./Lines";
+import { forwardLines, incomingLines, ruleLines, updateLine, wiring } from "./lines";
 import { selectStep, shortId, useClassroom } from "./store";
 import { Tex } from "./Tex";
 import { texNumber, texValue } from "./tex";
@@ -17,8 +19,9 @@ export function StepCard() {
   const ops = useEditor((s) => s.ops);
   if (!result || !walk) return null;
   if (!step) {
-    const forward = Object.keys(walk.forwardAt).length;
-    const backward = Object.keys(walk.backwardAt).length;
+    const forward = walk.steps.filter((s) => s.kind === "forward").length;
+    const backward = walk.steps.filter((s) => s.kind === "backward").length;
+    const blocks = Object.keys(walk.blocks).length;
     return (
       <section className="cx-card" data-testid="explain-card" data-phase="start">
         <h3>One sample through the graph</h3>
@@ -27,6 +30,13 @@ export function StepCard() {
           {walk.updateAt ? ", then one update of a parameter" : ""}. Press <kbd>→</kbd> or{" "}
           <b>Next</b>.
         </p>
+        {blocks > 0 && (
+          <p className="muted" data-testid="explain-blocks-note">
+            A module instance ({blocks} here) is one step, the module as one block G(x, w), unless
+            you step into it: <b>Step into</b> (<kbd>↓</kbd>) walks through the inner blocks of the
+            instance it names, <b>Step out</b> (<kbd>↑</kbd>) takes it whole again.
+          </p>
+        )}
         <WeightsLine />
         {result.loss !== null && (
           <p className="muted">
@@ -37,6 +47,7 @@ export function StepCard() {
     );
   }
   if (step.kind === "update") return <UpdateCard />;
+  if (step.block) return <BlockCard kind={step.kind} id={step.node} />;
   const node = walk.byId[step.node];
   const spec = ops[node.op];
   return step.kind === "forward" ? (
@@ -110,24 +121,6 @@ function Head(props: { phase: string; node: ExplainNode; spec: OpSpec | undefine
   );
 }
 
-function Lines({ lines, testid }: { lines: Line[]; testid: string }) {
-  return (
-    <ol className="cx-lines" data-testid={testid}>
-      {lines.map((l, i) => (
-        <li
-          // biome-ignore lint/suspicious/noArrayIndexKey: lines are positional
-          key={i}
-          className={`cx-line is-${l.kind ?? "rule"}`}
-          data-value={l.value === undefined ? undefined : JSON.stringify(l.value)}
-        >
-          <span className="cx-line-label">{l.label}</span>
-          <Tex tex={l.tex} display />
-        </li>
-      ))}
-    </ol>
-  );
-}
-
 function ForwardCard(props: { node: ExplainNode; spec: OpSpec | undefined; position: number }) {
   const { node, spec } = props;
   const result = useClassroom((s) => s.result);
@@ -146,6 +139,7 @@ function ForwardCard(props: { node: ExplainNode; spec: OpSpec | undefined; posit
       data-value={JSON.stringify(value)}
     >
       <Head phase="forward" node={node} spec={spec} />
+      <Inside step={{ kind: "forward", node: node.id }} />
       <NormalizedNote node={node} />
       {spec?.formula.forward && (
         <div className="cx-own">
@@ -180,7 +174,8 @@ function BackwardCard(props: { node: ExplainNode; spec: OpSpec | undefined; posi
       data-grad={JSON.stringify(grad ?? null)}
     >
       <Head phase="backward" node={node} spec={spec} />
-      <Lines lines={incomingLines(node, spec, walk.byId)} testid="explain-incoming" />
+      <Inside step={{ kind: "backward", node: node.id }} />
+      <Lines lines={incomingLines(node, spec, walk.byId, walk)} testid="explain-incoming" />
       {rules.length > 0 ? (
         <>
           {spec?.formula.backward && (

@@ -19,6 +19,8 @@ const CALLS: Record<ClassroomAction, string> = {
   prev: "prev",
   first: "first",
   last: "last",
+  into: "stepInto",
+  out: "stepOut",
   play: "togglePlay",
   backward: "toggleBackwardGraph",
   gradcheck: "runGradcheck",
@@ -32,7 +34,9 @@ function spiedStore(patch: Record<string, unknown> = {}) {
   const spies = Object.fromEntries(
     [...new Set(Object.values(CALLS)), "setHidden"].map((n) => [n, vi.fn()]),
   );
-  useClassroom.setState({ open: true, walk: {} as never, ...spies, ...patch });
+  // a graph with a module instance: ↓ ↑ step into and out of it
+  const result = { blocks: [{ id: "b1" }] } as never;
+  useClassroom.setState({ open: true, walk: {} as never, result, ...spies, ...patch });
   return spies;
 }
 
@@ -54,6 +58,11 @@ describe("classroom keys", () => {
     // and on nothing else
     spiedStore();
     expect(press("x")).toBe(false);
+    // without modules, ↑ ↓ stay the canvas's (they move the selected nodes)
+    const spies = spiedStore({ result: { blocks: [] } });
+    expect(press("ArrowDown")).toBe(false);
+    expect(press("ArrowUp")).toBe(false);
+    expect(spies.stepInto).not.toHaveBeenCalled();
   });
 
   it("a follower has no teacher keys", () => {
@@ -87,6 +96,10 @@ describe("classroom keys", () => {
       "E close",
       "P present",
     ]);
+    // with modules, the block keys too
+    expect(footerKeys(false, true).map((g) => `${g.keys.join(" ")} ${g.label}`)).toContain(
+      "↓ ↑ into/out of a block",
+    );
     const follower = footerKeys(true).map((g) => g.label);
     expect(follower).not.toContain("check");
     expect(follower).not.toContain("close");

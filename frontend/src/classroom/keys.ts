@@ -7,6 +7,8 @@ export type ClassroomAction =
   | "next"
   | "first"
   | "last"
+  | "into"
+  | "out"
   | "play"
   | "backward"
   | "gradcheck"
@@ -50,6 +52,18 @@ export const CLASSROOM_KEYS: readonly ClassroomKey[] = [
   { action: "first", codes: ["Home"], keys: ["Home"], what: "Explain mode: back to the start" },
   { action: "last", codes: ["End"], keys: ["End"], what: "Explain mode: the last step" },
   {
+    action: "into",
+    codes: ["ArrowDown", "i", "I"],
+    keys: ["↓", "I"],
+    what: "Explain mode: step into the module block ahead (its inner blocks one by one)",
+  },
+  {
+    action: "out",
+    codes: ["ArrowUp", "u", "U"],
+    keys: ["↑", "U"],
+    what: "Explain mode: step out of the module block (it is one step again)",
+  },
+  {
     action: "play",
     codes: [" "],
     keys: ["Space"],
@@ -87,6 +101,7 @@ export const CLASSROOM_KEYS: readonly ClassroomKey[] = [
 /** The explain panel's footer: which keys it shows, and its short words for them. */
 export const FOOTER_KEYS: readonly [ClassroomAction[], string][] = [
   [["prev", "next"], "step"],
+  [["into", "out"], "into/out of a block"],
   [["play"], "play"],
   [["backward"], "backward graph"],
   [["gradcheck"], "check"],
@@ -97,13 +112,16 @@ export const FOOTER_KEYS: readonly [ClassroomAction[], string][] = [
 export const classroomKey = (action: ClassroomAction): ClassroomKey =>
   CLASSROOM_KEYS.find((k) => k.action === action) as ClassroomKey;
 
+/** Keys that only mean something in a graph with module instances. */
+const BLOCK_ACTIONS: readonly ClassroomAction[] = ["into", "out"];
+
 /** The footer's groups for a teacher or a follower: the first key of each action, and the
- * words. */
-export function footerKeys(follower: boolean): { keys: string[]; label: string }[] {
+ * words; the block keys only when the graph has modules. */
+export function footerKeys(follower: boolean, blocks = false): { keys: string[]; label: string }[] {
   return FOOTER_KEYS.map(([actions, label]) => ({
     keys: actions
       .map(classroomKey)
-      .filter((k) => !(follower && k.teacher))
+      .filter((k) => !(follower && k.teacher) && (blocks || !BLOCK_ACTIONS.includes(k.action)))
       .map((k) => k.keys[0]),
     label,
   })).filter((g) => g.keys.length > 0);

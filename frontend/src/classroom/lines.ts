@@ -11,8 +11,8 @@ import {
   texNumber,
   texValue,
 } from "./tex";
-import type { ExplainNode, ExplainResult, Tensor } from "./types";
-import { splitParam, updated } from "./walk";
+import type { ExplainConsumer, ExplainNode, ExplainResult, Tensor } from "./types";
+import { splitParam, updated, type Walk, wholeBlock } from "./walk";
 
 export interface Line {
   /** what this line says, in words (left of the formula) */
@@ -92,11 +92,13 @@ export function forwardLines(
   return lines;
 }
 
-/** How dC/d(output) arrives: 1 for a cost, else the sum of what each consumer sent back. */
+/** How dC/d(output) arrives: 1 for a cost, else the sum of what each consumer sent back (a
+ * module instance the walk takes whole as one). */
 export function incomingLines(
   node: ExplainNode,
   spec: OpSpec | undefined,
   byId: Record<string, ExplainNode>,
+  walk?: Walk,
 ): Line[] {
   const lines: Line[] = [];
   for (const o of node.outputs) {
@@ -111,32 +113,70 @@ export function incomingLines(
       });
       continue;
     }
-    const parts = o.consumers
-      .map((c) => ({ c, v: byId[c.node]?.vjps[c.port] }))
-      .filter((p) => p.v !== undefined);
-    if (parts.length === 0) {
-      lines.push({
-        label: "no block that reaches a cost uses this value",
-        tex: `${lhs} = ${texValue(o.grad)}`,
-        value: o.grad,
-        kind: "sum",
-      });
-      continue;
-    }
-    const from = parts.map((p) => `${p.c.node}.${p.c.port}`).join(", ");
-    const sum = parts.map((p) => texValue(p.v)).join(" + ");
-    lines.push({
-      label:
-        parts.length > 1
-          ? `${parts.length} blocks use it (${from}): their gradients add up`
-          : `sent back by ${from}`,
-      tex:
-        parts.length > 1 ? aligned(lhs, [sum, texValue(o.grad)]) : `${lhs} = ${texValue(o.grad)}`,
-      value: o.grad,
-      kind: "sum",
-    });
+    lines.push(arrivingLine(lhs, o.grad, sentBack(o.key, o.consumers, byId, walk)));
   }
   return lines;
+}
+
+/** What a consumer sent back: its name (`node.port`, or `b1.h` for a module instance) and
+ * its VJP. */
+export interface SentBack {
+  from: string;
+  value: Tensor;
+}
+
+/** Who sent dC/d(the value at `key`) back: each consumer's VJP or, for consumers inside a module
+ * instance the backward walk takes whole, that instance's VJP to each input port fed the value. */
+export function sentBack(
+  key: string,
+  consumers: ExplainConsumer[],
+  byId: Record<string, ExplainNode>,
+  walk?: Walk,
+): SentBack[] {
+  const producer = key.split(":")[0];
+  const out: SentBack[] = [];
+  const seen = new Set<string>();
+  for (const c of consumers) {
+    const whole = walk ? wholeBlock(walk, c.node, producer) : undefined;
+    const ports = whole ? Object.keys(whole.inputs).filter((q) => whole.inputs[q].key === key) : [];
+    if (whole && ports.length > 0) {
+      // the block sends back once per port fed this value, whichever inner node reads it
+      for (const q of ports) {
+        const v = whole.vjps[q];
+        if (!seen.has(`${whole.id}.${q}`) && v !== undefined) {
+          out.push({ from: `${whole.id}.${q}`, value: v });
+        }
+        seen.add(`${whole.id}.${q}`);
+      }
+      continue;
+    }
+    const v = byId[c.node]?.vjps[c.port];
+    if (v !== undefined) out.push({ from: `${c.node}.${c.port}`, value: v });
+  }
+  return out;
+}
+
+/** dC/d(a value): the sum of what each block that reads it sent back (fan-out adds up). */
+export function arrivingLine(lhs: string, grad: Tensor, parts: SentBack[]): Line {
+  if (parts.length === 0) {
+    return {
+      label: "no block that reaches a cost uses this value",
+      tex: `${lhs} = ${texValue(grad)}`,
+      value: grad,
+      kind: "sum",
+    };
+  }
+  const from = parts.map((p) => p.from).join(", ");
+  const sum = parts.map((p) => texValue(p.value)).join(" + ");
+  return {
+    label:
+      parts.length > 1
+        ? `${parts.length} blocks use it (${from}): their gradients add up`
+        : `sent back by ${from}`,
+    tex: parts.length > 1 ? aligned(lhs, [sum, texValue(grad)]) : `${lhs} = ${texValue(grad)}`,
+    value: grad,
+    kind: "sum",
+  };
 }
 
 /** Each local rule dC/d(input) and dC/d(parameter), with symbols and with the numbers. */

@@ -99,7 +99,8 @@ function isEditable(t: EventTarget | null): boolean {
 
 /**
  * Classroom keys (the table in keys.ts), before the editor and the canvas see them (capture
- * phase): → / PageDown next, ← / PageUp previous, Home / End, Space play, B backward graph,
+ * phase): → / PageDown next, ← / PageUp previous, Home / End, ↓ / I step into a module block and
+ * ↑ / U out of it, Space play, B backward graph,
  * G check gradients, W weights, E explain, P present, Esc leave presentation. Arrows only act while
  * explain mode is open.
  */
@@ -110,6 +111,7 @@ export function onClassroomKey(e: KeyboardEvent, dialogOpen: boolean): boolean {
   const s = useClassroom.getState();
   if (entry.teacher && s.role === "follower") return false;
   const stepping = s.open && s.walk !== null;
+  const hasBlocks = (s.result?.blocks?.length ?? 0) > 0;
   const act = ((): (() => void) | null => {
     switch (entry.action) {
       case "next":
@@ -120,6 +122,11 @@ export function onClassroomKey(e: KeyboardEvent, dialogOpen: boolean): boolean {
         return stepping ? s.first : null;
       case "last":
         return stepping ? s.last : null;
+      // only in a graph with modules: elsewhere ↑ ↓ stay the canvas's
+      case "into":
+        return stepping && hasBlocks ? s.stepInto : null;
+      case "out":
+        return stepping && hasBlocks ? s.stepOut : null;
       case "play":
         // Space on a focused button presses that button
         return stepping && (e.target as HTMLElement | null)?.tagName !== "BUTTON"

@@ -9,7 +9,16 @@ import { useTrain } from "../train/store";
 import { classroomApi, describeError } from "./api";
 import { feedsFromRow, feedText, parseFeed } from "./sample";
 import type { ExplainFeed, ExplainResult, GradcheckResult, SessionView, Tensor } from "./types";
-import { buildWalk, clampPosition, paramKeys, type Step, type Walk } from "./walk";
+import {
+  buildWalk,
+  clampPosition,
+  type Direction,
+  paramKeys,
+  type Step,
+  stepInto,
+  stepOut,
+  type Walk,
+} from "./walk";
 
 export type Role = "solo" | "teacher" | "follower";
 export type LoadStatus = "idle" | "loading" | "ready" | "error";
@@ -78,6 +87,9 @@ export interface ClassroomState {
   error: string | null;
   result: ExplainResult | null;
   walk: Walk | null;
+  /** the module instances the walk steps into (`forward:b1`, `backward:b1`); by default each
+   * instance is one step (stepped over) */
+  into: string[];
   /** the editor revision the result describes (null for a followed graph) */
   revision: number | null;
   position: number;
@@ -114,6 +126,11 @@ export interface ClassroomState {
   first: () => void;
   last: () => void;
   goto: (position: number) => void;
+  /** Into the module instance ahead (or just shown), or the one named: its inner nodes, one
+   * step each. */
+  stepInto: (which?: { kind: Direction; node: string }) => void;
+  /** Out of the instance the walk is inside: it is one step again, the walk at that step. */
+  stepOut: () => void;
   togglePlay: () => void;
   setPlaying: (playing: boolean) => void;
   setSpeed: (speed: number) => void;
@@ -183,7 +200,7 @@ export const useClassroom = create<ClassroomState>()((set, get) => {
     try {
       const result = await classroomApi.explain(docNow(s), inputs, s.seed, weights);
       if (seq !== runSeq) return;
-      const walk = buildWalk(result);
+      const walk = buildWalk(result, get().into);
       // what the person typed stays as typed (an answer may arrive while they type on)
       const typed = fromTexts ? get().texts : {};
       const texts: Record<string, string> = {};
@@ -196,6 +213,7 @@ export const useClassroom = create<ClassroomState>()((set, get) => {
         status: "ready",
         result,
         walk,
+        into: walk.into,
         feeds: result.feeds,
         texts,
         revision,
@@ -235,6 +253,14 @@ export const useClassroom = create<ClassroomState>()((set, get) => {
     set({ position: clampPosition(position, s.walk) });
   };
 
+  /** Step into or out of an instance: a new walk (its positions move) and where to stand. */
+  const openOrClose = (how: typeof stepInto, which?: { kind: Direction; node: string }) => {
+    const s = get();
+    if (s.role === "follower" || !s.result || !s.walk) return;
+    const moved = how(s.result, s.walk, s.position, which);
+    if (moved) set({ walk: moved.walk, into: moved.walk.into, position: moved.position });
+  };
+
   return {
     open: false,
     role: "solo",
@@ -255,6 +281,7 @@ export const useClassroom = create<ClassroomState>()((set, get) => {
     error: null,
     result: null,
     walk: null,
+    into: [],
     revision: null,
     position: 0,
     playing: false,
@@ -343,6 +370,8 @@ export const useClassroom = create<ClassroomState>()((set, get) => {
     first: () => move(0),
     last: () => move(get().walk?.steps.length ?? 0),
     goto: (position) => move(position),
+    stepInto: (which) => openOrClose(stepInto, which),
+    stepOut: () => openOrClose(stepOut),
     togglePlay: () => get().setPlaying(!get().playing),
     setPlaying: (playing) => {
       const s = get();
@@ -411,12 +440,18 @@ export const useClassroom = create<ClassroomState>()((set, get) => {
         (followRun?.id ?? null) === (used?.id ?? null) &&
         (followRun === null || followRun.step == null || followRun.step === used?.step) &&
         JSON.stringify(inputs) === JSON.stringify(s.result.inputs);
+      const into = ex.into ?? [];
       if (same) {
-        set({ position: clampPosition(ex.step ?? 0, s.walk) });
+        // the teacher's choices of step into / over decide what each position is
+        const walk =
+          s.result && JSON.stringify(into) !== JSON.stringify(s.into)
+            ? buildWalk(s.result, into)
+            : s.walk;
+        set({ walk, into, position: clampPosition(ex.step ?? 0, walk) });
         return;
       }
       pendingPosition = ex.step ?? 0;
-      set({ seed: ex.seed ?? 0, followRun });
+      set({ seed: ex.seed ?? 0, followRun, into });
       await explainWith(Object.keys(inputs).length ? inputs : null);
     },
   };
@@ -466,6 +501,7 @@ export function viewOf(s: ClassroomState): SessionView {
             seed: s.seed,
             step: s.position,
             node: step && step.kind !== "update" ? step.node : null,
+            into: s.into,
             playing: s.playing,
             speed: s.speed,
             param: s.param,

@@ -20,14 +20,28 @@ export type ExplainNode = Omit<Known<S["ExplainNode"]>, "outputs" | "env" | "vjp
   env: Record<string, Tensor | string | boolean>;
   vjps: Record<string, Tensor>;
 };
+/** A port of a module instance seen as one block: its flat value key, value and dC/d(value). */
+export type ExplainPort = Omit<Known<S["ExplainPort"]>, "value" | "grad"> & {
+  value: Tensor;
+  grad?: Tensor;
+};
+/** A module instance as one block (the notes' G(x, w)); `nodes` are its inner nodes. */
+export type ExplainBlock = Omit<Known<S["ExplainBlock"]>, "inputs" | "outputs" | "vjps"> & {
+  inputs: Record<string, ExplainPort>;
+  outputs: Record<string, ExplainPort>;
+  /** input port → the block's VJP: the sum of what its inner nodes send back to that input */
+  vjps: Record<string, Tensor>;
+};
 export type InputNormalization = Known<S["InputNormalization"]>;
 export type ExplainRun = Omit<Known<S["ExplainRun"]>, "normalized"> & {
   normalized: Record<string, InputNormalization>;
 };
 export type ExplainResult = Omit<
   Known<S["ExplainResult"]>,
-  "nodes" | "inputs" | "state" | "param_grads" | "feeds" | "run"
+  "nodes" | "inputs" | "state" | "param_grads" | "feeds" | "run" | "blocks"
 > & {
+  /** module instances as whole blocks, parents first (absent in older answers) */
+  blocks?: ExplainBlock[];
   /** with trained parameters: the run, their step and the input normalisation applied */
   run?: ExplainRun | null;
   feeds: ExplainFeed[];

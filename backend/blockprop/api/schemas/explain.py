@@ -130,6 +130,11 @@ class ExplainBlock(Reply):
     vjps: dict[str, Any] = Field(
         description="input port → the block's VJP: what its inner nodes send back to it"
     )
+    readers: dict[str, list[ExplainConsumer]] = Field(
+        default_factory=dict,
+        description="input port → the inner nodes' ports that read it, at any depth: the "
+        "contributions its VJP sums",
+    )
 
 
 class ExplainRun(Reply):

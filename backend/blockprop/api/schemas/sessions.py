@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -16,7 +16,15 @@ class ExplainPosition(Request):
     inputs: dict[str, Any] = Field(default_factory=dict, description="the sample (batch of 1)")
     seed: int = Field(default=0, ge=0)
     step: int = Field(default=0, ge=0, description="position in the walk (forward, backward)")
-    node: str | None = Field(default=None, description="the node at that step (a hint)")
+    node: str | None = Field(
+        default=None, description="the node (or module instance) at that step (a hint)"
+    )
+    into: list[Annotated[str, Field(max_length=300)]] = Field(
+        default_factory=list,
+        max_length=1000,
+        description='the module instances the walk steps into, per direction ("forward:b1", '
+        '"backward:b1"); every other instance is one step. `step` counts in that walk',
+    )
     playing: bool = False
     speed: float = Field(default=1.0, gt=0, le=100, description="steps per second")
     param: str | None = Field(default=None, description='"node.param" for the update step')
