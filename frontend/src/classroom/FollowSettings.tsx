@@ -28,7 +28,9 @@ export function FollowSettings() {
   const rows = SETTINGS.filter((s) => !s.when || s.when(settings));
   return (
     <details className="cx-follow-settings" data-testid="follow-settings">
-      <summary title="The teacher's dataset and training settings">{settingsSummary(doc)}</summary>
+      <summary title={`The teacher's dataset and training settings: ${settingsSummary(doc)}`}>
+        {settingsSummary(doc)}
+      </summary>
       <dl aria-label="The teacher's dataset and training settings">
         {Object.entries(dataset).map(([k, v]) => (
           <div key={`d-${k}`}>
