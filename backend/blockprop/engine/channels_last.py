@@ -96,6 +96,49 @@ def im2col(ap, cols, kernel, stride, dilation, out, groups) -> np.ndarray:
     return c.reshape(B * math.prod(out), groups, -1)
 
 
+def positions_last(channels: int, groups: int, kernel: tuple, out: tuple) -> bool:
+    """Whether ``cols`` is better laid out positions-last, (G·K·C/G, N), filled from the
+    channels-first input: its copy then runs along output rows (``out[-1]`` cells) rather
+    than along window rows (``kernel[-1]·C/G`` cells). The longer run wins: positions-last
+    for few channels (a first layer: 1 → 16 channels, 0.46 → 0.40 ms for the layer)."""
+    return kernel[-1] * (channels // groups) < out[-1]
+
+
+def im2col_positions_last(x, xpad, cols, kernel, stride, padding, dilation, out, groups):
+    """:func:`im2col` from the channels-first ``x`` (B, C, *S), padded into ``xpad``:
+    ``cols`` laid out (G, *K, C/G, N), returned as the same (N, G, K·C/G) view."""
+    B, C = x.shape[:2]
+    P = tuple(n + 2 * p for n, p in zip(x.shape[2:], padding, strict=True))
+    xp = view(xpad, (B, C, *P))
+    inner = (
+        slice(None),
+        slice(None),
+        *(slice(p, p + n) for p, n in zip(padding, x.shape[2:], strict=True)),
+    )
+    np.copyto(xp[inner], x)  # the border is never written: it stays zero
+    st = xp.strides
+    cg = C // groups
+    shape = (groups, *kernel, cg, B, *out)
+    strides = (
+        cg * st[1],
+        *(t * d for t, d in zip(st[2:], dilation, strict=True)),
+        st[1],
+        st[0],
+        *(t * s for t, s in zip(st[2:], stride, strict=True)),
+    )
+    c = view(cols, shape)
+    np.copyto(c, as_strided(xp, shape, strides, writeable=False))
+    return cols_view(cols, B * math.prod(out), groups, math.prod(kernel) * cg, True)
+
+
+def cols_view(cols: np.ndarray, n: int, groups: int, kc: int, last: bool) -> np.ndarray:
+    """The im2col matrix in scratch buffer ``cols`` as (N, G, K·C/G), whichever its layout
+    (``last``: positions-last, see :func:`positions_last`)."""
+    if last:
+        return view(cols, (groups, kc, n)).transpose(2, 0, 1)
+    return view(cols, (n, groups, kc))
+
+
 def grouped(W: np.ndarray, groups: int) -> np.ndarray:
     """W (out, C/G, *K) -> (G, out/G, K·C/G): the rows the GEMM multiplies ``cols`` by."""
     Wg = W.reshape(groups, W.shape[0] // groups, *W.shape[1:])

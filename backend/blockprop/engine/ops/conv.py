@@ -153,6 +153,8 @@ def _windows(x, cols, xpad, kernel_size, stride, padding, dilation, groups):
     """im2col of ``x``: (N, G, K·C/G), and the output's spatial size."""
     k, s, p, d = _spatial(x, kernel_size, stride, padding, dilation)
     O = CL.out_dims(x.shape[2:], k, s, p, d)
+    if CL.positions_last(x.shape[1], groups, k, O):
+        return CL.im2col_positions_last(x, xpad, cols, k, s, p, d, O, groups), O
     return CL.im2col(CL.to_padded(x, xpad, p), cols, k, s, d, O, groups), O
 
 
@@ -164,7 +166,8 @@ def _forward(x, W, cols, xpad, rows, kernel_size, stride, padding, dilation, gro
 
 def _dW(g, cols, W, groups, out):
     kc = math.prod(W.shape[1:])  # K·C/G
-    c = CL.view(cols, (g.shape[0] * math.prod(g.shape[2:]), groups, kc))
+    last = CL.positions_last(W.shape[1] * groups, groups, W.shape[2:], g.shape[2:])
+    c = CL.cols_view(cols, g.shape[0] * math.prod(g.shape[2:]), groups, kc, last)
     r = CL.ungrouped(CL.weight_grad(g, c, groups), W.shape)
     if out is None:
         return r
