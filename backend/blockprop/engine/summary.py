@@ -7,6 +7,7 @@
       "hist": {"edges": [17 floats], "counts": [16 ints]},
       "data": nested list, when one sample (batched) / the array has ≤ 64 entries,
       "matrix": nested list, for a 2-D (non-batched) array up to 64×64 (heatmaps),
+      "maps": [C][h][w] nested list, for a batched image-like value (see `channel_maps`),
     }
 
 Statistics are rounded to 5 significant digits; `data` and `matrix` to 5 significant
@@ -24,6 +25,15 @@ import numpy as np
 BINS = 16
 MAX_DATA = 64
 MAX_MATRIX = 64
+# Feature maps of one sample shaped [C, H, W] (channels first, as conv2d's). A node's view is
+# 120×28 CSS pixels: past 32 channels a map would be a few pixels, noise. H·W ≤ 1024 (32×32)
+# bounds the pass over the sample to 32k entries (a few µs). A map is block-averaged to at most
+# 16×16, or 8×8 beyond 8 channels, so a summary carries at most MAX_MAP_ENTRIES numbers
+# (about 15 kB of JSON): the snapshot stays small at 10–30 frames a second.
+MAX_MAP_CHANNELS = 32
+MAX_MAP_PIXELS = 1024
+MAX_MAP_ENTRIES = 2048
+MAP_SIDE = 16
 
 
 def _r(v: float) -> float | None:
@@ -41,6 +51,45 @@ def _nested(a: np.ndarray) -> Any:
     if all_finite:
         return r.tolist()
     return np.where(finite, r, None).tolist()
+
+
+def is_image_like(shape: tuple[int, ...]) -> bool:
+    """A per-sample shape drawn as channel maps: [C, H, W] within the limits above."""
+    return (
+        len(shape) == 3
+        and 1 <= shape[0] <= MAX_MAP_CHANNELS
+        and shape[1] >= 1
+        and shape[2] >= 1
+        and shape[1] * shape[2] <= MAX_MAP_PIXELS
+    )
+
+
+def map_side(channels: int) -> int:
+    """The largest side a channel's map keeps: 16, or 8 when 16×16 maps would exceed the
+    entry budget."""
+    side = MAP_SIDE
+    while side > 1 and channels * side * side > MAX_MAP_ENTRIES:
+        side //= 2
+    return side
+
+
+def block_mean(a: np.ndarray, side: int) -> np.ndarray:
+    """[C, H, W] averaged over f×f blocks, f = ⌈H/side⌉ (and ⌈W/side⌉ along W), so each map is
+    at most side×side; the last H mod f rows (W mod f columns) are dropped, as pooling does.
+    A block with a NaN or an infinity averages to a non-finite value."""
+    c, h, w = a.shape
+    fh, fw = -(-h // side), -(-w // side)
+    if fh == 1 and fw == 1:
+        return a
+    oh, ow = h // fh, w // fw
+    blocks = a[:, : oh * fh, : ow * fw].reshape(c, oh, fh, ow, fw)
+    return blocks.mean(axis=(2, 4), dtype=np.float64)
+
+
+def channel_maps(sample: np.ndarray) -> Any:
+    """One sample's [C, H, W] feature maps, block-averaged to at most `map_side(C)` per side and
+    rounded like `data` (one scale for the layer, so channels compare); non-finite → null."""
+    return _nested(block_mean(sample, map_side(sample.shape[0])))
 
 
 def summarize(
@@ -99,6 +148,8 @@ def summarize(
     sample = a[0] if batched and a.ndim and a.shape[0] else (None if batched else a)
     if sample is not None and sample.size <= max_data:
         out["data"] = _nested(sample)
+    if sample is not None and batched and is_image_like(sample.shape):
+        out["maps"] = out["data"] if "data" in out else channel_maps(sample)
     if not batched and a.ndim == 2 and a.shape[0] <= max_matrix and a.shape[1] <= max_matrix:
         out["matrix"] = out["data"] if "data" in out else _nested(a)
     return out

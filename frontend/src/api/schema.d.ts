@@ -4049,6 +4049,12 @@ export interface components {
             data?: unknown;
             hist: components["schemas"]["Histogram"];
             /**
+             * Maps
+             * @description the first sample's channel maps [C][h][w] of an image-like value [C ≤ 32, H, W] (H·W ≤ 1024), block-averaged to at most 16×16 (8×8 beyond 8 channels)
+             * @default null
+             */
+            maps?: (number | null)[][][] | null;
+            /**
              * Matrix
              * @description a small 2-D parameter in full, for heatmaps
              * @default null

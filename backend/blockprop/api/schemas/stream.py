@@ -41,6 +41,11 @@ class TensorSummary(Reply):
     matrix: list[list[float | None]] | None = Field(
         default=None, description="a small 2-D parameter in full, for heatmaps"
     )
+    maps: list[list[list[float | None]]] | None = Field(
+        default=None,
+        description="the first sample's channel maps [C][h][w] of an image-like value "
+        "[C ≤ 32, H, W] (H·W ≤ 1024), block-averaged to at most 16×16 (8×8 beyond 8 channels)",
+    )
 
 
 class NodeSummary(Reply):
