@@ -3,12 +3,13 @@ import { drawNode, fmt, NODE_H, NODE_W, prepare } from "./draw";
 import { drawNodeInWorker, setWorkerMode, watchVisible } from "./live";
 import { type LiveMode, type TrainState, useTrain } from "./store";
 import "./train.css";
+import { drawnOf, shownAs } from "./shown";
 import { isHeld, type NodeSummary, type TensorSummary } from "./types";
 
 /**
  * The compact live view under a node: its value and/or gradient over the last batch, as a
- * histogram (or, for a small per-sample tensor, a heatmap of the first sample), with the
- * norms. Snapshots never re-render it through React. Its canvas is handed over to the live
+ * histogram (or, for a small per-sample tensor, a heatmap of the first sample; for an image-like
+ * one, its channel maps), with the norms; `data-kind` and the hover text say which (shown.ts). Snapshots never re-render it through React. Its canvas is handed over to the live
  * worker, which draws it from every snapshot while it is on screen (live.ts); the page only
  * writes the step and norms into data attributes from its own node's summary (the tooltip's
  * statistics when the pointer comes over it). Without a worker it draws the canvas itself,
@@ -52,6 +53,11 @@ function NodeLiveImpl({ id }: { id: string }) {
       last = summary;
       const at = String(s.snapStep ?? "");
       if (at !== step) el.dataset.step = step = at;
+      const kind = drawnOf(summary.value).kind;
+      if (el.dataset.kind !== kind) {
+        el.dataset.kind = kind; // what the canvas draws (scalar, data, maps, hist): tests, styles
+        el.setAttribute("aria-label", `${id}: ${shownAs(summary)}`);
+      }
       el.dataset.valueNorm = String(summary.value.norm ?? "");
       el.dataset.gradNorm = String(summary.grad?.norm ?? "");
       const bad = (summary.value.nonfinite ?? 0) + (summary.grad?.nonfinite ?? 0);
@@ -130,13 +136,6 @@ function tooltip(id: string, n?: NodeSummary) {
       ? `${name}: mean ${fmt(s.mean)}  std ${fmt(s.std)}  min ${fmt(s.min)}  max ${fmt(s.max)}  ‖·‖ ${fmt(s.norm)}${s.nonfinite ? `  (${s.nonfinite} non-finite)` : ""}`
       : `${name}: —`;
   return `${id}: ${shownAs(n)}\n${line("value", n?.value)}\n${line("gradient ∂L/∂value", n?.grad)}`;
-}
-
-/** What the small view draws (draw.ts drawNode), said on hover. */
-function shownAs(n?: NodeSummary): string {
-  if (!n) return "no snapshot yet";
-  if (n.value.shape.length === 0) return "its mean over the last batch (∂: the gradient's)";
-  return "one sample's values as a heatmap (a small vector) or a histogram over the last batch; ‖v‖ is the norm";
 }
 
 export const NodeLive = memo(NodeLiveImpl);

@@ -2,6 +2,8 @@
 // Plain functions of a 2-D context, so each view redraws in well under a millisecond. Nothing
 // here touches the DOM or imports a module with side effects: the live worker (live.worker.ts)
 // draws the node views with these same functions into canvases handed over to it.
+import { drawMaps } from "./maps";
+import { drawnOf } from "./shown";
 import type { LiveMode } from "./store";
 import type { BoundaryFrame, NodeSummary, TensorSummary } from "./types";
 
@@ -205,7 +207,9 @@ export const NODE_W = 120;
 export const NODE_H = 40;
 const PLOT = 28;
 
-/** Plot(s) on top, norms below; a scalar (a cost) is written as a number instead. */
+/** Plot(s) on top, norms below; a scalar (a cost) is written as a number instead. What a plot
+ * is — channel maps, a heatmap or a histogram — is `drawnOf` (shown.ts), which the hover text
+ * names. */
 export function drawNode(ctx: Ctx2D, n: NodeSummary, mode: LiveMode) {
   const W = NODE_W;
   const H = NODE_H;
@@ -244,8 +248,18 @@ export function drawNode(ctx: Ctx2D, n: NodeSummary, mode: LiveMode) {
 }
 
 function plot(ctx: Ctx2D, s: TensorSummary, color: string, y: number, h: number, mode: LiveMode) {
-  const values = flatData(s.data);
-  if (values && values.length >= 4) {
+  const kind = drawnOf(s).kind;
+  if (kind === "maps" && s.maps) {
+    const key = mode === "both" ? 5 : 0; // room for the value/gradient stripe
+    drawMaps(ctx, s.maps, key, y + 1, NODE_W - key, h - 2, divergingCached);
+    if (mode === "both") {
+      ctx.fillStyle = color;
+      ctx.fillRect(0, y + 1, 3, h - 2);
+    }
+    return;
+  }
+  const values = kind === "data" ? flatData(s.data) : null;
+  if (values) {
     drawHeatmap(ctx, asGrid(values, NODE_W / h), 0, y + 1, NODE_W, h - 2);
     if (mode === "both") {
       ctx.fillStyle = color;

@@ -1,11 +1,12 @@
 // Light frames: what the page gets of a snapshot or a boundary frame when the live worker
 // (live.worker.ts) draws the views. A light summary keeps a tensor's statistics (mean, std,
 // min, max, norm, non-finite count: the node views' data attributes and tooltips, the edge
-// levels) and drops its histogram, values and matrix; a light parameter keeps only what the
+// levels) and drops its histogram, values, matrix and channel maps; a light parameter keeps only what the
 // edges' weight levels need. The nodes asked for in full (the inspector's, `wantFull` in
 // live.ts) come whole. A light boundary frame keeps its step, kind and (for a regression) the
 // range of its colours, not the grid and the points.
 import { valueRange } from "./draw";
+import { drawnOf } from "./shown";
 import type { BoundaryFrame, NodeSummary, SnapshotFrame, TensorSummary } from "./types";
 
 const NO_HIST = { edges: [], counts: [] };
@@ -18,10 +19,11 @@ export const isLight = (s: TensorSummary | null | undefined) =>
 export const isLightBoundary = (b: BoundaryFrame | null | undefined) =>
   !!b && (b as { light?: boolean }).light === true;
 
-/** A summary's statistics without its histogram, values and matrix, marked `light`. */
+/** A summary's statistics without its histogram, values, matrix and maps, marked `light`; it
+ * keeps what the view draws (`drawn`: the view's data-kind and hover text). */
 function light(s: TensorSummary): TensorSummary {
-  const { hist: _hist, data: _data, matrix: _matrix, ...stats } = s;
-  return { ...stats, hist: NO_HIST, light: true } as TensorSummary;
+  const { hist: _hist, data: _data, matrix: _matrix, maps: _maps, ...stats } = s;
+  return { ...stats, hist: NO_HIST, drawn: drawnOf(s), light: true } as TensorSummary;
 }
 
 const lightNode = (n: NodeSummary): NodeSummary => ({
