@@ -6,6 +6,7 @@ server restart mid-run; and a 50-node graph trained with live views at 20 snapsh
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import math
 import re
@@ -110,6 +111,30 @@ def step_of(page: Page) -> int:
     return int(status(page).get("step", "0"))
 
 
+def plot_colours(page: Page, view) -> dict[str, int]:
+    """Pixels of a node view's plot (above its norms) that are clearly red or clearly blue, read
+    from a screenshot of it (the canvas itself belongs to the live worker)."""
+    png = base64.b64encode(view.screenshot()).decode()
+    return page.evaluate(
+        """async (b64) => {
+          const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+          const bmp = await createImageBitmap(new Blob([bytes], { type: "image/png" }));
+          const c = new OffscreenCanvas(bmp.width, bmp.height);
+          const ctx = c.getContext("2d");
+          ctx.drawImage(bmp, 0, 0);
+          const h = Math.floor((bmp.height * 28) / 40); // the plot: 28 of the view's 40 px
+          const d = ctx.getImageData(0, 0, bmp.width, h).data;
+          let red = 0, blue = 0;
+          for (let i = 0; i < d.length; i += 4) {
+            if (d[i] > d[i + 2] + 40 && d[i] > d[i + 1] + 40) red++;
+            else if (d[i + 2] > d[i] + 40) blue++;
+          }
+          return { red, blue };
+        }""",
+        png,
+    )
+
+
 # ---- tests -----------------------------------------------------------------------------------
 
 
@@ -138,6 +163,44 @@ def test_spiral_learns_and_the_views_follow(trainer: Page, live_server, console_
     page.get_by_test_id("edge-mode-grad").click()
     assert page.locator(".edge-live").count() >= 5
     screenshot("training-spiral-done")
+    assert console_errors == []
+
+
+def test_a_convnet_shows_its_feature_maps(trainer: Page, console_errors, screenshot):
+    """digits_conv: the conv layer's view draws its 16 channel maps (diverging colours: a
+    signed layer shows red and blue), its hover text says so, and each node's data-kind
+    names what its view draws."""
+    page = trainer
+    open_example(page, "digits_conv")
+    setting(page, "epochs", "1000")
+    setting(page, "speed", "50")
+    page.get_by_test_id("btn-train-play").click()
+    conv = page.get_by_test_id("node-live-conv")
+    expect(conv).to_have_attribute("data-kind", "maps", timeout=SLOW)
+    kinds = {"x": "maps", "pool": "maps", "relu": "maps", "flat": "hist", "scores": "data"}
+    for node, kind in kinds.items():
+        expect(page.get_by_test_id(f"node-live-{node}")).to_have_attribute("data-kind", kind)
+    wait_for(page, lambda s: s["status"] == "running" and int(s["step"]) >= 10, what="running")
+    deadline = time.monotonic() + 20  # the worker draws from the next snapshot on
+    while (seen := plot_colours(page, conv))["red"] < 40 or seen["blue"] < 40:
+        assert time.monotonic() < deadline, f"the conv view shows no signed maps: {seen}"
+        page.wait_for_timeout(100)
+    conv.hover()
+    expect(conv).to_have_attribute("title", re.compile(r"one sample's 16 channel maps \(8×8\)"))
+    expect(conv).to_have_attribute("aria-label", re.compile(r"^conv: one sample's 16 channel"))
+    flat = page.get_by_test_id("node-live-flat")
+    flat.hover()
+    expect(flat).to_have_attribute("title", re.compile(r"^flat: a histogram over the last batch"))
+    screenshot("training-conv-maps")
+    value_only = conv.screenshot()
+    page.get_by_test_id("live-mode-both").click()
+    expect(conv).to_have_attribute("data-mode", "both")
+    expect(page.get_by_test_id("node-live-grad-conv")).to_be_visible()
+    deadline = time.monotonic() + 20  # redrawn by the worker as two grids
+    while conv.screenshot() == value_only:
+        assert time.monotonic() < deadline, "the conv view never redrew in mode both"
+        page.wait_for_timeout(100)
+    screenshot("training-conv-maps-both")
     assert console_errors == []
 
 
