@@ -56,7 +56,7 @@ function NodeLiveImpl({ id }: { id: string }) {
       const kind = drawnOf(summary.value).kind;
       if (el.dataset.kind !== kind) {
         el.dataset.kind = kind; // what the canvas draws (scalar, data, maps, hist): tests, styles
-        el.setAttribute("aria-label", `${id}: ${shownAs(summary)}`);
+        el.setAttribute("aria-label", `${id}: ${shownAs(summary, s.liveMode)}`);
       }
       el.dataset.valueNorm = String(summary.value.norm ?? "");
       el.dataset.gradNorm = String(summary.grad?.norm ?? "");
@@ -70,7 +70,8 @@ function NodeLiveImpl({ id }: { id: string }) {
     const unsub = useTrain.subscribe(update);
     // The tooltip's numbers: written when the pointer comes over the view, not per snapshot.
     const title = () => {
-      el.title = tooltip(id, useTrain.getState().nodes[id]);
+      const s = useTrain.getState();
+      el.title = tooltip(id, s.nodes[id], s.liveMode);
       el.setAttribute("aria-label", el.title); // the same numbers for a screen reader
     };
     el.addEventListener("pointerenter", title);
@@ -130,12 +131,12 @@ function NodeLiveImpl({ id }: { id: string }) {
   );
 }
 
-function tooltip(id: string, n?: NodeSummary) {
+function tooltip(id: string, n: NodeSummary | undefined, mode: LiveMode) {
   const line = (name: string, s?: TensorSummary | null) =>
     s
       ? `${name}: mean ${fmt(s.mean)}  std ${fmt(s.std)}  min ${fmt(s.min)}  max ${fmt(s.max)}  ‖·‖ ${fmt(s.norm)}${s.nonfinite ? `  (${s.nonfinite} non-finite)` : ""}`
       : `${name}: —`;
-  return `${id}: ${shownAs(n)}\n${line("value", n?.value)}\n${line("gradient ∂L/∂value", n?.grad)}`;
+  return `${id}: ${shownAs(n, mode)}\n${line("value", n?.value)}\n${line("gradient ∂L/∂value", n?.grad)}`;
 }
 
 export const NodeLive = memo(NodeLiveImpl);

@@ -66,6 +66,18 @@ describe("what a node's view draws, said on hover", () => {
     }
   });
 
+  it("says whose plots they are in each live mode", () => {
+    const conv = s([16, 8, 8], { maps: grid(16, 8, 8) });
+    const n = { value: conv, grad: conv };
+    expect(shownAs(n, "value")).toBe(
+      "one sample's 16 channel maps (8×8); ‖v‖, ‖g‖: norms over the last batch",
+    );
+    expect(shownAs(n, "grad")).toMatch(/^one sample's 16 channel maps \(8×8\), of the gradient/);
+    expect(shownAs(n, "both")).toMatch(/: the value above, the gradient ∂L\/∂value below;/);
+    const cost = { value: s([], { data: 0.5 }), grad: null };
+    expect(shownAs(cost, "both")).toBe(shownAs(cost, "value"));
+  });
+
   it("before any snapshot", () => {
     expect(shownAs(undefined)).toBe("no snapshot yet");
   });

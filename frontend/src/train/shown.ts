@@ -1,6 +1,7 @@
 // What a node's live view draws (draw.ts drawNode), named once: the drawing, the view's
 // data-kind attribute and its hover text follow the same rule. The live worker hands the page
 // light summaries without their values (light.ts), which carry this verdict in `drawn`.
+import type { LiveMode } from "./store";
 import type { NodeSummary, TensorSummary } from "./types";
 
 /** scalar: its mean as a number; data: one sample's values as a heatmap; maps: one sample's
@@ -35,20 +36,28 @@ export function drawnOf(s: TensorSummary): Drawn {
   return { kind: "hist" };
 }
 
-/** The hover text's first words: what the view shows, for a node's value summary. */
-export function shownAs(n?: NodeSummary): string {
-  if (!n) return "no snapshot yet";
-  const d = drawnOf(n.value);
+/** What one plot of the view shows, by kind. */
+function plotOf(d: Drawn): string {
   switch (d.kind) {
-    case "scalar":
-      return "the mean over the last batch (∂: the gradient's)";
     case "data":
-      return "one sample's values as a heatmap; ‖v‖ is the norm over the last batch";
+      return "one sample's values as a heatmap";
     case "maps": {
       const [c, h, w] = d.dims ?? [0, 0, 0];
-      return `one sample's ${c} channel map${c === 1 ? "" : "s"} (${h}×${w}); ‖v‖ is the norm over the last batch`;
+      return `one sample's ${c} channel map${c === 1 ? "" : "s"} (${h}×${w})`;
     }
     default:
-      return "a histogram over the last batch; ‖v‖ is its norm";
+      return "a histogram over the last batch";
   }
+}
+
+/** The hover text's first words: what the view shows of a node's summary in a live mode. */
+export function shownAs(n?: NodeSummary, mode: LiveMode = "value"): string {
+  if (!n) return "no snapshot yet";
+  const d = drawnOf(n.value);
+  if (d.kind === "scalar") return "the mean over the last batch (∂: the gradient's)";
+  const plot = plotOf(d);
+  const norms = "; ‖v‖, ‖g‖: norms over the last batch";
+  if (mode === "grad") return `${plot}, of the gradient ∂L/∂value${norms}`;
+  if (mode === "both") return `${plot}: the value above, the gradient ∂L/∂value below${norms}`;
+  return `${plot}${norms}`;
 }
