@@ -200,6 +200,9 @@ def test_a_convnet_shows_its_feature_maps(trainer: Page, console_errors, screens
     while conv.screenshot() == value_only:
         assert time.monotonic() < deadline, "the conv view never redrew in mode both"
         page.wait_for_timeout(100)
+    page.get_by_test_id("node-live-pool").hover()  # away and back: the text is written anew
+    conv.hover()
+    expect(conv).to_have_attribute("title", re.compile(r"the value above, the gradient ∂L/∂value"))
     screenshot("training-conv-maps-both")
     assert console_errors == []
 
