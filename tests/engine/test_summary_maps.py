@@ -1,5 +1,6 @@
 """Feature maps in tensor summaries: a batched [C, H, W] value carries its first sample's
-channel maps, block-averaged to a screen-sized side, one rounding scale for the layer."""
+channel maps, block-averaged to a screen-sized side, as colour levels -99..99 on one scale
+for the layer."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from blockprop.engine.summary import (
+    MAP_LEVELS,
     MAX_MAP_CHANNELS,
     MAX_MAP_ENTRIES,
     MAX_MAP_PIXELS,
@@ -19,10 +21,14 @@ from blockprop.engine.summary import (
 
 
 def _close(maps, expected: np.ndarray) -> None:
+    """The levels are the values over the largest magnitude, times 99, rounded: within half
+    a level of it, integers, and the largest magnitude is exactly ±99."""
     got = np.array(maps, dtype=np.float64)
     assert got.shape == expected.shape
+    assert all(isinstance(v, int) for v in np.array(maps, dtype=object).ravel())
     big = float(np.abs(expected).max())
-    np.testing.assert_allclose(got, expected, rtol=0, atol=big * 1e-4)
+    np.testing.assert_allclose(got, expected / big * MAP_LEVELS, rtol=0, atol=0.5 + 1e-9)
+    assert float(np.abs(got).max()) == MAP_LEVELS
 
 
 def test_conv_sized_maps_are_the_first_sample_in_full():
@@ -69,13 +75,18 @@ def test_non_finite_entries_and_blocks_are_null():
     json.dumps(s, allow_nan=False)
     m = s["maps"]
     assert m[0][0][0] is None and m[1][2][3] is None  # the blocks holding them
-    assert m[1][15][15] == 0.75 and m[0][0][1] == 0.0
+    assert m[1][15][15] == MAP_LEVELS and m[0][0][1] == 0  # 0.75, the largest finite block
 
 
-def test_small_images_share_their_data():
+def test_small_images_have_maps_as_well_as_data():
     a = np.arange(2 * 1 * 8 * 8, dtype=np.float64).reshape(2, 1, 8, 8)
     s = summarize(a, batched=True)
-    assert s["maps"] == s["data"] and len(s["maps"]) == 1 and len(s["maps"][0]) == 8
+    assert s["data"] == a[0].tolist()
+    _close(s["maps"], a[0])
+
+
+def test_all_zero_maps_are_level_zero():
+    assert summarize(np.zeros((2, 3, 4, 4)), batched=True)["maps"] == np.zeros((3, 4, 4)).tolist()
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@
       "hist": {"edges": [17 floats], "counts": [16 ints]},
       "data": nested list, when one sample (batched) / the array has ≤ 64 entries,
       "matrix": nested list, for a 2-D (non-batched) array up to 64×64 (heatmaps),
-      "maps": [C][h][w] nested list, for a batched image-like value (see `channel_maps`),
+      "maps": [C][h][w] colour levels -99..99, for a batched image-like value (`channel_maps`),
     }
 
 Statistics are rounded to 5 significant digits; `data` and `matrix` to 5 significant
@@ -28,12 +28,16 @@ MAX_MATRIX = 64
 # Feature maps of one sample shaped [C, H, W] (channels first, as conv2d's). A node's view is
 # 120×28 CSS pixels: past 32 channels a map would be a few pixels, noise. H·W ≤ 1024 (32×32)
 # bounds the pass over the sample to 32k entries (a few µs). A map is block-averaged to at most
-# 16×16, or 8×8 beyond 8 channels, so a summary carries at most MAX_MAP_ENTRIES numbers
-# (about 15 kB of JSON): the snapshot stays small at 10–30 frames a second.
+# 16×16, or 8×8 beyond 8 channels, so a summary carries at most MAX_MAP_ENTRIES numbers.
+# They are colour levels, not values: v / max|v| over the layer's maps, times MAP_LEVELS,
+# rounded (one scale, so channels compare; the view shows no more). Two or three characters
+# each, not eight: digits_conv's snapshot is 19 kB with maps rather than 31 kB (8.8 kB
+# without), and a class of followers each receives it 10 times a second.
 MAX_MAP_CHANNELS = 32
 MAX_MAP_PIXELS = 1024
 MAX_MAP_ENTRIES = 2048
 MAP_SIDE = 16
+MAP_LEVELS = 99
 
 
 def _r(v: float) -> float | None:
@@ -87,9 +91,23 @@ def block_mean(a: np.ndarray, side: int) -> np.ndarray:
 
 
 def channel_maps(sample: np.ndarray) -> Any:
-    """One sample's [C, H, W] feature maps, block-averaged to at most `map_side(C)` per side and
-    rounded like `data` (one scale for the layer, so channels compare); non-finite → null."""
-    return _nested(block_mean(sample, map_side(sample.shape[0])))
+    """One sample's [C, H, W] feature maps, block-averaged to at most `map_side(C)` per side,
+    as colour levels (see `levels`); non-finite → null."""
+    return levels(block_mean(sample, map_side(sample.shape[0])))
+
+
+def levels(a: np.ndarray) -> Any:
+    """`a` as integers -MAP_LEVELS..MAP_LEVELS, v / max|v| · MAP_LEVELS rounded (all zeros
+    when `a` is); non-finite entries → null."""
+    a = np.asarray(a, dtype=np.float64)
+    finite = np.isfinite(a)
+    clean = np.where(finite, a, 0.0)
+    big = float(np.abs(clean).max()) if a.size else 0.0
+    q = np.rint(clean * (MAP_LEVELS / big)) if big > 0 else clean
+    q = q.astype(np.int64)
+    if finite.all():
+        return q.tolist()
+    return np.where(finite, q, None).tolist()
 
 
 def summarize(
@@ -149,7 +167,7 @@ def summarize(
     if sample is not None and sample.size <= max_data:
         out["data"] = _nested(sample)
     if sample is not None and batched and is_image_like(sample.shape):
-        out["maps"] = out["data"] if "data" in out else channel_maps(sample)
+        out["maps"] = channel_maps(sample)
     if not batched and a.ndim == 2 and a.shape[0] <= max_matrix and a.shape[1] <= max_matrix:
         out["matrix"] = out["data"] if "data" in out else _nested(a)
     return out

@@ -4050,7 +4050,7 @@ export interface components {
             hist: components["schemas"]["Histogram"];
             /**
              * Maps
-             * @description the first sample's channel maps [C][h][w] of an image-like value [C ≤ 32, H, W] (H·W ≤ 1024), block-averaged to at most 16×16 (8×8 beyond 8 channels)
+             * @description the first sample's channel maps [C][h][w] of an image-like value [C ≤ 32, H, W] (H·W ≤ 1024), block-averaged to at most 16×16 (8×8 beyond 8 channels), as colour levels -99..99: v / max|v| over the maps, times 99, rounded (null: NaN or ∞)
              * @default null
              */
             maps?: (number | null)[][][] | null;

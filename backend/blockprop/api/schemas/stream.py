@@ -41,10 +41,11 @@ class TensorSummary(Reply):
     matrix: list[list[float | None]] | None = Field(
         default=None, description="a small 2-D parameter in full, for heatmaps"
     )
-    maps: list[list[list[float | None]]] | None = Field(
+    maps: list[list[list[int | None]]] | None = Field(
         default=None,
         description="the first sample's channel maps [C][h][w] of an image-like value "
-        "[C ≤ 32, H, W] (H·W ≤ 1024), block-averaged to at most 16×16 (8×8 beyond 8 channels)",
+        "[C ≤ 32, H, W] (H·W ≤ 1024), block-averaged to at most 16×16 (8×8 beyond 8 channels), "
+        "as colour levels -99..99: v / max|v| over the maps, times 99, rounded (null: NaN or ∞)",
     )
 
 
