@@ -112,6 +112,11 @@ describe("smart defaults", () => {
     // nothing to fix once it is right
     const right = graphFixes(s.nodes, s.edges, s.ops, {}, { ...SPIRAL, classes: HIDDEN_SIZE });
     expect(right).toEqual([]);
+    // the same features in another shape are fed reshaped: [2] feeds a [1, 2] input
+    useEditor.getState().setParam("x", "shape", [1, 2]);
+    const t = useEditor.getState();
+    const reshaped = graphFixes(t.nodes, t.edges, t.ops, {}, { ...SPIRAL, classes: HIDDEN_SIZE });
+    expect(reshaped).toEqual([]);
   });
 
   it("a required size left empty gets a fix", () => {

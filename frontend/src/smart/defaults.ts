@@ -23,6 +23,9 @@ type Ops = Record<string, OpSpec>;
 const hasParam = (spec: OpSpec | undefined, name: string) =>
   !!spec?.params.some((p) => p.name === name);
 const same = (a: ParamValue, b: ParamValue) => JSON.stringify(a) === JSON.stringify(b);
+/** Entries per sample of a shape param (NaN when it is not a list of sizes). */
+const entries = (shape: ParamValue) =>
+  Array.isArray(shape) ? shape.reduce<number>((a, b) => a * Number(b), 1) : Number.NaN;
 
 /** Params for a node about to be added, beyond its op's declared defaults. */
 export function addDefaults(spec: OpSpec, facts: DataFacts | null): Record<string, ParamValue> {
@@ -162,12 +165,13 @@ export function graphFixes(
           why: "a hidden layer's usual starting width",
         });
     }
-    // The input's shape differs from the dataset's features.
+    // The input cannot take the dataset's features. The same number of entries in another
+    // shape is fine: the samples are reshaped (digits as [1, 8, 8] images for a convnet).
     if (
       spec?.source === "input" &&
       inputs.length === 1 &&
       facts &&
-      !same(n.data.params.shape, facts.inputShape)
+      entries(n.data.params.shape) !== entries(facts.inputShape)
     ) {
       add({
         node: n.id,
