@@ -75,8 +75,11 @@ def call(job: Callable[..., Any], args: tuple) -> Any:
 
 
 #: compute workers run at a lower priority: on a busy machine the event loop and the training
-#: runs (live streams) get the CPU first, heavy requests what is left
-NICE = 19
+#: runs (live streams) get the CPU first, heavy requests a share of what is left. Not the
+#: lowest: at 19 (weight 15 against 1024) a heavy request starves behind any busy process on
+#: the machine (an ONNX export timed out after 30 s with two busy loops on two cores); at 10
+#: (weight 110) it still gets about a tenth of a core against each.
+NICE = 10
 
 
 def _start_worker(blas_threads: int) -> None:
