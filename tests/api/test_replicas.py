@@ -226,36 +226,3 @@ def test_a_killed_ray_worker_interrupts_its_runs_which_resume(replicas, request)
     finally:
         r.close()
         api.close()
-
-
-def test_both_ray_workers_killed_at_once_lose_no_run(replicas, request):
-    """Both worker actors killed together: the run may first be resumed onto the other, dying
-    one; it is resumed again, and trains on once the pool has replaced them."""
-    server = replicas()
-    api = Api(server.url)
-    address = request.getfixturevalue("ray_cluster")
-    try:
-        run = api.start_run(train={"epochs": 1_000_000, "speed": 100})
-        _wait(lambda: api.get(f"/api/runs/{run['id']}").json()["checkpoint_step"], "no checkpoint")
-        workers = _wait(
-            lambda: len(p := _ray_worker_pids(address)) == 2 and p, "the pool had not two workers"
-        )
-        for pid in workers:
-            os.kill(pid, signal.SIGKILL)
-
-        def training_again() -> bool:
-            row = api.get(f"/api/runs/{run['id']}").json()
-            assert row["status"] != "failed", row
-            return row["status"] == "running" and row["live"] and row["step"] > 0
-
-        _wait(
-            lambda: set(_ray_worker_pids(address)).isdisjoint(workers), "workers not replaced", 60
-        )
-        _wait(training_again, "the run did not train again", 90)
-        before = api.get(f"/api/runs/{run['id']}").json()["step"]
-        api.wait_steps(run, before + 20)
-        api.control(run, "stop")
-        steps = _steps(api, run)
-        assert steps == list(range(1, len(steps) + 1)), "a gap or a repeat after resuming"
-    finally:
-        api.close()

@@ -18,7 +18,6 @@ runs waiting for room, the per-client cap, and parking idle runs.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -189,8 +188,11 @@ class RunQueue:
         if row is None or row.status != "interrupted":
             return
         log.info("run %s: its worker died; resuming it on another from its checkpoint", live.id)
-        with contextlib.suppress(ServiceError):
-            await self.resume(row, paused=live.ended_from in WAITING, client=live.client)
+        try:
+            paused = live.ended_from in WAITING
+            await self.resume(row, paused=paused, client=live.client, automatic=True)
+        except ServiceError as e:  # it stays interrupted, resumable by hand: say why
+            log.warning("run %s: not resumed (%s); it stays interrupted", live.id, e.message)
 
     def _may_auto_resume(self, live: LiveRun) -> bool:
         """Once a minute for a run that was training when its worker died (it may be what

@@ -309,9 +309,12 @@ class RunManager(RunEvents, RunQueue, TrainedStates):
         assert row is not None
         return row, token
 
-    async def resume(self, run: RunRow, *, paused: bool = False, client: str = "") -> None:
+    async def resume(
+        self, run: RunRow, *, paused: bool = False, client: str = "", automatic: bool = False
+    ) -> None:
         """Resume a paused run, or restart an interrupted one from its last checkpoint (at
-        once, or through the queue)."""
+        once, or through the queue). `automatic`: its worker died under it; it is the same
+        run going on, not a new one for the client's cap."""
         live = self.live.get(run.id)
         if live is not None and live.parking:  # being parked: resume it once it is interrupted
             run = await self._after_parking(live, run)
@@ -321,7 +324,7 @@ class RunManager(RunEvents, RunQueue, TrainedStates):
             return
         if run.id in self.queue:
             return  # waiting already: it starts when there is room
-        if run.status == "interrupted" and client:  # restarted: it counts as a new run
+        if run.status == "interrupted" and client and not automatic:  # restarted by hand
             self.check_client(client)
         if run.status != "interrupted":
             raise ServiceError(
