@@ -24,6 +24,8 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from . import windows as Win
+
 
 def reach(kernel: tuple, dilation: tuple) -> tuple:
     """Input cells a kernel spans along each axis."""
@@ -68,12 +70,7 @@ def to_padded(a: np.ndarray, buf: np.ndarray, padding: tuple) -> np.ndarray:
     (B, *(S + 2·padding), C). The border is never written, so it stays zero."""
     P = tuple(n + 2 * p for n, p in zip(a.shape[2:], padding, strict=True))
     ap = view(buf, (a.shape[0], *P, a.shape[1]))
-    inner = (
-        slice(None),
-        *(slice(p, p + n) for p, n in zip(padding, a.shape[2:], strict=True)),
-        slice(None),
-    )
-    np.copyto(ap[inner], np.moveaxis(a, 1, -1))
+    np.copyto(ap[interior(padding, a.shape[2:])], np.moveaxis(a, 1, -1))
     return ap
 
 
@@ -109,13 +106,7 @@ def im2col_positions_last(x, xpad, cols, kernel, stride, padding, dilation, out,
     ``cols`` laid out (G, *K, C/G, N), returned as the same (N, G, K·C/G) view."""
     B, C = x.shape[:2]
     P = tuple(n + 2 * p for n, p in zip(x.shape[2:], padding, strict=True))
-    xp = view(xpad, (B, C, *P))
-    inner = (
-        slice(None),
-        slice(None),
-        *(slice(p, p + n) for p, n in zip(padding, x.shape[2:], strict=True)),
-    )
-    np.copyto(xp[inner], x)  # the border is never written: it stays zero
+    xp = Win.padded(x, padding, view(xpad, (B, C, *P)))
     st = xp.strides
     cg = C // groups
     shape = (groups, *kernel, cg, B, *out)

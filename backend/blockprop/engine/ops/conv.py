@@ -195,10 +195,7 @@ def _dx(g, x, W, rows, gpad, gcols, dxbuf, kernel_size, stride, padding, dilatio
     dcols = CL.window_grad(CL.grad_rows(g, rows), CL.grouped(W, groups))
     P = tuple(n + 2 * q for n, q in zip(x.shape[2:], p, strict=True))
     dxp = CL.col2im(dcols, CL.view(dxbuf, (B, *P, C)), k, s, d, g.shape[2:], groups)
-    inner = dxp[
-        (slice(None), *(slice(q, q + n) for q, n in zip(p, x.shape[2:], strict=True)), slice(None))
-    ]
-    r = np.moveaxis(inner, -1, 1)
+    r = np.moveaxis(dxp[CL.interior(p, x.shape[2:])], -1, 1)
     if out is None:
         return np.ascontiguousarray(r)
     np.copyto(out, r)
