@@ -192,7 +192,10 @@ class RunQueue:
             paused = live.ended_from in WAITING
             await self.resume(row, paused=paused, client=live.client, automatic=True)
         except ServiceError as e:  # it stays interrupted, resumable by hand: say why
-            log.warning("run %s: not resumed (%s); it stays interrupted", live.id, e.message)
+            # repr: the message may quote the graph's own names (never raw into the log)
+            log.warning(
+                "run %s: not resumed (%s: %r); it stays interrupted", live.id, e.code, e.message
+            )
 
     def _may_auto_resume(self, live: LiveRun) -> bool:
         """Once a minute for a run that was training when its worker died (it may be what
